@@ -1,0 +1,43 @@
+# The two commands: `make demo` and `make test`. Both set up everything on a fresh machine
+# (a virtual environment in .venv with the pinned extras) and are quick when already set up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHURN := build/churn
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint install bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e ".[all]"
+	touch $(STAMP)
+
+$(CHURN)/churn.csv: examples/churn/generate.py | $(STAMP)
+	$(PY) examples/churn/generate.py --rows 5000 --seed 7 -o $@
+
+$(CHURN)/churn.joblib: $(CHURN)/churn.csv examples/churn/train.py
+	$(PY) examples/churn/train.py --data $(CHURN)/churn.csv --out $(CHURN)
+
+demo: $(STAMP) $(CHURN)/churn.joblib
+	$(VENV)/bin/edgepack build $(CHURN)/churn.joblib --sample $(CHURN)/sample.csv --label-column churn \
+		--name churn -o $(CHURN)/package
+	$(VENV)/bin/edgepack inspect $(CHURN)/package
+	$(PY) examples/churn/score_five.py $(CHURN)/package $(CHURN)/holdout.csv
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) lint
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP) $(CHURN)/churn.joblib
+	@echo "benchmarks: see benchmarks/ (added by the scorer and quantization work)"
+
+clean:
+	rm -rf build test-artifacts

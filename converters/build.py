@@ -1,0 +1,206 @@
+"""`edgepack build`: a trained model and a sample of its input in, a verified edge package out.
+
+load the model (sources/) -> read the sample and infer the schema -> reference predictions ->
+emit each target (targets/) -> check each artifact in onnxruntime against the reference -> write.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..parity.metrics import classification_metrics, passes, regression_metrics
+from ..runtime.errors import EdgepackError
+from ..runtime.schema import IOSchema
+from .package_writer import file_record, write_package
+from .progress import Progress
+
+FLOAT32_PROFILE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
+GOLDEN_ROWS = 128
+MIN_GOLDEN_ROWS = 64
+
+
+@dataclass
+class BuildOptions:
+    model: Path
+    sample: Path
+    out: Path
+    label_column: str | None = None
+    name: str | None = None
+    version: str = "1"
+    targets: list[str] = field(default_factory=lambda: ["onnx"])
+    target_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    golden_rows: int = GOLDEN_ROWS
+    quiet: bool = False
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    manifest: dict[str, Any]
+    checks: list[dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        return all(c["passed"] for c in self.checks)
+
+
+def frame_columns(frame: Any, schema: IOSchema) -> dict[str, np.ndarray]:
+    """A feature DataFrame as the runtime's columns: float64 with NaN, or str objects."""
+    columns = {}
+    for feat in schema.features:
+        col = frame[feat.name]
+        if feat.type == "category":
+            columns[feat.name] = col.astype(str).to_numpy(dtype=object)
+        else:
+            columns[feat.name] = col.astype(float).to_numpy(dtype=np.float64)
+    return columns
+
+
+def records_from_frame(frame: Any, schema: IOSchema) -> list[dict[str, Any]]:
+    """JSON-ready records: NaN as null, integers as ints."""
+    records = []
+    for row in frame.itertuples(index=False, name=None):
+        record = {}
+        for feat, value in zip(schema.features, row):
+            if feat.type == "category":
+                record[feat.name] = str(value)
+            elif value is None or (isinstance(value, float) and np.isnan(value)):
+                record[feat.name] = None
+            elif feat.type == "int":
+                record[feat.name] = int(value)
+            elif feat.type == "bool":
+                record[feat.name] = bool(value)
+            else:
+                record[feat.name] = float(value)
+        records.append(record)
+    return records
+
+
+def _golden_rows(n: int, wanted: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return np.sort(rng.permutation(n)[: min(n, wanted)])
+
+
+def _outputs_json(ref: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in ref.items():
+        part = value[rows]
+        out[key] = [v.item() if isinstance(v, np.generic) else v for v in part.tolist()] if key == "label" else part.tolist()
+    return out
+
+
+def check_artifact(path: Path, art_id: str, frame: Any, schema: IOSchema, ref: dict[str, np.ndarray],
+                   scale: float, data_name: str) -> dict[str, Any]:
+    """Run one ONNX artifact of the package in onnxruntime on `frame` and compare with the reference."""
+    from ..runtime.scorer import Scorer
+
+    scorer = Scorer.load(path, artifact=art_id)
+    got = scorer.run_columns(frame_columns(frame, schema))
+    if schema.task == "classification":
+        classes = list(schema.classes)
+        ref_idx = np.array([classes.index(v.item() if isinstance(v, np.generic) else v) for v in ref["label"]])
+        metrics = classification_metrics(ref["probabilities"], got["probabilities"], ref_idx)
+    else:
+        metrics = regression_metrics(ref["value"], got["value"], scale)
+    return {
+        "artifact": art_id, "runtime": "onnxruntime", "data": data_name, "rows": int(len(frame)),
+        "metrics": metrics, "profile": "float32", "passed": passes(metrics, FLOAT32_PROFILE),
+        "when": _now(),
+    }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def build(opts: BuildOptions) -> BuildResult:
+    """Build a package. Raises an EdgepackError subclass for user errors (bad model, bad sample)."""
+    from .sample import feature_frame, infer_schema, read_table
+    from .sources import load_source
+    from .targets import get_target
+
+    progress = Progress(5, quiet=opts.quiet)
+    with progress.step(f"loading {opts.model.name}"):
+        source = load_source(opts.model)
+    with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
+        table = read_table(opts.sample)
+        frame = feature_frame(source, table, opts.label_column, str(opts.sample))
+        try:
+            ref = source.predict(frame)
+        except Exception as exc:  # the user's model raising on the user's sample
+            raise EdgepackError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
+                                where=str(opts.sample), fix="pass a sample with the columns and types the model was trained on") from exc
+        schema = infer_schema(source, frame)
+    artifacts = []
+    with progress.step(f"converting to {', '.join(opts.targets)}"):
+        for name in opts.targets:
+            artifacts.append(get_target(name)(source, schema, opts.target_options.get(name, {})))
+
+    scale = 1.0
+    if schema.task == "regression":
+        basis = table[opts.label_column] if opts.label_column else ref["value"]
+        scale = float(np.std(np.asarray(basis, dtype=float))) or 1.0
+    rows = _golden_rows(len(frame), opts.golden_rows)
+    golden = {
+        "records": records_from_frame(frame.iloc[rows], schema),
+        "outputs": _outputs_json(ref, rows),
+        "note": "Inputs sampled from the build's sample; outputs are the source model's own predictions.",
+    }
+    golden_bytes = (json.dumps(golden, allow_nan=False) + "\n").encode()
+    files: dict[str, bytes] = {"golden.json": golden_bytes}
+    entries = []
+    for art in artifacts:
+        files.update(art.files)
+        main = art.entry["file"]
+        entry = {**art.entry, **file_record(art.files[main])}
+        if len(art.files) > 1:
+            entry["files"] = [{"file": f, **file_record(d)} for f, d in sorted(art.files.items())]
+        entries.append(entry)
+
+    description = source.describe()
+    manifest: dict[str, Any] = {
+        "format": "edgepack",
+        "format_version": 1,
+        "model": {"name": opts.name or opts.model.stem, "version": str(opts.version), "task": schema.task,
+                  "created": _now()},
+        "source": {**description, "file": opts.model.name,
+                   "sha256": hashlib.sha256(opts.model.read_bytes()).hexdigest()},
+        "inputs": {"features": [f.to_manifest() for f in schema.features]},
+        "outputs": _outputs_manifest(schema, scale),
+        "artifacts": entries,
+        "golden": {"file": "golden.json", "sha256": file_record(golden_bytes)["sha256"], "rows": len(rows)},
+        "tolerance_profiles": {"float32": dict(FLOAT32_PROFILE)},
+        "parity": [],
+        "statistics": {"sample_rows": int(len(frame)), "sample_file": opts.sample.name},
+    }
+
+    checks: list[dict[str, Any]] = []
+    staging = Path(tempfile.mkdtemp(prefix="edgepack-build-"))
+    try:
+        with progress.step("checking every artifact against the model in its runtime"):
+            staged = write_package(staging / "package", manifest, files)
+            for entry in entries:
+                if entry["format"] == "onnx":
+                    checks.append(check_artifact(staged, entry["id"], frame, schema, ref, scale, "sample"))
+        manifest["parity"] = checks
+        with progress.step(f"writing {opts.out}"):
+            path = write_package(opts.out, manifest, files)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return BuildResult(path=path, manifest=manifest, checks=checks)
+
+
+def _outputs_manifest(schema: IOSchema, scale: float) -> dict[str, Any]:
+    if schema.task == "classification":
+        return {"names": ["label", "probabilities"], "classes": list(schema.classes),
+                "shapes": {"label": [None], "probabilities": [None, len(schema.classes)]}}
+    return {"names": ["value"], "shapes": {"value": [None]}, "value_scale": scale}

@@ -1,0 +1,63 @@
+"""The `edgepack` command line. One table of subcommands; each lives in converters/commands/.
+
+Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 records rejected, 4 invalid package,
+5 model cannot be converted, 6 unusable data (docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ..runtime.errors import EXIT_USAGE, EdgepackError
+
+# subcommand -> (module under edgepack.converters.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("build", "turn a trained model and a sample of its input into an edge package"),
+    "inspect": ("inspect", "print a readable summary of a package"),
+}
+
+EPILOG = """examples:
+  edgepack build model.joblib --sample sample.csv --label-column churn -o build/churn
+  edgepack inspect build/churn
+
+Loading a .joblib/.pkl model executes code from that file: build only from models you trust.
+exit codes: 0 ok, 1 a check failed, 2 usage error, 3 records rejected, 4 invalid package,
+5 model cannot be converted, 6 unusable data."""
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgepack", description="Build, inspect and verify edge packages of trained models.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        mod = importlib.import_module(f"edgepack.converters.commands.{module}")
+        p = sub.add_parser(name, help=help_text, description=mod.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args._run(args))
+    except EdgepackError as err:
+        print(f"edgepack {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

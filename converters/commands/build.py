@@ -1,0 +1,52 @@
+"""Turn a trained model and a sample of its input into a verified edge package.
+
+The sample (CSV or Parquet, with a header row) gives the input schema, the golden vectors and the rows
+every artifact is checked on. OUT is a directory, or a single file when it ends in .edgepack.
+
+Loading a .joblib/.pkl file executes code from it: build only from models you trust.
+
+example:
+  edgepack build build/churn/churn.joblib --sample build/churn/sample.csv --label-column churn \\
+      --name churn -o build/churn/package
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK
+from ...runtime.table import render_table
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, help="trained model file (.joblib, .pkl)")
+    p.add_argument("--sample", type=Path, required=True, help="CSV/Parquet sample of the model's input")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output directory, or FILE.edgepack")
+    p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")
+    p.add_argument("--name", help="package name (default: the model file's name)")
+    p.add_argument("--version", default="1", help="model version recorded in the manifest (default 1)")
+    p.add_argument("--targets", default="onnx", help="comma-separated formats (default onnx)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..build import BuildOptions, build
+
+    result = build(BuildOptions(
+        model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
+        name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
+        quiet=args.quiet,
+    ))
+    rows = []
+    for check in result.checks:
+        m = check["metrics"]
+        err = m.get("max_probability_error", m.get("max_scaled_error"))
+        rows.append([check["artifact"], check["runtime"], check["data"], check["rows"],
+                     m.get("label_agreement"), err, "pass" if check["passed"] else "FAIL"])
+    print(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "result"], rows,
+                       title=f"package written to {result.path}"))
+    if not result.passed:
+        print("some artifacts disagree with the model beyond the float32 profile (see the table above)")
+        return EXIT_CHECK_FAILED
+    return EXIT_OK

@@ -1,0 +1,70 @@
+"""Print a readable summary of an edge package: model, inputs, outputs, artifacts and parity.
+
+example:
+  edgepack inspect build/churn/package
+  edgepack inspect build/churn/churn.edgepack --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ...runtime.errors import EXIT_OK
+from ...runtime.package import Package
+from ...runtime.table import render_table
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("package", type=Path, help="package directory or .edgepack file")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON instead")
+
+
+def summary(package: Package) -> str:
+    m = package.manifest
+    src = m["source"]
+    lines = [
+        f"{m['model']['name']} {m['model']['version']}  ({m['model']['task']}, created {m['model']['created']})",
+        f"source: {src['framework']} {src['framework_version']}  {src.get('summary', src['estimator'])}",
+    ]
+    if m["outputs"].get("classes"):
+        lines.append(f"classes: {', '.join(map(str, m['outputs']['classes']))}")
+    lines.append("")
+    rows = []
+    for f in m["inputs"]["features"]:
+        if f["type"] == "category":
+            cats = f["categories"]
+            shown = ", ".join(cats[:4]) + (f", ... ({len(cats)})" if len(cats) > 4 else "")
+            rng = f"{shown}; unknown: {f['unknown']}"
+        else:
+            rng = f"{f.get('min', '-')} .. {f.get('max', '-')}"
+        rows.append([f["name"], f["type"], "yes" if f["nullable"] else "no", round(100 * f["missing_rate"], 1), rng])
+    lines.append(render_table(["feature", "type", "nullable", "missing %", "range / categories"], rows, title="inputs"))
+    lines.append("")
+    rows = [[a["id"], a["format"], a["file"], a["precision"], a["size"], a["sha256"][:12],
+             f"{a['converter']['name']} {a['converter']['version']}"] for a in m["artifacts"]]
+    lines.append(render_table(["artifact", "format", "file", "precision", "bytes", "sha256", "converter"], rows,
+                              title="artifacts"))
+    if m.get("parity"):
+        lines.append("")
+        rows = []
+        for c in m["parity"]:
+            mt = c["metrics"]
+            rows.append([c["artifact"], c["runtime"], c["data"], c["rows"], mt.get("label_agreement"),
+                         mt.get("max_probability_error", mt.get("max_scaled_error")),
+                         c["profile"] if isinstance(c["profile"], str) else "custom", "pass" if c["passed"] else "FAIL"])
+        lines.append(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "profile", "result"],
+                                  rows, title="parity"))
+    lines.append("")
+    lines.append(f"golden vectors: {m['golden']['rows']} rows in {m['golden']['file']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    package = Package.open(args.package)
+    if args.json:
+        print(json.dumps(package.manifest, indent=2))
+    else:
+        print(summary(package))
+    return EXIT_OK

@@ -1,0 +1,131 @@
+"""Read the user's sample and infer the input schema from it and the model.
+
+The sample is the model's training-like data: it fixes feature types, categories, observed ranges,
+missing-value rates, and the rows the golden vectors come from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..runtime.errors import DataError
+from ..runtime.schema import Feature, IOSchema
+
+PROBE_CATEGORY = "__edgepack_unseen__"
+
+
+def read_table(path: Path) -> Any:
+    """A CSV or Parquet file as a pandas DataFrame. Raises DataError when it cannot be read."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"no sample file at {path}", fix="pass --sample with a CSV of the model's input columns")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except Exception as exc:  # pandas raises many parser error types
+        raise DataError(f"cannot read {path.name}: {exc}", where=str(path),
+                        fix="pass a CSV with a header row (or a Parquet file)") from exc
+
+
+def feature_frame(source: Any, table: Any, label_column: str | None, where: str) -> Any:
+    """The model's feature columns from the table, in model order, with clean dtypes."""
+    import pandas as pd
+
+    columns = [c for c in table.columns if c != label_column]
+    if label_column and label_column not in table.columns:
+        raise DataError(f"label column {label_column!r} is not in the sample", where=where,
+                        fix=f"columns are: {', '.join(map(str, table.columns))}")
+    names = source.feature_names([str(c) for c in columns])
+    missing = [n for n in names if n not in table.columns]
+    if missing:
+        raise DataError(f"the sample lacks the model's columns: {', '.join(missing)}", where=where,
+                        fix="pass a sample with the columns the model was trained on")
+    frame = table[names].copy()
+    for name in names:
+        col = frame[name]
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            continue
+        # pandas 3 gives strings their own dtype: normalise to object so scikit-learn sees what it saw in training.
+        frame[name] = col.astype(object).where(col.notna(), None)
+    if len(frame) == 0:
+        raise DataError("the sample has no rows", where=where, fix="pass at least a few rows (64 or more recommended)")
+    return frame
+
+
+def infer_schema(source: Any, frame: Any) -> IOSchema:
+    """Feature types and statistics from the sample; nullability and unknown-category handling by probing
+    the model itself (a model that accepts NaN in a column makes that column nullable)."""
+    import pandas as pd
+
+    features = []
+    for name in frame.columns:
+        col = frame[name]
+        missing_rate = float(col.isna().mean())
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            ftype = "bool" if pd.api.types.is_bool_dtype(col) else ("int" if pd.api.types.is_integer_dtype(col) else "float")
+            values = col.dropna().astype(float)
+            features.append(Feature(
+                name=str(name), type=ftype,
+                nullable=missing_rate > 0 or _accepts(source, frame, name, np.nan),
+                min=_num(values.min()), max=_num(values.max()), missing_rate=missing_rate,
+                mean=_num(values.mean()), std=_num(values.std(ddof=0)),
+            ))
+        else:
+            if missing_rate > 0:
+                raise DataError(
+                    f"categorical column {name!r} has missing values; edgepack v1 needs categories filled in",
+                    fix="fill missing categories with an explicit value (e.g. 'unknown') before training",
+                )
+            counts = col.astype(str).value_counts(normalize=True)
+            categories = _model_categories(source, name) or sorted(counts.index)
+            features.append(Feature(
+                name=str(name), type="category", categories=tuple(categories),
+                unknown="ignore" if _accepts(source, frame, name, PROBE_CATEGORY) else "error",
+                missing_rate=0.0, frequencies={str(k): round(float(v), 6) for k, v in counts.items()},
+            ))
+    return IOSchema(features=tuple(features), task=source.task, classes=tuple(source.classes))
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def _accepts(source: Any, frame: Any, name: str, value: Any) -> bool:
+    """Does the model predict (finite outputs) when `name` holds `value`? Probing beats guessing from
+    estimator internals: it is exactly what scikit-learn will do with such a record."""
+    probe = frame.head(8).copy()
+    if value is np.nan and not probe[name].dtype.kind == "f":
+        probe[name] = probe[name].astype(float)
+    probe[name] = value
+    try:
+        out = source.predict(probe)
+    except Exception:  # scikit-learn raises ValueError and others on inputs it cannot take
+        return False
+    return all(np.all(np.isfinite(np.asarray(v, dtype=float))) for k, v in out.items() if k != "label")
+
+
+def _model_categories(source: Any, name: str) -> list[str] | None:
+    """The categories a fitted encoder knows for a column (wider than the sample may show)."""
+    model = getattr(source, "model", None)
+    if model is None:
+        return None
+    from .sources.sklearn import walk
+
+    for part in walk(model):
+        if type(part).__name__ != "ColumnTransformer":
+            continue
+        for _, trans, cols in part.transformers_:
+            cols = list(cols) if not isinstance(cols, str) else [cols]
+            if name not in cols:
+                continue
+            for inner in walk(trans) if trans not in ("drop", "passthrough") else []:
+                cats = getattr(inner, "categories_", None)
+                if cats is not None:
+                    return [str(c) for c in cats[cols.index(name)]]
+    return None

@@ -1,0 +1,36 @@
+"""The sources table: one row per training framework, matched by the model path.
+
+Adding a framework is one module with a Source class plus one row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ...runtime.errors import UsageError
+
+
+def _load_sklearn(path: Path) -> Any:
+    from .sklearn import SklearnSource
+
+    return SklearnSource.load(path)
+
+
+# (name, does this path look like the framework's model?, loader)
+SOURCES: list[tuple[str, Callable[[Path], bool], Callable[[Path], Any]]] = [
+    ("scikit-learn", lambda p: p.is_file() and p.suffix.lower() in (".joblib", ".pkl", ".pickle"), _load_sklearn),
+]
+
+
+def load_source(path: Path) -> Any:
+    """Load a model with the first source that claims its path. Raises UsageError when none does."""
+    if not path.exists():
+        raise UsageError(f"no model file at {path}", fix="check the path to the trained model")
+    for _name, matches, loader in SOURCES:
+        if matches(path):
+            return loader(path)
+    known = "; ".join(name for name, _, _ in SOURCES)
+    raise UsageError(f"cannot tell which framework saved {path.name}", where=str(path),
+                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle)")

@@ -1,0 +1,165 @@
+"""scikit-learn models saved with joblib or pickle.
+
+Loading a pickle or joblib file executes code from it: build only from files you trust. (The device
+side never does this: it reads only the manifest and the artifacts.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...runtime.errors import ModelError
+
+# What the scikit-learn source supports: one readable table (class name -> role).
+SUPPORTED: dict[str, str] = {
+    "Pipeline": "composite",
+    "ColumnTransformer": "composite",
+    "SimpleImputer": "transformer",
+    "StandardScaler": "transformer",
+    "MinMaxScaler": "transformer",
+    "RobustScaler": "transformer",
+    "OneHotEncoder": "transformer",
+    "OrdinalEncoder": "transformer",
+    "LogisticRegression": "classifier",
+    "LinearRegression": "regressor",
+    "Ridge": "regressor",
+    "Lasso": "regressor",
+    "DecisionTreeClassifier": "classifier",
+    "DecisionTreeRegressor": "regressor",
+    "RandomForestClassifier": "classifier",
+    "RandomForestRegressor": "regressor",
+    "ExtraTreesClassifier": "classifier",
+    "ExtraTreesRegressor": "regressor",
+    "GradientBoostingClassifier": "classifier",
+    "GradientBoostingRegressor": "regressor",
+    "HistGradientBoostingClassifier": "classifier",
+    "HistGradientBoostingRegressor": "regressor",
+    "MLPClassifier": "classifier",
+    "MLPRegressor": "regressor",
+}
+TREE_FAMILIES = {
+    "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
+    "ExtraTreesClassifier", "ExtraTreesRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor",
+    "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
+}
+
+
+def supported_list() -> str:
+    return ", ".join(sorted(SUPPORTED))
+
+
+def walk(estimator: Any) -> list[Any]:
+    """Every estimator inside `estimator` (itself included), depth first."""
+    found = [estimator]
+    name = type(estimator).__name__
+    if name == "Pipeline":
+        for _, step in estimator.steps:
+            if step not in (None, "passthrough"):
+                found.extend(walk(step))
+    elif name == "ColumnTransformer":
+        for _, trans, _ in getattr(estimator, "transformers_", estimator.transformers):
+            if trans not in ("drop", "passthrough"):
+                found.extend(walk(trans))
+    return found
+
+
+def final_estimator(estimator: Any) -> Any:
+    while type(estimator).__name__ == "Pipeline":
+        estimator = estimator.steps[-1][1]
+    return estimator
+
+
+def check_supported(estimator: Any, where: str) -> None:
+    for part in walk(estimator):
+        name = type(part).__name__
+        if name not in SUPPORTED:
+            raise ModelError(
+                f"unsupported scikit-learn estimator {name} ({type(part).__module__}.{name})",
+                where=where,
+                fix=f"edgepack supports: {supported_list()}",
+            )
+    final = final_estimator(estimator)
+    if SUPPORTED[type(final).__name__] not in ("classifier", "regressor"):
+        raise ModelError(f"the model ends in {type(final).__name__}, which does not predict", where=where,
+                         fix="pass a fitted model whose last step is a classifier or regressor")
+    if getattr(final, "n_outputs_", 1) not in (1, None) and SUPPORTED[type(final).__name__] == "regressor":
+        raise ModelError("multi-output regression is not supported", where=where)
+
+
+class SklearnSource:
+    """A fitted scikit-learn estimator or Pipeline loaded from a joblib or pickle file."""
+
+    framework = "scikit-learn"
+
+    def __init__(self, model: Any, path: Path) -> None:
+        self.model = model
+        self.path = path
+        check_supported(model, str(path))
+        final = final_estimator(model)
+        self.final = final
+        self.task = "classification" if SUPPORTED[type(final).__name__] == "classifier" else "regression"
+        self.classes = [c.item() if isinstance(c, np.generic) else c for c in getattr(final, "classes_", [])]
+        if self.task == "classification" and len(self.classes) < 2:
+            raise ModelError("a classifier with fewer than two classes cannot be packaged", where=str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> SklearnSource:
+        """Load with joblib (which also reads plain pickles). This executes code from the file."""
+        import joblib
+
+        try:
+            model = joblib.load(path)
+        except Exception as exc:  # unpickling raises anything the pickled code raises
+            raise ModelError(f"cannot load the model file: {type(exc).__name__}: {exc}", where=str(path),
+                             fix="pass a model saved with joblib.dump or pickle.dump by a compatible scikit-learn") from exc
+        if not hasattr(model, "predict"):
+            raise ModelError(f"the file holds a {type(model).__name__}, not a fitted scikit-learn model", where=str(path))
+        return cls(model, path)
+
+    @property
+    def fitted_on_frame(self) -> bool:
+        return hasattr(self.model, "feature_names_in_")
+
+    @property
+    def is_tree_model(self) -> bool:
+        return type(self.final).__name__ in TREE_FAMILIES
+
+    def describe(self) -> dict[str, Any]:
+        import sklearn
+
+        steps = [type(p).__name__ for p in walk(self.model)]
+        return {
+            "framework": self.framework,
+            "framework_version": sklearn.__version__,
+            "estimator": f"{type(self.model).__module__}.{type(self.model).__name__}",
+            "summary": " > ".join(dict.fromkeys(steps)),
+            "family": type(self.final).__name__,
+        }
+
+    def feature_names(self, sample_columns: list[str]) -> list[str]:
+        names = getattr(self.model, "feature_names_in_", None)
+        if names is not None:
+            return [str(n) for n in names]
+        n = getattr(self.model, "n_features_in_", None)
+        if n is None or n != len(sample_columns):
+            from ...runtime.errors import DataError
+
+            raise DataError(
+                f"the model was fitted on an array of {n} columns but the sample has {len(sample_columns)} feature columns",
+                fix="pass --label-column for the label, and a sample with exactly the model's columns in training order",
+            )
+        return list(sample_columns)
+
+    def as_model_input(self, frame: Any) -> Any:
+        return frame if self.fitted_on_frame else frame.to_numpy(dtype=np.float64)
+
+    def predict(self, frame: Any) -> dict[str, np.ndarray]:
+        X = self.as_model_input(frame)
+        if self.task == "classification":
+            probs = np.asarray(self.model.predict_proba(X), dtype=np.float64)
+            return {"probabilities": probs, "label": np.asarray(self.model.predict(X))}
+        value = np.asarray(self.model.predict(X), dtype=np.float64).reshape(-1)
+        return {"value": value}

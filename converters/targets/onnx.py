@@ -1,0 +1,34 @@
+"""The ONNX target: float32 compute with plain tensor outputs, the hub every runtime can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...runtime.errors import ModelError
+from .base import Artifact, check_options
+
+OPTIONS: dict[str, Any] = {}
+
+
+def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> Artifact:
+    """Convert the source's model to ONNX. Raises ModelError when no converter covers it."""
+    check_options("onnx", options or {}, OPTIONS)
+    if source.framework == "scikit-learn":
+        from .onnx_sklearn import convert
+
+        data, fields = convert(source, schema)
+        import skl2onnx
+
+        converter = {"name": "skl2onnx", "version": skl2onnx.__version__}
+    else:
+        raise ModelError(f"no ONNX converter for {source.framework} models yet")
+    entry = {
+        "id": "onnx",
+        "format": "onnx",
+        "file": "model.onnx",
+        "precision": "float32",
+        "default": True,
+        "converter": converter,
+        **fields,
+    }
+    return Artifact(id="onnx", format="onnx", files={"model.onnx": data}, entry=entry)

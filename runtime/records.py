@@ -1,0 +1,129 @@
+"""Validate input records against the schema and encode them into the tensors an artifact takes.
+
+One bad record never stops the others: `encode_records` returns the good rows' tensors and a list of
+rejections (record index, field, reason). The rules and messages match web/ (edgepack-web).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import RecordError
+from .schema import Feature, IOSchema
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    field: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"record": self.index, "field": self.field, "reason": self.reason}
+
+
+def _check_value(feat: Feature, value: Any) -> Any:
+    """Return the value to store (float, or str for categories); raise RecordError with the reason."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        if feat.nullable:
+            return None
+        raise RecordError("missing value (null or NaN) where the model needs one", field=feat.name)
+    if feat.type == "category":
+        if not isinstance(value, str):
+            raise RecordError(f"expected a category (string), got {type(value).__name__} {value!r}", field=feat.name)
+        if feat.categories is not None and value not in feat.categories and feat.unknown == "error":
+            shown = ", ".join(feat.categories[:8]) + (", ..." if len(feat.categories) > 8 else "")
+            raise RecordError(f"unknown category {value!r}; the model knows: {shown}", field=feat.name)
+        return value
+    if isinstance(value, bool):
+        if feat.type == "bool":
+            return float(value)
+        raise RecordError(f"expected a number, got boolean {value!r}", field=feat.name)
+    if not isinstance(value, (int, float)):
+        raise RecordError(f"expected a number, got {type(value).__name__} {value!r}", field=feat.name)
+    number = float(value)
+    if math.isinf(number):
+        raise RecordError("infinity is not a valid value", field=feat.name)
+    if feat.type == "int" and not number.is_integer():
+        raise RecordError(f"expected an integer, got {value!r}", field=feat.name)
+    if feat.type == "bool" and number not in (0.0, 1.0):
+        raise RecordError(f"expected a boolean (true/false or 0/1), got {value!r}", field=feat.name)
+    return number
+
+
+def check_record(schema: IOSchema, record: Any, allowed_extra: frozenset[str] = frozenset()) -> list[Any]:
+    """The record's values in schema order, or RecordError naming the first bad field."""
+    if not isinstance(record, Mapping):
+        raise RecordError(f"a record must be a JSON object, got {type(record).__name__}")
+    for key in record:
+        if key not in allowed_extra and key not in _names(schema):
+            raise RecordError("unknown field: the model has no such input", field=str(key))
+    values = []
+    for feat in schema.features:
+        if feat.name not in record:
+            raise RecordError("missing field", field=feat.name)
+        values.append(_check_value(feat, record[feat.name]))
+    return values
+
+
+_NAME_CACHE: dict[int, frozenset[str]] = {}
+
+
+def _names(schema: IOSchema) -> frozenset[str]:
+    names = _NAME_CACHE.get(id(schema))
+    if names is None:
+        names = _NAME_CACHE[id(schema)] = frozenset(schema.names)
+    return names
+
+
+def columns_from_rows(schema: IOSchema, rows: list[list[Any]]) -> dict[str, np.ndarray]:
+    """Checked rows (schema order) to one column per feature: float64 (NaN for missing) or str objects."""
+    columns: dict[str, np.ndarray] = {}
+    for j, feat in enumerate(schema.features):
+        if feat.type == "category":
+            columns[feat.name] = np.array([row[j] for row in rows], dtype=object)
+        else:
+            columns[feat.name] = np.array([np.nan if row[j] is None else row[j] for row in rows], dtype=np.float64)
+    return columns
+
+
+def encode_records(
+    schema: IOSchema, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0
+) -> tuple[dict[str, np.ndarray], list[int], list[Rejection]]:
+    """Validate records. Returns (columns of the good ones, their indices, rejections)."""
+    rows: list[list[Any]] = []
+    kept: list[int] = []
+    rejected: list[Rejection] = []
+    for i, record in enumerate(records, start):
+        try:
+            rows.append(check_record(schema, record, allowed_extra))
+            kept.append(i)
+        except RecordError as err:
+            rejected.append(Rejection(i, err.field, err.reason))
+    return columns_from_rows(schema, rows), kept, rejected
+
+
+def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrange feature columns into the artifact's input tensors, as its manifest entry declares.
+
+    Each tensor entry names the features it stacks (shape [N, len(features)]) and its dtype.
+    """
+    feeds: dict[str, np.ndarray] = {}
+    for tensor in binding:
+        names = tensor["features"]
+        dtype = tensor["dtype"]
+        if dtype == "string":
+            arr = np.stack([columns[n] for n in names], axis=1) if len(names) > 1 else columns[names[0]].reshape(-1, 1)
+        else:
+            np_dtype = np.dtype(dtype)
+            if len(names) == 1:
+                arr = columns[names[0]].astype(np_dtype, copy=False).reshape(-1, 1)
+            else:
+                arr = np.stack([columns[n] for n in names], axis=1).astype(np_dtype, copy=False)
+        feeds[tensor["name"]] = arr
+    return feeds

@@ -1,0 +1,83 @@
+"""The input schema of a package: ordered, typed features with what the sample showed of them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+NUMERIC_TYPES = ("float", "int", "bool")
+FEATURE_TYPES = (*NUMERIC_TYPES, "category")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input feature. `nullable`: the model accepts a missing value (null/NaN) here.
+    `unknown`: for categories, "error" (the model refuses an unseen category) or "ignore"."""
+
+    name: str
+    type: str
+    nullable: bool = False
+    categories: tuple[str, ...] | None = None
+    unknown: str = "error"
+    min: float | None = None
+    max: float | None = None
+    missing_rate: float = 0.0
+    mean: float | None = None
+    std: float | None = None
+    frequencies: dict[str, float] | None = None
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+    def to_manifest(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.categories is not None:
+            out["categories"] = list(self.categories)
+        if self.type != "category":
+            out.pop("unknown", None)
+        return out
+
+    @classmethod
+    def from_manifest(cls, entry: dict[str, Any]) -> Feature:
+        cats = entry.get("categories")
+        return cls(
+            name=entry["name"],
+            type=entry["type"],
+            nullable=bool(entry.get("nullable", False)),
+            categories=tuple(cats) if cats is not None else None,
+            unknown=entry.get("unknown", "error"),
+            min=entry.get("min"),
+            max=entry.get("max"),
+            missing_rate=float(entry.get("missing_rate", 0.0)),
+            mean=entry.get("mean"),
+            std=entry.get("std"),
+            frequencies=entry.get("frequencies"),
+        )
+
+
+@dataclass(frozen=True)
+class IOSchema:
+    """Inputs and outputs of a model as the package declares them."""
+
+    features: tuple[Feature, ...]
+    task: str  # "classification" or "regression"
+    classes: tuple[Any, ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def feature(self, name: str) -> Feature:
+        for feat in self.features:
+            if feat.name == name:
+                return feat
+        raise KeyError(name)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any]) -> IOSchema:
+        return cls(
+            features=tuple(Feature.from_manifest(f) for f in manifest["inputs"]["features"]),
+            task=manifest["model"]["task"],
+            classes=tuple(manifest["outputs"].get("classes", [])),
+        )

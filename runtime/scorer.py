@@ -1,0 +1,164 @@
+"""The tiny scorer: a verified package's ONNX artifact run in onnxruntime, nothing heavier.
+
+Example:
+    from edgepack.runtime import Scorer
+    scorer = Scorer.load("build/churn/package")
+    scorer.predict([{"tenure_months": 3, ...}])  # -> [{"label": 1, "probabilities": {"0": 0.31, "1": 0.69}}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import PackageError, RecordError
+from .package import ArtifactInfo, Package
+from .records import Rejection, encode_records, tensors_for
+from .schema import IOSchema
+
+# The float32 profile a package falls back to when its manifest names none for the artifact.
+DEFAULT_TOLERANCE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
+
+
+@dataclass(frozen=True)
+class SelfTestResult:
+    rows: int
+    label_agreement: float | None
+    max_error: float
+    tolerance: dict[str, float]
+    passed: bool
+
+
+class Scorer:
+    """Scores records with one artifact of a package. Use `Scorer.load(path)`."""
+
+    def __init__(self, package: Package, artifact: ArtifactInfo, session: Any) -> None:
+        self.package = package
+        self.artifact = artifact
+        self.schema = IOSchema.from_manifest(package.manifest)
+        self._session = session
+        self._binding: list[dict[str, Any]] = artifact.entry["inputs"]
+        self._outputs: dict[str, str] = artifact.entry["outputs"]
+        self._output_names = list(self._outputs.values())
+        self._classes = list(self.schema.classes)
+        self._class_keys = [str(c) for c in self._classes]
+
+    @classmethod
+    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1) -> Scorer:
+        """Open and verify a package and load its ONNX artifact (`artifact`: an id, default the package's).
+
+        Raises PackageError when the package is invalid or its checksum fails.
+        """
+        import onnxruntime as ort  # the one heavy import of the device runtime
+
+        package = path if isinstance(path, Package) else Package.open(path)
+        art = package.artifact(artifact, format="onnx")
+        if art.format != "onnx":
+            raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX artifacts",
+                               fix="choose an ONNX artifact (edgepack inspect lists them)")
+        data = package.artifact_bytes(art)
+        options = ort.SessionOptions()
+        # One thread each: a gateway shares its cores, and single-record latency is best without handoffs.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise PackageError(f"onnxruntime cannot load {art.file!r}: {exc}", where=str(package.location)) from exc
+        return cls(package, art, session)
+
+    # -- scoring -------------------------------------------------------------------------------------
+    def run_columns(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Raw outputs for validated feature columns: {"probabilities": [N, C]} or {"value": [N]}."""
+        feeds = tensors_for(self._binding, columns)
+        results = self._session.run(self._output_names, feeds)
+        out = dict(zip(self._outputs.keys(), results))
+        if "value" in out:
+            out["value"] = np.asarray(out["value"], dtype=np.float64).reshape(-1)
+        return out
+
+    def predict_array(self, X: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Score a 2-D array of rows in schema order (numbers only), or a dict of feature columns.
+        No validation: this is the fast path for callers that built their arrays themselves."""
+        if isinstance(X, dict):
+            columns = X
+        else:
+            X = np.asarray(X)
+            if X.ndim == 1:
+                X = X.reshape(1, -1)
+            columns = {name: X[:, j] for j, name in enumerate(self.schema.names)}
+        return self.run_columns(columns)
+
+    def labels_from(self, probabilities: np.ndarray) -> list[Any]:
+        # The label is the most probable class, first on ties, as scikit-learn's predict does.
+        return [self._classes[i] for i in np.argmax(probabilities, axis=1)]
+
+    def format(self, raw: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+        """Raw outputs to one JSON-ready dict per row."""
+        if "probabilities" in raw:
+            probs = np.asarray(raw["probabilities"], dtype=np.float64)
+            labels = self.labels_from(probs)
+            keys = self._class_keys
+            return [
+                {"label": _jsonable(lab), "probabilities": dict(zip(keys, map(float, row)))}
+                for lab, row in zip(labels, probs)
+            ]
+        return [{"value": float(v)} for v in raw["value"]]
+
+    def score(self, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0
+              ) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
+        """Validate and score. Returns (indices of scored records, their predictions, rejections)."""
+        columns, kept, rejected = encode_records(self.schema, records, allowed_extra, start)
+        if not kept:
+            return [], [], rejected
+        return kept, self.format(self.run_columns(columns)), rejected
+
+    def predict(self, records: Iterable[Any]) -> list[dict[str, Any]]:
+        """Predictions for records (dicts keyed by feature name). Raises RecordError on the first bad one."""
+        records = list(records)
+        kept, outputs, rejected = self.score(records)
+        if rejected:
+            first = rejected[0]
+            raise RecordError(first.reason, field=first.field, record=first.index)
+        return outputs
+
+    # -- self-test -----------------------------------------------------------------------------------
+    def selftest(self) -> SelfTestResult:
+        """Score the package's golden vectors and compare with the source model's stored outputs."""
+        golden = self.package.golden()
+        records = golden["records"]
+        expected = golden["outputs"]
+        raw = self.run_columns(encode_checked(self.schema, records))
+        tolerance = dict(DEFAULT_TOLERANCE)
+        tolerance.update(self.package.manifest.get("tolerance_profiles", {}).get(self.artifact.precision, {}))
+        if "probabilities" in raw:
+            got = np.asarray(raw["probabilities"], dtype=np.float64)
+            want = np.asarray(expected["probabilities"], dtype=np.float64)
+            agree = float(np.mean(np.argmax(got, 1) == np.asarray([self._classes.index(v) for v in expected["label"]])))
+            err = float(np.max(np.abs(got - want))) if len(want) else 0.0
+            ok = agree >= tolerance["min_label_agreement"] and err <= tolerance["max_probability_error"]
+            return SelfTestResult(len(records), agree, err, tolerance, ok)
+        want = np.asarray(expected["value"], dtype=np.float64)
+        scale = float(self.package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
+        err = float(np.max(np.abs(raw["value"] - want)) / scale) if len(want) else 0.0
+        return SelfTestResult(len(records), None, err, tolerance, err <= tolerance["max_value_error"])
+
+
+def encode_checked(schema: IOSchema, records: list[Any]) -> dict[str, np.ndarray]:
+    columns, _, rejected = encode_records(schema, records)
+    if rejected:
+        bad = rejected[0]
+        raise PackageError(f"golden record {bad.index} fails the package's own schema: {bad.reason} ({bad.field})",
+                           fix="rebuild the package")
+    return columns
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..parity.metrics import classification_metrics, passes, regression_metrics
+from ..parity.profiles import DEFAULT_PROFILES
 from ..runtime.errors import EdgepackError
 from ..runtime.schema import IOSchema
 from .package_writer import file_record, write_package
 from .progress import Progress
 
-FLOAT32_PROFILE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
+FLOAT32_PROFILE = DEFAULT_PROFILES["float32"]
 GOLDEN_ROWS = 128
 MIN_GOLDEN_ROWS = 64
 

@@ -108,10 +108,14 @@ def encode_records(
     return columns_from_rows(schema, rows), kept, rejected
 
 
-def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray],
+                schema: IOSchema | None = None) -> dict[str, np.ndarray]:
     """Arrange feature columns into the artifact's input tensors, as its manifest entry declares.
 
-    Each tensor entry names the features it stacks (shape [N, len(features)]) and its dtype.
+    Each tensor entry names the features it stacks (shape [N, len(features)]) and its dtype. A category
+    feature inside a numeric tensor is encoded as its index in the manifest's `categories` list, -1 when
+    unknown: formats without string tensors (TFLite, TF.js) take categories this way, and every runtime
+    (Python and web/) encodes them identically.
     """
     feeds: dict[str, np.ndarray] = {}
     for tensor in binding:
@@ -121,9 +125,24 @@ def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray]) -
             arr = np.stack([columns[n] for n in names], axis=1) if len(names) > 1 else columns[names[0]].reshape(-1, 1)
         else:
             np_dtype = np.dtype(dtype)
-            if len(names) == 1:
-                arr = columns[names[0]].astype(np_dtype, copy=False).reshape(-1, 1)
+            parts = [_numeric_column(n, columns[n], schema) for n in names]
+            if len(parts) == 1:
+                arr = parts[0].astype(np_dtype, copy=False).reshape(-1, 1)
             else:
-                arr = np.stack([columns[n] for n in names], axis=1).astype(np_dtype, copy=False)
+                arr = np.stack(parts, axis=1).astype(np_dtype, copy=False)
         feeds[tensor["name"]] = arr
     return feeds
+
+
+def category_index(categories: tuple[str, ...] | list[str], values: np.ndarray) -> np.ndarray:
+    """Index of each value in `categories` as float64, -1 for a category the list does not hold."""
+    lookup = {c: float(i) for i, c in enumerate(categories)}
+    return np.fromiter((lookup.get(v, -1.0) for v in values), dtype=np.float64, count=len(values))
+
+
+def _numeric_column(name: str, column: np.ndarray, schema: IOSchema | None) -> np.ndarray:
+    if column.dtype != object:
+        return column
+    if schema is None:
+        raise ValueError(f"feature {name!r} holds categories; encoding them needs the schema")
+    return category_index(schema.feature(name).categories or (), column)

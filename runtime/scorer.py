@@ -75,7 +75,7 @@ class Scorer:
     # -- scoring -------------------------------------------------------------------------------------
     def run_columns(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Raw outputs for validated feature columns: {"probabilities": [N, C]} or {"value": [N]}."""
-        feeds = tensors_for(self._binding, columns)
+        feeds = tensors_for(self._binding, columns, self.schema)
         results = self._session.run(self._output_names, feeds)
         out = dict(zip(self._outputs.keys(), results))
         if "value" in out:

@@ -1,1 +1,26 @@
-"""edgepack."""
+"""The runners table: one row per runtime. Adding a runtime is one module plus one row here.
+
+Rows are (name, formats it runs, "module:Class"); classes are imported only when used, so a runner whose
+runtime is missing costs nothing until asked for, and then reports itself unavailable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
+    ("onnxruntime", ("onnx",), "onnxruntime:OnnxRuntimeRunner"),
+]
+
+
+def runner_class(name: str) -> Any:
+    for row_name, _formats, target in RUNNERS:
+        if row_name == name:
+            module, cls = target.split(":")
+            return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    raise KeyError(name)
+
+
+def runners_for(fmt: str) -> list[str]:
+    return [name for name, formats, _ in RUNNERS if fmt in formats]

@@ -1,0 +1,33 @@
+"""onnxruntime in this process: the same engine the device scorer embeds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import InputBatch, Runner
+
+
+class OnnxRuntimeRunner(Runner):
+    name = "onnxruntime"
+    formats = ("onnx",)
+
+    @classmethod
+    def availability(cls) -> str | None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return "onnxruntime is not installed"
+        return None
+
+    def prepare(self) -> None:
+        from ...runtime.scorer import Scorer
+
+        self._scorer = Scorer.load(self.package, artifact=self.artifact.id)
+
+    def _predict(self, batch: InputBatch) -> dict[str, np.ndarray]:
+        return self._scorer.run_columns(batch.columns)
+
+    def describe(self) -> dict[str, str]:
+        import onnxruntime
+
+        return {"name": self.name, "runtime": "onnxruntime", "version": onnxruntime.__version__}

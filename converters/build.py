@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..parity.metrics import classification_metrics, passes, regression_metrics
-from ..parity.profiles import DEFAULT_PROFILES
+from ..parity.profiles import DEFAULT_PROFILES, profile_for
 from ..runtime.errors import EdgepackError
 from ..runtime.schema import IOSchema
 from .package_writer import file_record, write_package
@@ -99,24 +99,38 @@ def _outputs_json(ref: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any
     return out
 
 
-def check_artifact(path: Path, art_id: str, frame: Any, schema: IOSchema, ref: dict[str, np.ndarray],
-                   scale: float, data_name: str) -> dict[str, Any]:
-    """Run one ONNX artifact of the package in onnxruntime on `frame` and compare with the reference."""
-    from ..runtime.scorer import Scorer
+def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSchema, ref: dict[str, np.ndarray],
+                   scale: float, data_name: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one artifact of the package in the first runner of its format (parity/runners table) on
+    `frame` and compare with the reference under the profile of the artifact's precision."""
+    from ..parity.runners import runner_class, runners_for
+    from ..parity.runners.base import InputBatch
+    from ..runtime.package import Package
 
-    scorer = Scorer.load(path, artifact=art_id)
-    got = scorer.run_columns(frame_columns(frame, schema))
+    package = Package.open(path)
+    art = package.artifact(entry["id"])
+    precision = entry.get("precision", "float32")
+    result: dict[str, Any] = {"artifact": art.id, "data": data_name, "rows": int(len(frame)), "profile": precision,
+                              "when": _now()}
+    names = runners_for(art.format)
+    if not names:
+        return {**result, "runtime": "none", "metrics": {}, "passed": False,
+                "unavailable": f"no runner for {art.format} artifacts"}
+    cls = runner_class(names[0])
+    reason = cls.availability()
+    if reason:
+        return {**result, "runtime": names[0], "metrics": {}, "passed": False, "unavailable": reason}
+    batch = InputBatch(records=records_from_frame(frame, schema), columns=frame_columns(frame, schema))
+    with cls(package, art) as runner:
+        got = runner.predict(batch)
     if schema.task == "classification":
         classes = list(schema.classes)
         ref_idx = np.array([classes.index(v.item() if isinstance(v, np.generic) else v) for v in ref["label"]])
         metrics = classification_metrics(ref["probabilities"], got["probabilities"], ref_idx)
     else:
         metrics = regression_metrics(ref["value"], got["value"], scale)
-    return {
-        "artifact": art_id, "runtime": "onnxruntime", "data": data_name, "rows": int(len(frame)),
-        "metrics": metrics, "profile": "float32", "passed": passes(metrics, FLOAT32_PROFILE),
-        "when": _now(),
-    }
+    return {**result, "runtime": names[0], "metrics": metrics,
+            "passed": passes(metrics, profile_for(precision, manifest))}
 
 
 def _now() -> str:
@@ -144,7 +158,9 @@ def build(opts: BuildOptions) -> BuildResult:
     artifacts = []
     with progress.step(f"converting to {', '.join(opts.targets)}"):
         for name in opts.targets:
-            artifacts.append(get_target(name)(source, schema, opts.target_options.get(name, {})))
+            emitted = get_target(name)(source, schema, opts.target_options.get(name, {}))
+            # A target may emit several artifacts (e.g. quantized variants beside the float32 one).
+            artifacts.extend(emitted if isinstance(emitted, list) else [emitted])
 
     scale = 1.0
     if schema.task == "regression":
@@ -190,8 +206,7 @@ def build(opts: BuildOptions) -> BuildResult:
         with progress.step("checking every artifact against the model in its runtime"):
             staged = write_package(staging / "package", manifest, files)
             for entry in entries:
-                if entry["format"] == "onnx":
-                    checks.append(check_artifact(staged, entry["id"], frame, schema, ref, scale, "sample"))
+                checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest))
         manifest["parity"] = checks
         with progress.step(f"writing {opts.out}"):
             path = write_package(opts.out, manifest, files)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK
+from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 from ...runtime.table import render_table
 
 
@@ -27,7 +27,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="package name (default: the model file's name)")
     p.add_argument("--version", default="1", help="model version recorded in the manifest (default 1)")
     p.add_argument("--targets", default="onnx", help="comma-separated formats (default onnx)")
+    p.add_argument("--option", action="append", default=[], metavar="FORMAT.KEY=VALUE",
+                   help="a target option, e.g. tflite.tree_strategy=gemm (repeatable; unknown options are refused)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
+def parse_options(items: list[str]) -> dict[str, dict[str, str]]:
+    """["tflite.tree_strategy=gemm"] -> {"tflite": {"tree_strategy": "gemm"}}."""
+    options: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        fmt, dot, name = key.partition(".")
+        if not sep or not dot or not fmt or not name:
+            raise UsageError(f"bad --option {item!r}", fix="write FORMAT.KEY=VALUE, e.g. tflite.tree_strategy=gemm")
+        options.setdefault(fmt, {})[name] = value
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     result = build(BuildOptions(
         model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
-        quiet=args.quiet,
+        quiet=args.quiet, target_options=parse_options(args.option),
     ))
     rows = []
     for check in result.checks:

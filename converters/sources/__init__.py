@@ -18,9 +18,16 @@ def _load_sklearn(path: Path) -> Any:
     return SklearnSource.load(path)
 
 
+def _load_keras(path: Path) -> Any:
+    from .keras import KerasSource
+
+    return KerasSource.load(path)
+
+
 # (name, does this path look like the framework's model?, loader)
 SOURCES: list[tuple[str, Callable[[Path], bool], Callable[[Path], Any]]] = [
     ("scikit-learn", lambda p: p.is_file() and p.suffix.lower() in (".joblib", ".pkl", ".pickle"), _load_sklearn),
+    ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", _load_keras),
 ]
 
 
@@ -33,4 +40,4 @@ def load_source(path: Path) -> Any:
             return loader(path)
     known = "; ".join(name for name, _, _ in SOURCES)
     raise UsageError(f"cannot tell which framework saved {path.name}", where=str(path),
-                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle)")
+                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle; keras: .keras)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ...runtime.errors import ModelError
@@ -9,19 +10,22 @@ from .base import Artifact, check_options
 
 OPTIONS: dict[str, Any] = {}
 
+# framework -> "module:convert(source, schema) -> (onnx bytes, manifest fields, converter {name, version})"
+CONVERTERS: dict[str, str] = {
+    "scikit-learn": "onnx_sklearn:convert_with_info",
+    "keras": "onnx_keras:convert_with_info",
+}
+
 
 def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> Artifact:
     """Convert the source's model to ONNX. Raises ModelError when no converter covers it."""
     check_options("onnx", options or {}, OPTIONS)
-    if source.framework == "scikit-learn":
-        from .onnx_sklearn import convert
-
-        data, fields = convert(source, schema)
-        import skl2onnx
-
-        converter = {"name": "skl2onnx", "version": skl2onnx.__version__}
-    else:
-        raise ModelError(f"no ONNX converter for {source.framework} models yet")
+    target = CONVERTERS.get(source.framework)
+    if target is None:
+        raise ModelError(f"no ONNX converter for {source.framework} models yet",
+                         fix=f"frameworks with an ONNX converter: {', '.join(CONVERTERS)}")
+    module, func = target.split(":")
+    data, fields, converter = getattr(importlib.import_module(f"{__package__}.{module}"), func)(source, schema)
     entry = {
         "id": "onnx",
         "format": "onnx",

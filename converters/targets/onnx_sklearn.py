@@ -153,3 +153,11 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
     onnx.checker.check_model(merged, full_check=True)
     opsets = {o.domain or "ai.onnx": o.version for o in merged.opset_import}
     return merged.SerializeToString(), {"inputs": binding, "outputs": outputs, "opset": opsets}
+
+
+def convert_with_info(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
+    """convert() plus the converter's name and version for the manifest."""
+    import skl2onnx
+
+    data, fields = convert(source, schema)
+    return data, fields, {"name": "skl2onnx", "version": skl2onnx.__version__}

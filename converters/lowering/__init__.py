@@ -1,0 +1,66 @@
+"""Models as TensorFlow graphs: the common ground of the TFLite and TF.js targets (and ONNX for Keras).
+
+One row per framework. Each lowering returns a `TFGraph`: a `tf.function` taking one float32 tensor
+`features` [N, F] (every feature in schema order; categories as their index in the manifest's
+`categories`, -1 unknown; NaN for a missing number) and returning the package's outputs by name:
+{"probabilities": [N, C]} or {"value": [N]}. Only operations that TFLite builtins and the TF.js cpu and
+wasm backends run are used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...runtime.errors import ModelError
+
+INPUT_NAME = "features"
+
+# framework -> "module:function(source, schema, options) -> TFGraph"
+LOWERINGS: dict[str, str] = {
+    "keras": "keras:lower",
+    "scikit-learn": "sklearn:lower",
+}
+
+
+@dataclass
+class TFGraph:
+    """A model as a TensorFlow function of one float32 [N, F] tensor, plus what the targets record."""
+
+    function: Any  # tf.function with input_signature [TensorSpec([None, F], float32, name="features")]
+    features: list[str]
+    outputs: list[str]  # package output names the function returns, in order
+    notes: list[str] = field(default_factory=list)
+
+    def concrete(self) -> Any:
+        return self.function.get_concrete_function()
+
+    def frozen(self) -> Any:
+        """The concrete function with variables folded into constants (TFLite must not see variables)."""
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        return convert_variables_to_constants_v2(self.concrete())
+
+
+_CACHE: dict[tuple[int, str], TFGraph] = {}
+
+
+def lower(source: Any, schema: Any, options: dict[str, Any] | None = None) -> TFGraph:
+    """The source's model as a TFGraph (built once per source and options). Raises ModelError when the
+    framework has no lowering."""
+    key = (id(source), repr(sorted((options or {}).items())))
+    if key not in _CACHE:
+        target = LOWERINGS.get(source.framework)
+        if target is None:
+            raise ModelError(f"no TensorFlow lowering for {source.framework} models",
+                             fix=f"frameworks with TFLite/TF.js targets: {', '.join(LOWERINGS)}")
+        module, func = target.split(":")
+        _CACHE[key] = getattr(importlib.import_module(f"{__name__}.{module}"), func)(source, schema, options or {})
+    return _CACHE[key]
+
+
+def input_spec(n_features: int) -> Any:
+    import tensorflow as tf
+
+    return tf.TensorSpec([None, n_features], tf.float32, name=INPUT_NAME)

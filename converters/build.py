@@ -51,7 +51,7 @@ class BuildResult:
 
     @property
     def passed(self) -> bool:
-        return all(c["passed"] for c in self.checks)
+        return all(c["passed"] for c in self.checks if "dropped" not in c)
 
 
 def frame_columns(frame: Any, schema: IOSchema) -> dict[str, np.ndarray]:
@@ -133,6 +133,34 @@ def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSche
             "passed": passes(metrics, profile_for(precision, manifest))}
 
 
+def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes], checks: list[dict[str, Any]],
+                         manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """Leave out every quantized variant (a non-default artifact) that failed its profile, and say why in
+    its check (`dropped`). A failing default artifact stays: the build then fails, as it should."""
+    kept, dropped_files = [], set()
+    for entry, check in zip(entries, checks):
+        if check["passed"] or entry.get("default") or "unavailable" in check:
+            kept.append(entry)
+            continue
+        check["dropped"] = failure_reason(check["metrics"], profile_for(check["profile"], manifest), check["profile"])
+        dropped_files.update([entry["file"], *(f["file"] for f in entry.get("files", []))])
+    still_used = {f for e in kept for f in [e["file"], *(x["file"] for x in e.get("files", []))]}
+    return kept, {k: v for k, v in files.items() if k not in dropped_files or k in still_used}
+
+
+def failure_reason(metrics: dict[str, float], profile: dict[str, Any], name: str) -> str:
+    """Which limits of the profile the metrics break, in words."""
+    broken = []
+    if "label_agreement" in metrics:
+        if metrics["label_agreement"] < profile.get("min_label_agreement", 1.0):
+            broken.append(f"label agreement {metrics['label_agreement']:.4f} < {profile.get('min_label_agreement', 1.0)}")
+        if metrics["max_probability_error"] > profile.get("max_probability_error", 1e-5):
+            broken.append(f"probability error {metrics['max_probability_error']:.3g} > {profile.get('max_probability_error', 1e-5)}")
+    elif metrics.get("max_scaled_error", 0.0) > profile.get("max_value_error", 1e-5):
+        broken.append(f"scaled value error {metrics['max_scaled_error']:.3g} > {profile.get('max_value_error', 1e-5)}")
+    return f"dropped: fails the {name} profile ({'; '.join(broken) or 'check failed'})"
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -155,6 +183,7 @@ def build(opts: BuildOptions) -> BuildResult:
             raise EdgepackError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
                                 where=str(opts.sample), fix="pass a sample with the columns and types the model was trained on") from exc
         schema = infer_schema(source, frame)
+        source.sample = frame  # representative data for targets that calibrate (e.g. full int8 TFLite)
     artifacts = []
     with progress.step(f"converting to {', '.join(opts.targets)}"):
         for name in opts.targets:
@@ -207,6 +236,8 @@ def build(opts: BuildOptions) -> BuildResult:
             staged = write_package(staging / "package", manifest, files)
             for entry in entries:
                 checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest))
+        entries, files = drop_failed_variants(entries, files, checks, manifest)
+        manifest["artifacts"] = entries
         manifest["parity"] = checks
         with progress.step(f"writing {opts.out}"):
             path = write_package(opts.out, manifest, files)

@@ -57,9 +57,12 @@ def run(args: argparse.Namespace) -> int:
         m = check["metrics"]
         err = m.get("max_probability_error", m.get("max_scaled_error"))
         rows.append([check["artifact"], check["runtime"], check["data"], check["rows"],
-                     m.get("label_agreement"), err, "pass" if check["passed"] else "FAIL"])
+                     m.get("label_agreement"), err, "pass" if check["passed"] else ("dropped" if "dropped" in check else "FAIL")])
     print(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "result"], rows,
                        title=f"package written to {result.path}"))
+    for check in result.checks:
+        if "dropped" in check:
+            print(f"{check['artifact']}: {check['dropped']}")
     if not result.passed:
         print("some artifacts disagree with the model beyond the float32 profile (see the table above)")
         return EXIT_CHECK_FAILED

@@ -18,9 +18,16 @@ def _onnx(source: Any, schema: Any, options: dict[str, Any]) -> Any:
     return emit(source, schema, options)
 
 
+def _tflite(source: Any, schema: Any, options: dict[str, Any]) -> Any:
+    from .tflite import emit
+
+    return emit(source, schema, options)
+
+
 # format name -> emitter
 TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
     "onnx": _onnx,
+    "tflite": _tflite,
 }
 DEFAULT_TARGETS = ["onnx"]
 

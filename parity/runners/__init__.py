@@ -11,6 +11,7 @@ from typing import Any
 
 RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("onnxruntime", ("onnx",), "onnxruntime:OnnxRuntimeRunner"),
+    ("tflite", ("tflite",), "tflite:TFLiteRunner"),
 ]
 
 

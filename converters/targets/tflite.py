@@ -1,0 +1,112 @@
+"""The TFLite target: float32, float16, dynamic-range int8 and full int8 flatbuffers.
+
+Every variant is converted from the same frozen TensorFlow function (converters/lowering/) with
+TFLite builtin operators only: a Flex (Select TF) operator would need the full TensorFlow runtime on
+the device, so the converter is told to fail instead. Inputs and outputs stay float32 in every
+variant (full int8 quantizes inside the graph), so one encoding (contract 2) feeds them all.
+The build checks each variant under its precision's profile and keeps only those that pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ...runtime.errors import ModelError, UsageError
+from ..lowering import lower
+from .base import Artifact, check_options
+
+OPTIONS: dict[str, Any] = {"tree_strategy": "auto", "variants": "float32,float16,int8-dynamic,int8"}
+REPRESENTATIVE_ROWS = 200
+
+# variant -> (artifact id, file, precision, quantization or None)
+VARIANTS: dict[str, tuple[str, str, str, str | None]] = {
+    "float32": ("tflite", "model.tflite", "float32", None),
+    "float16": ("tflite-float16", "model-float16.tflite", "float16", "float16-weights"),
+    "int8-dynamic": ("tflite-int8-dynamic", "model-int8-dynamic.tflite", "int8", "dynamic"),
+    "int8": ("tflite-int8", "model-int8.tflite", "int8", "full-int8"),
+}
+
+
+def sample_tensor(source: Any, schema: Any, rows: int = REPRESENTATIVE_ROWS) -> np.ndarray:
+    """The build's sample encoded as the float32 [N, F] input tensor (contract 2), at most `rows` rows."""
+    from ...runtime.records import tensors_for
+    from ..build import frame_columns
+
+    frame = getattr(source, "sample", None)
+    if frame is None:
+        raise ModelError("full int8 quantization needs the build's sample as representative data")
+    frame = frame.head(rows)
+    binding = [{"name": "x", "features": list(schema.names), "dtype": "float32"}]
+    return tensors_for(binding, frame_columns(frame, schema), schema)["x"]
+
+
+def _configure(variant: str, source: Any, schema: Any) -> Callable[[Any], None]:
+    def setup(converter: Any) -> None:
+        import tensorflow as tf
+
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if variant == "float32":
+            return
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        elif variant == "int8":
+            data = sample_tensor(source, schema)
+            converter.representative_dataset = lambda: ([data[i:i + 1]] for i in range(len(data)))
+    return setup
+
+
+def convert(graph: Any, variant: str, source: Any, schema: Any) -> bytes:
+    """One variant's flatbuffer. Raises ModelError when TFLite builtins cannot express the graph."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.frozen()])
+    _configure(variant, source, schema)(converter)
+    try:
+        return bytes(converter.convert())
+    except Exception as exc:  # the converter raises ConverterError and others
+        raise ModelError(f"TFLite could not convert the model ({variant}): {type(exc).__name__}: {exc}") from exc
+
+
+def tensor_names(data: bytes) -> tuple[str, list[str]]:
+    """(input tensor name, output tensor names) as the interpreter reports them."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=data)
+    return interpreter.get_input_details()[0]["name"], [o["name"] for o in interpreter.get_output_details()]
+
+
+def chosen_variants(options: dict[str, Any]) -> list[str]:
+    chosen = [v.strip() for v in str(options["variants"]).split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown or "float32" not in chosen:
+        raise UsageError(f"bad TFLite variants {options['variants']!r}",
+                         fix=f"a comma-separated list including float32, from: {', '.join(VARIANTS)}")
+    return chosen
+
+
+def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
+    """Every requested variant as an Artifact (float32 first, the default)."""
+    import tensorflow as tf
+
+    opts = check_options("tflite", options or {}, OPTIONS)
+    graph = lower(source, schema, {"tree_strategy": opts["tree_strategy"]})
+    artifacts = []
+    for variant in chosen_variants(opts):
+        art_id, file, precision, quantization = VARIANTS[variant]
+        data = convert(graph, variant, source, schema)
+        input_name, output_names = tensor_names(data)
+        entry = {
+            "id": art_id, "format": "tflite", "file": file, "precision": precision,
+            "default": variant == "float32",
+            "converter": {"name": "tensorflow.lite", "version": tf.__version__},
+            "inputs": [{"name": input_name, "features": graph.features, "dtype": "float32"}],
+            "outputs": dict(zip(graph.outputs, output_names)),
+        }
+        if quantization:
+            entry["quantization"] = quantization
+        artifacts.append(Artifact(id=art_id, format="tflite", files={file: data}, entry=entry, notes=list(graph.notes)))
+    return artifacts

@@ -32,6 +32,7 @@ class TFGraph:
     features: list[str]
     outputs: list[str]  # package output names the function returns, in order
     notes: list[str] = field(default_factory=list)
+    keep: Any = None  # an object holding the function's variables (a Keras model), for SavedModel export
 
     def concrete(self) -> Any:
         return self.function.get_concrete_function()

@@ -21,4 +21,4 @@ def lower(source: Any, schema: Any, options: dict[str, Any]) -> TFGraph:
 
     function = tf.function(call, input_signature=[input_spec(source.n_features)], autograph=False)
     return TFGraph(function=function, features=list(schema.names),
-                   outputs=["value"] if source.task == "regression" else ["probabilities"])
+                   outputs=["value"] if source.task == "regression" else ["probabilities"], keep=model)

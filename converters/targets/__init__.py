@@ -24,10 +24,17 @@ def _tflite(source: Any, schema: Any, options: dict[str, Any]) -> Any:
     return emit(source, schema, options)
 
 
+def _tfjs(source: Any, schema: Any, options: dict[str, Any]) -> Any:
+    from .tfjs import emit
+
+    return emit(source, schema, options)
+
+
 # format name -> emitter
 TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
     "onnx": _onnx,
     "tflite": _tflite,
+    "tfjs": _tfjs,
 }
 DEFAULT_TARGETS = ["onnx"]
 

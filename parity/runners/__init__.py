@@ -12,6 +12,8 @@ from typing import Any
 RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("onnxruntime", ("onnx",), "onnxruntime:OnnxRuntimeRunner"),
     ("tflite", ("tflite",), "tflite:TFLiteRunner"),
+    ("tfjs-node-wasm", ("tfjs",), "tfjs_node:TfjsNodeWasmRunner"),
+    ("tfjs-node-cpu", ("tfjs",), "tfjs_node:TfjsNodeCpuRunner"),
 ]
 
 

@@ -1,0 +1,121 @@
+"""The TF.js target: graph models (model.json + weight shards), float32 and weight-quantized variants.
+
+The TensorFlow function (converters/lowering/) is saved as a SavedModel and converted with
+tensorflowjs_converter --input_format=tf_saved_model. The converter fuses MatMul + BiasAdd + activation
+into `_FusedMatMul`; the cpu and wasm backends cannot run every fused activation (tanh: "not yet
+supported"), so such nodes are split back into the fused product and a separate activation node.
+Weight quantization (float16, uint16, uint8) only changes how weights are stored: compute stays float32.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ...runtime.errors import ModelError, UsageError
+from ..lowering import INPUT_NAME, lower
+from .base import Artifact, check_options
+
+OPTIONS: dict[str, Any] = {"tree_strategy": "auto", "variants": "float32,float16,uint16,uint8"}
+
+# variant -> (artifact id, precision, weight storage dtype or None, quantization or None)
+VARIANTS: dict[str, tuple[str, str, str | None, str | None]] = {
+    "float32": ("tfjs", "float32", None, None),
+    "float16": ("tfjs-float16", "float16", "float16", "weights-float16"),
+    "uint16": ("tfjs-uint16", "uint16", "uint16", "weights-uint16"),
+    "uint8": ("tfjs-uint8", "uint8", "uint8", "weights-uint8"),
+}
+# Activations the TF.js cpu and wasm backends both run inside a fused op.
+FUSABLE_ACTIVATIONS = {"Relu", "Relu6", "Elu", "Prelu", "LeakyRelu", "Sigmoid"}
+
+
+def save_model(graph: Any, directory: Path) -> None:
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.serve = graph.function
+    if graph.keep is not None:
+        module.keep = graph.keep  # track the variables the function reads
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": graph.function})
+
+
+def run_converter(saved: Path, out: Path, dtype: str | None) -> None:
+    """tensorflowjs' SavedModel converter, in this process (a subprocess would import TensorFlow again)."""
+    from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
+
+    try:
+        convert_tf_saved_model(str(saved), str(out), signature_def="serving_default",
+                               quantization_dtype_map={dtype: True} if dtype else None)
+    except Exception as exc:  # the converter raises ValueError for unsupported ops, and others
+        raise ModelError(f"tensorflowjs could not convert the model: {type(exc).__name__}: {exc}") from exc
+
+
+def unfuse_activations(model_json: dict[str, Any]) -> int:
+    """Split fused activations the backends cannot run into their own node. Returns how many were split."""
+    nodes = model_json["modelTopology"]["node"]
+    added, count = [], 0
+    for node in nodes:
+        ops = node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])
+        names = [base64.b64decode(s).decode() for s in ops]
+        if not names or names[-1] in FUSABLE_ACTIVATIONS or names[-1] in ("BiasAdd", "FusedBatchNorm"):
+            continue
+        activation = names[-1]
+        product = f"{node['name']}/edgepack_unfused"
+        added.append({"name": node["name"], "op": activation, "input": [product],
+                      "attr": {"T": {"type": "DT_FLOAT"}}})
+        node["name"] = product
+        node["attr"]["fused_ops"]["list"]["s"] = ops[:-1]
+        count += 1
+    nodes.extend(added)
+    return count
+
+
+def graph_outputs(model_json: dict[str, Any], names: list[str]) -> dict[str, str]:
+    """Package output name -> graph output node name, from the model's signature."""
+    signature = model_json.get("signature", {}).get("outputs", {})
+    return {name: signature[name]["name"].split(":")[0] for name in names}
+
+
+def chosen_variants(options: dict[str, Any]) -> list[str]:
+    chosen = [v.strip() for v in str(options["variants"]).split(",") if v.strip()]
+    if any(v not in VARIANTS for v in chosen) or "float32" not in chosen:
+        raise UsageError(f"bad TF.js variants {options['variants']!r}",
+                         fix=f"a comma-separated list including float32, from: {', '.join(VARIANTS)}")
+    return chosen
+
+
+def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
+    """Every requested variant as an Artifact with files tfjs/<id>/model.json and its shards."""
+    from importlib.metadata import version
+
+    opts = check_options("tfjs", options or {}, OPTIONS)
+    graph = lower(source, schema, {"tree_strategy": opts["tree_strategy"]})
+    artifacts = []
+    with tempfile.TemporaryDirectory(prefix="edgepack-tfjs-") as tmp:
+        saved = Path(tmp) / "saved_model"
+        save_model(graph, saved)
+        for variant in chosen_variants(opts):
+            art_id, precision, dtype, quantization = VARIANTS[variant]
+            out = Path(tmp) / art_id
+            run_converter(saved, out, dtype)
+            model_json = json.loads((out / "model.json").read_text())
+            notes = list(graph.notes)
+            if unfuse_activations(model_json):
+                notes.append("split fused activations the TF.js cpu/wasm backends cannot run")
+            files = {f"tfjs/{art_id}/model.json": json.dumps(model_json).encode()}
+            for shard in sorted(p for p in out.iterdir() if p.name != "model.json"):
+                files[f"tfjs/{art_id}/{shard.name}"] = shard.read_bytes()
+            entry = {
+                "id": art_id, "format": "tfjs", "file": f"tfjs/{art_id}/model.json", "precision": precision,
+                "default": variant == "float32",
+                "converter": {"name": "tensorflowjs", "version": version("tensorflowjs")},
+                "inputs": [{"name": INPUT_NAME, "features": graph.features, "dtype": "float32"}],
+                "outputs": graph_outputs(model_json, graph.outputs),
+            }
+            if quantization:
+                entry["quantization"] = quantization
+            artifacts.append(Artifact(id=art_id, format="tfjs", files=files, entry=entry, notes=notes))
+    return artifacts

@@ -1,0 +1,51 @@
+// Run a TF.js graph model (model.json + shards on disk) in Node on one float32 input tensor, with the
+// tfjs cpu or wasm backend: the tests' direct check of TF.js artifacts, independent of web/.
+// usage: node tests/tfjs_predict.mjs MODEL_JSON --backend cpu|wasm --modules NODE_MODULES_DIR
+// stdin: {"input": NAME, "data": [[...], ...], "outputs": [NODE, ...]}; stdout: {NODE: nested arrays}
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const modelPath = args[0];
+const backend = opt('--backend', 'cpu');
+const require = createRequire(join(opt('--modules', 'web/node_modules'), 'package.json'));
+
+const tf = require('@tensorflow/tfjs-core');
+tf.env().set('IS_TEST', true);
+require('@tensorflow/tfjs-backend-cpu');
+const converter = require('@tensorflow/tfjs-converter');
+if (backend === 'wasm') {
+  const wasm = require('@tensorflow/tfjs-backend-wasm');
+  wasm.setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+}
+if (!(await tf.setBackend(backend))) throw new Error(`cannot start the ${backend} backend`);
+await tf.ready();
+
+const modelJson = JSON.parse(readFileSync(modelPath, 'utf8'));
+const handler = {
+  load: () => tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
+    const specs = [];
+    const buffers = [];
+    for (const group of manifest) {
+      specs.push(...group.weights);
+      for (const p of group.paths) {
+        const b = readFileSync(join(dirname(modelPath), p));
+        buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      }
+    }
+    return [specs, tf.io.concatenateArrayBuffers(buffers)];
+  }),
+};
+const model = await converter.loadGraphModel(handler);
+const request = JSON.parse(readFileSync(0, 'utf8'));
+const rows = request.data.length;
+const x = tf.tensor2d(request.data.flat().map((v) => (v === null ? NaN : v)), [rows, request.data[0].length], 'float32');
+let results = model.execute({ [request.input]: x }, request.outputs);
+if (!Array.isArray(results)) results = [results];
+const out = {};
+request.outputs.forEach((name, i) => { out[name] = results[i].arraySync(); });
+out.backend = tf.getBackend();
+process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v)));

@@ -1,0 +1,126 @@
+"""Two TensorFlow formulations of a tree ensemble, after Hummingbird's GEMM and tree traversal.
+
+gemm: every split of every tree is evaluated at once; a batched matrix product with a (node x leaf)
+      path matrix finds the leaf each row reaches; a second product reads the leaf values. Few,
+      large operations: fastest for shallow trees, but sizes grow with 2^depth per tree.
+gather: rows walk down all trees together, one level per step, reading node arrays with gathers.
+      Size grows with the number of nodes only; the graph has depth x 9 small operations.
+`choose` picks one by the measured heuristic (docs/BENCHMARKS.md, "Tree strategies"); the targets'
+`tree_strategy` option overrides it. Both use TFLite builtins and TF.js cpu/wasm kernels only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...runtime.errors import UsageError
+from .columns import is_nan
+from .trees import Tree
+
+STRATEGIES = ("gemm", "gather")
+# GEMM's matrices hold (internal nodes x leaves) per tree, ~4^depth: past this depth the gather walk is
+# smaller and, measured here, faster too.
+GEMM_MAX_DEPTH = 4
+
+
+def choose(trees: list[Tree], requested: str) -> str:
+    if requested in STRATEGIES:
+        return requested
+    if requested != "auto":
+        raise UsageError(f"unknown tree_strategy {requested!r}", fix="choose gemm, gather or auto")
+    return "gemm" if max(t.depth for t in trees) <= GEMM_MAX_DEPTH else "gather"
+
+
+def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]]) -> Any:
+    """[N, outputs]: the sum of the leaf values every row reaches, by walking all trees level by level."""
+    feature, thr, nan_left, left, right, value, roots = [], [], [], [], [], [], []
+    offset = 0
+    for tree, t_thr, t_nan in folded:
+        n = len(tree.feature)
+        leaf = tree.feature < 0
+        idx = np.arange(n) + offset
+        roots.append(offset)
+        feature.append(np.where(leaf, 0, tree.feature))
+        thr.append(t_thr)
+        nan_left.append(t_nan)
+        left.append(np.where(leaf, idx, tree.left + offset))  # leaves point at themselves
+        right.append(np.where(leaf, idx, tree.right + offset))
+        value.append(tree.value)
+        offset += n
+    depth = max(t.depth for t, _, _ in folded)
+    feature_c = np.concatenate(feature).astype(np.int32)
+    thr_c = np.concatenate(thr).astype(np.float32)
+    nan_c = np.concatenate(nan_left)
+    left_c = np.concatenate(left).astype(np.int32)
+    right_c = np.concatenate(right).astype(np.int32)
+    value_c = np.concatenate(value).astype(np.float32)
+    n_cols = int(base.shape[1])
+    rows = tf.shape(base)[0]
+    flat = tf.reshape(base, [-1])
+    row_offset = tf.reshape(tf.range(rows, dtype=tf.int32) * n_cols, [-1, 1])
+    node = tf.tile(tf.reshape(np.array(roots, np.int32), [1, -1]), tf.stack([rows, 1]))
+    for _ in range(depth):
+        v = tf.gather(flat, row_offset + tf.gather(feature_c, node))
+        go_left = tf.where(is_nan(tf, v), tf.gather(nan_c, node), tf.math.less_equal(v, tf.gather(thr_c, node)))
+        node = tf.where(go_left, tf.gather(left_c, node), tf.gather(right_c, node))
+    return tf.reduce_sum(tf.gather(value_c, node), axis=1)
+
+
+def _gemm_arrays(tree: Tree, t_thr: np.ndarray, t_nan: np.ndarray, n_int: int, n_leaf: int
+                 ) -> tuple[np.ndarray, ...]:
+    internal = np.flatnonzero(tree.feature >= 0)
+    leaves = np.flatnonzero(tree.feature < 0)
+    pos = {int(node): i for i, node in enumerate(internal)}
+    path = np.zeros((n_int, n_leaf), np.float32)  # +1: leaf under the left child; -1: under the right
+    lefts = np.full(n_leaf, -1.0, np.float32)  # padding leaves can never match
+    parent = {}
+    for node in internal:
+        parent[int(tree.left[node])] = (int(node), 1.0)
+        parent[int(tree.right[node])] = (int(node), -1.0)
+    for k, leaf in enumerate(leaves):
+        count, child = 0, int(leaf)
+        while child in parent:
+            node, sign = parent[child]
+            path[pos[node], k] = sign
+            count += sign > 0
+            child = node
+        lefts[k] = count
+    feat = np.zeros(n_int, np.int32)
+    thr = np.full(n_int, np.inf, np.float32)
+    nan = np.zeros(n_int, bool)
+    feat[: len(internal)] = tree.feature[internal]
+    thr[: len(internal)] = t_thr[internal]
+    nan[: len(internal)] = t_nan[internal]
+    values = np.zeros((n_leaf, tree.value.shape[1]), np.float32)
+    values[: len(leaves)] = tree.value[leaves]
+    return feat, thr, nan, path, lefts, values
+
+
+def gemm_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]]) -> Any:
+    """[N, outputs]: the same sum as gather_sum, by matrix products over padded per-tree arrays."""
+    n_int = max(1, max(int((t.feature >= 0).sum()) for t, _, _ in folded))
+    n_leaf = max(int((t.feature < 0).sum()) for t, _, _ in folded)
+    parts = [_gemm_arrays(t, thr, nan, n_int, n_leaf) for t, thr, nan in folded]
+    feat, thr, nan, path, lefts, values = (np.stack(p) for p in zip(*parts))
+    n_trees = len(folded)
+    v = tf.gather(base, feat.reshape(-1), axis=1)  # [N, T*I]
+    go_left = tf.where(is_nan(tf, v), nan.reshape(-1), tf.math.less_equal(v, thr.reshape(-1)))
+    decisions = tf.transpose(tf.reshape(tf.cast(go_left, tf.float32), [-1, n_trees, n_int]), [1, 0, 2])  # [T, N, I]
+    # A row reaches leaf k when its left turns on k's path (+1 entries) all hold and no right turn fails:
+    # decisions @ path counts (left turns taken) - (right-turn nodes that went left) = lefts[k] exactly then.
+    reached = tf.cast(tf.equal(tf.matmul(decisions, path), lefts.reshape(n_trees, 1, n_leaf)), tf.float32)
+    return tf.reduce_sum(tf.matmul(reached, values), axis=0)  # [N, outputs]
+
+
+def ensemble_output(tf: Any, raw: Any, base: np.ndarray, link: str) -> Any:
+    raw = raw + base.astype(np.float32)
+    if link == "sigmoid":
+        p = tf.math.sigmoid(raw)
+        return tf.concat([1.0 - p, p], axis=1)
+    if link == "softmax":
+        return tf.nn.softmax(raw, axis=1)
+    if link == "exp":
+        return tf.math.exp(raw)
+    return raw

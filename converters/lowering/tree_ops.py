@@ -33,6 +33,12 @@ def choose(trees: list[Tree], requested: str) -> str:
     return "gemm" if max(t.depth for t in trees) <= GEMM_MAX_DEPTH else "gather"
 
 
+def decisions(tf: Any, v: Any, thr: Any, nan_left: Any) -> Any:
+    """1.0 where a row goes left at a split, else 0.0: v <= thr, or the NaN route when v is missing.
+    Selects between floats, never bools: the TF.js wasm backend writes out of bounds selecting bools."""
+    return tf.where(is_nan(tf, v), nan_left, tf.cast(tf.math.less_equal(v, thr), tf.float32))
+
+
 def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]]) -> Any:
     """[N, outputs]: the sum of the leaf values every row reaches, by walking all trees level by level."""
     feature, thr, nan_left, left, right, value, roots = [], [], [], [], [], [], []
@@ -50,12 +56,14 @@ def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarr
         value.append(tree.value)
         offset += n
     depth = max(t.depth for t, _, _ in folded)
-    feature_c = np.concatenate(feature).astype(np.int32)
-    thr_c = np.concatenate(thr).astype(np.float32)
-    nan_c = np.concatenate(nan_left)
-    left_c = np.concatenate(left).astype(np.int32)
-    right_c = np.concatenate(right).astype(np.int32)
-    value_c = np.concatenate(value).astype(np.float32)
+    # One constant each, shared by every level (numpy arrays would become a new constant per use).
+    feature_c = tf.constant(np.concatenate(feature).astype(np.int32))
+    thr_c = tf.constant(np.concatenate(thr).astype(np.float32))
+    # NaN routing as 0/1 floats: the TF.js wasm backend corrupts memory gathering from bool tensors.
+    nan_c = tf.constant(np.concatenate(nan_left).astype(np.float32))
+    left_c = tf.constant(np.concatenate(left).astype(np.int32))
+    right_c = tf.constant(np.concatenate(right).astype(np.int32))
+    value_c = tf.constant(np.concatenate(value).astype(np.float32))
     n_cols = int(base.shape[1])
     rows = tf.shape(base)[0]
     flat = tf.reshape(base, [-1])
@@ -63,7 +71,7 @@ def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarr
     node = tf.tile(tf.reshape(np.array(roots, np.int32), [1, -1]), tf.stack([rows, 1]))
     for _ in range(depth):
         v = tf.gather(flat, row_offset + tf.gather(feature_c, node))
-        go_left = tf.where(is_nan(tf, v), tf.gather(nan_c, node), tf.math.less_equal(v, tf.gather(thr_c, node)))
+        go_left = tf.math.greater(decisions(tf, v, tf.gather(thr_c, node), tf.gather(nan_c, node)), 0.5)
         node = tf.where(go_left, tf.gather(left_c, node), tf.gather(right_c, node))
     return tf.reduce_sum(tf.gather(value_c, node), axis=1)
 
@@ -106,11 +114,11 @@ def gemm_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray
     feat, thr, nan, path, lefts, values = (np.stack(p) for p in zip(*parts))
     n_trees = len(folded)
     v = tf.gather(base, feat.reshape(-1), axis=1)  # [N, T*I]
-    go_left = tf.where(is_nan(tf, v), nan.reshape(-1), tf.math.less_equal(v, thr.reshape(-1)))
-    decisions = tf.transpose(tf.reshape(tf.cast(go_left, tf.float32), [-1, n_trees, n_int]), [1, 0, 2])  # [T, N, I]
+    go_left = decisions(tf, v, thr.reshape(-1), nan.reshape(-1).astype(np.float32))
+    went = tf.transpose(tf.reshape(go_left, [-1, n_trees, n_int]), [1, 0, 2])  # [T, N, I]
     # A row reaches leaf k when its left turns on k's path (+1 entries) all hold and no right turn fails:
     # decisions @ path counts (left turns taken) - (right-turn nodes that went left) = lefts[k] exactly then.
-    reached = tf.cast(tf.equal(tf.matmul(decisions, path), lefts.reshape(n_trees, 1, n_leaf)), tf.float32)
+    reached = tf.cast(tf.equal(tf.matmul(went, path), lefts.reshape(n_trees, 1, n_leaf)), tf.float32)
     return tf.reduce_sum(tf.matmul(reached, values), axis=0)  # [N, outputs]
 
 

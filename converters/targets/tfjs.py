@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ def save_model(graph: Any, directory: Path) -> None:
 
 def run_converter(saved: Path, out: Path, dtype: str | None) -> None:
     """tensorflowjs' SavedModel converter, in this process (a subprocess would import TensorFlow again)."""
+    # tensorflowjs imports tensorflow_decision_forests, whose welcome banner imports IPython whenever
+    # stdout is not a terminal (pytest, CI, pipes) and fails without it.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
 
     try:

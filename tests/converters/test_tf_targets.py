@@ -1,0 +1,149 @@
+"""TFLite (ai-edge-litert) and TF.js (Node, cpu and wasm backends) artifacts of every scikit-learn
+family in the zoo and of small Keras networks, run on held-out rows and compared with the original
+model itself: 100 % label agreement and probability error <= 1e-5 (regression: <= 1e-5 of the
+target's scale). No .tflite may hold a Flex (Select TF) operator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import keras_zoo
+import numpy as np
+import pytest
+import zoo
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_SCRIPT = ROOT / "tests" / "tfjs_predict.mjs"
+FAMILIES = zoo.FAMILIES + keras_zoo.KERAS_FAMILIES
+
+
+def tfjs_modules() -> Path | None:
+    """node_modules holding @tensorflow/tfjs-core: web/'s (installed by make), or EDGEPACK_TFJS_MODULES."""
+    for candidate in (os.environ.get("EDGEPACK_TFJS_MODULES"), ROOT / "web" / "node_modules"):
+        if candidate and (Path(candidate) / "@tensorflow" / "tfjs-core").is_dir() and shutil.which("node"):
+            return Path(candidate)
+    return None
+
+
+class Case:
+    """A built package (float32 TFLite + TF.js) with its original model and held-out rows."""
+
+    def __init__(self, name: str, root: Path) -> None:
+        from edgepack.converters.build import BuildOptions, build
+
+        if name in keras_zoo.KERAS_FAMILIES:
+            model_path, sample_path, self.holdout, self.label = keras_zoo.make(name, root / name)
+        else:
+            z = zoo.get(name)
+            model_path, sample_path = zoo.save(z, root / name)
+            self.holdout, self.label = z.holdout, z.label
+        options = {"variants": "float32"}
+        self.result = build(BuildOptions(model=model_path, sample=sample_path, out=root / name / "package",
+                                         label_column=self.label, name=name, quiet=True, targets=["tflite", "tfjs"],
+                                         target_options={"tflite": options, "tfjs": options}))
+        self.path = self.result.path
+        self.manifest = self.result.manifest
+        from edgepack.converters.sources import load_source
+
+        self.source = load_source(model_path)
+        self.features = self.holdout.drop(columns=[self.label])
+
+    def input_tensor(self) -> np.ndarray:
+        """Held-out rows encoded per contract 2 (float32 [N, F], category index, NaN missing)."""
+        from edgepack.converters.build import frame_columns
+        from edgepack.runtime.records import tensors_for
+        from edgepack.runtime.schema import IOSchema
+
+        schema = IOSchema.from_manifest(self.manifest)
+        binding = [{"name": "x", "features": schema.names, "dtype": "float32"}]
+        return tensors_for(binding, frame_columns(self.features, schema), schema)["x"]
+
+    def artifact(self, art_id: str) -> dict:
+        return next(a for a in self.manifest["artifacts"] if a["id"] == art_id)
+
+    def check(self, outputs: dict[str, np.ndarray]) -> None:
+        """Compare with the original model's own predictions on the held-out rows."""
+        want = self.source.predict(self.features)
+        if "probabilities" in want:
+            got = np.asarray(outputs["probabilities"], dtype=np.float64)
+            assert np.abs(got - want["probabilities"]).max() <= 1e-5
+            labels = np.asarray(self.manifest["outputs"]["classes"], dtype=object)[np.argmax(got, axis=1)]
+            assert [str(v) for v in labels] == [str(v) for v in want["label"]]
+        else:
+            scale = float(self.manifest["outputs"]["value_scale"])
+            assert np.abs(np.asarray(outputs["value"]).reshape(-1) - want["value"]).max() <= 1e-5 * scale
+
+
+@pytest.fixture(scope="session")
+def tf_case(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("tf_targets")
+    cache: dict[str, Case] = {}
+
+    def get(name: str) -> Case:
+        if name not in cache:
+            cache[name] = Case(name, root)
+        return cache[name]
+
+    return get
+
+
+def run_tflite(data: bytes, x: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=data)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def tflite_ops(data: bytes) -> set[str]:
+    """Operator names in the flatbuffer, without the default XNNPACK delegate folding them away."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return {op["op_name"] for op in interpreter._get_ops_details()}
+
+
+def run_tfjs(package: Path, entry: dict, x: np.ndarray, backend: str, modules: Path) -> dict[str, np.ndarray]:
+    request = {"input": entry["inputs"][0]["name"], "data": np.where(np.isnan(x), None, x).tolist(),
+               "outputs": list(entry["outputs"].values())}
+    done = subprocess.run(["node", str(NODE_SCRIPT), str(package / entry["file"]), "--backend", backend,
+                           "--modules", str(modules)], input=json.dumps(request), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    assert out["backend"] == backend
+    return {name: np.asarray(out[node], dtype=np.float64) for name, node in entry["outputs"].items()}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_tflite_float32_agrees_with_the_model(family, tf_case):
+    case = tf_case(family)
+    entry = case.artifact("tflite")
+    data = (case.path / entry["file"]).read_bytes()
+    ops = tflite_ops(data)
+    assert ops and not any(op.startswith("Flex") or not op.isupper() for op in ops), ops
+    out = run_tflite(data, case.input_tensor())
+    name = next(iter(entry["outputs"]))
+    case.check({name: out})
+    check = next(c for c in case.manifest["parity"] if c["artifact"] == "tflite")
+    assert check["passed"] and check["runtime"] == "tflite"
+
+
+@pytest.mark.parametrize("backend", ["cpu", "wasm"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_tfjs_float32_agrees_with_the_model(family, backend, tf_case):
+    modules = tfjs_modules()
+    if modules is None:
+        pytest.skip("TF.js for Node is not installed (make installs it under web/node_modules)")
+    case = tf_case(family)
+    entry = case.artifact("tfjs")
+    assert entry["file"] == "tfjs/tfjs/model.json" and any(f["file"].endswith(".bin") for f in entry["files"])
+    case.check(run_tfjs(case.path, entry, case.input_tensor(), backend, modules))

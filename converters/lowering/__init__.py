@@ -44,21 +44,20 @@ class TFGraph:
         return convert_variables_to_constants_v2(self.concrete())
 
 
-_CACHE: dict[tuple[int, str], TFGraph] = {}
-
-
 def lower(source: Any, schema: Any, options: dict[str, Any] | None = None) -> TFGraph:
-    """The source's model as a TFGraph (built once per source and options). Raises ModelError when the
+    """The source's model as a TFGraph, built once per source and options (the TFLite, TF.js and ONNX
+    targets share it; the cache lives on the source, so it dies with it). Raises ModelError when the
     framework has no lowering."""
-    key = (id(source), repr(sorted((options or {}).items())))
-    if key not in _CACHE:
+    key = repr(sorted((options or {}).items()))
+    cache = source.__dict__.setdefault("_edgepack_tf_graphs", {})
+    if key not in cache:
         target = LOWERINGS.get(source.framework)
         if target is None:
             raise ModelError(f"no TensorFlow lowering for {source.framework} models",
                              fix=f"frameworks with TFLite/TF.js targets: {', '.join(LOWERINGS)}")
         module, func = target.split(":")
-        _CACHE[key] = getattr(importlib.import_module(f"{__name__}.{module}"), func)(source, schema, options or {})
-    return _CACHE[key]
+        cache[key] = getattr(importlib.import_module(f"{__name__}.{module}"), func)(source, schema, options or {})
+    return cache[key]
 
 
 def input_spec(n_features: int) -> Any:

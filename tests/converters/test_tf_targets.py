@@ -42,8 +42,10 @@ class Case:
             model_path, sample_path = zoo.save(z, root / name)
             self.holdout, self.label = z.holdout, z.label
         options = {"variants": "float32"}
+        keras = name in keras_zoo.KERAS_FAMILIES  # Keras packages carry ONNX too (tf2onnx), for the device scorer
         self.result = build(BuildOptions(model=model_path, sample=sample_path, out=root / name / "package",
-                                         label_column=self.label, name=name, quiet=True, targets=["tflite", "tfjs"],
+                                         label_column=self.label, name=name, quiet=True,
+                                         targets=["tflite", "tfjs", *(["onnx"] if keras else [])],
                                          target_options={"tflite": options, "tfjs": options}))
         self.path = self.result.path
         self.manifest = self.result.manifest
@@ -147,3 +149,23 @@ def test_tfjs_float32_agrees_with_the_model(family, backend, tf_case):
     entry = case.artifact("tfjs")
     assert entry["file"] == "tfjs/tfjs/model.json" and any(f["file"].endswith(".bin") for f in entry["files"])
     case.check(run_tfjs(case.path, entry, case.input_tensor(), backend, modules))
+
+
+@pytest.mark.parametrize("family", keras_zoo.KERAS_FAMILIES)
+def test_keras_onnx_agrees_with_the_model(family, tf_case):
+    from edgepack.runtime.scorer import Scorer
+
+    case = tf_case(family)
+    scorer = Scorer.load(case.path)
+    records = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+               for r in case.features.to_dict(orient="records")]
+    case.check(scorer.run_columns(_columns(case, records)))
+
+
+def _columns(case: Case, records: list[dict]) -> dict[str, np.ndarray]:
+    from edgepack.runtime.records import encode_records
+    from edgepack.runtime.schema import IOSchema
+
+    columns, kept, rejected = encode_records(IOSchema.from_manifest(case.manifest), records)
+    assert not rejected and len(kept) == len(records)
+    return columns

@@ -1,0 +1,96 @@
+"""Quantized TFLite variants of a Keras network with ~100k parameters: the build keeps each variant
+only when it passes its precision's profile and says why it dropped the others; int8 files are at most
+30 % of the float32 file and agree with Keras on >= 99 % of held-out labels. Plus: a deliberately
+broken lowering is caught by the build's own check, and bad target options are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zoo
+from edgepack.runtime.errors import UsageError
+from test_tf_targets import run_tflite
+
+COLUMNS = ["tenure_months", "senior_citizen", "monthly_charges", "total_charges", "support_calls", "data_gb"]
+
+
+@pytest.fixture(scope="module")
+def wide_keras(tmp_path_factory: pytest.TempPathFactory):
+    import keras
+    from edgepack.converters.build import BuildOptions, build
+
+    keras.utils.set_random_seed(1)
+    frame = zoo.churn_frame().dropna(subset=COLUMNS).reset_index(drop=True)
+    train, holdout = frame.iloc[:600], frame.iloc[600:]
+    x = train[COLUMNS].to_numpy(np.float32)
+    norm = keras.layers.Normalization()
+    norm.adapt(x)
+    model = keras.Sequential([keras.Input((6,)), norm, keras.layers.Dense(256, activation="relu"),
+                              keras.layers.Dense(256, activation="relu"), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    assert model.count_params() >= 100_000
+    model.compile("adam", "binary_crossentropy")
+    model.fit(x, train.churn.to_numpy(np.float32), epochs=3, batch_size=64, verbose=0)
+    root = tmp_path_factory.mktemp("wide")
+    model.save(root / "wide.keras")
+    train[COLUMNS + ["churn"]].to_csv(root / "sample.csv", index=False)
+    result = build(BuildOptions(model=root / "wide.keras", sample=root / "sample.csv", out=root / "package",
+                                label_column="churn", quiet=True, targets=["tflite"]))
+    return model, holdout[COLUMNS].to_numpy(np.float32), result
+
+
+def test_every_variant_is_kept_or_dropped_with_a_reason(wide_keras):
+    _, _, result = wide_keras
+    kept = {a["id"] for a in result.manifest["artifacts"]}
+    assert "tflite" in kept
+    for check in result.manifest["parity"]:
+        assert "label_agreement" in check["metrics"] and "max_probability_error" in check["metrics"]
+        if check["artifact"] in kept:
+            assert check["passed"]
+        else:
+            assert not check["passed"] and check["dropped"].startswith(f"dropped: fails the {check['profile']} profile")
+            assert not (result.path / f"model-{check['artifact'].removeprefix('tflite-')}.tflite").exists()
+    assert {c["artifact"] for c in result.manifest["parity"]} == {
+        "tflite", "tflite-float16", "tflite-int8-dynamic", "tflite-int8"}
+
+
+def test_int8_variants_are_small_and_agree(wide_keras):
+    model, holdout, result = wide_keras
+    entries = {a["id"]: a for a in result.manifest["artifacts"]}
+    want = np.asarray(model(holdout)).reshape(-1) > 0.5
+    int8 = [a for a in entries.values() if a["precision"] == "int8"]
+    assert int8, "no int8 variant passed its profile"
+    for entry in int8:
+        assert entry["size"] <= 0.30 * entries["tflite"]["size"], (entry["id"], entry["size"], entries["tflite"]["size"])
+        got = run_tflite((result.path / entry["file"]).read_bytes(), holdout)[:, 1] > 0.5
+        assert np.mean(got == want) >= 0.99
+
+
+def test_a_broken_lowering_is_caught_by_the_build_check(tmp_path: Path, monkeypatch):
+    """Folding thresholds without reading float32 inputs as their decimals flips splits that sit on a
+    data value (HistGradientBoosting's quantile bins): the build's check must fail that artifact."""
+    from edgepack.converters.build import BuildOptions, build
+    from edgepack.converters.lowering import trees
+
+    monkeypatch.setattr(trees, "as_decimal", lambda values: values.astype(np.float64))
+    z = zoo.get("hist_gradient_boosting_reg")
+    model_path, sample_path = zoo.save(z, tmp_path)
+    result = build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package", label_column=z.label,
+                                quiet=True, targets=["tflite"], target_options={"tflite": {"variants": "float32"}}))
+    check = result.checks[0]
+    assert check["artifact"] == "tflite" and not check["passed"]
+    assert check["metrics"]["max_scaled_error"] > 1e-5
+    assert not result.passed
+
+
+@pytest.mark.parametrize("option", [{"bogus": "1"}, {"tree_strategy": "fastest"}, {"variants": "int4"}])
+def test_bad_target_options_are_refused(option, tmp_path: Path):
+    from edgepack.converters.build import BuildOptions, build
+
+    z = zoo.get("decision_tree_clf")
+    model_path, sample_path = zoo.save(z, tmp_path)
+    with pytest.raises(UsageError):
+        build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package", label_column=z.label,
+                           quiet=True, targets=["tflite"], target_options={"tflite": option}))

@@ -96,7 +96,7 @@ def _gemm_arrays(tree: Tree, t_thr: np.ndarray, t_nan: np.ndarray, n_int: int, n
             child = node
         lefts[k] = count
     feat = np.zeros(n_int, np.int32)
-    thr = np.full(n_int, np.inf, np.float32)
+    thr = np.full(n_int, np.finfo(np.float32).max, np.float32)
     nan = np.zeros(n_int, bool)
     feat[: len(internal)] = tree.feature[internal]
     thr[: len(internal)] = t_thr[internal]

@@ -167,7 +167,10 @@ def fold(col: Column, thresholds: np.ndarray, missing_left: np.ndarray, float32_
         lo = np.where(left, mid, lo)
         hi = np.where(left, hi, mid)
     out = _floats(lo)
-    out = np.where(left_hi, np.float32(np.inf), np.where(left_lo, out, np.float32(-np.inf)))
+    # Records never hold infinities, so the largest finite float32 stands for "always left" (and its
+    # negative for "never"): infinite constants crash TFLite's int8 quantizer.
+    big = np.finfo(np.float32).max
+    out = np.where(left_hi, big, np.where(left_lo, np.clip(out, -big, big), -big))
     return out.astype(np.float32), nan_left.astype(bool)
 
 
@@ -175,7 +178,7 @@ def folded_trees(ens: Ensemble, cols: list[Column]) -> list[tuple[Tree, np.ndarr
     """Each tree with its thresholds folded: (tree, float32 thresholds, nan_left) per node."""
     out = []
     for tree in ens.trees:
-        thr = np.full(len(tree.feature), np.float32(np.inf), dtype=np.float32)
+        thr = np.full(len(tree.feature), np.finfo(np.float32).max, dtype=np.float32)
         nan_left = np.zeros(len(tree.feature), dtype=bool)
         for j in np.unique(tree.feature[tree.feature >= 0]):
             nodes = np.flatnonzero(tree.feature == j)

@@ -142,6 +142,7 @@ def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes],
         if check["passed"] or entry.get("default") or "unavailable" in check:
             kept.append(entry)
             continue
+        check["size"] = entry["size"]
         check["dropped"] = failure_reason(check["metrics"], profile_for(check["profile"], manifest), check["profile"])
         dropped_files.update([entry["file"], *(f["file"] for f in entry.get("files", []))])
     still_used = {f for e in kept for f in [e["file"], *(x["file"] for x in e.get("files", []))]}

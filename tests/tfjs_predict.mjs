@@ -1,6 +1,6 @@
 // Run a TF.js graph model (model.json + shards on disk) in Node on one float32 input tensor, with the
 // tfjs cpu or wasm backend: the tests' direct check of TF.js artifacts, independent of web/.
-// usage: node tests/tfjs_predict.mjs MODEL_JSON --backend cpu|wasm --modules NODE_MODULES_DIR
+// usage: node tests/tfjs_predict.mjs MODEL_JSON --backend cpu|wasm --modules NODE_MODULES_DIR [--time N]
 // stdin: {"input": NAME, "data": [[...], ...], "outputs": [NODE, ...]}; stdout: {NODE: nested arrays}
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,4 +48,20 @@ if (!Array.isArray(results)) results = [results];
 const out = {};
 request.outputs.forEach((name, i) => { out[name] = results[i].arraySync(); });
 out.backend = tf.getBackend();
+// --time N: median milliseconds of N runs (execute + read back), after one warm-up run above.
+const repeats = Number(opt('--time', 0));
+if (repeats > 0) {
+  const times = [];
+  for (let i = 0; i < repeats; i += 1) {
+    const start = process.hrtime.bigint();
+    tf.tidy(() => {
+      let r = model.execute({ [request.input]: x }, request.outputs);
+      if (!Array.isArray(r)) r = [r];
+      r.forEach((t) => t.dataSync());
+    });
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  out.median_ms = times[Math.floor(times.length / 2)];
+}
 process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v)));

@@ -20,9 +20,10 @@ from .columns import is_nan
 from .trees import Tree
 
 STRATEGIES = ("gemm", "gather")
-# GEMM's matrices hold (internal nodes x leaves) per tree, ~4^depth: past this depth the gather walk is
-# smaller and, measured here, faster too.
-GEMM_MAX_DEPTH = 4
+# GEMM's matrices hold (internal nodes x leaves) per tree, ~4^depth. Measured (docs/BENCHMARKS.md, "Tree
+# strategies"): GEMM is smaller and faster up to depth 3; from depth 4 the gather walk is smaller, and from
+# depth 5 faster too (depth 8 x 100 trees: 13 MB and 1.9 ms per row against 0.5 MB and 20 µs).
+GEMM_MAX_DEPTH = 3
 
 
 def choose(trees: list[Tree], requested: str) -> str:

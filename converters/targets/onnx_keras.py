@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...runtime.errors import ModelError
-from ..lowering import INPUT_NAME, lower
+from ..lowering import lower
 
 OPSET = 17
 
@@ -20,9 +20,13 @@ def convert_with_info(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], 
     from onnx import helper
 
     graph = lower(source, schema)
+    # From the frozen graph: a Keras model's non-trainable variables (e.g. Normalization's mean) would
+    # otherwise stay graph inputs.
+    frozen = graph.frozen()
     try:
-        proto, _ = tf2onnx.convert.from_function(graph.function, input_signature=graph.function.input_signature,
-                                                 opset=OPSET)
+        proto, _ = tf2onnx.convert.from_graph_def(
+            frozen.graph.as_graph_def(), input_names=[t.name for t in frozen.inputs],
+            output_names=[t.name for t in frozen.outputs], opset=OPSET)
     except Exception as exc:  # tf2onnx raises many types for ops it cannot map
         raise ModelError(f"tf2onnx could not convert the model: {type(exc).__name__}: {exc}") from exc
     # tf2onnx names graph outputs after the function's structured outputs, in order; give them the package's names.
@@ -32,8 +36,9 @@ def convert_with_info(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], 
             proto.graph.node.append(helper.make_node("Identity", [out.name], [name], name=f"rename_{name}"))
             out.name = name
         outputs[name] = name
+    if len(proto.graph.input) != 1:
+        raise ModelError(f"the ONNX graph has inputs {[i.name for i in proto.graph.input]}, expected one")
     inputs = [{"name": proto.graph.input[0].name, "features": graph.features, "dtype": "float32"}]
-    assert proto.graph.input[0].name in (INPUT_NAME, f"{INPUT_NAME}:0"), proto.graph.input[0].name
     opsets = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
     return proto.SerializeToString(), {"inputs": inputs, "outputs": outputs, "opset": opsets}, \
         {"name": "tf2onnx", "version": tf2onnx.__version__}

@@ -94,3 +94,30 @@ def test_bad_target_options_are_refused(option, tmp_path: Path):
     with pytest.raises(UsageError):
         build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package", label_column=z.label,
                            quiet=True, targets=["tflite"], target_options={"tflite": option}))
+
+
+def test_gemm_and_gather_strategies_agree_with_the_model(tmp_path: Path):
+    """Both tree formulations, forced by option, give scikit-learn's probabilities on held-out rows."""
+    from edgepack.converters.build import BuildOptions, build, frame_columns
+    from edgepack.runtime.records import tensors_for
+    from edgepack.runtime.schema import IOSchema
+    from test_tf_targets import tflite_ops
+
+    z = zoo.get("random_forest_clf")
+    model_path, sample_path = zoo.save(z, tmp_path)
+    holdout = z.holdout.drop(columns=[z.label])
+    want = z.model.predict_proba(holdout)
+    ops = {}
+    for strategy in ("gemm", "gather"):
+        result = build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / strategy, label_column=z.label,
+                                    quiet=True, targets=["tflite"],
+                                    target_options={"tflite": {"variants": "float32", "tree_strategy": strategy}}))
+        schema = IOSchema.from_manifest(result.manifest)
+        x = tensors_for([{"name": "x", "features": schema.names, "dtype": "float32"}], frame_columns(holdout, schema),
+                        schema)["x"]
+        data = (result.path / "model.tflite").read_bytes()
+        got = run_tflite(data, x)
+        assert np.abs(got - want).max() <= 1e-5
+        assert list(np.argmax(got, axis=1)) == list(np.argmax(want, axis=1))
+        ops[strategy] = tflite_ops(data)
+    assert "BATCH_MATMUL" in ops["gemm"] and "BATCH_MATMUL" not in ops["gather"]

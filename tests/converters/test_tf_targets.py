@@ -5,28 +5,15 @@ target's scale). No .tflite may hold a Flex (Select TF) operator."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import keras_zoo
 import numpy as np
 import pytest
 import zoo
+from tfjs_node import run_tfjs, tfjs_modules
 
-ROOT = Path(__file__).resolve().parents[2]
-NODE_SCRIPT = ROOT / "tests" / "tfjs_predict.mjs"
 FAMILIES = zoo.FAMILIES + keras_zoo.KERAS_FAMILIES
-
-
-def tfjs_modules() -> Path | None:
-    """node_modules holding @tensorflow/tfjs-core: web/'s (installed by make), or EDGEPACK_TFJS_MODULES."""
-    for candidate in (os.environ.get("EDGEPACK_TFJS_MODULES"), ROOT / "web" / "node_modules"):
-        if candidate and (Path(candidate) / "@tensorflow" / "tfjs-core").is_dir() and shutil.which("node"):
-            return Path(candidate)
-    return None
 
 
 class Case:
@@ -111,18 +98,6 @@ def tflite_ops(data: bytes) -> set[str]:
 
     interpreter = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     return {op["op_name"] for op in interpreter._get_ops_details()}
-
-
-def run_tfjs(package: Path, entry: dict, x: np.ndarray, backend: str, modules: Path) -> dict[str, np.ndarray]:
-    request = {"input": entry["inputs"][0]["name"], "data": np.where(np.isnan(x), None, x).tolist(),
-               "outputs": list(entry["outputs"].values())}
-    done = subprocess.run(["node", str(NODE_SCRIPT), str(package / entry["file"]), "--backend", backend,
-                           "--modules", str(modules)], input=json.dumps(request), capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout)
-    assert out["backend"] == backend
-    return {name: np.asarray(out[node], dtype=np.float64) for name, node in entry["outputs"].items()}
 
 
 @pytest.mark.parametrize("family", FAMILIES)

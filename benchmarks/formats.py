@@ -1,0 +1,134 @@
+"""Artifact sizes per format and variant, and latency of TFLite (ai-edge-litert) and TF.js (Node, wasm
+and cpu backends) against onnxruntime for the same model: one record, and a batch of 512.
+
+Builds packages (targets onnx, tflite, tfjs with every variant) for a scikit-learn gradient boosting
+pipeline, a random forest and a Keras MLP from tests/zoo.py and tests/keras_zoo.py, then times each
+float32 artifact in its runtime (one thread, medians of REPEATS runs after a warm-up). Each runtime is
+timed on the same encoded input tensor. TF.js runs through tests/tfjs_predict.mjs and needs Node TF.js
+(web/node_modules, or EDGEPACK_TFJS_MODULES=DIR). Prints markdown for docs/BENCHMARKS.md ("Formats").
+
+usage: python benchmarks/formats.py [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent.parent
+REPEATS = 15
+MODELS = ["gradient_boosting_clf", "random_forest_clf", "keras_mlp_softmax"]
+
+
+def median_ms(fn, repeats: int = REPEATS) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def onnx_ms(path: Path, entry: dict, columns: dict, schema) -> float:
+    import onnxruntime as ort
+    from edgepack.runtime.records import tensors_for
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path / entry["file"]), opts, providers=["CPUExecutionProvider"])
+    feeds = tensors_for(entry["inputs"], columns, schema)
+    return median_ms(lambda: session.run(None, feeds))
+
+
+def tflite_ms(path: Path, entry: dict, x: np.ndarray) -> float:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path / entry["file"]), num_threads=1)
+    idx = it.get_input_details()[0]["index"]
+    it.resize_tensor_input(idx, list(x.shape))
+    it.allocate_tensors()
+
+    def run() -> None:
+        it.set_tensor(idx, x)
+        it.invoke()
+        it.get_tensor(it.get_output_details()[0]["index"])
+
+    return median_ms(run)
+
+
+def build_package(name: str, root: Path) -> tuple[Path, dict, object]:
+    import keras_zoo
+    import zoo
+    from edgepack.converters.build import BuildOptions, build
+
+    if name in keras_zoo.KERAS_FAMILIES:
+        model_path, sample_path, holdout, label = keras_zoo.make(name, root / name)
+    else:
+        z = zoo.get(name)
+        model_path, sample_path = zoo.save(z, root / name)
+        holdout, label = z.holdout, z.label
+    result = build(BuildOptions(model=model_path, sample=sample_path, out=root / name / "package", label_column=label,
+                                name=name, quiet=True, targets=["onnx", "tflite", "tfjs"]))
+    return result.path, result.manifest, holdout.drop(columns=[label])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, help="keep the packages here (default: a temporary directory)")
+    args = parser.parse_args()
+    sys.path[:0] = [str(ROOT / "tests")]
+    from edgepack.converters.build import frame_columns
+    from edgepack.runtime.records import tensors_for
+    from edgepack.runtime.schema import IOSchema
+    from tfjs_node import run_tfjs, tfjs_modules
+
+    root = args.out or Path(tempfile.mkdtemp(prefix="edgepack-bench-"))
+    modules = tfjs_modules()
+    sizes = ["| model | artifact | precision | bytes | % of float32 | kept | label agreement | max error |",
+             "|---|---|---|---|---|---|---|---|"]
+    speed = ["| model | rows | onnxruntime (ms) | TFLite (ms) | TF.js wasm (ms) | TF.js cpu (ms) |", "|---|---|---|---|---|---|"]
+    for name in MODELS:
+        path, manifest, holdout = build_package(name, root)
+        entries = {a["id"]: a for a in manifest["artifacts"]}
+        base = {"onnx": entries["onnx"]["size"], "tflite": entries["tflite"]["size"], "tfjs": None}
+        base["tfjs"] = sum(f["size"] for f in entries["tfjs"]["files"])
+        for check in manifest["parity"]:
+            entry = entries.get(check["artifact"])
+            fmt = check["artifact"].split("-")[0]
+            size = (sum(f["size"] for f in entry["files"]) if entry and "files" in entry else
+                    entry["size"] if entry else check.get("size"))
+            m = check["metrics"]
+            err = m.get("max_probability_error", m.get("max_scaled_error"))
+            sizes.append(f"| {name} | {check['artifact']} | {check['profile']} | {size or '-':,} | "
+                         f"{100 * size / base[fmt]:.0f} % | {'yes' if entry else 'no: ' + check.get('dropped', '')[9:]} | "
+                         f"{m.get('label_agreement', '-')} | {err if err is None else f'{err:.2g}'} |"
+                         if size else f"| {name} | {check['artifact']} | {check['profile']} | - | - | "
+                         f"{'yes' if entry else 'no'} | - | - |")
+        schema = IOSchema.from_manifest(manifest)
+        for rows in (1, 512):
+            frame = holdout.sample(n=rows, replace=rows > len(holdout), random_state=0)
+            columns = frame_columns(frame, schema)
+            x = tensors_for([{"name": "x", "features": schema.names, "dtype": "float32"}], columns, schema)["x"]
+            ort_ms = onnx_ms(path, entries["onnx"], columns, schema)
+            tfl_ms = tflite_ms(path, entries["tflite"], x)
+            js = {b: (run_tfjs(path, entries["tfjs"], x, b, modules, REPEATS)["median_ms"] if modules else None)
+                  for b in ("wasm", "cpu")}
+            fmt_js = {b: f"{v:.3f}" if v is not None else "n/a" for b, v in js.items()}
+            speed.append(f"| {name} | {rows} | {ort_ms:.3f} | {tfl_ms:.3f} | {fmt_js['wasm']} | {fmt_js['cpu']} |")
+        print(f"built and timed {name}", file=sys.stderr, flush=True)
+    print("\n".join(sizes))
+    print()
+    print("\n".join(speed))
+
+
+if __name__ == "__main__":
+    main()

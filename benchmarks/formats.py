@@ -50,19 +50,9 @@ def onnx_ms(path: Path, entry: dict, columns: dict, schema) -> float:
 
 
 def tflite_ms(path: Path, entry: dict, x: np.ndarray) -> float:
-    from ai_edge_litert.interpreter import Interpreter
+    from tree_strategies import interpreter_timer
 
-    it = Interpreter(model_path=str(path / entry["file"]), num_threads=1)
-    idx = it.get_input_details()[0]["index"]
-    it.resize_tensor_input(idx, list(x.shape))
-    it.allocate_tensors()
-
-    def run() -> None:
-        it.set_tensor(idx, x)
-        it.invoke()
-        it.get_tensor(it.get_output_details()[0]["index"])
-
-    return median_ms(run)
+    return median_ms(interpreter_timer((path / entry["file"]).read_bytes(), x))
 
 
 def tfjs_metrics(path: Path, entry: dict, holdout, schema, manifest: dict, modules: Path) -> dict:
@@ -103,7 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, help="keep the packages here (default: a temporary directory)")
     args = parser.parse_args()
-    sys.path[:0] = [str(ROOT / "tests")]
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
     from edgepack.converters.build import frame_columns
     from edgepack.runtime.records import tensors_for
     from edgepack.runtime.schema import IOSchema

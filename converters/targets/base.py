@@ -29,3 +29,12 @@ def check_options(target: str, given: dict[str, Any], accepted: dict[str, Any]) 
         raise UsageError(f"unknown option(s) for the {target} target: {', '.join(unknown)}",
                          fix=f"accepted: {', '.join(sorted(accepted)) or 'none'}")
     return {**accepted, **given}
+
+
+def chosen_variants(target: str, given: str, known: dict[str, Any]) -> list[str]:
+    """A comma-separated `variants` option as a list; it must include float32 (the default artifact)."""
+    chosen = [v.strip() for v in str(given).split(",") if v.strip()]
+    if any(v not in known for v in chosen) or "float32" not in chosen:
+        raise UsageError(f"bad {target} variants {given!r}",
+                         fix=f"a comma-separated list including float32, from: {', '.join(known)}")
+    return chosen

@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ...runtime.errors import ModelError, UsageError
+from ...runtime.errors import ModelError
 from ..lowering import INPUT_NAME, lower
-from .base import Artifact, check_options
+from .base import Artifact, check_options, chosen_variants
 
 OPTIONS: dict[str, Any] = {"tree_strategy": "auto", "variants": "float32,float16,uint16,uint8"}
 
@@ -83,14 +83,6 @@ def graph_outputs(model_json: dict[str, Any], names: list[str]) -> dict[str, str
     return {name: signature[name]["name"].split(":")[0] for name in names}
 
 
-def chosen_variants(options: dict[str, Any]) -> list[str]:
-    chosen = [v.strip() for v in str(options["variants"]).split(",") if v.strip()]
-    if any(v not in VARIANTS for v in chosen) or "float32" not in chosen:
-        raise UsageError(f"bad TF.js variants {options['variants']!r}",
-                         fix=f"a comma-separated list including float32, from: {', '.join(VARIANTS)}")
-    return chosen
-
-
 def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
     """Every requested variant as an Artifact with files tfjs/<id>/model.json and its shards."""
     from importlib.metadata import version
@@ -101,7 +93,7 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
     with tempfile.TemporaryDirectory(prefix="edgepack-tfjs-") as tmp:
         saved = Path(tmp) / "saved_model"
         save_model(graph, saved)
-        for variant in chosen_variants(opts):
+        for variant in chosen_variants("tfjs", opts["variants"], VARIANTS):
             art_id, precision, dtype, quantization = VARIANTS[variant]
             out = Path(tmp) / art_id
             run_converter(saved, out, dtype)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ...runtime.errors import ModelError, UsageError
+from ...runtime.errors import ModelError
 from ..lowering import lower
-from .base import Artifact, check_options
+from .base import Artifact, check_options, chosen_variants
 
 OPTIONS: dict[str, Any] = {"tree_strategy": "auto", "variants": "float32,float16,int8-dynamic,int8"}
 REPRESENTATIVE_ROWS = 200
@@ -79,15 +79,6 @@ def tensor_names(data: bytes) -> tuple[str, list[str]]:
     return interpreter.get_input_details()[0]["name"], [o["name"] for o in interpreter.get_output_details()]
 
 
-def chosen_variants(options: dict[str, Any]) -> list[str]:
-    chosen = [v.strip() for v in str(options["variants"]).split(",") if v.strip()]
-    unknown = [v for v in chosen if v not in VARIANTS]
-    if unknown or "float32" not in chosen:
-        raise UsageError(f"bad TFLite variants {options['variants']!r}",
-                         fix=f"a comma-separated list including float32, from: {', '.join(VARIANTS)}")
-    return chosen
-
-
 def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
     """Every requested variant as an Artifact (float32 first, the default)."""
     import tensorflow as tf
@@ -95,7 +86,7 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
     opts = check_options("tflite", options or {}, OPTIONS)
     graph = lower(source, schema, {"tree_strategy": opts["tree_strategy"]})
     artifacts = []
-    for variant in chosen_variants(opts):
+    for variant in chosen_variants("tflite", opts["variants"], VARIANTS):
         art_id, file, precision, quantization = VARIANTS[variant]
         data = convert(graph, variant, source, schema)
         input_name, output_names = tensor_names(data)

@@ -8,6 +8,8 @@ Loading a .joblib/.pkl file executes code from it: build only from models you tr
 example:
   edgepack build build/churn/churn.joblib --sample build/churn/sample.csv --label-column churn \\
       --name churn -o build/churn/package
+  edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs \\
+      --option tflite.variants=float32,int8-dynamic -o build/keras-package
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from ...runtime.table import render_table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", type=Path, help="trained model file (.joblib, .pkl)")
+    p.add_argument("model", type=Path, help="trained model file (.joblib, .pkl, .keras)")
     p.add_argument("--sample", type=Path, required=True, help="CSV/Parquet sample of the model's input")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory, or FILE.edgepack")
     p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")
     p.add_argument("--name", help="package name (default: the model file's name)")
     p.add_argument("--version", default="1", help="model version recorded in the manifest (default 1)")
-    p.add_argument("--targets", default="onnx", help="comma-separated formats (default onnx)")
+    p.add_argument("--targets", default="onnx", help="comma-separated formats: onnx, tflite, tfjs (default onnx)")
     p.add_argument("--option", action="append", default=[], metavar="FORMAT.KEY=VALUE",
                    help="a target option, e.g. tflite.tree_strategy=gemm (repeatable; unknown options are refused)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")

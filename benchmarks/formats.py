@@ -55,10 +55,12 @@ def tflite_ms(path: Path, entry: dict, x: np.ndarray) -> float:
     return median_ms(interpreter_timer((path / entry["file"]).read_bytes(), x))
 
 
-def tfjs_metrics(path: Path, entry: dict, holdout, schema, manifest: dict, modules: Path) -> dict:
-    """Agreement and error of a TF.js artifact (wasm) against the source model on held-out rows."""
+def tfjs_rows(name: str, path: Path, manifest: dict, holdout, schema, modules: Path) -> list[str]:
+    """Every TF.js variant, emitted again beside the package (the build drops those it cannot verify
+    without web/'s runner), run in Node (wasm) on held-out rows against the source model."""
     from edgepack.converters.build import frame_columns
     from edgepack.converters.sources import load_source
+    from edgepack.converters.targets.tfjs import emit
     from edgepack.parity.metrics import classification_metrics, regression_metrics
     from edgepack.runtime.records import tensors_for
     from tfjs_node import run_tfjs
@@ -66,11 +68,26 @@ def tfjs_metrics(path: Path, entry: dict, holdout, schema, manifest: dict, modul
     source = load_source(path.parent / manifest["source"]["file"])
     x = tensors_for([{"name": "x", "features": schema.names, "dtype": "float32"}], frame_columns(holdout, schema),
                     schema)["x"]
-    got = run_tfjs(path, entry, x, "wasm", modules)
     want = source.predict(holdout)
-    if "probabilities" in want:
-        return classification_metrics(want["probabilities"], got["probabilities"])
-    return regression_metrics(want["value"], got["value"], float(manifest["outputs"]["value_scale"]))
+    rows, base = [], None
+    out = path.parent / "tfjs-all"
+    for art in emit(source, schema, {}):
+        for rel, data in art.files.items():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(data)
+        size = sum(len(d) for d in art.files.values())
+        base = base or size
+        got = run_tfjs(out, art.entry, x, "wasm", modules)
+        if "probabilities" in want:
+            m = classification_metrics(want["probabilities"], got["probabilities"])
+            agreement, err = f"{m['label_agreement']:.4f}", m["max_probability_error"]
+        else:
+            m = regression_metrics(want["value"], got["value"], float(manifest["outputs"]["value_scale"]))
+            agreement, err = "-", m["max_scaled_error"]
+        verdict = passes(m, profile_for(art.entry["precision"], manifest))
+        rows.append(f"| {name} | {art.id} | {art.entry['precision']} | {size:,} | {100 * size / base:.0f} % | "
+                    f"{'passes' if verdict else 'fails'} its profile (held-out, wasm) | {agreement} | {err:.2g} |")
+    return rows
 
 
 def build_package(name: str, root: Path) -> tuple[Path, dict, object]:
@@ -112,17 +129,19 @@ def main() -> None:
         schema = IOSchema.from_manifest(manifest)
         for check in manifest["parity"]:
             entry = entries.get(check["artifact"])
-            if not check["metrics"] and entry and modules:  # no build check for TF.js yet: measure on held-out rows
-                check["metrics"] = tfjs_metrics(path, entry, holdout, schema, manifest, modules)
+            if check["artifact"].startswith("tfjs"):
+                continue  # measured below, every variant, on held-out rows
             fmt = check["artifact"].split("-")[0]
             size = (sum(f["size"] for f in entry["files"]) if entry and "files" in entry else
                     entry["size"] if entry else check.get("size"))
             m = check["metrics"]
             err = m.get("max_probability_error", m.get("max_scaled_error"))
             agreement = m.get("label_agreement")
-            kept = "yes" if entry else "no: " + check.get("dropped", "")[9:]
+            kept = "yes" if check["artifact"] in entries else "no: " + check.get("dropped", "")[9:]
             sizes.append(f"| {name} | {check['artifact']} | {check['profile']} | {size:,} | {100 * size / base[fmt]:.0f} % | "
                          f"{kept} | {'-' if agreement is None else f'{agreement:.4f}'} | {'-' if err is None else f'{err:.2g}'} |")
+        if modules:
+            sizes.extend(tfjs_rows(name, path, manifest, holdout, schema, modules))
         for rows in (1, 512):
             frame = holdout.sample(n=rows, replace=rows > len(holdout), random_state=0)
             columns = frame_columns(frame, schema)

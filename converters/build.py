@@ -135,15 +135,17 @@ def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSche
 
 def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes], checks: list[dict[str, Any]],
                          manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
-    """Leave out every quantized variant (a non-default artifact) that failed its profile, and say why in
-    its check (`dropped`). A failing default artifact stays: the build then fails, as it should."""
+    """Leave out every quantized variant (a non-default artifact) that failed its profile or could not be
+    checked here, and say why in its check (`dropped`). A failing default artifact stays: the build then
+    fails, as it should."""
     kept, dropped_files = [], set()
     for entry, check in zip(entries, checks):
-        if check["passed"] or entry.get("default") or "unavailable" in check:
+        if check["passed"] or entry.get("default"):
             kept.append(entry)
             continue
         check["size"] = entry["size"]
-        check["dropped"] = failure_reason(check["metrics"], profile_for(check["profile"], manifest), check["profile"])
+        check["dropped"] = (f"dropped: not verified ({check['unavailable']})" if "unavailable" in check else
+                            failure_reason(check["metrics"], profile_for(check["profile"], manifest), check["profile"]))
         dropped_files.update([entry["file"], *(f["file"] for f in entry.get("files", []))])
     still_used = {f for e in kept for f in [e["file"], *(x["file"] for x in e.get("files", []))]}
     return kept, {k: v for k, v in files.items() if k not in dropped_files or k in still_used}

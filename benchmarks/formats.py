@@ -61,7 +61,8 @@ def tfjs_rows(name: str, path: Path, manifest: dict, holdout, schema, modules: P
     from edgepack.converters.build import frame_columns
     from edgepack.converters.sources import load_source
     from edgepack.converters.targets.tfjs import emit
-    from edgepack.parity.metrics import classification_metrics, regression_metrics
+    from edgepack.parity.metrics import classification_metrics, passes, regression_metrics
+    from edgepack.parity.profiles import profile_for
     from edgepack.runtime.records import tensors_for
     from tfjs_node import run_tfjs
 

@@ -17,6 +17,7 @@ from ..runtime.errors import EXIT_USAGE, EdgepackError
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build", "turn a trained model and a sample of its input into an edge package"),
     "inspect": ("inspect", "print a readable summary of a package"),
+    "parity": ("parity", "run every artifact in its runtimes against the original model; exit 1 on drift"),
 }
 
 EPILOG = """examples:

@@ -11,6 +11,10 @@ from typing import Any
 
 RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("onnxruntime", ("onnx",), "onnxruntime:OnnxRuntimeRunner"),
+    ("onnx-reference", ("onnx",), "onnx_reference:OnnxReferenceRunner"),
+    ("scorer-cli", ("onnx",), "scorer_cli:ScorerCliRunner"),
+    # The original model (--reference MODEL): runs no artifact, gives the reference outputs.
+    ("reference", (), "reference:ReferenceRunner"),
 ]
 
 

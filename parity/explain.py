@@ -1,0 +1,156 @@
+"""Why rows disagree: split thresholds near a tree model's features, and the worst rows side by side.
+
+A tree compares each feature with a float32 threshold. When a feature lies within a few float32 ulps of
+the threshold on the row's path, any rounding difference before the split (float64 vs float32
+preprocessing, a different summation order) can send the row down the other branch: that is a rounding
+effect, not a broken artifact. When no split is that close, the disagreement has another cause.
+
+The thresholds come from the ONNX TreeEnsemble* nodes of the artifact (or of the package's ONNX
+artifact for other formats); the features are the tree node's own input, exposed as an extra graph
+output and computed by onnxruntime.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .runners.base import InputBatch
+
+NEAR_ULPS = 4.0  # "within float32 rounding": a handful of ulps covers float64->float32 casts and reordering
+MAX_EXPLAINED_ROWS = 20
+TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble")
+
+
+def worst_rows(batch: InputBatch, origin: list[str], reference: np.ndarray, got: np.ndarray, row_error: np.ndarray,
+               k: int = 5) -> list[dict[str, Any]]:
+    """The k rows with the largest error: inputs, reference output and artifact output side by side."""
+    order = np.argsort(-row_error, kind="stable")[:k]
+    return [{"row": int(i), "origin": origin[i], "error": float(row_error[i]), "input": batch.records[i],
+             "reference": np.asarray(reference[i]).round(7).tolist(), "artifact": np.asarray(got[i]).round(7).tolist()}
+            for i in order if row_error[i] > 0]
+
+
+def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.ndarray,
+                      feature_names: list[str] | None = None) -> list[dict[str, Any]] | None:
+    """For each row in `rows` (at most MAX_EXPLAINED_ROWS), the splits on its path whose feature lies
+    within NEAR_ULPS float32 ulps of the threshold, and a sentence saying why. None when the model has no
+    tree ensemble (or no ONNX graph to read it from)."""
+    import onnx
+
+    graph_art = artifact if artifact.format == "onnx" else _onnx_artifact(package)
+    if graph_art is None:
+        return None
+    model = onnx.load_from_string(package.artifact_bytes(graph_art))
+    trees = [n for n in model.graph.node if n.op_type in TREE_OPS]
+    if not trees:
+        return None
+    rows = np.asarray(rows[:MAX_EXPLAINED_ROWS], dtype=np.int64)
+    if not len(rows):
+        return []
+    features = _tree_inputs(model, graph_art, package, batch, rows, [n.input[0] for n in trees])
+    out = []
+    for pos, row in enumerate(rows):
+        near: list[dict[str, Any]] = []
+        nearest: dict[str, Any] | None = None
+        for node, X in zip(trees, features):
+            for split in _path_splits(node, X[pos]):
+                name = feature_names[split["feature_index"]] if feature_names and split["feature_index"] < len(feature_names) \
+                    else f"x[{split['feature_index']}]"
+                split["feature"] = name
+                if split["ulps"] <= NEAR_ULPS:
+                    near.append(split)
+                if nearest is None or split["ulps"] < nearest["ulps"]:
+                    nearest = split
+        out.append({"row": int(row), "near_splits": near[:5], "nearest_split": nearest, "why": _why(near, nearest)})
+    return out
+
+
+def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None) -> str:
+    if near:
+        s = near[0]
+        return (f"feature {s['feature']} = {s['value']:.9g} lies {s['ulps']:.1f} float32 ulps from the split threshold "
+                f"{s['threshold']:.9g} (tree {s['tree']}, node {s['node']}): a rounding difference before this split "
+                f"sends the row down the other branch")
+    if nearest is None:
+        return "no split on this row's path could be read"
+    return (f"no split on this row's path is within float32 rounding (nearest: {nearest['feature']} = "
+            f"{nearest['value']:.9g} vs threshold {nearest['threshold']:.9g}, {nearest['ulps']:.3g} ulps): not a rounding "
+            f"effect; the artifact's thresholds or weights differ from the model's")
+
+
+def _onnx_artifact(package: Any) -> Any:
+    try:
+        return package.artifact(format="onnx")
+    except Exception:  # no ONNX artifact in this package
+        return None
+
+
+def _tree_inputs(model: Any, art: Any, package: Any, batch: InputBatch, rows: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    """The tree nodes' input tensors for `rows`, computed by onnxruntime with those tensors as extra outputs."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from ..runtime.records import tensors_for
+    from ..runtime.schema import IOSchema
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    types.update({v.name: v.type.tensor_type.elem_type for v in model.graph.input})
+    existing = {o.name for o in model.graph.output}
+    for name in dict.fromkeys(names):
+        if name not in existing:
+            model.graph.output.append(helper.make_tensor_value_info(name, types.get(name) or TensorProto.FLOAT, None))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    columns = {k: v[rows] for k, v in batch.columns.items()}
+    feeds = tensors_for(art.entry["inputs"], columns, IOSchema.from_manifest(package.manifest))
+    results = session.run(names, feeds)
+    return [np.asarray(r, dtype=np.float32).reshape(len(rows), -1) for r in results]
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper, numpy_helper
+
+    out = {}
+    for a in node.attribute:
+        value = helper.get_attribute_value(a)
+        out[a.name] = numpy_helper.to_array(value) if a.type == a.TENSOR else value
+    return out
+
+
+def _path_splits(node: Any, x: np.ndarray) -> list[dict[str, Any]]:
+    """Follow every tree of the ensemble for one row; return each split on the path with its distance."""
+    a = _attrs(node)
+    tree_ids = list(a["nodes_treeids"])
+    node_ids = list(a["nodes_nodeids"])
+    thresholds = np.asarray(a.get("nodes_values_as_tensor", a.get("nodes_values")), dtype=np.float32)
+    modes = [m.decode() if isinstance(m, bytes) else m for m in a["nodes_modes"]]
+    feats, trues, falses = list(a["nodes_featureids"]), list(a["nodes_truenodeids"]), list(a["nodes_falsenodeids"])
+    missing_true = list(a.get("nodes_missing_value_tracks_true", [0] * len(node_ids)))
+    index = {(t, n): i for i, (t, n) in enumerate(zip(tree_ids, node_ids))}
+    splits = []
+    for tree in dict.fromkeys(tree_ids):
+        children = {(tree, c) for i, t in enumerate(tree_ids) if t == tree and modes[i] != "LEAF" for c in (trues[i], falses[i])}
+        roots = [i for i, t in enumerate(tree_ids) if t == tree and (t, node_ids[i]) not in children]
+        i = roots[0] if roots else index[(tree, 0)]
+        for _ in range(len(node_ids)):  # bounded walk: a malformed tree cannot loop forever
+            mode = modes[i]
+            if mode == "LEAF":
+                break
+            value, threshold = np.float32(x[feats[i]]), thresholds[i]
+            if np.isnan(value):
+                go_true = bool(missing_true[i])
+            else:
+                go_true = {"BRANCH_LEQ": value <= threshold, "BRANCH_LT": value < threshold,
+                           "BRANCH_GTE": value >= threshold, "BRANCH_GT": value > threshold,
+                           "BRANCH_EQ": value == threshold, "BRANCH_NEQ": value != threshold}[mode]
+                ulp = float(np.spacing(np.float32(max(abs(float(value)), abs(float(threshold)), 1e-30))))
+                splits.append({"tree": int(tree), "node": int(node_ids[i]), "feature_index": int(feats[i]),
+                               "value": float(value), "threshold": float(threshold), "mode": mode,
+                               "ulps": abs(float(value) - float(threshold)) / ulp})
+            i = index[(tree, trues[i] if go_true else falses[i])]
+    return splits

@@ -137,3 +137,13 @@ def _output_check(result: Comparison, name: str, ref: np.ndarray, out: np.ndarra
     if not (abs_stat <= atol or rel_stat <= rtol):
         result.failures.append({"metric": f"{label}.abs", "value": abs_stat, "limit": atol, "check": "<=",
                                 "rel_value": rel_stat, "rtol": rtol})
+
+
+def failure_text(failure: dict[str, Any]) -> str:
+    """`max_probability_error 0.1539 > 1e-05` for one failed check."""
+    op = {"<=": ">", ">=": "<"}[failure["check"]]
+    return f"{failure['metric']} {_num(failure['value'])} {op} {_num(failure['limit'])}"
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
-from .compare import compare
+from .compare import compare, failure_text
 from .data import ParityData, assemble
 from .explain import tree_explanations, worst_rows
 from .profiles import harness_profile
@@ -71,8 +71,18 @@ class PairResult:
     def passed(self) -> bool:
         return self.status == PASS
 
+    def summary(self) -> str:
+        """One sentence: `onnx in onnxruntime fails: max_probability_error 0.15 > 1e-05 (profile float32)`."""
+        head = f"{self.artifact} in {self.runtime}"
+        if self.status in (ERROR, UNAVAILABLE):
+            return f"{head}: {self.status}: {self.reason}"
+        if self.status == PASS:
+            return f"{head} passes (profile {self.profile_name})"
+        return f"{head} fails: {'; '.join(failure_text(f) for f in self.failures)} (profile {self.profile_name})"
+
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in ("row_error", "disagreeing")}
+        out["summary"] = self.summary()
         if self.row_error.size:
             finite = self.row_error[np.isfinite(self.row_error)]
             out["error_quantiles"] = {q: float(np.quantile(finite, float(q))) for q in ("0.5", "0.9", "0.99", "1.0")} \
@@ -91,11 +101,15 @@ class ParityReport:
     results: list[PairResult]
     when: str
     strict: bool = False
+    # The reference model against the golden vectors (with --reference): a model file other than the one
+    # the package was built from shows here first. Kept apart from `results`, which are artifact x runtime.
+    reference_check: PairResult | None = None
 
     @property
     def failed(self) -> list[PairResult]:
         bad = (FAIL, ERROR, UNAVAILABLE) if self.strict else (FAIL, ERROR)
-        return [r for r in self.results if r.status in bad]
+        checks = self.results + ([self.reference_check] if self.reference_check else [])
+        return [r for r in checks if r.status in bad]
 
     @property
     def exit_code(self) -> int:
@@ -106,7 +120,8 @@ class ParityReport:
         counts = {s: sum(r.status == s for r in self.results) for s in (PASS, FAIL, ERROR, UNAVAILABLE)}
         return {"package": self.package, "version": self.version, "location": self.location, "when": self.when,
                 "data": self.data, "reference": self.reference, "notes": self.notes, "summary": counts,
-                "passed": self.exit_code == EXIT_OK, "results": [r.as_dict() for r in self.results]}
+                "passed": self.exit_code == EXIT_OK, "results": [r.as_dict() for r in self.results],
+                "reference_check": self.reference_check.as_dict() if self.reference_check else None}
 
 
 def check_runtimes(names: list[str] | None) -> list[str]:
@@ -137,19 +152,18 @@ def run_parity(opts: ParityOptions) -> ParityReport:
             data.notes.append(f"runtime {name} runs none of this package's artifact formats")
     progress = Progress(len(pairs) + (1 if opts.reference else 0), quiet=opts.quiet)
     results: list[PairResult] = []
-    reference_outputs = {k: v for k, v in data.golden_outputs.items()}
-    feature_names = None
+    reference_outputs = dict(data.golden_outputs)
+    feature_names, check = None, None
     if opts.reference is not None:
         with progress.step(f"running the reference model {opts.reference.name} on {len(data.batch)} rows"):
             check, reference_outputs, feature_names = _reference(package, opts, data)
-        results.append(check)
     batch = data.batch
     for art, name in pairs:
         profile = harness_profile(art.precision, package.manifest, opts.tolerance, art.id)
         with progress.step(f"{art.id} in {name}"):
             results.append(_run_pair(package, art, name, batch, data, reference_outputs, profile, feature_names))
     return ParityReport(package.name, package.version, str(package.location), data.description,
-                        str(opts.reference) if opts.reference else None, data.notes, results, _now(), opts.strict)
+                        str(opts.reference) if opts.reference else None, data.notes, results, _now(), opts.strict, check)
 
 
 def _reference(package: Any, opts: ParityOptions, data: ParityData
@@ -164,7 +178,7 @@ def _reference(package: Any, opts: ParityOptions, data: ParityData
     profile = harness_profile("float32", package.manifest, opts.tolerance)
     n = data.n_golden
     head = {k: v[:n] for k, v in outputs.items()}
-    result = PairResult(artifact="golden", format="model", precision="float32", runtime=REFERENCE, status=PASS,
+    result = PairResult(artifact=opts.reference.name, format="model", precision="float32", runtime=REFERENCE, status=PASS,
                         data=f"{n} golden", rows=n, profile_name="float32", profile=profile,
                         runtime_info=runner.describe())
     _judge(result, package.task, data.golden_outputs, head, profile, _scale(package), None,

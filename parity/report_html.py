@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from .compare import failure_text
 from .harness import PairResult, ParityReport
-from .report_text import MARK, failure_text, jsonable, main_error
+from .report_text import MARK, jsonable, main_error
 from .svg import agreement_bars, error_histogram
 
 STYLE = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0}

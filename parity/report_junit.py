@@ -6,18 +6,30 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .harness import ParityReport
-from .report_text import failure_text, jsonable
+from .compare import failure_text
+from .harness import PairResult, ParityReport
+from .report_text import jsonable
 
 
 def junit_xml(report: ParityReport) -> str:
-    suite = ET.Element("testsuite", name=f"edgepack parity {report.package}", tests=str(len(report.results)),
-                       failures=str(sum(r.status == "fail" for r in report.results)),
-                       errors=str(sum(r.status == "error" for r in report.results)),
-                       skipped=str(sum(r.status == "unavailable" for r in report.results)),
-                       time=f"{sum(r.seconds for r in report.results):.3f}", timestamp=report.when)
-    for r in report.results:
-        case = ET.SubElement(suite, "testcase", classname=f"{report.package}.{r.artifact}",
+    """Suite "edgepack parity NAME": one case per artifact x runtime. With --reference, a second suite
+    holds the reference model's own check against the golden vectors."""
+    root = ET.Element("testsuites", name="edgepack parity")
+    root.append(_suite(f"edgepack parity {report.package}", report.package, report.results, report.when))
+    if report.reference_check is not None:
+        root.append(_suite(f"edgepack reference model {report.package}", report.package, [report.reference_check], report.when))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _suite(name: str, package: str, results: list[PairResult], when: str) -> ET.Element:
+    suite = ET.Element("testsuite", name=name, tests=str(len(results)),
+                       failures=str(sum(r.status == "fail" for r in results)),
+                       errors=str(sum(r.status == "error" for r in results)),
+                       skipped=str(sum(r.status == "unavailable" for r in results)),
+                       time=f"{sum(r.seconds for r in results):.3f}", timestamp=when)
+    for r in results:
+        case = ET.SubElement(suite, "testcase", classname=f"{package}.{r.artifact}",
                              name=f"{r.artifact} x {r.runtime}", time=f"{r.seconds:.3f}")
         if r.status == "fail":
             message = "; ".join(failure_text(f) for f in r.failures)
@@ -32,10 +44,7 @@ def junit_xml(report: ParityReport) -> str:
         props = ET.SubElement(case, "properties")
         for key, value in r.metrics.items():
             ET.SubElement(props, "property", name=key, value=str(jsonable(value)))
-    root = ET.Element("testsuites", name="edgepack parity")
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return suite
 
 
 def write_junit(report: ParityReport, path: Path) -> None:

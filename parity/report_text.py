@@ -18,12 +18,6 @@ def main_error(result: PairResult) -> float | None:
     return m.get("max_probability_error", m.get("max_scaled_error"))
 
 
-def failure_text(failure: dict[str, Any]) -> str:
-    """`max_probability_error 0.031 > 1e-05` for one failed check."""
-    op = {"<=": ">", ">=": "<"}[failure["check"]]
-    return f"{failure['metric']} {_num(failure['value'])} {op} {_num(failure['limit'])}"
-
-
 def render(report: ParityReport, worst: int = 3) -> str:
     """The terminal report: one table row per artifact x runtime, then what failed and why."""
     rows = []
@@ -35,15 +29,18 @@ def render(report: ParityReport, worst: int = 3) -> str:
     lines.append(render_table(["artifact", "runtime", "precision", "rows", "agreement", "max error", "result"], rows))
     for note in report.notes:
         lines.append(f"note: {note}")
+    ref = report.reference_check
+    if ref is not None:
+        lines.append(f"reference model vs the golden vectors: {MARK[ref.status]} "
+                     f"(max error {_num(main_error(ref))}{'; ' + ref.summary() if ref.status != 'pass' else ''})")
     for r in report.results:
         if r.status == "pass":
             continue
         lines.append("")
-        head = f"{r.artifact} in {r.runtime}: {MARK[r.status]}"
         if r.status in ("error", "unavailable"):
-            lines.append(f"{head}: {r.reason}")
+            lines.append(r.summary())
             continue
-        lines.append(f"{head}: " + "; ".join(failure_text(f) for f in r.failures) + f"  (profile {r.profile_name})")
+        lines.append(r.summary())
         for e in (r.explanations or [])[:10]:
             lines.append(f"  row {e['row']}: {e['why']}" if e.get("row") is not None else f"  {e['why']}")
         if r.worst_rows:

@@ -70,9 +70,15 @@ def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.n
 def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None) -> str:
     if near:
         s = near[0]
-        return (f"feature {s['feature']} = {s['value']:.9g} lies {s['ulps']:.1f} float32 ulps from the split threshold "
-                f"{s['threshold']:.9g} (tree {s['tree']}, node {s['node']}): a rounding difference before this split "
-                f"sends the row down the other branch")
+        text = (f"feature {s['feature']} = {s['value']:.9g} lies {s['ulps']:.1f} float32 ulps from the split threshold "
+                f"{s['threshold']:.9g} (tree {s['tree']}, node {s['node']}): within float32 rounding, so a rounding "
+                f"difference before this split sends the row down the other branch")
+        if s["ulps"] == 0:
+            # Trained trees put thresholds between observed values (midpoints), so a data value sitting exactly
+            # on one is itself a hint that the artifact's threshold is not the trained one.
+            text += ("; the value equals the threshold exactly, which trained trees avoid (their thresholds lie "
+                     "between observed values): check that this threshold is the model's")
+        return text
     if nearest is None:
         return "no split on this row's path could be read"
     return (f"no split on this row's path is within float32 rounding (nearest: {nearest['feature']} = "

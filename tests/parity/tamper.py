@@ -1,0 +1,68 @@
+"""Helpers that change a copied package the way a broken converter or a careless edit would: an artifact's
+bytes replaced (checksum fixed, so only parity can catch it), a weight or threshold nudged, a float16
+variant added. Tests use them on copies, never on the session's shared packages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import onnx
+from onnx import helper
+
+
+def copy_package(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def set_artifact_bytes(package: Path, artifact_id: str, data: bytes, file: str | None = None,
+                       entry_changes: dict[str, Any] | None = None) -> None:
+    """Write `data` as the artifact (adding the entry, copied from the onnx one, when the id is new) and fix
+    its sha256 and size in the manifest."""
+    manifest = json.loads((package / "manifest.json").read_text())
+    entries = {a["id"]: a for a in manifest["artifacts"]}
+    entry = entries.get(artifact_id)
+    if entry is None:
+        entry = {**json.loads(json.dumps(entries["onnx"])), "id": artifact_id, "default": False}
+        manifest["artifacts"].append(entry)
+    entry.update(entry_changes or {})
+    if file:
+        entry["file"] = file
+    (package / entry["file"]).write_bytes(data)
+    entry["sha256"] = hashlib.sha256(data).hexdigest()
+    entry["size"] = len(data)
+    (package / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def load_onnx(package: Path, file: str = "model.onnx") -> onnx.ModelProto:
+    return onnx.load(str(package / file))
+
+
+def node(model: onnx.ModelProto, op_type: str) -> onnx.NodeProto:
+    return next(n for n in model.graph.node if n.op_type == op_type)
+
+
+def set_attribute(n: onnx.NodeProto, name: str, values: list[Any]) -> None:
+    for i, attr in enumerate(n.attribute):
+        if attr.name == name:
+            n.attribute[i].CopyFrom(helper.make_attribute(name, values))
+            return
+    raise KeyError(name)
+
+
+def attribute(n: onnx.NodeProto, name: str) -> list[Any]:
+    return list(next(helper.get_attribute_value(a) for a in n.attribute if a.name == name))
+
+
+def float16_copy(model: onnx.ModelProto) -> bytes:
+    """onnxconverter-common's float16 conversion with float32 inputs/outputs. The Cast to float32 that
+    ends the float64 preprocessing must stay as it is: converted, its declared output type no longer
+    matches its `to` attribute and onnxruntime refuses the model."""
+    from onnxconverter_common import float16
+
+    converted = float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=["to_float32"])
+    return converted.SerializeToString()

@@ -28,7 +28,8 @@ def worst_rows(batch: InputBatch, origin: list[str], reference: np.ndarray, got:
     """The k rows with the largest error: inputs, reference output and artifact output side by side."""
     order = np.argsort(-row_error, kind="stable")[:k]
     return [{"row": int(i), "origin": origin[i], "error": float(row_error[i]), "input": batch.records[i],
-             "reference": np.asarray(reference[i]).round(7).tolist(), "artifact": np.asarray(got[i]).round(7).tolist()}
+             "reference": np.asarray(reference[i], dtype=np.float64).round(7).tolist(),
+             "artifact": np.asarray(got[i], dtype=np.float64).round(7).tolist()}
             for i in order if row_error[i] > 0]
 
 
@@ -50,24 +51,39 @@ def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.n
     if not len(rows):
         return []
     features = _tree_inputs(model, graph_art, package, batch, rows, [n.input[0] for n in trees])
+    binding = graph_art.entry["inputs"]
+    if feature_names is None and len(binding) == 1 and all(len(binding[0]["features"]) == X.shape[1] for X in features):
+        # One input tensor as wide as the trees' input: no preprocessing reorders it, so the names carry over.
+        feature_names = list(binding[0]["features"])
     out = []
     for pos, row in enumerate(rows):
         near: list[dict[str, Any]] = []
+        missing: list[dict[str, Any]] = []
         nearest: dict[str, Any] | None = None
         for node, X in zip(trees, features):
             for split in _path_splits(node, X[pos]):
                 name = feature_names[split["feature_index"]] if feature_names and split["feature_index"] < len(feature_names) \
                     else f"x[{split['feature_index']}]"
                 split["feature"] = name
+                if split["value"] is None:
+                    missing.append(split)
+                    continue
                 if split["ulps"] <= NEAR_ULPS:
                     near.append(split)
                 if nearest is None or split["ulps"] < nearest["ulps"]:
                     nearest = split
-        out.append({"row": int(row), "near_splits": near[:5], "nearest_split": nearest, "why": _why(near, nearest)})
+        out.append({"row": int(row), "near_splits": near[:5], "missing_splits": missing[:5], "nearest_split": nearest,
+                    "why": _why(near, nearest, missing)})
     return out
 
 
-def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None) -> str:
+def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None, missing: list[dict[str, Any]]) -> str:
+    if missing and not near:
+        m = missing[0]
+        return (f"feature {m['feature']} is missing and reaches {len(missing)} split(s) on this row's path (first: tree "
+                f"{m['tree']}, node {m['node']}, threshold {m['threshold']:.9g}), where the artifact sends missing values "
+                f"down the {m['missing_goes']}: the model learned another direction for missing values, or the "
+                f"converter did not carry it over")
     if near:
         s = near[0]
         text = (f"feature {s['feature']} = {s['value']:.9g} lies {s['ulps']:.1f} float32 ulps from the split threshold "
@@ -150,6 +166,9 @@ def _path_splits(node: Any, x: np.ndarray) -> list[dict[str, Any]]:
             value, threshold = np.float32(x[feats[i]]), thresholds[i]
             if np.isnan(value):
                 go_true = bool(missing_true[i])
+                splits.append({"tree": int(tree), "node": int(node_ids[i]), "feature_index": int(feats[i]),
+                               "value": None, "threshold": float(threshold), "mode": mode, "ulps": float("inf"),
+                               "missing_goes": "true branch" if go_true else "false branch"})
             else:
                 go_true = {"BRANCH_LEQ": value <= threshold, "BRANCH_LT": value < threshold,
                            "BRANCH_GTE": value >= threshold, "BRANCH_GT": value > threshold,

@@ -234,13 +234,23 @@ def _run_pair(package: Any, art: Any, name: str, batch: InputBatch, data: Parity
         result.status, result.reason = ERROR, f"outputs cannot be compared: {exc}"
         return result
     if result.status == FAIL and len(result.row_error):
-        # Rows whose label flipped; without any (or for regression), the rows with the largest errors.
-        disagreeing = result.disagreeing if len(result.disagreeing) else np.argsort(-result.row_error, kind="stable")[:5]
+        disagreeing = _rows_to_explain(result, _scale(package))
         try:
             result.explanations = tree_explanations(package, art, batch, disagreeing, feature_names)
         except Exception as exc:  # explanations are a help, never the reason a run stops
             result.explanations = [{"row": None, "why": f"explanations unavailable: {type(exc).__name__}: {exc}"}]
     return result
+
+
+def _rows_to_explain(result: PairResult, scale: float) -> np.ndarray:
+    """Rows whose label flipped; without any, the rows beyond the profile's error limit, worst first."""
+    if len(result.disagreeing):
+        return result.disagreeing
+    limit = result.profile.get("max_probability_error") if "label_agreement" in result.metrics \
+        else result.profile.get("max_value_error", 0.0) * scale
+    order = np.argsort(-result.row_error, kind="stable")
+    beyond = order[result.row_error[order] > (limit or 0.0)]
+    return beyond if len(beyond) else order[:5]
 
 
 def _judge(result: PairResult, task: str, reference: dict[str, np.ndarray], got: dict[str, np.ndarray],

@@ -46,12 +46,14 @@ def html_report(report: ParityReport, scale: float = 1.0) -> str:
            f"{escape(Path(report.reference).name) if report.reference else 'the golden vectors stored by the build'}.</p>",
            "<p><b>" + ("PASSED" if report.exit_code == 0 else "FAILED") + "</b></p>"]
     out += [f"<p>note: {escape(n)}</p>" for n in report.notes]
+    if report.reference_check is not None:
+        out.append(f"<p>Reference model against the golden vectors: {escape(report.reference_check.summary())}.</p>")
     out.append("<table><tr><th>artifact</th><th>runtime</th><th>precision</th><th>rows</th><th>agreement</th>"
                "<th>max error</th><th>result</th><th>why</th></tr>")
     for r in report.results:
         why = "; ".join(failure_text(f) for f in r.failures) or (r.reason or "")
         out.append(f"<tr><td>{escape(r.artifact)}</td><td>{escape(r.runtime)}</td><td>{escape(r.precision)}</td>"
-                   f"<td class=num>{r.rows}</td><td class=num>{_fmt(r.metrics.get('label_agreement'))}</td>"
+                   f"<td class=num>{r.rows if r.status in ('pass', 'fail') else '-'}</td><td class=num>{_fmt(r.metrics.get('label_agreement'))}</td>"
                    f"<td class=num>{_fmt(main_error(r))}</td><td class='{MARK[r.status]}'>{MARK[r.status]}</td>"
                    f"<td>{escape(why)}</td></tr>")
     out.append("</table>")

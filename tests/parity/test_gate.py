@@ -6,6 +6,8 @@ hiding it. Expected outputs come from the original scikit-learn model."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -237,3 +239,16 @@ def test_scorer_cli_runner_agrees(built_packages, tmp_path):
     code, report = parity(package, "--runtimes", "scorer-cli", tmp=tmp_path)
     assert code == 0, report
     assert report["results"][0]["status"] == "pass"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed here")
+def test_html_report_renders_offline_in_chromium(logreg_with_float16, tmp_path):
+    html = tmp_path / "parity.html"
+    code, _ = parity(logreg_with_float16, "--runtimes", "onnxruntime", "--html", str(html), tmp=tmp_path)
+    assert code == 0
+    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    dom = proc.stdout
+    # the browser parsed the inline SVG: one bar chart and one histogram per artifact x runtime
+    assert dom.count("<svg") == 3 and "<rect" in dom and "Agreement per runtime" in dom

@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         overrides = load_overrides(args.tolerance)
     except ValueError as exc:
         raise UsageError(str(exc), where="--tolerance", fix="e.g. --tolerance float32:max_probability_error=1e-4") from exc
+    if args.label_column and args.data is None:
+        raise UsageError("--label-column names a column of the holdout", where="--label-column",
+                         fix="pass --data HOLDOUT with that column as well")
     if args.data is not None and not args.data.is_file():
         raise UsageError(f"no holdout file at {args.data}", where="--data", fix="pass a CSV or Parquet file")
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()] if args.runtimes else None

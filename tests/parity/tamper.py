@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,22 @@ from onnx import helper
 def copy_package(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+def copy_with_model(src: Path, dst: Path) -> Path:
+    """Copy a package built by the zoo fixture, with its model file beside it (for --reference)."""
+    copy_package(src, dst)
+    name = src.parent.name
+    (dst.parent / f"{name}.joblib").symlink_to(src.parent / f"{name}.joblib")
+    return dst
+
+
+def edit_attribute(package: Path, op_type: str, name: str, change: Callable[[list[Any]], list[Any]]) -> None:
+    """Change one attribute of the first `op_type` node of model.onnx and fix the artifact's checksum."""
+    model = load_onnx(package)
+    target = node(model, op_type)
+    set_attribute(target, name, change(attribute(target, name)))
+    set_artifact_bytes(package, "onnx", model.SerializeToString())
 
 
 def set_artifact_bytes(package: Path, artifact_id: str, data: bytes, file: str | None = None,

@@ -38,10 +38,9 @@ def parity(package: Path, *extra: str, tmp: Path, reference: bool = True) -> tup
 def logreg_with_float16(built_packages, tmp_path_factory) -> Path:
     """logreg_binary's package plus an `onnx-float16` artifact made by onnxconverter-common."""
     _model, src = built_packages("logreg_binary")
-    dst = tamper.copy_package(src, tmp_path_factory.mktemp("f16") / "logreg_binary" / "package")
+    dst = tamper.copy_with_model(src, tmp_path_factory.mktemp("f16") / "logreg_binary" / "package")
     tamper.set_artifact_bytes(dst, "onnx-float16", tamper.float16_copy(tamper.load_onnx(dst)),
                               file="model-float16.onnx", entry_changes={"precision": "float16"})
-    (dst.parent / "logreg_binary.joblib").symlink_to(model_file(src))
     return dst
 
 
@@ -76,16 +75,15 @@ def test_built_package_passes_with_every_report(built_packages, tmp_path):
 
 def test_perturbed_coefficient_fails_and_names_artifact_and_metric(built_packages, tmp_path):
     _model, src = built_packages("logreg_binary")
-    package = tamper.copy_package(src, tmp_path / "logreg_binary" / "package")
-    (package.parent / "logreg_binary.joblib").symlink_to(model_file(src))
-    onnx_model = tamper.load_onnx(package)
-    node = tamper.node(onnx_model, "LinearClassifier")
-    coefficients = tamper.attribute(node, "coefficients")
-    half = len(coefficients) // 2  # binary: one row per class, mirrored
-    coefficients[half] *= 1.05
-    coefficients[0] = -coefficients[half]
-    tamper.set_attribute(node, "coefficients", coefficients)
-    tamper.set_artifact_bytes(package, "onnx", onnx_model.SerializeToString())
+    package = tamper.copy_with_model(src, tmp_path / "logreg_binary" / "package")
+
+    def scale_first_weight(coefficients: list[float]) -> list[float]:
+        half = len(coefficients) // 2  # binary: one row per class, mirrored
+        coefficients[half] *= 1.05
+        coefficients[0] = -coefficients[half]
+        return coefficients
+
+    tamper.edit_attribute(package, "LinearClassifier", "coefficients", scale_first_weight)
     junit = tmp_path / "parity.xml"
     code, report = parity(package, "--runtimes", ONNX_RUNTIMES, "--junit", str(junit), tmp=tmp_path)
     assert code == 1
@@ -101,14 +99,9 @@ def test_perturbed_coefficient_fails_and_names_artifact_and_metric(built_package
 
 def test_moved_tree_threshold_fails_with_explanations(built_packages, tmp_path):
     _model, src = built_packages("random_forest_clf")
-    package = tamper.copy_package(src, tmp_path / "random_forest_clf" / "package")
-    (package.parent / "random_forest_clf.joblib").symlink_to(model_file(src))
-    onnx_model = tamper.load_onnx(package)
-    node = tamper.node(onnx_model, "TreeEnsembleClassifier")
-    thresholds = tamper.attribute(node, "nodes_values")
-    thresholds[0] += 0.75  # the first tree's root split
-    tamper.set_attribute(node, "nodes_values", thresholds)
-    tamper.set_artifact_bytes(package, "onnx", onnx_model.SerializeToString())
+    package = tamper.copy_with_model(src, tmp_path / "random_forest_clf" / "package")
+    # the first tree's root split moves by 0.75 (in the scaled feature's units)
+    tamper.edit_attribute(package, "TreeEnsembleClassifier", "nodes_values", lambda t: [t[0] + 0.75, *t[1:]])
     code, report = parity(package, "--runtimes", "onnxruntime", tmp=tmp_path)
     assert code == 1
     result = report["results"][0]
@@ -188,10 +181,23 @@ def test_record_writes_results_into_the_manifest(logreg_with_float16, tmp_path):
     assert main(["inspect", str(logreg_with_float16)]) == 0
 
 
+def test_record_into_a_zipped_package(logreg_with_float16, tmp_path):
+    from edgepack.converters.package_writer import zip_directory
+    from edgepack.runtime.package import Package
+
+    zipped = zip_directory(logreg_with_float16, tmp_path / "churn.edgepack")
+    code, _ = parity(zipped, "--runtimes", "onnx-reference", "--record", tmp=tmp_path, reference=False)
+    assert code == 0
+    package = Package.open(zipped)
+    assert {(e["artifact"], e["runtime"]) for e in package.manifest["parity"]} >= {("onnx", "onnx-reference"),
+                                                                                   ("onnx-float16", "onnx-reference")}
+    for art in package.artifacts():
+        package.artifact_bytes(art)
+
+
 def test_crashing_runner_is_reported_not_hidden(built_packages, tmp_path):
     _model, src = built_packages("logreg_binary")
-    package = tamper.copy_package(src, tmp_path / "logreg_binary" / "package")
-    (package.parent / "logreg_binary.joblib").symlink_to(model_file(src))
+    package = tamper.copy_with_model(src, tmp_path / "logreg_binary" / "package")
     tamper.set_artifact_bytes(package, "onnx", b"this is not an ONNX model")  # checksum fixed: it loads, then crashes
     junit = tmp_path / "parity.xml"
     code, report = parity(package, "--runtimes", ONNX_RUNTIMES, "--junit", str(junit), tmp=tmp_path)
@@ -216,8 +222,10 @@ def test_unavailable_runtime_is_reported_and_strict_fails(built_packages, tmp_pa
 
 
 @pytest.mark.parametrize("args", [["--runtimes", "no-such-runtime"], ["--tolerance", "float32:nonsense=1"],
-                                  ["--tolerance", "float32max=1"], ["--rows", "-1"], ["--data", "missing.csv"]],
-                         ids=["unknown-runtime", "unknown-key", "bad-syntax", "negative-rows", "missing-holdout"])
+                                  ["--tolerance", "float32max=1"], ["--rows", "-1"], ["--data", "missing.csv"],
+                                  ["--label-column", "churn"]],
+                         ids=["unknown-runtime", "unknown-key", "bad-syntax", "negative-rows", "missing-holdout",
+                              "label-without-data"])
 def test_usage_errors_exit_2(built_packages, args, capsys):
     _model, package = built_packages("logreg_binary")
     assert main(["parity", str(package), "--quiet", *args]) == 2

@@ -67,9 +67,12 @@ def holdout(path: Path, schema: IOSchema, label_column: str | None) -> tuple[lis
 
 
 def _missing(value: Any) -> bool:
+    """None, NaN, pandas' NA or NaT (a holdout cell read by pandas)."""
     import pandas as pd
 
-    return value is None or bool(pd.isna(value)) if np.ndim(value) == 0 else False
+    if value is None:
+        return True
+    return np.ndim(value) == 0 and bool(pd.isna(value))
 
 
 def _label_text(value: Any) -> str:

@@ -146,7 +146,8 @@ def run_parity(opts: ParityOptions) -> ParityReport:
         raise UsageError(f"no model file at {opts.reference}", fix="pass --reference with the trained model the package was built from")
     data = assemble(package, data=opts.data, rows=opts.rows, seed=opts.seed, label_column=opts.label_column,
                     with_reference=opts.reference is not None)
-    pairs = [(art, name) for art in package.artifacts() for name in runners_for(art.format) if name in runtimes]
+    artifacts = package.artifacts()
+    pairs = [(art, name) for art in artifacts for name in runners_for(art.format) if name in runtimes]
     for name in runtimes:
         if name != REFERENCE and not any(n == name for _, n in pairs):
             data.notes.append(f"runtime {name} runs none of this package's artifact formats")
@@ -158,10 +159,14 @@ def run_parity(opts: ParityOptions) -> ParityReport:
         with progress.step(f"running the reference model {opts.reference.name} on {len(data.batch)} rows"):
             check, reference_outputs, feature_names = _reference(package, opts, data)
     batch = data.batch
-    for art, name in pairs:
-        profile = harness_profile(art.precision, package.manifest, opts.tolerance, art.id)
-        with progress.step(f"{art.id} in {name}"):
-            results.append(_run_pair(package, art, name, batch, data, reference_outputs, profile, feature_names))
+    for art in artifacts:
+        if not runners_for(art.format):  # nothing in the runners table runs this format: say so, never skip silently
+            results.append(PairResult(art.id, art.format, art.precision, "-", UNAVAILABLE, data.description, 0,
+                                      art.precision, {}, reason=f"no runner in the runners table runs {art.format} artifacts"))
+        for name in (n for a, n in pairs if a.id == art.id):
+            profile = harness_profile(art.precision, package.manifest, opts.tolerance, art.id)
+            with progress.step(f"{art.id} in {name}"):
+                results.append(_run_pair(package, art, name, batch, data, reference_outputs, profile, feature_names))
     return ParityReport(package.name, package.version, str(package.location), data.description,
                         str(opts.reference) if opts.reference else None, data.notes, results, _now(), opts.strict, check)
 

@@ -49,6 +49,8 @@ def render(report: ParityReport, worst: int = 3) -> str:
     counts = ", ".join(f"{sum(r.status == s for r in report.results)} {word}"
                        for s, word in (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("unavailable", "unavailable")))
     lines.append("")
+    if not any(r.status in ("pass", "fail", "error") for r in report.results):
+        lines.append("nothing was checked: no runtime could run any artifact of this package (see above)")
     lines.append(f"{'PASSED' if report.exit_code == 0 else 'FAILED'}: {counts}"
                  + (f" ({', '.join(f'{r.artifact} x {r.runtime}' for r in failed)})" if failed else ""))
     return "\n".join(lines)

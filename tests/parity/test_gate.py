@@ -260,3 +260,13 @@ def test_html_report_renders_offline_in_chromium(logreg_with_float16, tmp_path):
     dom = proc.stdout
     # the browser parsed the inline SVG: one bar chart and one histogram per artifact x runtime
     assert dom.count("<svg") == 3 and "<rect" in dom and "Agreement per runtime" in dom
+
+
+def test_artifact_no_runner_can_run_is_listed(built_packages, tmp_path):
+    _model, src = built_packages("logreg_binary")
+    package = tamper.copy_package(src, tmp_path / "package")
+    tamper.set_artifact_bytes(package, "coreml", b"spec", file="model.mlmodel", entry_changes={"format": "coreml"})
+    code, report = parity(package, "--runtimes", "onnxruntime", tmp=tmp_path, reference=False)
+    assert code == 0
+    coreml = next(r for r in report["results"] if r["artifact"] == "coreml")
+    assert coreml["status"] == "unavailable" and "runs coreml artifacts" in coreml["reason"]

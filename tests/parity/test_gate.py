@@ -270,3 +270,18 @@ def test_artifact_no_runner_can_run_is_listed(built_packages, tmp_path):
     assert code == 0
     coreml = next(r for r in report["results"] if r["artifact"] == "coreml")
     assert coreml["status"] == "unavailable" and "runs coreml artifacts" in coreml["reason"]
+
+
+def test_manifest_tolerance_profile_is_applied(logreg_with_float16, tmp_path):
+    package = tamper.copy_package(logreg_with_float16, tmp_path / "package")
+    manifest = json.loads((package / "manifest.json").read_text())
+    manifest["tolerance_profiles"]["float16"] = {"min_label_agreement": 1.0, "max_probability_error": 1e-6}
+    (package / "manifest.json").write_text(json.dumps(manifest))
+    code, report = parity(package, "--runtimes", "onnxruntime", tmp=tmp_path, reference=False)
+    assert code == 1
+    f16 = next(r for r in report["results"] if r["artifact"] == "onnx-float16")
+    assert f16["status"] == "fail" and f16["profile"]["max_probability_error"] == 1e-6
+    # and the command line still wins over the manifest
+    code, _ = parity(package, "--runtimes", "onnxruntime", "--tolerance", "float16:max_probability_error=0.01",
+                     tmp=tmp_path, reference=False)
+    assert code == 0

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from ..runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
+from . import runners as runner_table
 from .compare import compare, failure_text
 from .data import ParityData, assemble
 from .explain import tree_explanations, worst_rows
 from .profiles import harness_profile
-from .runners import RUNNERS, runner_class, runners_for
+from .runners import runner_class, runners_for
 from .runners.base import InputBatch, Unavailable
 
 PASS, FAIL, ERROR, UNAVAILABLE = "pass", "fail", "error", "unavailable"
@@ -126,7 +127,7 @@ class ParityReport:
 
 def check_runtimes(names: list[str] | None) -> list[str]:
     """The runtimes to run, in table order. Raises UsageError naming an unknown one."""
-    known = [row[0] for row in RUNNERS]
+    known = [row[0] for row in runner_table.RUNNERS]
     if not names:
         return [n for n in known if n != REFERENCE]
     unknown = [n for n in names if n not in known]
@@ -212,8 +213,11 @@ def _run_pair(package: Any, art: Any, name: str, batch: InputBatch, data: Parity
     result = PairResult(artifact=art.id, format=art.format, precision=art.precision, runtime=name, status=PASS,
                         data=data.description if rows == len(data.batch) else f"{rows} golden", rows=rows,
                         profile_name=art.precision, profile=profile)
-    cls = runner_class(name)
-    reason = cls.availability()
+    try:
+        cls = runner_class(name)
+        reason = cls.availability()
+    except Exception as exc:  # a runner module that cannot even be imported here: its runtime is missing
+        reason = f"the {name} runner cannot be loaded: {type(exc).__name__}: {exc}"
     if reason:
         result.status, result.reason = UNAVAILABLE, reason
         return result

@@ -285,3 +285,14 @@ def test_manifest_tolerance_profile_is_applied(logreg_with_float16, tmp_path):
     code, _ = parity(package, "--runtimes", "onnxruntime", "--tolerance", "float16:max_probability_error=0.01",
                      tmp=tmp_path, reference=False)
     assert code == 0
+
+
+def test_runner_module_that_cannot_load_is_unavailable(built_packages, tmp_path, monkeypatch):
+    from edgepack.parity import runners
+
+    _model, package = built_packages("logreg_binary")
+    monkeypatch.setattr(runners, "RUNNERS", [*runners.RUNNERS, ("broken-runtime", ("onnx",), "no_such_module:Runner")])
+    code, report = parity(package, "--runtimes", "onnxruntime,broken-runtime", tmp=tmp_path, reference=False)
+    assert code == 0
+    broken = next(r for r in report["results"] if r["runtime"] == "broken-runtime")
+    assert broken["status"] == "unavailable" and "cannot be loaded" in broken["reason"]

@@ -12,6 +12,7 @@ output and computed by onnxruntime.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,13 +56,14 @@ def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.n
     if feature_names is None and len(binding) == 1 and all(len(binding[0]["features"]) == X.shape[1] for X in features):
         # One input tensor as wide as the trees' input: no preprocessing reorders it, so the names carry over.
         feature_names = list(binding[0]["features"])
+    ensembles = [_Ensemble.parse(node) for node in trees]
     out = []
     for pos, row in enumerate(rows):
         near: list[dict[str, Any]] = []
         missing: list[dict[str, Any]] = []
         nearest: dict[str, Any] | None = None
-        for node, X in zip(trees, features):
-            for split in _path_splits(node, X[pos]):
+        for ensemble, X in zip(ensembles, features):
+            for split in _path_splits(ensemble, X[pos]):
                 name = feature_names[split["feature_index"]] if feature_names and split["feature_index"] < len(feature_names) \
                     else f"x[{split['feature_index']}]"
                 split["feature"] = name
@@ -144,38 +146,62 @@ def _attrs(node: Any) -> dict[str, Any]:
     return out
 
 
-def _path_splits(node: Any, x: np.ndarray) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Ensemble:
+    """A TreeEnsemble node's trees as flat arrays, parsed once and walked per row."""
+
+    node_ids: list[int]
+    tree_ids: list[int]
+    thresholds: np.ndarray
+    modes: list[str]
+    features: list[int]
+    next_true: list[int]  # index of the child, -1 for a leaf
+    next_false: list[int]
+    missing_true: list[int]
+    roots: list[int]
+
+    @classmethod
+    def parse(cls, node: Any) -> _Ensemble:
+        a = _attrs(node)
+        tree_ids, node_ids = list(a["nodes_treeids"]), list(a["nodes_nodeids"])
+        modes = [m.decode() if isinstance(m, bytes) else m for m in a["nodes_modes"]]
+        index = {(t, n): i for i, (t, n) in enumerate(zip(tree_ids, node_ids))}
+        branch = [m != "LEAF" for m in modes]
+        next_true = [index[(t, c)] if b else -1 for t, c, b in zip(tree_ids, a["nodes_truenodeids"], branch)]
+        next_false = [index[(t, c)] if b else -1 for t, c, b in zip(tree_ids, a["nodes_falsenodeids"], branch)]
+        children = set(next_true) | set(next_false)
+        roots = {}
+        for i, tree in enumerate(tree_ids):
+            if i not in children:
+                roots.setdefault(tree, i)
+        return cls(node_ids, tree_ids, np.asarray(a.get("nodes_values_as_tensor", a.get("nodes_values")), dtype=np.float32),
+                   modes, list(a["nodes_featureids"]), next_true, next_false,
+                   list(a.get("nodes_missing_value_tracks_true", [0] * len(node_ids))), list(roots.values()))
+
+
+COMPARE = {"BRANCH_LEQ": np.less_equal, "BRANCH_LT": np.less, "BRANCH_GTE": np.greater_equal,
+           "BRANCH_GT": np.greater, "BRANCH_EQ": np.equal, "BRANCH_NEQ": np.not_equal}
+
+
+def _path_splits(trees: _Ensemble, x: np.ndarray) -> list[dict[str, Any]]:
     """Follow every tree of the ensemble for one row; return each split on the path with its distance."""
-    a = _attrs(node)
-    tree_ids = list(a["nodes_treeids"])
-    node_ids = list(a["nodes_nodeids"])
-    thresholds = np.asarray(a.get("nodes_values_as_tensor", a.get("nodes_values")), dtype=np.float32)
-    modes = [m.decode() if isinstance(m, bytes) else m for m in a["nodes_modes"]]
-    feats, trues, falses = list(a["nodes_featureids"]), list(a["nodes_truenodeids"]), list(a["nodes_falsenodeids"])
-    missing_true = list(a.get("nodes_missing_value_tracks_true", [0] * len(node_ids)))
-    index = {(t, n): i for i, (t, n) in enumerate(zip(tree_ids, node_ids))}
     splits = []
-    for tree in dict.fromkeys(tree_ids):
-        children = {(tree, c) for i, t in enumerate(tree_ids) if t == tree and modes[i] != "LEAF" for c in (trues[i], falses[i])}
-        roots = [i for i, t in enumerate(tree_ids) if t == tree and (t, node_ids[i]) not in children]
-        i = roots[0] if roots else index[(tree, 0)]
-        for _ in range(len(node_ids)):  # bounded walk: a malformed tree cannot loop forever
-            mode = modes[i]
+    for root in trees.roots:
+        i = root
+        for _ in range(len(trees.modes)):  # bounded walk: a malformed tree cannot loop forever
+            mode = trees.modes[i]
             if mode == "LEAF":
                 break
-            value, threshold = np.float32(x[feats[i]]), thresholds[i]
+            value, threshold = np.float32(x[trees.features[i]]), trees.thresholds[i]
+            where = {"tree": int(trees.tree_ids[i]), "node": int(trees.node_ids[i]), "feature_index": int(trees.features[i]),
+                     "threshold": float(threshold), "mode": mode}
             if np.isnan(value):
-                go_true = bool(missing_true[i])
-                splits.append({"tree": int(tree), "node": int(node_ids[i]), "feature_index": int(feats[i]),
-                               "value": None, "threshold": float(threshold), "mode": mode, "ulps": float("inf"),
+                go_true = bool(trees.missing_true[i])
+                splits.append({**where, "value": None, "ulps": float("inf"),
                                "missing_goes": "true branch" if go_true else "false branch"})
             else:
-                go_true = {"BRANCH_LEQ": value <= threshold, "BRANCH_LT": value < threshold,
-                           "BRANCH_GTE": value >= threshold, "BRANCH_GT": value > threshold,
-                           "BRANCH_EQ": value == threshold, "BRANCH_NEQ": value != threshold}[mode]
+                go_true = bool(COMPARE[mode](value, threshold))
                 ulp = float(np.spacing(np.float32(max(abs(float(value)), abs(float(threshold)), 1e-30))))
-                splits.append({"tree": int(tree), "node": int(node_ids[i]), "feature_index": int(feats[i]),
-                               "value": float(value), "threshold": float(threshold), "mode": mode,
-                               "ulps": abs(float(value) - float(threshold)) / ulp})
-            i = index[(tree, trues[i] if go_true else falses[i])]
+                splits.append({**where, "value": float(value), "ulps": abs(float(value) - float(threshold)) / ulp})
+            i = trees.next_true[i] if go_true else trees.next_false[i]
     return splits

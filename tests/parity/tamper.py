@@ -76,10 +76,20 @@ def attribute(n: onnx.NodeProto, name: str) -> list[Any]:
 
 
 def float16_copy(model: onnx.ModelProto) -> bytes:
-    """onnxconverter-common's float16 conversion with float32 inputs/outputs. The Cast to float32 that
-    ends the float64 preprocessing must stay as it is: converted, its declared output type no longer
-    matches its `to` attribute and onnxruntime refuses the model."""
+    """onnxconverter-common's float16 conversion with float32 inputs and outputs (keep_io_types).
+
+    The converter declares a Cast node's output float16 but leaves its `to` attribute at float32, and
+    onnxruntime refuses the model ("Type (tensor(float16)) of output arg ... does not match"): such Casts
+    get `to` = float16, matching what the graph declares. ai.onnx.ml operators stay float32 (the
+    converter's default block list) with casts around them; MatMul/Add weights become float16."""
+    from onnx import TensorProto
     from onnxconverter_common import float16
 
-    converted = float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=["to_float32"])
+    converted = float16.convert_float_to_float16(model, keep_io_types=True)
+    declared = {v.name: v.type.tensor_type.elem_type for v in [*converted.graph.value_info, *converted.graph.output]}
+    for cast in (n for n in converted.graph.node if n.op_type == "Cast"):
+        if declared.get(cast.output[0]) == TensorProto.FLOAT16:
+            for attr in cast.attribute:
+                if attr.name == "to" and attr.i == TensorProto.FLOAT:
+                    attr.i = TensorProto.FLOAT16
     return converted.SerializeToString()

@@ -5,7 +5,8 @@ examples:
   edgepack parity build/churn --reference churn.joblib
   edgepack parity build/churn --reference churn.joblib --data holdout.csv --label-column churn \\
       --json parity.json --junit parity.xml --html parity.html
-  edgepack parity build/churn --runtimes onnxruntime,onnx-reference --rows 2000 --seed 7
+  edgepack parity build/churn --reference churn.joblib --runtimes onnxruntime,onnx-reference --rows 2000 --seed 7
+  edgepack parity build/churn.edgepack            # golden vectors only: no model needed
   edgepack parity build/churn --reference churn.joblib --tolerance float16:max_probability_error=0.02 --record
 
 Without --reference the artifacts are compared with the golden vectors only (the build stored the model's
@@ -33,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", type=Path, metavar="MODEL", help="the trained model the package was built from")
     p.add_argument("--label-column", metavar="NAME", help="true labels in the holdout (for the ROC AUC check)")
     p.add_argument("--runtimes", metavar="A,B", help=f"runtimes to run (default all): {', '.join(r[0] for r in RUNNERS)}")
-    p.add_argument("--rows", type=int, default=500, metavar="N", help="rows to generate without --data (default 500)")
+    p.add_argument("--rows", type=int, default=500, metavar="N",
+                   help="rows to generate from the schema when --reference is given without --data (default 500)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed for generated rows (default 0)")
     p.add_argument("--tolerance", action="append", default=[], metavar="SCOPE:KEY=VALUE|FILE.json",
                    help="override a tolerance (repeatable)")

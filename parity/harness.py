@@ -147,6 +147,8 @@ def run_parity(opts: ParityOptions) -> ParityReport:
         raise UsageError(f"no model file at {opts.reference}", fix="pass --reference with the trained model the package was built from")
     data = assemble(package, data=opts.data, rows=opts.rows, seed=opts.seed, label_column=opts.label_column,
                     with_reference=opts.reference is not None)
+    if opts.reference is not None:
+        _note_model_identity(package, opts.reference, data.notes)
     artifacts = package.artifacts()
     pairs = [(art, name) for art in artifacts for name in runners_for(art.format) if name in runtimes]
     for name in runtimes:
@@ -191,6 +193,16 @@ def _reference(package: Any, opts: ParityOptions, data: ParityData
            InputBatch(data.batch.records[:n], {k: v[:n] for k, v in data.batch.columns.items()}), data.origin[:n])
     result.seconds = time.perf_counter() - start
     return result, outputs, _feature_names_out(runner)
+
+
+def _note_model_identity(package: Any, model: Path, notes: list[str]) -> None:
+    """Say when the reference model file is not the one the package was built from (same bytes)."""
+    import hashlib
+
+    built_from = package.manifest.get("source", {}).get("sha256")
+    if built_from and hashlib.sha256(model.read_bytes()).hexdigest() != built_from:
+        notes.append(f"{model.name} is not the file the package was built from (sha256 differs from the manifest's "
+                     f"source.sha256 {built_from[:12]}...): the reference check below shows whether it predicts the same")
 
 
 def _feature_names_out(runner: Any) -> list[str] | None:

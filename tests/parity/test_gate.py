@@ -300,3 +300,14 @@ def test_runner_module_that_cannot_load_is_unavailable(built_packages, tmp_path,
     assert code == 0
     broken = next(r for r in report["results"] if r["runtime"] == "broken-runtime")
     assert broken["status"] == "unavailable" and "cannot be loaded" in broken["reason"]
+
+
+def test_wrong_reference_model_shows_first(built_packages, mlp_with_float16, tmp_path):
+    _model, logreg = built_packages("logreg_binary")
+    out = tmp_path / "report.json"
+    code = main(["parity", str(mlp_with_float16), "--quiet", "--rows", "50", "--runtimes", "onnxruntime",
+                 "--reference", str(model_file(logreg)), "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert code == 1
+    assert any("not the file the package was built from" in n for n in report["notes"])
+    assert report["reference_check"]["status"] == "fail"

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
+from ..runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, ModelError, UsageError
 from . import runners as runner_table
 from .compare import compare, failure_text
 from .data import ParityData, assemble
@@ -181,8 +181,12 @@ def _reference(package: Any, opts: ParityOptions, data: ParityData
     cls = runner_class(REFERENCE)
     start = time.perf_counter()
     runner = cls(package, None, model=opts.reference)
-    runner.prepare()
-    outputs = runner.predict(data.batch)
+    runner.prepare()  # load_source raises ModelError/UsageError for a model it cannot read
+    try:
+        outputs = runner.predict(data.batch)
+    except Exception as exc:  # the user's model raising on the package's own inputs
+        raise ModelError(f"the reference model cannot predict on the package's inputs: {type(exc).__name__}: {exc}",
+                         where=str(opts.reference), fix="pass the model the package was built from") from exc
     profile = harness_profile("float32", package.manifest, opts.tolerance)
     n = data.n_golden
     head = {k: v[:n] for k, v in outputs.items()}

@@ -311,3 +311,11 @@ def test_wrong_reference_model_shows_first(built_packages, mlp_with_float16, tmp
     assert code == 1
     assert any("not the file the package was built from" in n for n in report["notes"])
     assert report["reference_check"]["status"] == "fail"
+
+
+def test_unusable_reference_model_is_a_model_error(mlp_with_float16, tmp_path, capsys):
+    bad = tmp_path / "bad.joblib"
+    bad.write_text("not a model")
+    assert main(["parity", str(mlp_with_float16), "--quiet", "--reference", str(bad)]) == 5
+    err = capsys.readouterr().err
+    assert "cannot load the model file" in err and "Traceback" not in err

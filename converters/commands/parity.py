@@ -15,7 +15,7 @@ outputs for them). Tolerances: the manifest's tolerance_profiles, else the defau
 profile key or OUTPUT.atol / .rtol / .statistic / .q) or --tolerance FILE.json.
 
 exit codes: 0 every artifact x runtime passed, 1 any failed or its runner crashed (or, with --strict, a
-runtime was unavailable), 2 usage error, 4 invalid package, 6 unusable holdout.
+runtime was unavailable), 2 usage error, 4 invalid package, 5 unusable --reference model, 6 unusable holdout.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ from typing import Any
 
 RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("onnxruntime", ("onnx",), "onnxruntime:OnnxRuntimeRunner"),
+    ("ort-web-node", ("onnx",), "ort_web_node:OrtWebNodeRunner"),
+    # Last: a browser start per batch is the slowest check, never the build's first choice for a format.
+    ("chromium", ("onnx", "tfjs"), "chromium:ChromiumRunner"),
 ]
 
 

@@ -5,7 +5,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, loadPackage } from '../src/index.js';
-import { parseJson } from '../src/jsonl.js';
+import { parseLine, resultObjects } from '../node/lines.js';
 
 const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME]
 
@@ -75,22 +75,12 @@ async function main(argv) {
     else process.stdout.once('drain', resolve);
   });
 
-  // Lines are scored in batches, in input order; a line that is not JSON is a rejected record.
+  // Lines are scored in batches, in input order.
   async function flush(batch) {
-    const parsed = batch.filter((b) => b.record !== undefined);
-    const { kept, predictions, rejections } = await scorer.score(parsed.map((b) => b.record), { allowedExtra });
-    const results = new Array(batch.length);
-    const slot = parsed.map((b) => batch.indexOf(b));
-    kept.forEach((k, i) => { results[slot[k]] = { ...predictions[i], ...stamp }; });
-    for (const r of rejections) results[slot[r.record]] = { error: { line: batch[slot[r.record]].line, field: r.field, reason: r.reason } };
-    batch.forEach((b, i) => { if (b.error) results[i] = { error: { line: b.line, field: null, reason: b.error } }; });
-    let text = '';
-    batch.forEach((b, i) => {
-      if (results[i].error) rejected += 1;
-      if (idField && b.record && typeof b.record === 'object' && idField in b.record) results[i].id = b.record[idField];
-      text += `${JSON.stringify(results[i])}\n`;
-    });
-    await write(text);
+    const records = batch.filter((b) => !b.error).map((b) => b.record);
+    const results = resultObjects(batch, await scorer.score(records, { allowedExtra }), stamp, idField);
+    rejected += results.filter((r) => r.error).length;
+    await write(results.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
 
   let batch = [];
@@ -99,11 +89,7 @@ async function main(argv) {
   for await (const text of input) {
     line += 1;
     if (!text.trim()) continue;
-    try {
-      batch.push({ line, record: parseJson(text) });
-    } catch (err) {
-      batch.push({ line, error: `not valid JSON: ${err.message}` });
-    }
+    batch.push(parseLine(text, line));
     if (batch.length >= batchSize) {
       await flush(batch);
       batch = [];

@@ -8,6 +8,8 @@ import { BACKENDS, Package, loadPackage, recordsFromCsv, toCsv, version } from '
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const PACKAGE_URL = new URL('/package/', location.href).href;
+// Form predictions run one after the other, in input order; tests await the chain.
+let pending = Promise.resolve();
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -183,14 +185,16 @@ async function scoreCsv(scorer, file) {
   $('csv-summary').textContent = `${file.name}: scored ${kept.length} of ${records.length} rows in ${elapsed.toFixed(0)} ms`
     + (rejections.length ? `; ${rejections.length} rejected (see the error column)` : '')
     + (extra.length ? `. Columns that are not model inputs, kept in the download: ${extra.join(', ')}.` : '.');
+  // The preview shows the results first (the download keeps the file's own column order).
+  const order = [...outHeader.keys()].slice(header.length).concat([...header.keys()]);
   const table = $('csv-preview');
   table.replaceChildren();
   const head = table.createTHead().insertRow();
-  for (const h of outHeader) head.append(Object.assign(document.createElement('th'), { textContent: h }));
+  for (const j of order) head.append(Object.assign(document.createElement('th'), { textContent: outHeader[j] }));
   const body = table.createTBody();
   for (const r of outRows.slice(0, 12)) {
     const tr = body.insertRow();
-    for (const v of r) tr.insertCell().textContent = typeof v === 'number' ? formatNumber(v, 5) : String(v ?? '');
+    for (const j of order) tr.insertCell().textContent = typeof r[j] === 'number' ? formatNumber(r[j], 5) : String(r[j] ?? '');
     if (r[outHeader.length - 1]) tr.classList.add('rejected');
   }
   $('csv-result').hidden = false;
@@ -247,9 +251,8 @@ async function start() {
   const golden = await pkg.golden();
   const form = $('record-form');
   for (const feature of m.inputs.features) form.append(fieldFor(feature, golden.records[0]?.[feature.name]));
-  let pending = null;
   form.addEventListener('input', () => {
-    pending = (pending ?? Promise.resolve()).then(() => predictForm(scorer));
+    pending = pending.then(() => predictForm(scorer));
   });
   form.addEventListener('submit', (e) => e.preventDefault());
   wireDropzone(scorer);
@@ -279,6 +282,8 @@ window.edgepack = {
   score: async (records) => (await ready).scorer.score(records),
   /** Raw outputs for records: {probabilities: [[...]]} or {value: [...]} (parity runners). */
   raw: async (records) => (await ready).scorer.raw(records),
+  /** Resolves when the form's latest prediction is on the page. */
+  settled: async () => { await ready; await pending; },
   /** Score a CSV text as the drop zone does; returns {csv, kept, rejected}. */
   scoreCsvText: async (text, name = 'records.csv') => scoreCsv((await ready).scorer, new File([text], name, { type: 'text/csv' })),
 };

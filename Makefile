@@ -53,7 +53,7 @@ $(CHROMIUM):
 
 # node's test runner: the library, the Node CLI and the page in headless Chromium.
 web-test: $(STAMP) web
-	EDGEPACK_PYTHON=$(abspath $(PY)) node --test web/test/
+	EDGEPACK_PYTHON=$(abspath $(PY)) node --test web/test/*.test.mjs
 
 bench: $(STAMP) $(CHURN)/churn.joblib
 	@echo "benchmarks: see benchmarks/ (added by the scorer and quantization work)"

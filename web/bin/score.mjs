@@ -19,7 +19,7 @@ options:
   --artifact ID      artifact to run (default: the package's default ONNX artifact, else TF.js)
   --backend NAME     auto (default), ${BACKEND_NAMES.filter((b) => b !== 'tfjs-webgl').join(', ')}
   --id-field NAME    copy this field of each record into its output line as "id" (not a model input)
-  --batch N          records per backend call (default 512)
+  --batch N          records per backend call (default 2048)
   -h, --help         this text
 
 example:
@@ -43,7 +43,7 @@ async function main(argv) {
         artifact: { type: 'string' },
         backend: { type: 'string', default: 'auto' },
         'id-field': { type: 'string' },
-        batch: { type: 'string', default: '512' },
+        batch: { type: 'string', default: '2048' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -109,8 +109,8 @@ export interface LoadOptions {
   threads?: number;
 }
 
-/** The package's files in memory: relative path -> bytes, Blob or File; or a dropped folder's files. */
-export type PackageFiles = Map<string, Uint8Array | ArrayBuffer | Blob> | Record<string, Uint8Array | ArrayBuffer | Blob> | FileList | File[];
+/** A .edgepack file (bytes or Blob), or a package directory in memory: relative path -> bytes, Blob or File, or a dropped folder's files. */
+export type PackageFiles = Uint8Array | ArrayBuffer | Blob | Map<string, Uint8Array | ArrayBuffer | Blob> | Record<string, Uint8Array | ArrayBuffer | Blob> | FileList | File[];
 
 export class EdgepackError extends Error {
   what: string;

@@ -2,7 +2,9 @@
 // an artifact uses checked against the manifest's sha256 and size (Web Crypto) before it is used.
 // Mirrors runtime/package.py.
 
+import { isNode } from './backends/assets.js';
 import { PackageError } from './errors.js';
+import { ZipSource } from './zip.js';
 
 export const FORMAT_NAME = 'edgepack';
 export const FORMAT_VERSION = 1;
@@ -54,9 +56,6 @@ export async function sha256Hex(bytes) {
 
 // -- where the bytes come from -------------------------------------------------------------------
 
-function isNode() {
-  return typeof process !== 'undefined' && !!process.versions?.node;
-}
 
 /** Files over HTTP(S) or any fetchable base URL (a trailing slash is added). */
 class UrlSource {
@@ -94,6 +93,9 @@ class DirSource {
       return new Uint8Array(await readFile(join(this.dir, rel)));
     } catch (err) {
       const missing = err.code === 'ENOENT' || err.code === 'ENOTDIR';
+      if (missing && rel === MANIFEST && !(await import('node:fs')).existsSync(this.dir)) {
+        throw new PackageError(`no package at ${this.dir}`, { where: this.dir, fix: 'pass the directory written by edgepack build' });
+      }
       throw new PackageError(missing ? `missing file '${rel}'` : `cannot read '${rel}': ${err.message}`, {
         where: this.dir, fix: missing ? 'the package is incomplete: copy it again or rebuild it' : null,
       });
@@ -134,15 +136,32 @@ class MemorySource {
   }
 }
 
-export function sourceFor(location) {
+/**
+ * Where a package's bytes come from: a URL (a directory, or a file ending in .edgepack), a directory
+ * or .edgepack path (Node), the bytes or Blob of a .edgepack file, or the files of a package directory.
+ */
+export async function sourceFor(location) {
   if (typeof location === 'string' || location instanceof URL) {
     const text = String(location);
-    if (/^(https?|blob|data):/i.test(text) || !isNode()) return new UrlSource(text);
-    if (text.startsWith('file:')) return new DirSource(decodeURIComponent(new URL(text).pathname));
-    return new DirSource(text);
+    if (/^(https?|blob|data):/i.test(text) || !isNode()) {
+      if (!/\.edgepack([?#].*)?$/.test(text)) return new UrlSource(text);
+      const response = await fetch(text).catch((err) => { throw new PackageError(`cannot fetch ${text}: ${err.message}`, { where: text }); });
+      if (!response.ok) throw new PackageError(`no package at ${text} (HTTP ${response.status})`, { where: text });
+      return new ZipSource(new Uint8Array(await response.arrayBuffer()), text);
+    }
+    const path = text.startsWith('file:') ? decodeURIComponent(new URL(text).pathname) : text;
+    const { stat, readFile } = await import('node:fs/promises');
+    const info = await stat(path).catch(() => null);
+    if (info?.isFile()) return new ZipSource(new Uint8Array(await readFile(path)), path);
+    return new DirSource(path);
+  }
+  if (location instanceof Uint8Array) return new ZipSource(location, 'the .edgepack bytes given');
+  if (location instanceof ArrayBuffer) return new ZipSource(new Uint8Array(location), 'the .edgepack bytes given');
+  if (typeof Blob !== 'undefined' && location instanceof Blob) {
+    return new ZipSource(new Uint8Array(await location.arrayBuffer()), location.name ?? 'the .edgepack file given');
   }
   if (location && typeof location === 'object') return new MemorySource(location);
-  throw new PackageError('loadPackage needs a URL, a directory (Node) or the package files', {
+  throw new PackageError('loadPackage needs a URL, a directory (Node), a .edgepack file or the package files', {
     fix: "pass e.g. '/package/' in a page, 'build/churn/package' in Node, or the files of a dropped folder",
   });
 }
@@ -158,7 +177,7 @@ export class Package {
 
   /** Read and check manifest.json. Throws PackageError when it cannot be trusted. */
   static async open(location) {
-    const source = sourceFor(location);
+    const source = await sourceFor(location);
     const raw = await source.read(MANIFEST);
     let manifest;
     try {

@@ -97,8 +97,7 @@ export function validateRecords(schema, records, { allowedExtra = new Set(), sta
 
 /** Index of a category in the manifest's list, -1 when the list does not hold it (contract 2). */
 export function categoryIndex(categories, value) {
-  const i = value === null ? -1 : (categories ?? []).indexOf(value);
-  return i;
+  return value === null ? -1 : (categories ?? []).indexOf(value);
 }
 
 const TYPED = {
@@ -139,6 +138,7 @@ export function tensorsFor(binding, rows, schema) {
         for (let i = 0; i < n; i++) {
           const v = rows[i][cols[k]];
           const x = feature.type === 'category' ? categoryIndex(feature.categories, v) : v === null ? NaN : v;
+          if (big && Number.isNaN(x)) throw new Error(`feature ${feature.name}: an int64 tensor cannot hold a missing value`);
           data[i * f + k] = big ? BigInt(Math.trunc(x)) : x;
         }
       }

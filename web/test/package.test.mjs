@@ -108,6 +108,26 @@ describe('loading refuses a package it cannot trust', () => {
   });
 });
 
+describe('a .edgepack file (the zipped package)', () => {
+  let zips;
+  before(async () => { zips = join((await fixtures()).dir, 'zips'); });
+
+  test('scores like the directory, from a path or from the bytes of a dropped file', async () => {
+    const fromPath = await loadPackage(join(zips, 'clf.edgepack'));
+    assert.ok((await fromPath.selftest()).passed);
+    const fromBytes = await loadPackage(new Blob([readFileSync(join(zips, 'clf.edgepack'))]), { backend: 'tfjs-cpu' });
+    assert.equal(fromBytes.describe().artifact, 'tfjs');
+    await fromPath.dispose();
+    await fromBytes.dispose();
+  });
+
+  test("an entry named '../evil.txt' and a zip-bomb ratio are refused as runtime/package.py refuses them", async () => {
+    await assert.rejects(loadPackage(join(zips, 'evil.edgepack')), (err) => err instanceof PackageError && /unsafe path "..\/evil.txt": '..' is refused/.test(err.what));
+    await assert.rejects(loadPackage(join(zips, 'bomb.edgepack')), /entry 'big.bin' has a compression ratio typical of a zip bomb/);
+    await assert.rejects(loadPackage(new Uint8Array(100)), /not a readable .edgepack file/);
+  });
+});
+
 describe('loading from memory (files of a dropped folder)', () => {
   test('a Map of relative paths to bytes scores like the directory', async () => {
     const files = new Map();

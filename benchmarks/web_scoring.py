@@ -75,7 +75,7 @@ def main() -> None:
         results[name] = (startup, bulk)
     base_startup, base_bulk = results["python onnxruntime (baseline)"]
     print(f"{args.rows} records, medians of {args.repeats} runs, whole processes\n")
-    print("| engine | 1 record (s) | ratio | {0} records (s) | ratio | records/s after start-up |".format(args.rows))
+    print(f"| engine | 1 record (s) | ratio | {args.rows} records (s) | ratio | records/s after start-up |")
     print("|---|---|---|---|---|---|")
     for name, (startup, bulk) in results.items():
         rate = args.rows / max(bulk - startup, 1e-9)

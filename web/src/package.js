@@ -4,25 +4,14 @@
 
 import { isNode } from './backends/assets.js';
 import { PackageError } from './errors.js';
+import { safeRelPath } from './paths.js';
 import { ZipSource } from './zip.js';
+
+export { safeRelPath };
 
 export const FORMAT_NAME = 'edgepack';
 export const FORMAT_VERSION = 1;
 export const MANIFEST = 'manifest.json';
-
-const REBUILD = 'rebuild the package with edgepack build';
-
-/** Refuse absolute paths, drive letters and '..' so that nothing resolves outside the package. */
-export function safeRelPath(name, where) {
-  if (typeof name !== 'string' || !name || name.startsWith('/') || name.startsWith('\\') || (name.length > 1 && name[1] === ':')) {
-    throw new PackageError(`unsafe path ${JSON.stringify(name)}: absolute paths are refused`, { where, fix: REBUILD });
-  }
-  const parts = name.replaceAll('\\', '/').split('/');
-  if (parts.includes('..')) {
-    throw new PackageError(`unsafe path ${JSON.stringify(name)}: '..' is refused`, { where, fix: REBUILD });
-  }
-  return parts.filter((p) => p !== '' && p !== '.').join('/');
-}
 
 /** The structural checks the device scorer makes (runtime/package.py: check_manifest). */
 export function checkManifest(manifest, where) {

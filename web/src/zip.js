@@ -4,6 +4,7 @@
 // (browsers, Node 20), capped at the declared size.
 
 import { PackageError } from './errors.js';
+import { safeRelPath } from './paths.js';
 
 const MAX_MEMBER_BYTES = 2 ** 30;
 const MAX_TOTAL_BYTES = 2 * 2 ** 30;
@@ -12,16 +13,6 @@ const MAX_RATIO = 200; // uncompressed / compressed, for members above 1 MiB
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
-
-function unsafe(name, where) {
-  if (!name || name.startsWith('/') || name.startsWith('\\') || (name.length > 1 && name[1] === ':')) {
-    return new PackageError(`unsafe path ${JSON.stringify(name)}: absolute paths are refused`, { where, fix: 'rebuild the package with edgepack build' });
-  }
-  if (name.replaceAll('\\', '/').split('/').includes('..')) {
-    return new PackageError(`unsafe path ${JSON.stringify(name)}: '..' is refused`, { where, fix: 'rebuild the package with edgepack build' });
-  }
-  return null;
-}
 
 export class ZipSource {
   /** @param {Uint8Array} bytes  the whole .edgepack file  @param {string} where */
@@ -61,10 +52,8 @@ export class ZipSource {
       const offset = view.getUint32(at + 42, true);
       const name = decoder.decode(bytes.subarray(at + 46, at + 46 + nameLength));
       at += 46 + skip;
-      const refusal = unsafe(name, this.where);
-      if (refusal) throw refusal;
+      const rel = safeRelPath(name, this.where);
       if (name.endsWith('/')) continue;
-      const rel = name.split('/').filter((p) => p !== '' && p !== '.').join('/');
       if (flags & 1) throw new PackageError(`entry '${rel}' is encrypted`, { where: this.where });
       if (method !== 0 && method !== 8) throw new PackageError(`entry '${rel}' uses zip method ${method}; only stored and deflated entries are read`, { where: this.where });
       if (size > MAX_MEMBER_BYTES) throw new PackageError(`entry '${rel}' unpacks to ${size} bytes, over the limit`, { where: this.where });

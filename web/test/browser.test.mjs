@@ -36,10 +36,12 @@ async function servePackage(dir) {
 async function openPage(url) {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
   const problems = [];
+  const requests = [];
   page.on('pageerror', (err) => problems.push(err.message));
+  page.on('request', (request) => requests.push(request.url()));
   await page.goto(url);
   await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state), null, { timeout: 60000 });
-  return { page, problems };
+  return { page, problems, requests };
 }
 
 async function fillForm(page, record, schema) {
@@ -61,8 +63,12 @@ describe('the demo page (ONNX through onnxruntime-web)', () => {
   });
 
   test('a record entered in the form gets the Python scorer\'s prediction', async () => {
-    const { page, problems } = await openPage(url);
+    const { page, problems, requests } = await openPage(url);
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
+    // No CDN: every script, .wasm and package file came from edgepack serve itself.
+    const origin = new URL(url).origin;
+    assert.deepEqual(requests.filter((r) => !r.startsWith(origin) && !r.startsWith('data:') && !r.startsWith('blob:')), []);
+    assert.ok(requests.some((r) => r.endsWith('.wasm')), requests.join('\n'));
     assert.match(await page.textContent('#artifact'), /^onnx \(onnx, float32\)/);
     assert.match(await page.textContent('#backend'), /ort-wasm · onnxruntime-web 1\.30\.0/);
     assert.match(await page.textContent('#package-version'), /version 1\.2/);
@@ -132,7 +138,8 @@ describe('the demo page (ONNX through onnxruntime-web)', () => {
   test('TF.js in the page (wasm, webgl, cpu) equals the Keras network', async () => {
     const { records, keras } = fx.expected.clf;
     for (const backend of ['tfjs-wasm', 'tfjs-webgl', 'tfjs-cpu']) {
-      const { page } = await openPage(`${url}?backend=${backend}`);
+      const { page, requests } = await openPage(`${url}?backend=${backend}`);
+      assert.deepEqual(requests.filter((r) => !r.startsWith(new URL(url).origin)), []);
       const info = await page.evaluate(() => window.edgepack.ready);
       assert.equal(info.backend, backend);
       assert.equal(info.artifact, 'tfjs');

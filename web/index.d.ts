@@ -144,7 +144,7 @@ export class Package {
   readonly artifacts: ArtifactEntry[];
   artifact(id?: string | null, format?: string): ArtifactEntry;
   /** A file's bytes after checking sha256 (and size) against the manifest; PackageError otherwise. */
-  verifiedFile(rel: string, sha256: string, size?: number): Promise<Uint8Array>;
+  verifiedFile(rel: string, sha256: string, size?: number, kind?: string | null): Promise<Uint8Array>;
   artifactFiles(entry: ArtifactEntry): Promise<Record<string, Uint8Array>>;
   golden(): Promise<{ records: InputRecord[]; outputs: Record<string, unknown[]> }>;
 }

@@ -199,13 +199,13 @@ export class Package {
   }
 
   /** A file's bytes after checking its sha256 and size against the manifest's record of it. */
-  async verifiedFile(rel, sha256, size) {
+  async verifiedFile(rel, sha256, size, kind = 'artifact') {
     const safe = safeRelPath(rel, this.where);
     const data = await this.source.read(safe);
     const digest = await sha256Hex(data);
     if (digest !== sha256 || (size !== undefined && size !== null && data.length !== size)) {
       throw new PackageError(
-        `artifact '${rel}' failed its checksum (manifest sha256 ${String(sha256).slice(0, 12)}..., file ${digest.slice(0, 12)}...)`,
+        `${kind ? `${kind} ` : ''}'${rel}' failed its checksum (manifest sha256 ${String(sha256).slice(0, 12)}..., file ${digest.slice(0, 12)}...)`,
         { where: this.where, fix: 'the package was altered or damaged in transit: copy it again from the build' },
       );
     }
@@ -224,6 +224,6 @@ export class Package {
   /** The golden vectors (sample records and the source model's outputs), checksum-verified. */
   async golden() {
     const { file, sha256 } = this.manifest.golden;
-    return JSON.parse(new TextDecoder().decode(await this.verifiedFile(file, sha256)));
+    return JSON.parse(new TextDecoder().decode(await this.verifiedFile(file, sha256, undefined, null)));
   }
 }

@@ -6,13 +6,10 @@ import { PackageError } from './errors.js';
 import { safeRelPath } from './paths.js';
 import { MANIFEST, sourceFor } from './sources.js';
 
-export { MANIFEST };
-
-export { safeRelPath };
+export { MANIFEST, safeRelPath };
 
 export const FORMAT_NAME = 'edgepack';
 export const FORMAT_VERSION = 1;
-
 
 /** The structural checks the device scorer makes (runtime/package.py: check_manifest). */
 export function checkManifest(manifest, where) {

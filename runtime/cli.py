@@ -136,7 +136,10 @@ def _watch(args: argparse.Namespace) -> int:
     from .watch import WatchOptions, watch
 
     scorer = _load(args.package, args.artifact)
-    options = WatchOptions(once=args.once, interval=args.interval, min_age=args.min_age, quiet=args.quiet)
+    if args.format != "jsonl" or args.errors or args.line_buffered:
+        _score_parser().error("in watch mode the format comes from each file's suffix and errors go to OUT_DIR")
+    options = WatchOptions(once=args.once, interval=args.interval, min_age=args.min_age, id_field=args.id_field,
+                           quiet=args.quiet)
     return watch(scorer, args.watch, args.out, options)
 
 

@@ -128,7 +128,12 @@ class WatchFolder:
 
     # -- the protocol ------------------------------------------------------------------------------
     def recover(self) -> None:
-        """Finish what a killed run left in `.processing` (see the module docstring)."""
+        """Finish what a killed run left in `.processing` (see the module docstring).
+
+        Hidden temporaries in OUT_DIR are a killed run's unfinished writes: one watcher owns OUT_DIR.
+        """
+        for tmp in self.out_dir.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
         for path in sorted(self.work.iterdir()):
             if path.is_file():
                 self._process(path)

@@ -158,6 +158,8 @@ def _parse_number(cell: str) -> float | None:
 
 
 def _fits(value: Any) -> bool:
+    if value is None:
+        return True
     try:
         float(value)
     except (OverflowError, TypeError, ValueError):

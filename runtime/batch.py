@@ -113,7 +113,9 @@ class _Rule:
         return mask if mask.any() else None
 
     # -- CSV cells (strings) ---------------------------------------------------------------------------
-    def cell_column(self, cells: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    def cell_column(self, cells: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if isinstance(cells, np.ndarray) and cells.dtype == np.float64:  # parsed already (numpy's CSV reader)
+            return cells, self.value_mask(cells)
         if self.category:
             if "" in cells:
                 cells = [None if c == "" else c for c in cells]
@@ -136,8 +138,10 @@ class _Rule:
         bad = np.array(flags, dtype=bool) if any(flags) else None
         return arr, _merge(bad, self.value_mask(arr))
 
-    def cell_value(self, cell: str) -> Any:
+    def cell_value(self, cell: Any) -> Any:
         """One CSV cell typed as JSON would carry it, for check_record's reason."""
+        if not isinstance(cell, str):
+            return cell  # a number numpy parsed already
         if cell == "":
             return None
         if self.category:

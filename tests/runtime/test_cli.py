@@ -87,7 +87,7 @@ def test_csv_with_header_ids_and_errors_file(strict_package, tmp_path):
     bad_empty = rows[1].replace(f",{records[1]['support_calls']},", ",,", 1)
     bad_text = "r9," + ",".join("x" if f == "tenure_months" else str(records[0][f]) for f in reversed(strict_package.features))
     quoted = "\"r5\"," + ",".join(f"\"{records[2][f]}\"" for f in reversed(strict_package.features))
-    stdin = "\n".join([",".join(header), rows[0], bad_empty, bad_text, rows[2], quoted, "short,row", rows[3]]) + "\n"
+    stdin = "\n".join([",".join(header), rows[0], bad_empty, bad_text, rows[2], quoted, "short,row", rows[3], rows[0] + ",9"]) + "\n"
     errors_file = tmp_path / "rejected.jsonl"
     result = run_scorer([strict_package.path, "--format", "csv", "--id-field", "id", "--errors", errors_file], stdin)
     assert result.returncode == 3, result.stderr
@@ -96,7 +96,7 @@ def test_csv_with_header_ids_and_errors_file(strict_package, tmp_path):
     _check_predictions(strict_package, out, [records[0], records[2], records[2], records[3]])
     errors = read_lines(errors_file)
     assert [(e["line"], e["field"], e.get("id")) for e in errors] == [
-        (3, "support_calls", "r1"), (4, "tenure_months", "r9"), (7, None, None)]
+        (3, "support_calls", "r1"), (4, "tenure_months", "r9"), (7, None, None), (9, None, None)]
     assert "see" in result.stderr.decode() and read_lines(result.stderr) == []
 
 

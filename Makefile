@@ -36,8 +36,12 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-bench: $(STAMP) $(CHURN)/churn.joblib
-	@echo "benchmarks: see benchmarks/ (added by the scorer and quantization work)"
+$(CHURN)/package/manifest.json: $(CHURN)/churn.joblib
+	$(VENV)/bin/edgepack build $(CHURN)/churn.joblib --sample $(CHURN)/sample.csv --label-column churn \
+		--name churn -o $(CHURN)/package
+
+bench: $(STAMP) $(CHURN)/churn.joblib $(CHURN)/package/manifest.json
+	$(PY) benchmarks/scorer.py --churn $(CHURN)
 
 clean:
 	rm -rf build test-artifacts

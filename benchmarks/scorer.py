@@ -196,11 +196,17 @@ def worker_latency(package: str, holdout: str, model: str) -> dict[str, float]:
 
 def worker_cold(package: str, model: str, record: str, runs: str) -> dict[str, Any]:
     """Cold starts, launched from this small process: a child's peak RSS counts the memory of the process
-    it was forked from, so the driver (which built packages with scikit-learn) must not launch them."""
+    it was forked from, so the driver (which built packages with scikit-learn) must not launch them.
+    The three commands take turns, run by run, so that a change in the machine's load hits all alike."""
     data = record.encode()
-    return {"onnxruntime": cold_start([PY, "-c", "import onnxruntime"], b"", int(runs)),
-            "edgepack": cold_start([PY, "-m", "edgepack.runtime", package, "--quiet"], data, int(runs)),
-            "sklearn": cold_start([PY, "-c", SKLEARN_SCORER, model], data, int(runs))}
+    commands = {"onnxruntime": ([PY, "-c", "import onnxruntime"], b""),
+                "edgepack": ([PY, "-m", "edgepack.runtime", package, "--quiet"], data),
+                "sklearn": ([PY, "-c", SKLEARN_SCORER, model], data)}
+    samples: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+    for _ in range(int(runs)):
+        for key, (cmd, stdin) in commands.items():
+            samples[key].append(cold_start(cmd, stdin))
+    return {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v)) for k, v in samples.items()}
 
 
 SKLEARN_SCORER = """
@@ -222,21 +228,18 @@ def _run_worker(args: list[str], env: dict[str, str] | None = None) -> dict[str,
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def cold_start(cmd: list[str], stdin: bytes, runs: int) -> tuple[float, float]:
-    """Median wall (ms) and median peak RSS (MiB) of the whole process."""
-    walls, peaks = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        proc.stdin.write(stdin)  # type: ignore[union-attr]
-        proc.stdin.close()  # type: ignore[union-attr]
-        _, status, usage = os.wait4(proc.pid, 0)
-        walls.append((time.perf_counter() - start) * 1000)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise SystemExit(f"{cmd} exited {proc.returncode}")
-        peaks.append(usage.ru_maxrss / 1024)
-    return statistics.median(walls), statistics.median(peaks)
+def cold_start(cmd: list[str], stdin: bytes) -> tuple[float, float]:
+    """Wall (ms) and peak RSS (MiB) of one whole process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc.stdin.write(stdin)  # type: ignore[union-attr]
+    proc.stdin.close()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - start) * 1000
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} exited {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--churn", type=Path, default=ROOT / "build" / "churn",
                         help="folder with package/, churn.joblib and holdout.csv (make demo builds it)")
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
-    parser.add_argument("--runs", type=int, default=5, help="process starts per cold-start figure")
+    parser.add_argument("--runs", type=int, default=7, help="process starts per cold-start figure")
     parser.add_argument("--records", type=int, default=100_000, help="records per throughput run")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)

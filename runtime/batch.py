@@ -16,7 +16,7 @@ caller filters once) and a boolean mask of the records to reject.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -171,6 +171,17 @@ def _fits(value: Any) -> bool:
     return True
 
 
+def _checked(n: int, results: Iterable[tuple[str, tuple[np.ndarray, np.ndarray | None]]]) -> Checked:
+    """Columns and the union of their reject masks."""
+    columns: dict[str, np.ndarray] = {}
+    bad = np.zeros(n, dtype=bool)
+    for name, (arr, mask) in results:
+        columns[name] = arr
+        if mask is not None:
+            bad |= mask
+    return Checked(columns, bad)
+
+
 def _merge(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     if a is None:
         return b
@@ -209,25 +220,11 @@ class BatchValidator:
             if matrix is not None:
                 return self._from_matrix(matrix)
         cols: list[Sequence[Any]] = list(zip(*rows)) if n else [() for _ in self.rules]
-        columns: dict[str, np.ndarray] = {}
-        bad = np.zeros(n, dtype=bool)
-        for rule, col in zip(self.rules, cols):
-            arr, mask = rule.typed_column(col)
-            columns[rule.name] = arr
-            if mask is not None:
-                bad |= mask
-        return Checked(columns, bad)
+        return _checked(n, ((rule.name, rule.typed_column(col)) for rule, col in zip(self.rules, cols)))
 
     def _from_matrix(self, matrix: np.ndarray) -> Checked:
-        bad = np.zeros(len(matrix), dtype=bool)
-        columns = {}
-        for j, rule in enumerate(self.rules):
-            col = matrix[:, j]
-            columns[rule.name] = col
-            mask = rule.value_mask(col)
-            if mask is not None:
-                bad |= mask
-        return Checked(columns, bad)
+        return _checked(len(matrix), ((rule.name, (matrix[:, j], rule.value_mask(matrix[:, j])))
+                                      for j, rule in enumerate(self.rules)))
 
     def _rows_if_well_shaped(self, records: list[Any]) -> list[tuple[Any, ...]] | None:
         """Every record a dict with every feature and no unknown field: its values in schema order."""
@@ -270,14 +267,7 @@ class BatchValidator:
     def cells(self, columns_of_cells: Sequence[Sequence[str]]) -> Checked:
         """Columns of CSV cells in schema order (one list of strings per feature)."""
         n = len(columns_of_cells[0]) if columns_of_cells else 0
-        columns: dict[str, np.ndarray] = {}
-        bad = np.zeros(n, dtype=bool)
-        for rule, cells in zip(self.rules, columns_of_cells):
-            arr, mask = rule.cell_column(cells)
-            columns[rule.name] = arr
-            if mask is not None:
-                bad |= mask
-        return Checked(columns, bad)
+        return _checked(n, ((rule.name, rule.cell_column(cells)) for rule, cells in zip(self.rules, columns_of_cells)))
 
     def record_from_cells(self, cells: Sequence[str]) -> dict[str, Any]:
         """One CSV row (schema order) as the typed record check_record judges."""

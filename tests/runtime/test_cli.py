@@ -192,3 +192,20 @@ def test_selftest_reports_and_fails_outside_tolerance(strict_package, tmp_path):
 
     result = run_scorer(["selftest", _damaged(strict_package, tmp_path, impossible)])
     assert result.returncode == 1 and b"FAIL" in result.stdout
+
+
+@BOTH_PARSERS
+def test_crlf_blank_lines_bom_and_bad_bytes(strict_package, env):
+    good = json.dumps(strict_package.records(1)[0]).encode()
+    stdin = good + b"\r\n" + b'{"contract": "\xff\xfe"}\r\n' + b"\r\n" + good  # no newline at the end
+    result = run_scorer([strict_package.path], stdin, env=env)
+    assert result.returncode == 3
+    assert len(read_lines(result.stdout)) == 2
+    assert [(e["line"], e["reason"]) for e in read_lines(result.stderr)] == [(2, "the line is not valid UTF-8")]
+
+    record = strict_package.records(1)[0]
+    names = strict_package.features
+    csv_text = "\ufeff" + ",".join(names) + "\r\n" + ",".join(str(record[n]) for n in names) + "\r\n"
+    result = run_scorer([strict_package.path, "--format", "csv"], csv_text.encode("utf-8"), env=env)
+    assert result.returncode == 0, result.stderr
+    _check_predictions(strict_package, read_lines(result.stdout), [record])

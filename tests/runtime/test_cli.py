@@ -209,3 +209,14 @@ def test_crlf_blank_lines_bom_and_bad_bytes(strict_package, env):
     result = run_scorer([strict_package.path, "--format", "csv"], csv_text.encode("utf-8"), env=env)
     assert result.returncode == 0, result.stderr
     _check_predictions(strict_package, read_lines(result.stdout), [record])
+
+
+def test_zipped_package_scores_the_same(strict_package, tmp_path):
+    archive = shutil.make_archive(str(tmp_path / "strict"), "zip", strict_package.path)
+    zipped = tmp_path / "strict.edgepack"
+    shutil.move(archive, zipped)
+    records = strict_package.records(3)
+    result = run_scorer([zipped], jsonl(records))
+    assert result.returncode == 0, result.stderr
+    _check_predictions(strict_package, read_lines(result.stdout), records)
+    assert run_scorer(["selftest", zipped]).returncode == 0

@@ -71,7 +71,7 @@ class _DirSource:
 
 class _ZipSource:
     def __init__(self, path: Path) -> None:
-        import zipfile  # only zipped packages pay for it
+        import zipfile  # imported here: only zipped packages pay for it
 
         self.path = path
         try:
@@ -104,8 +104,15 @@ class _ZipSource:
             raise PackageError(f"missing file {rel!r}", where=str(self.path),
                                fix="the package is incomplete: rebuild it")
         # Read with a cap: the declared size in the zip header is itself untrusted.
-        with self.zip.open(info) as handle:
-            data = handle.read(info.file_size + 1)
+        import zipfile
+        import zlib
+
+        try:
+            with self.zip.open(info) as handle:
+                data = handle.read(info.file_size + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
+            raise PackageError(f"entry {rel!r} is damaged: {exc}", where=str(self.path),
+                               fix="the package was altered or damaged in transit: copy it again from the build") from exc
         if len(data) != info.file_size:
             raise PackageError(f"entry {rel!r} does not match its declared size", where=str(self.path))
         return data

@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,3 +221,17 @@ def test_zipped_package_scores_the_same(strict_package, tmp_path):
     assert result.returncode == 0, result.stderr
     _check_predictions(strict_package, read_lines(result.stdout), records)
     assert run_scorer(["selftest", zipped]).returncode == 0
+
+
+def test_damaged_zipped_package_exits_4(strict_package, tmp_path):
+    import zipfile
+
+    archive = Path(shutil.make_archive(str(tmp_path / "strict"), "zip", strict_package.path))
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("model.onnx")
+    data = bytearray(archive.read_bytes())
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + 50] ^= 0xFF  # inside the compressed data
+    zipped = tmp_path / "damaged.edgepack"
+    zipped.write_bytes(bytes(data))
+    result = run_scorer([zipped], jsonl(strict_package.records(1)))
+    assert result.returncode == 4 and b"Traceback" not in result.stderr, result.stderr

@@ -130,3 +130,17 @@ def test_sigterm_finishes_the_current_file_and_exits_0(strict_package, tmp_path)
     assert all(len(read_lines(p)) == 50 for p in out_files)  # every committed file is whole
     assert not list((inbox / ".processing").iterdir())
     assert len(out_files) == len(list((inbox / "done").iterdir()))
+
+
+def test_output_that_cannot_be_written_keeps_the_input_for_a_retry(strict_package, tmp_path):
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (out / ".a.jsonl.tmp").mkdir(parents=True)  # the temporary output cannot be created: like a full disk
+    _drop(inbox, "a", strict_package.records(3))
+    result = run_scorer(_watch_args(strict_package, tmp_path, "--once"))
+    assert result.returncode == 2 and b"cannot write the output for a.jsonl" in result.stderr
+    assert [p.name for p in (inbox / ".processing").iterdir()] == ["a.jsonl"]
+    assert not list((inbox / "failed").iterdir())
+    (out / ".a.jsonl.tmp").rmdir()
+    assert run_scorer(_watch_args(strict_package, tmp_path, "--once")).returncode == 0
+    assert _ids([out / "a.jsonl"]) == Counter({"a-0": 1, "a-1": 1, "a-2": 1})

@@ -219,8 +219,12 @@ class WatchFolder:
 
 
 def _remove(*paths: Path) -> None:
+    """Remove temporaries, best effort: a failure here must not hide the error being reported."""
     for path in paths:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _free_name(path: Path) -> Path:

@@ -198,7 +198,7 @@ class BatchValidator:
         self.allowed_extra = allowed_extra
         self.rules = [_Rule(f) for f in schema.features]
         self.names = schema.names
-        self._extra = tuple(allowed_extra)
+        self._extra = tuple(k for k in allowed_extra if k not in self.names)  # an id may also be a feature
         n = len(self.names)
         self._getter: Callable[[Any], tuple[Any, ...]] = (
             operator.itemgetter(*self.names) if n > 1 else (lambda r, k=self.names[0]: (r[k],)))

@@ -95,3 +95,9 @@ def test_csv_cells_follow_the_same_rules():
     assert fields == ["age", "score", "score", "score", "member", "plan"]
     good = checked.good_columns()
     assert good["income"][0] != good["income"][0] and good["member"].tolist() == [1.0, 0.0]
+
+
+def test_an_id_field_that_is_also_a_feature():
+    validator = BatchValidator(NUMERIC, frozenset({"age"}))
+    records = [{"age": 3, "income": None, "score": 0.5, "member": True}, {"age": 4, "score": 0.5, "member": True}]
+    assert validator.records(records).bad.tolist() == [False, True]

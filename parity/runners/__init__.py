@@ -14,6 +14,13 @@ RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("tflite", ("tflite",), "tflite:TFLiteRunner"),
     ("tfjs-node-wasm", ("tfjs",), "tfjs_node:TfjsNodeWasmRunner"),
     ("tfjs-node-cpu", ("tfjs",), "tfjs_node:TfjsNodeCpuRunner"),
+    ("onnx-reference", ("onnx",), "onnx_reference:OnnxReferenceRunner"),
+    ("scorer-cli", ("onnx",), "scorer_cli:ScorerCliRunner"),
+    # The original model (--reference MODEL): runs no artifact, gives the reference outputs.
+    ("reference", (), "reference:ReferenceRunner"),
+    ("ort-web-node", ("onnx",), "ort_web_node:OrtWebNodeRunner"),
+    # Last: a browser start per batch is the slowest check, never the build's first choice for a format.
+    ("chromium", ("onnx", "tfjs"), "chromium:ChromiumRunner"),
 ]
 
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from .ort_web_node import NodeScoreRunner
 
+TFJS = ("@tensorflow/tfjs-core", "@tensorflow/tfjs-converter")
 
-class TfjsNodeWasmRunner(NodeScoreRunner):
-    name = "tfjs-node-wasm"
+
+class TfjsNodeRunner(NodeScoreRunner):
     formats = ("tfjs",)
-    backend = "tfjs-wasm"
-    needs = ("@tensorflow/tfjs-core", "@tensorflow/tfjs-converter", "@tensorflow/tfjs-backend-wasm")
     runtime_package = "@tensorflow/tfjs-core"
 
 
-class TfjsNodeCpuRunner(NodeScoreRunner):
-    name = "tfjs-node-cpu"
-    formats = ("tfjs",)
-    backend = "tfjs-cpu"
-    needs = ("@tensorflow/tfjs-core", "@tensorflow/tfjs-converter", "@tensorflow/tfjs-backend-cpu")
-    runtime_package = "@tensorflow/tfjs-core"
+class TfjsNodeWasmRunner(TfjsNodeRunner):
+    name, backend, needs = "tfjs-node-wasm", "tfjs-wasm", (*TFJS, "@tensorflow/tfjs-backend-wasm")
+
+
+class TfjsNodeCpuRunner(TfjsNodeRunner):
+    name, backend, needs = "tfjs-node-cpu", "tfjs-cpu", (*TFJS, "@tensorflow/tfjs-backend-cpu")

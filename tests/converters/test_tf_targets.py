@@ -144,3 +144,23 @@ def _columns(case: Case, records: list[dict]) -> dict[str, np.ndarray]:
     columns, kept, rejected = encode_records(IOSchema.from_manifest(case.manifest), records)
     assert not rejected and len(kept) == len(records)
     return columns
+
+
+@pytest.mark.parametrize("runner", ["tflite", "tfjs-node-wasm", "tfjs-node-cpu"])
+def test_parity_runners_score_held_out_records_like_the_model(runner, tf_case):
+    """The runners the build and the parity harness use (records in, encoded by each runtime itself)."""
+    from edgepack.converters.build import frame_columns, records_from_frame
+    from edgepack.parity.runners import runner_class
+    from edgepack.parity.runners.base import InputBatch
+    from edgepack.runtime.package import Package
+    from edgepack.runtime.schema import IOSchema
+
+    cls = runner_class(runner)
+    if cls.availability():
+        pytest.skip(cls.availability())
+    case = tf_case("hist_gradient_boosting_clf")  # NaN and unknown-category routing, ordinal encoder
+    schema = IOSchema.from_manifest(case.manifest)
+    package = Package.open(case.path)
+    batch = InputBatch(records=records_from_frame(case.features, schema), columns=frame_columns(case.features, schema))
+    with cls(package, package.artifact(format=cls.formats[0])) as run:
+        case.check(run.predict(batch))

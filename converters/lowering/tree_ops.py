@@ -97,7 +97,7 @@ def _gemm_arrays(tree: Tree, t_thr: np.ndarray, t_nan: np.ndarray, n_int: int, n
             child = node
         lefts[k] = count
     feat = np.zeros(n_int, np.int32)
-    thr = np.full(n_int, np.finfo(np.float32).max, np.float32)
+    thr = np.zeros(n_int, np.float32)  # padding nodes: their path rows are zero, any value will do
     nan = np.zeros(n_int, bool)
     feat[: len(internal)] = tree.feature[internal]
     thr[: len(internal)] = t_thr[internal]

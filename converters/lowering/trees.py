@@ -178,7 +178,9 @@ def folded_trees(ens: Ensemble, cols: list[Column]) -> list[tuple[Tree, np.ndarr
     """Each tree with its thresholds folded: (tree, float32 thresholds, nan_left) per node."""
     out = []
     for tree in ens.trees:
-        thr = np.full(len(tree.feature), np.finfo(np.float32).max, dtype=np.float32)
+        # Leaves never compare (the walks stop there): 0, so that weight quantization (TF.js) sees only
+        # real thresholds in its value range.
+        thr = np.zeros(len(tree.feature), dtype=np.float32)
         nan_left = np.zeros(len(tree.feature), dtype=bool)
         for j in np.unique(tree.feature[tree.feature >= 0]):
             nodes = np.flatnonzero(tree.feature == j)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...runtime.errors import ModelError
-from ..lowering import lower
+from ..lowering import INPUT_NAME, lower
 
 OPSET = 17
 
@@ -38,7 +38,15 @@ def convert_with_info(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], 
         outputs[name] = name
     if len(proto.graph.input) != 1:
         raise ModelError(f"the ONNX graph has inputs {[i.name for i in proto.graph.input]}, expected one")
+    _rename_input(proto, INPUT_NAME)  # "features:0" (a TensorFlow tensor name) -> "features", as on TFLite/TF.js
     inputs = [{"name": proto.graph.input[0].name, "features": graph.features, "dtype": "float32"}]
     opsets = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
     return proto.SerializeToString(), {"inputs": inputs, "outputs": outputs, "opset": opsets}, \
         {"name": "tf2onnx", "version": tf2onnx.__version__}
+
+
+def _rename_input(proto: Any, name: str) -> None:
+    old = proto.graph.input[0].name
+    for node in proto.graph.node:
+        node.input[:] = [name if i == old else i for i in node.input]
+    proto.graph.input[0].name = name

@@ -6,14 +6,7 @@ iOS team can call the model without reading the manifest.
 
 from __future__ import annotations
 
-import re
 from typing import Any
-
-
-def swift_identifier(name: str) -> str:
-    """A Swift identifier for a feature name (Core ML's generated classes sanitise names the same way)."""
-    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return f"_{ident}" if ident[:1].isdigit() else ident
 
 
 def _sklearn_snippet(entry: dict[str, Any], schema: Any) -> str:

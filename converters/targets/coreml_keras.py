@@ -52,6 +52,11 @@ def _concrete_function(source: Any, n_features: int) -> Any:
     return tf.function(serve).get_concrete_function(tf.TensorSpec([None, n_features], tf.float32))
 
 
+# In the float16 variant only these ops compute in float16. Elementwise preprocessing (a Normalization
+# layer's sub/mul/div on raw inputs) stays float32: raw values above 65504 overflow float16 to inf.
+FLOAT16_OPS = frozenset({"linear", "matmul", "conv", "relu", "tanh", "sigmoid", "softmax", "gelu", "silu", "leaky_relu", "elu"})
+
+
 def _convert(source: Any, n_features: int, precision: str) -> Any:
     import coremltools as ct
 
@@ -60,7 +65,8 @@ def _convert(source: Any, n_features: int, precision: str) -> Any:
     try:
         ml = ct.convert([func], source="tensorflow", convert_to="mlprogram",
                         inputs=[ct.TensorType(name=placeholder, shape=(ct.RangeDim(1, MAX_ROWS), n_features))],
-                        compute_precision=ct.precision.FLOAT32 if precision == "float32" else ct.precision.FLOAT16)
+                        compute_precision=ct.precision.FLOAT32 if precision == "float32"
+                        else ct.transform.FP16ComputePrecision(op_selector=lambda op: op.op_type in FLOAT16_OPS))
     except Exception as exc:  # coremltools raises many types for unsupported graphs
         raise ModelError(f"coremltools could not convert the Keras model: {type(exc).__name__}: {exc}",
                          fix="the Core ML target supports Keras models of standard layers over one [N, F] input") from exc

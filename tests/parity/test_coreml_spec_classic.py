@@ -179,3 +179,14 @@ def test_refuses_what_it_does_not_know():
     m.normalizer.SetInParent()
     with pytest.raises(SpecError, match="outside the supported subset"):
         _run(m, {"v": np.zeros((1, 2))})
+
+
+def test_evaluator_stands_apart_from_the_converter():
+    import subprocess
+    import sys
+
+    code = ("import sys, edgepack.parity.coreml_spec as e; e.CoreMLModel; from edgepack.parity.coreml_spec.proto import module;"
+            "module('Model_pb2'); bad = [m for m in sys.modules if m.startswith(('edgepack.converters', 'tensorflow', 'coremltools.models'))];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

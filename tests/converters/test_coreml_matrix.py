@@ -68,7 +68,7 @@ def test_coreml_float32_agrees_with_sklearn_on_holdout(family, coreml_package):
     entry = package.artifact("coreml").entry
     assert entry["spec_version"] >= 1 and entry["min_ios"] and entry["min_macos"]
     assert [t["name"] for t in entry["inputs"]] == [f["name"] for f in manifest["inputs"]["features"]]
-    assert (path / "snippets" / "ios" / "Predict.swift").read_text().count('MLFeatureValue(') == len(entry["inputs"])
+    assert (path / "snippets" / "ios" / "Predict.swift").read_text().count("MLFeatureValue(") == len(entry["inputs"])
 
 
 def test_variants_exist_only_for_neural_networks(coreml_package):
@@ -120,3 +120,13 @@ def _vector(model, name: str, inputs: dict) -> np.ndarray:
 def test_runner_table_lists_the_spec_evaluator_first_on_linux():
     assert runners_for("coreml")[0] == "coreml-spec"
     assert "macOS" in (runner_class("coreml").availability() or "macOS")
+
+
+def test_variant_option_is_checked():
+    from edgepack.converters.targets.coreml import parse_variants
+    from edgepack.runtime.errors import UsageError
+
+    assert parse_variants("none") == []
+    assert parse_variants("float16, int8") == ["float16", "int8"]
+    with pytest.raises(UsageError, match="unknown Core ML variant"):
+        parse_variants("int4")

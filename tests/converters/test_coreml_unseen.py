@@ -136,3 +136,8 @@ def test_unseen_keras_model(tmp_path, monkeypatch):
         if art.id == "coreml":
             assert passes(metrics, DEFAULT_PROFILES["float32"]), metrics
     assert all(c["passed"] for c in result.checks), result.checks
+    # the single-file form: the .mlpackage's files travel inside the zip, checksummed
+    from edgepack.converters.package_writer import zip_directory
+
+    zipped = Package.open(zip_directory(result.path, tmp_path / "gold.edgepack"))
+    assert np.array_equal(_run(zipped, "coreml", holdout)["probabilities"], _run(package, "coreml", holdout)["probabilities"])

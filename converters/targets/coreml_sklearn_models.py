@@ -31,7 +31,9 @@ def logistic_regression(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
     glm.weights.add().value.extend(coef[0].tolist())
     glm.offset.append(float(intercept[0]))
     glm.postEvaluationTransform = glm.Logit
-    glm.classEncoding = glm.ReferenceClass  # p(second class) = logistic(w.x + b), p(first) = 1 - that
+    # One weight row for two classes: p(second class) = logistic(w.x + b), p(first) = 1 - that. OneVsRest
+    # is the encoding coremltools' own (version-gated) converter uses for binary logistic regression.
+    glm.classEncoding = glm.OneVsRest
     set_class_labels(glm, _classes(source))
     return m, outputs
 

@@ -10,9 +10,9 @@ OneHotEncoder      an array with 1.0 at the category's position in the category 
 CategoricalMapping maps string -> int64 (or int64 -> string); an unknown key gives ValueOnUnknown, or is
                    an error when none is set.
 GLMRegressor       y_k = weights_k . x + offset_k, then NoTransform, Logit (1 / (1 + e^-y)) or Probit (Phi).
-GLMClassifier      z_k = weights_k . x + offset_k, then Logit or Probit. ReferenceClass with one weight
-                   row: p(second class) = T(z), p(first) = 1 - p(second). OneVsRest: p_k = T(z_k),
-                   normalised to sum to 1.
+GLMClassifier      z_k = weights_k . x + offset_k, then Logit or Probit. Two classes and one weight row
+                   (either encoding): p(second class) = T(z), p(first) = 1 - p(second). OneVsRest with
+                   one row per class: p_k = T(z_k), normalised to sum to 1.
 """
 
 from __future__ import annotations
@@ -132,10 +132,10 @@ def glm_classifier(model: Any, feeds: dict[str, Any]) -> dict[str, Any]:
     labels = class_labels(spec)
     x = as_columns(feeds[model.description.input[0].name])
     p = _link(spec.PostEvaluationTransform.Name(spec.postEvaluationTransform), _glm_scores(spec, x))
-    if spec.classEncoding == spec.ReferenceClass:
-        if p.shape[1] != 1 or len(labels) != 2:
-            raise SpecError("GLMClassifier ReferenceClass is supported for two classes and one weight row")
+    if p.shape[1] == 1 and len(labels) == 2:  # binary, either encoding: the row scores the second class
         probs = np.concatenate([1.0 - p, p], axis=1)
-    else:
+    elif spec.classEncoding == spec.OneVsRest and p.shape[1] == len(labels):
         probs = p / p.sum(axis=1, keepdims=True)
+    else:
+        raise SpecError(f"GLMClassifier with {p.shape[1]} weight rows for {len(labels)} classes is outside the supported subset")
     return classifier_result(model.description, labels, probs)

@@ -63,6 +63,7 @@ def test_pipeline_imputer_scaler_onehot_vectorizer_glm_classifier():
     glm.glmClassifier.weights.add().value.extend([1.0, 2.0, -1.0])
     glm.glmClassifier.offset.append(0.5)
     glm.glmClassifier.int64ClassLabels.vector.extend([10, 20])
+    glm.glmClassifier.classEncoding = glm.glmClassifier.OneVsRest
     pipe.models.extend([imp, sc, oh, fv, glm])
     out = _run(top, {"x": np.array([6.0, math.nan, 0.0]), "c": np.array(["a", "b", "zzz"], dtype=object)})
     # row 0: x'=(6-2)*.5=2, [2,1,0] -> z = 2 + 2 + .5 = 4.5; row 1: x'=(4-2)*.5=1, [1,0,1] -> 1 - 1 + .5 = .5
@@ -142,6 +143,20 @@ def test_tree_classifier_post_evaluation_transforms():
     s = np.array([[1.5, 0.5, 2.5], [0.5, 3.5, 0.5]])
     assert np.allclose(out["probs"].values, np.exp(s) / np.exp(s).sum(axis=1, keepdims=True), atol=1e-15)
     assert list(out["label"]) == [2, 1]
+
+
+def test_glm_classifier_one_vs_rest_normalises():
+    m = _model([("v", "array", 1)], [("label", "int64", None), ("probs", "dict", None)])
+    glm = m.glmClassifier
+    for w in (1.0, -1.0, 0.0):
+        glm.weights.add().value.append(w)
+        glm.offset.append(0.0)
+    glm.classEncoding = glm.OneVsRest
+    glm.int64ClassLabels.vector.extend([0, 1, 2])
+    out = _run(m, {"v": np.array([[2.0]])})
+    s = 1 / (1 + np.exp(-np.array([2.0, -2.0, 0.0])))  # logistic per class, then divided by their sum
+    assert np.allclose(out["probs"].values[0], s / s.sum(), atol=1e-15)
+    assert list(out["label"]) == [0]
 
 
 def test_glm_regressor_and_neural_network_with_quantized_weights():

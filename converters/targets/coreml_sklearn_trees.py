@@ -114,6 +114,10 @@ def _sk_tree(est: Any, scale: float, classify: bool, deferred: list) -> Tree:
     value = np.asarray(t.value[:, 0, :], dtype=np.float64)
     if classify:
         value = value / np.maximum(value.sum(axis=1, keepdims=True), 1e-300)
+        if value.shape[1] == 2:
+            # Binary: one dimension, p(second class), as coremltools' own tree converter writes it;
+            # Core ML reports [1 - p, p].
+            value = value[:, 1:]
     missing = getattr(t, "missing_go_to_left", None)
     return Tree(t.children_left, t.children_right, t.feature, fold(float32_thresholds(t.threshold), t.feature, deferred),
                 np.zeros(t.node_count, dtype=bool) if missing is None else np.asarray(missing, dtype=bool),
@@ -153,10 +157,10 @@ def ensemble_of(est: Any, classify: bool, deferred: list | None = None) -> Ensem
     if getattr(est, "n_outputs_", 1) != 1:
         raise ModelError(f"the Core ML target supports single-output {name} only")
     if name.startswith("DecisionTree"):
-        dims = n_classes if classify else 1
+        dims = n_classes if classify and n_classes > 2 else 1
         return Ensemble([(_sk_tree(est, 1.0, classify, deferred), 0)], dims, np.zeros(dims), "NoTransform")
     if name.startswith(("RandomForest", "ExtraTrees")):
-        dims = n_classes if classify else 1
+        dims = n_classes if classify and n_classes > 2 else 1
         n = len(est.estimators_)
         return Ensemble([(_sk_tree(t, 1.0 / n, classify, deferred), 0) for t in est.estimators_], dims, np.zeros(dims), "NoTransform")
     if name.startswith("GradientBoosting"):

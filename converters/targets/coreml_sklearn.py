@@ -263,6 +263,10 @@ def convert(source: Any, schema: Any) -> Any:
     pipe = SpecPipeline(defer_scalers=type(steps[-1]).__name__ in TREE_FAMILIES)
     features = preprocess(pipe, steps[:-1], schema)
     last, outputs = final_model(steps[-1], features, source)
+    # Core ML's validator wants every classifier (and regressor) to name its prediction outputs.
+    last.description.predictedFeatureName = "label" if source.task == "classification" else "value"
+    if source.task == "classification":
+        last.description.predictedProbabilitiesName = "probabilities"
     pipe.models.append(last)
     version = max(m.specificationVersion for m in pipe.models)
     inputs = [feature(f.name, "string" if f.type == "category" else "double") for f in schema.features]

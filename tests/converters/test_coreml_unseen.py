@@ -40,7 +40,8 @@ def _run(package: Package, artifact_id: str, frame: pd.DataFrame) -> dict:
 def _coremltools_inputs(path) -> list[tuple[str, str]]:
     import coremltools as ct
 
-    spec = ct.utils.load_spec(str(path))
+    spec = ct.models.MLModel(str(path)).get_spec()  # loads (cannot predict on Linux)
+    assert spec.SerializeToString() == ct.utils.load_spec(str(path)).SerializeToString()
     return [(i.name, i.type.WhichOneof("Type")) for i in spec.description.input]
 
 

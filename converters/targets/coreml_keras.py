@@ -6,7 +6,8 @@
 Inputs follow the package's numeric-tensor encoding (runtime/records.py: categories as their index).
 
 Artifacts: coreml (float32 compute), coreml-float16 (float16 compute), coreml-int8 (weights linearly
-quantized to int8, coremltools.optimize.coreml), coreml-palette (weights palettized by k-means).
+quantized to int8, coremltools.optimize.coreml), coreml-palette (weights palettized by k-means). The
+weight variants are left out when no weight tensor reaches WEIGHT_THRESHOLD elements (nothing to compress).
 """
 
 from __future__ import annotations
@@ -133,5 +134,12 @@ def artifacts(source: Any, schema: Any, variants: list[str]) -> list[Artifact]:
     for variant in variants:
         ident, precision, quantization = VARIANT_ROWS[variant]
         ml = _convert(source, n, "float16") if variant == "float16" else _quantized(ml32, variant)
+        if quantization and not _has_compressed_weights(ml):
+            continue  # every weight is below WEIGHT_THRESHOLD: the variant would be the float32 model again
         built.append(_artifact(ml, ident, precision, quantization, source, schema))
     return built
+
+
+def _has_compressed_weights(ml: Any) -> bool:
+    main = ml.get_spec().mlProgram.functions["main"]
+    return any(op.type.startswith("constexpr_") for op in main.block_specializations[main.opset].operations)

@@ -201,10 +201,14 @@ def column_transformer(pipe: SpecPipeline, ct: Any, schema: Any) -> Vector:
     names = schema.names
     parts: list[tuple[str, str, int]] = []
     deferred: list[Ops] = []
-    for _label, trans, cols in ct.transformers_:
-        if isinstance(cols, str):
-            cols = [cols]
-        columns = [names[c] if isinstance(c, (int, np.integer)) else str(c) for c in np.asarray(cols).tolist()]
+    # scikit-learn's own resolution of each part's columns (names, indices, masks, slices, callables)
+    resolved = getattr(ct, "_transformer_to_input_indices", {})
+    for label, trans, cols in ct.transformers_:
+        if label in resolved:
+            columns = [names[int(i)] for i in resolved[label]]
+        else:
+            cols = [cols] if isinstance(cols, str) else np.asarray(cols).tolist()
+            columns = [names[c] if isinstance(c, int) and not isinstance(c, bool) else str(c) for c in cols]
         if trans == "drop" or not columns:
             continue
         is_category = [schema.feature(c).type == "category" for c in columns]

@@ -130,3 +130,28 @@ def test_variant_option_is_checked():
     assert parse_variants("float16, int8") == ["float16", "int8"]
     with pytest.raises(UsageError, match="unknown Core ML variant"):
         parse_variants("int4")
+
+
+def test_column_selections_by_mask_and_slice():
+    """ColumnTransformer parts chosen by boolean mask and by slice (the rest dropped) reach the right
+    Core ML inputs (expected values from scikit-learn)."""
+    from pathlib import Path as _Path
+
+    from edgepack.converters.sample import infer_schema
+    from edgepack.converters.sources.sklearn import SklearnSource
+    from edgepack.converters.targets.coreml_sklearn import convert
+    from edgepack.parity.coreml_spec import CoreMLModel
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    frame = zoo.churn_frame(300, 5)[["tenure_months", "monthly_charges", "support_calls", "data_gb", "revenue"]].dropna()
+    X = frame.drop(columns=["revenue"])
+    model = Pipeline([("ct", ColumnTransformer([("a", StandardScaler(), [True, False, False, True]),
+                                                ("b", MinMaxScaler(), slice(1, 2))], remainder="drop")),
+                      ("ridge", Ridge())]).fit(X, frame.revenue)
+    source = SklearnSource(model, _Path("m.joblib"))
+    schema = infer_schema(source, X)
+    got = CoreMLModel.from_bytes(convert(source, schema).SerializeToString()).predict(frame_columns(X, schema))["value"]
+    assert np.abs(got - model.predict(X)).max() <= 1e-9

@@ -155,3 +155,19 @@ def test_column_selections_by_mask_and_slice():
     schema = infer_schema(source, X)
     got = CoreMLModel.from_bytes(convert(source, schema).SerializeToString()).predict(frame_columns(X, schema))["value"]
     assert np.abs(got - model.predict(X)).max() <= 1e-9
+
+
+@pytest.mark.parametrize("family", ["numpy_random_forest_reg", "decision_tree_clf"])
+def test_missing_values_follow_sklearn(family, coreml_package):
+    """NaN in every nullable column: through the Imputer, or straight into the trees (scikit-learn's
+    per-node missing_go_to_left), the Core ML artifact gives scikit-learn's outputs."""
+    model, path = coreml_package(family)
+    package = Package.open(path)
+    holdout = model.holdout.drop(columns=[model.label]).copy()
+    rng = np.random.default_rng(0)
+    nullable = [f["name"] for f in package.manifest["inputs"]["features"] if f["nullable"]]
+    assert nullable
+    for name in nullable:
+        holdout.loc[rng.random(len(holdout)) < 0.3, name] = np.nan
+    metrics = _metrics(model, _run(package, "coreml", holdout), holdout)
+    assert passes(metrics, DEFAULT_PROFILES["float32"]), metrics

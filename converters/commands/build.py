@@ -8,6 +8,11 @@ Loading a .joblib/.pkl file executes code from it: build only from models you tr
 example:
   edgepack build build/churn/churn.joblib --sample build/churn/sample.csv --label-column churn \\
       --name churn -o build/churn/package
+  edgepack build mlp.joblib --sample sample.csv --label-column digit --quantize auto -o build/mlp
+
+--quantize auto builds every quantized variant each target offers (ONNX: float16, int8-dynamic,
+int8-static), checks each in its runtime on the sample and on 20 % of it held out from calibration, and
+keeps per format the smallest one that passes its tolerance profile beside the float32 artifact.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--targets", default="onnx", help="comma-separated formats (default onnx)")
     p.add_argument("--option", action="append", default=[], metavar="FORMAT.KEY=VALUE",
                    help="a target option, e.g. tflite.tree_strategy=gemm (repeatable; unknown options are refused)")
+    p.add_argument("--quantize", default="none", metavar="none|auto|MODE[,MODE...]",
+                   help="quantized variants: none (default), auto (keep the smallest that passes per format), or "
+                        "modes such as float16,int8-dynamic,int8-static or ids such as onnx-int8-static")
+    p.add_argument("--default-variant", metavar="ID",
+                   help="make this artifact (e.g. onnx-int8-dynamic) its format's default (default: the float32 one)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
@@ -50,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     result = build(BuildOptions(
         model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
-        quiet=args.quiet, target_options=parse_options(args.option),
+        quiet=args.quiet, target_options=parse_options(args.option), quantize=args.quantize,
+        default_variant=args.default_variant,
     ))
     rows = []
     for check in result.checks:
@@ -60,7 +71,27 @@ def run(args: argparse.Namespace) -> int:
                      m.get("label_agreement"), err, "pass" if check["passed"] else "FAIL"])
     print(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "result"], rows,
                        title=f"package written to {result.path}"))
+    if result.manifest.get("quantization"):
+        print()
+        print(variants_table(result.manifest))
     if not result.passed:
         print("some artifacts disagree with the model beyond the float32 profile (see the table above)")
         return EXIT_CHECK_FAILED
     return EXIT_OK
+
+
+def variants_table(manifest: dict) -> str:
+    """One row per quantized variant tried: size against float32, agreement and error, what became of it."""
+    q = manifest["quantization"]
+    rows = []
+    for v in q["variants"]:
+        m = v.get("metrics", {})
+        hold = m.get("holdout", m.get("sample", {}))
+        err = hold.get("max_probability_error", hold.get("max_scaled_error"))
+        ratio = v.get("size_ratio")
+        rows.append([v["id"], v.get("size"), None if ratio is None else round(100 * ratio, 1),
+                     hold.get("label_agreement"), err, v["status"], v["reason"]])
+    title = (f"quantized variants ({q['requested']}; checked on the sample and {q['holdout_rows']} held-out rows, "
+             f"calibrated on {q['calibration_rows']})")
+    return render_table(["variant", "bytes", "% of float32", "holdout agreement", "max error", "result", "why"],
+                        rows, title=title)

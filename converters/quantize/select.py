@@ -152,7 +152,7 @@ def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcome
     kept = _keep(plan, passing, sizes, outcomes)
     kept_checks = [c for ident in kept for c in checks[ident]]
     selection = Selection(kept=kept, checks=kept_checks, outcomes=outcomes)
-    formats = {a.format for a in candidates}
+    formats = {a.format for a in candidates} | {o["format"] for o in outcomes}
     bases = [o["base"] for o in outcomes if o["id"] in kept] + sorted(
         a["id"] for a in manifest["artifacts"] if a["format"] in formats and not a.get("variant_of"))
     with progress.step(f"measuring latency of {', '.join(dict.fromkeys(kept + bases))}"):

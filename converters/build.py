@@ -229,7 +229,9 @@ def build(opts: BuildOptions) -> BuildResult:
                 if entry["id"] not in candidate_ids:
                     checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest))
         if plan:
-            data = quantize.CheckData(frame, schema, ref, scale, holdout)
+            between = quantize.interpolated_rows(frame, schema, holdout)
+            data = quantize.CheckData(frame, schema, ref, scale, holdout,
+                                      (between, source.predict(between)) if len(between) else None)
             sizes = {e["id"]: e["size"] for e in entries}
             chosen = quantize.select(plan, staged, candidates, outcomes, sizes, data, manifest, progress)
             checks.extend(chosen.checks)

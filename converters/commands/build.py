@@ -73,25 +73,11 @@ def run(args: argparse.Namespace) -> int:
                        title=f"package written to {result.path}"))
     if result.manifest.get("quantization"):
         print()
-        print(variants_table(result.manifest))
+        from ..quantize.report import render_variants
+
+        print(render_variants(result.manifest))
     if not result.passed:
         print("some artifacts disagree with the model beyond the float32 profile (see the table above)")
         return EXIT_CHECK_FAILED
     return EXIT_OK
 
-
-def variants_table(manifest: dict) -> str:
-    """One row per quantized variant tried: size against float32, agreement and error, what became of it."""
-    q = manifest["quantization"]
-    rows = []
-    for v in q["variants"]:
-        m = v.get("metrics", {})
-        hold = m.get("holdout", m.get("sample", {}))
-        err = hold.get("max_probability_error", hold.get("max_scaled_error"))
-        ratio = v.get("size_ratio")
-        rows.append([v["id"], v.get("size"), None if ratio is None else round(100 * ratio, 1),
-                     hold.get("label_agreement"), err, v["status"], v["reason"]])
-    title = (f"quantized variants ({q['requested']}; checked on the sample and {q['holdout_rows']} held-out rows, "
-             f"calibrated on {q['calibration_rows']})")
-    return render_table(["variant", "bytes", "% of float32", "holdout agreement", "max error", "result", "why"],
-                        rows, title=title)

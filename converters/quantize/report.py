@@ -74,8 +74,9 @@ def render_variants(manifest: dict[str, Any]) -> str:
                                  "ms/row", "ms/batch", "status", "why"], rows, title=f"{fmt} variants"))
     q = manifest.get("quantization")
     if q:
-        out.append(f"agreement and error: worst of the sample and {q['holdout_rows']} held-out rows "
-                   f"(calibration used {q['calibration_rows']}); ms/batch: {_batch_rows(manifest)} rows, medians")
+        out.append(f"agreement and error: worst of the sample, {q['holdout_rows']} held-out rows and rows interpolated "
+                   f"between them (calibration used {q['calibration_rows']}); ms/batch: {_batch_rows(manifest)} rows; "
+                   "latencies are medians in the format's runtime")
     else:
         out.append("this package was built without --quantize: only its float32 artifacts are listed")
     return "\n\n".join(out)
@@ -100,7 +101,7 @@ def variants_html(manifest: dict[str, Any]) -> str:
         parts.append(size_error_svg(mine, profiles))
         parts.append(_html_table(mine))
     parts.append("<p>Error: the largest absolute probability difference (classifiers) or scaled value error "
-                 "(regressors) against the source model, worst of the sample and held-out rows. Dashed lines: "
+                 "(regressors) against the source model, worst of the sample, held-out and interpolated rows. Dashed lines: "
                  "the tolerance profile limit of each precision.</p></body></html>")
     return "\n".join(parts)
 

@@ -5,9 +5,13 @@
     ... the build stages every artifact in one package ...
     selection = select(plan, staged, candidates, outcomes, data)
 
-Each variant is checked in its format's first runner on the whole sample and on the holdout rows (a
-share of the sample never shown to calibration), under the tolerance profile of its precision
-(parity/profiles.py). `auto` keeps per format the smallest variant that passes both, beside the
+Each variant is checked in its format's first runner, under the tolerance profile of its precision
+(parity/profiles.py), on three sets of rows: the whole sample; the holdout rows (a share of the sample
+never shown to calibration); and rows interpolated between pairs of holdout rows, scored by the source
+model itself. Why the third: a sample is often made of training rows, on which a model is confident, so
+quantization noise rarely flips a label there. On a digits MLP, static int8 passed the sample and the
+holdout rows but flipped 1.2 % of the labels of rows the model never saw (max probability error 0.79);
+the interpolated rows, which sit nearer the decision boundaries, caught it (1.6 % flipped). `auto` keeps per format the smallest variant that passes both, beside the
 float32 artifact; explicit modes keep every requested variant that passes. Every variant that is not
 kept says why (not applicable, failed its profile, not smaller, a smaller one passes).
 """
@@ -29,6 +33,7 @@ from .latency import measure_latency
 
 HOLDOUT_SHARE = 0.2
 MIN_HOLDOUT_ROWS = 5
+INTERPOLATED_ROWS = 400
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class CheckData:
     ref: dict[str, np.ndarray]
     scale: float
     holdout: np.ndarray
+    interpolated: tuple[Any, dict[str, np.ndarray]] | None = None  # (frame, the source model's outputs)
 
 
 @dataclass
@@ -121,6 +127,28 @@ def split_sample(n: int, share: float = HOLDOUT_SHARE) -> tuple[np.ndarray, np.n
     return np.sort(order[k:]), np.sort(order[:k])
 
 
+def interpolated_rows(frame: Any, schema: Any, rows: np.ndarray, n: int = INTERPOLATED_ROWS) -> Any:
+    """n rows between random pairs (a, b) of `rows`: numbers at a + t (b - a), t uniform in [0, 0.5]
+    (rounded for int features); categories, booleans and missing values are a's. Returns a DataFrame
+    with the sample's columns and dtypes, ready for the source model's predict."""
+    rng = np.random.default_rng(7)
+    if len(rows) < 2:
+        return frame.iloc[:0]
+    a, b = rng.choice(rows, n), rng.choice(rows, n)
+    t = rng.uniform(0.0, 0.5, n)
+    out = frame.iloc[a].reset_index(drop=True).copy()
+    for feat in schema.features:
+        if feat.type in ("category", "bool"):
+            continue
+        va = frame[feat.name].to_numpy(dtype=np.float64, na_value=np.nan)[a]
+        vb = frame[feat.name].to_numpy(dtype=np.float64, na_value=np.nan)[b]
+        mixed = np.where(np.isnan(va) | np.isnan(vb), va, va + t * (vb - va))
+        if feat.type == "int":
+            mixed = np.round(mixed)
+        out[feat.name] = mixed.astype(out[feat.name].dtype) if feat.type == "int" and not np.isnan(mixed).any() else mixed
+    return out
+
+
 def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcomes: list[dict[str, Any]],
            sizes: dict[str, int], data: CheckData, manifest: dict[str, Any], progress: Any) -> Selection:
     """Check every candidate on the sample and the holdout rows, keep what passes (smallest per format
@@ -130,7 +158,8 @@ def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcome
     passing: list[Artifact] = []
     outcomes = list(outcomes)
     for art in candidates:
-        with progress.step(f"checking {art.id} on the sample and {len(data.holdout)} held-out rows"):
+        extra = f", {len(data.interpolated[0])} interpolated" if data.interpolated is not None else ""
+        with progress.step(f"checking {art.id} on the sample, {len(data.holdout)} held-out{extra} rows"):
             entry = {**art.entry, "size": sizes[art.id]}
             status = _check(staged, entry, data, manifest)
         checks[art.id] = status["checks"]
@@ -166,14 +195,15 @@ def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcome
 def _check(staged: Path, entry: dict[str, Any], data: CheckData, manifest: dict[str, Any]) -> dict[str, Any]:
     from ..build import check_artifact
 
-    parts = [("sample", np.arange(len(data.frame)))]
+    parts = [("sample", data.frame, data.ref)]
     if len(data.holdout):
-        parts.append(("holdout", data.holdout))
+        parts.append(("holdout", data.frame.iloc[data.holdout], {k: v[data.holdout] for k, v in data.ref.items()}))
+    if data.interpolated is not None and len(data.interpolated[0]):
+        parts.append(("interpolated", *data.interpolated))
     results = []
-    for name, rows in parts:
-        ref = {k: v[rows] for k, v in data.ref.items()}
+    for name, frame, ref in parts:
         try:
-            check = check_artifact(staged, entry, data.frame.iloc[rows], data.schema, ref, data.scale, name, manifest)
+            check = check_artifact(staged, entry, frame, data.schema, ref, data.scale, name, manifest)
         except EdgepackError as err:  # e.g. the runtime refuses to load the variant
             return {"checks": results, "reason": f"its runtime cannot run it: {err.what}"}
         results.append(check)

@@ -108,3 +108,40 @@ def test_random_forest_auto_explains_which_modes_do_not_apply(tmp_path):
     tried = manifest["quantization"]["variants"]
     assert {v["id"] for v in tried} == {"onnx-float16", "onnx-int8-dynamic", "onnx-int8-static", "onnx-int8-weights"}
     assert all(v["status"] == "not applicable" and "MatMul/Gemm" in v["reason"] for v in tried)
+
+
+def test_a_broken_variant_is_dropped_and_the_default_can_name_a_variant(digits_mlp, tmp_path, monkeypatch):
+    """A deliberately broken int8 variant (weights scaled by 1.3 after quantization) must fail its check."""
+    import onnx
+    from edgepack.converters.build import BuildOptions, build
+    from edgepack.converters.quantize import onnx as onnx_variants
+    from onnx import numpy_helper
+
+    real = onnx_variants._int8_weights
+
+    def broken(model):
+        data, converter = real(model)
+        graph = onnx.load_from_string(data)
+        for i, init in enumerate(graph.graph.initializer):
+            if init.name.endswith("_scale"):
+                graph.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.3, init.name))
+        return graph.SerializeToString(), converter
+
+    monkeypatch.setattr(onnx_variants, "_int8_weights", broken)
+    _, root, _ = digits_mlp
+    result = build(BuildOptions(model=root / "mlp.joblib", sample=root / "sample.csv", out=tmp_path / "p",
+                                label_column="digit", quiet=True, quantize="int8-weights,float16",
+                                default_variant="onnx-float16"))
+    tried = {v["id"]: v for v in result.manifest["quantization"]["variants"]}
+    assert tried["onnx-int8-weights"]["status"] == "dropped"
+    assert "fails the int8 profile" in tried["onnx-int8-weights"]["reason"]
+    arts = {a["id"]: a for a in result.manifest["artifacts"]}
+    assert set(arts) == {"onnx", "onnx-float16"} and not (tmp_path / "p" / "model.int8-weights.onnx").exists()
+    assert arts["onnx-float16"]["default"] and not arts["onnx"]["default"]
+
+
+def test_unknown_quantization_mode_is_a_usage_error(tmp_path):
+    result = subprocess.run([*EDGEPACK, "build", str(tmp_path / "m.joblib"), "--sample", str(tmp_path / "s.csv"),
+                             "-o", str(tmp_path / "o"), "--quantize", "int4"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "int4" in result.stderr and "int8-dynamic" in result.stderr
+    assert "Traceback" not in result.stderr

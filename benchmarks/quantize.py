@@ -161,7 +161,10 @@ def digits_mlp_case(tmp: Path, runs: int) -> list[dict]:
     train, sample, held_out = _digits()
     model = Pipeline([("scale", StandardScaler()),
                       ("mlp", MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=200, random_state=0))])
-    model.fit(train[PIXELS], train["digit"])
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # BLAS threads fighting over a shared machine's cores slow the fit 25 times
+        model.fit(train[PIXELS], train["digit"])
     return _sklearn_case("digits MLP (128, 64)", model, sample, held_out, "digit", tmp, runs)
 
 

@@ -176,6 +176,10 @@ def build(opts: BuildOptions) -> BuildResult:
             context = quantize.QuantizeContext(source, schema, frame_columns(part, schema),
                                                records_from_frame(part, schema), part)
             candidates, outcomes = quantize.build_candidates(plan, artifacts, context)
+        # Variants a target emitted itself (non-float32 or non-default) are candidates like those built here.
+        own = [a for a in artifacts if quantize.is_variant(a)]
+        artifacts = [a for a in artifacts if not quantize.is_variant(a)]
+        candidates = quantize.adopt(own, artifacts) + candidates
 
     scale = 1.0
     if schema.task == "regression":

@@ -69,18 +69,35 @@ def parse_quantize(text: str, formats: list[str]) -> QuantizePlan | None:
     return QuantizePlan(text, auto=False, wanted=frozenset(wanted))
 
 
+def is_variant(art: Artifact) -> bool:
+    """A quantized variant rather than a format's float32 artifact."""
+    return (bool(art.entry.get("variant_of")) or art.entry.get("precision", "float32") != "float32"
+            or art.entry.get("default") is False)
+
+
+def adopt(variants: list[Artifact], bases: list[Artifact]) -> list[Artifact]:
+    """Name the float32 artifact each target-made variant comes from (`variant_of`), for size ratios."""
+    for art in variants:
+        base = next((b.id for b in bases if b.format == art.format), None)
+        if base and not art.entry.get("variant_of"):
+            art.entry["variant_of"] = base
+        art.entry["default"] = False
+    return variants
+
+
 def build_candidates(plan: QuantizePlan, artifacts: list[Artifact], context: QuantizeContext
                      ) -> tuple[list[Artifact], list[dict[str, Any]]]:
     """Emit every planned variant of each float32 artifact. Returns (candidates, outcomes); an outcome
     records each variant that could not be built and why (status "not applicable" or "build failed")."""
     candidates: list[Artifact] = []
     outcomes: list[dict[str, Any]] = []
+    offered = {a.format for a in artifacts if is_variant(a)}
     for base in artifacts:
-        if base.entry.get("precision", "float32") != "float32" or base.entry.get("variant_of"):
+        if is_variant(base):
             continue  # a target's own variants are checked like any artifact, not re-quantized
         module = variant_emitter(base.format)
         if module is None:
-            if plan.auto:
+            if plan.auto and base.format not in offered:
                 outcomes.append({"id": f"{base.format}-*", "format": base.format, "mode": "*", "status": "not offered",
                                  "reason": f"the {base.format} target offers no quantized variants "
                                            f"(formats with variants: {', '.join(VARIANT_EMITTERS)})"})
@@ -164,7 +181,7 @@ def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcome
             status = _check(staged, entry, data, manifest)
         checks[art.id] = status["checks"]
         record = {"id": art.id, "format": art.format, "mode": art.id[len(art.format) + 1:], "size": sizes[art.id],
-                  "precision": art.entry["precision"], "base": art.entry.get("variant_of", art.format),
+                  "precision": art.entry["precision"], "base": art.entry.get("variant_of") or art.format,
                   "metrics": {c["data"]: c["metrics"] for c in status["checks"]}}
         base_size = sizes.get(record["base"])
         if base_size:

@@ -37,11 +37,13 @@ def digits_mlp(tmp_path_factory):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     train, sample, held_out = _digits_split()
     model = Pipeline([("scale", StandardScaler()),
                       ("mlp", MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=80, random_state=0))])
-    model.fit(train[PIXELS], train["digit"])
+    with threadpool_limits(1):  # BLAS threads fighting over 2 shared cores made this fit 25 times slower
+        model.fit(train[PIXELS], train["digit"])
     root = tmp_path_factory.mktemp("digits_mlp")
     joblib.dump(model, root / "mlp.joblib")
     sample.to_csv(root / "sample.csv", index=False)
@@ -145,3 +147,28 @@ def test_unknown_quantization_mode_is_a_usage_error(tmp_path):
                              "-o", str(tmp_path / "o"), "--quantize", "int4"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "int4" in result.stderr and "int8-dynamic" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_variants_a_target_emits_itself_go_through_the_same_selection(digits_mlp, tmp_path, monkeypatch):
+    """The hook for other formats: a target returning [float32, variant] gets its variant checked and kept
+    (or dropped) like the ones built by --quantize."""
+    from edgepack.converters import targets
+    from edgepack.converters.build import BuildOptions, build
+    from edgepack.converters.quantize import onnx as onnx_variants
+
+    plain = targets.TARGETS["onnx"]
+
+    def with_own_variant(source, schema, options):
+        base = plain(source, schema, options)
+        own = onnx_variants.emit_variant(base, "float16", None)
+        del own.entry["variant_of"]
+        return [base, own]
+
+    monkeypatch.setitem(targets.TARGETS, "onnx", with_own_variant)
+    _, root, _ = digits_mlp
+    result = build(BuildOptions(model=root / "mlp.joblib", sample=root / "sample.csv", out=tmp_path / "p",
+                                label_column="digit", quiet=True, quantize="int8-dynamic"))
+    tried = {v["id"]: v for v in result.manifest["quantization"]["variants"]}
+    assert tried["onnx-float16"]["status"] == "kept" and tried["onnx-float16"]["base"] == "onnx"
+    checked = {(c["artifact"], c["data"]) for c in result.manifest["parity"]}
+    assert {("onnx-float16", "holdout"), ("onnx-float16", "interpolated")} <= checked

@@ -118,6 +118,9 @@ def _float16(model: Any) -> tuple[bytes, dict[str, str]]:
     for i, init in enumerate(f16.graph.initializer):
         if init.data_type == onnx.TensorProto.FLOAT16 and not init.raw_data:
             f16.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init), init.name))
+    # The converter writes a value_info entry per tensor; onnxruntime infers them, and on a small MLP they
+    # were 3 % of the float32 size (the difference between 55.6 % and 53 % of it).
+    del f16.graph.value_info[:]
     onnx.checker.check_model(f16)
     return f16.SerializeToString(), {"name": "onnxconverter-common", "version": onnxconverter_common.__version__}
 

@@ -12,7 +12,7 @@ call on 1,024 rows per run; the median of --runs runs. Ratios are against the fl
 in the same run. Agreement and max error: against the original model on held-out rows.
 
 example:
-  .venv/bin/python benchmarks/quantize.py --runs 15 --markdown build/bench/quantize.md
+  .venv/bin/python benchmarks/quantize.py --runs 15 --selection --markdown build/bench/quantize.md
 """
 
 from __future__ import annotations
@@ -202,6 +202,58 @@ def keras_case(runs: int) -> list[dict]:
     return measure("Keras Dense 128-64-10 (tf2onnx)", base, context, feeds, want, "", runs)
 
 
+SELECTION_CASES = [((128, 64), True, 0, 200), ((256, 128), True, 1, 100), ((100,), False, 2, 300),
+                   ((64,), True, 3, 200), ((128, 64), False, 4, 50), ((200,), True, 5, 300)]
+
+
+def selection_check(tmp: Path) -> str:
+    """Does `--quantize auto` keep what holds on rows the build never saw? Six digits MLPs (shape, input
+    scaling, seed, iterations); each kept variant is run in onnxruntime on 397 unseen rows."""
+    import joblib
+    import onnxruntime as ort
+    import pandas as pd
+    from edgepack.converters.build import BuildOptions, build
+    from edgepack.parity.profiles import DEFAULT_PROFILES
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    X, y = load_digits(return_X_y=True)
+    lines = ["| MLP | scaled | iterations | kept (size vs float32) | dropped | unseen rows: agreement, max error, profile |",
+             "|---|---|---:|---|---|---|"]
+    for hidden, scale, seed, iters in SELECTION_CASES:
+        order = np.random.default_rng(seed).permutation(len(y))
+        frame = pd.DataFrame(X[order], columns=PIXELS)
+        frame["digit"] = y[order]
+        train, unseen = frame.iloc[:1400], frame.iloc[1400:]
+        mlp = MLPClassifier(hidden, max_iter=iters, random_state=seed)
+        model = Pipeline([("scale", StandardScaler()), ("mlp", mlp)]) if scale else mlp
+        with threadpool_limits(1):
+            model.fit(train[PIXELS], train["digit"])
+        joblib.dump(model, tmp / "sel.joblib")
+        train.sample(600, random_state=seed).to_csv(tmp / "sel.csv", index=False)
+        result = build(BuildOptions(model=tmp / "sel.joblib", sample=tmp / "sel.csv", out=tmp / "sel", label_column="digit",
+                                    quiet=True, quantize="auto"))
+        kept = [a for a in result.manifest["artifacts"] if a.get("variant_of")]
+        dropped = ", ".join(v["id"] for v in result.manifest["quantization"]["variants"] if v["status"] != "kept")
+        want = model.predict_proba(unseen[PIXELS])
+        cells = []
+        for art in kept:
+            session = ort.InferenceSession(str(tmp / "sel" / art["file"]), providers=["CPUExecutionProvider"])
+            got = session.run(["probabilities"], {"input": unseen[PIXELS].to_numpy(np.float64)})[0]
+            profile = DEFAULT_PROFILES[art["precision"]]
+            agree, err = float(np.mean(got.argmax(1) == want.argmax(1))), float(np.abs(got - want).max())
+            ok = agree >= profile["min_label_agreement"] and err <= profile["max_probability_error"]
+            cells.append((f"{art['id']} ({100 * art['size'] / result.manifest['artifacts'][0]['size']:.1f} %)",
+                          f"{100 * agree:.2f} %, {err:.3g}, {'passes' if ok else 'FAILS'}"))
+        kept_text = "; ".join(c[0] for c in cells) or "none"
+        lines.append(f"| {hidden} | {'yes' if scale else 'no'} | {iters} | {kept_text} | {dropped} | "
+                     f"{'; '.join(c[1] for c in cells) or '-'} |")
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| model | variant | bytes | size vs float32 | single-row ms (ratio) | 1,024-row batch ms (ratio) "
              "| label agreement | max prob. error | note |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -220,14 +272,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15, help="runs per measurement; medians are reported")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--skip-keras", action="store_true", help="leave out the Keras network (no TensorFlow)")
+    parser.add_argument("--selection", action="store_true",
+                        help="also check --quantize auto's choice on six MLPs against rows the build never saw")
     args = parser.parse_args(argv)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="edgepack-bench-") as tmp:
         rows += churn_case(Path(tmp), args.runs)
         rows += digits_mlp_case(Path(tmp), args.runs)
+        selection = selection_check(Path(tmp)) if args.selection else ""
     if not args.skip_keras:
         rows += keras_case(args.runs)
-    table = markdown(rows)
+    table = markdown(rows) + ("\n\n" + selection if selection else "")
     print(table)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,8 @@ def variant_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                      "ratio": v.get("size_ratio"), **_worst(v.get("metrics", {})), "latency": None,
                      "status": v["status"], "reason": v["reason"]})
     order = {f: i for i, f in enumerate(dict.fromkeys(r["format"] for r in rows))}
-    rows.sort(key=lambda r: (order[r["format"]], r["size"] is None, -(r["size"] or 0)))
+    rows.sort(key=lambda r: (order[r["format"]], not r["status"].startswith("float32"), r["size"] is None,
+                             -(r["size"] or 0)))
     return rows
 
 

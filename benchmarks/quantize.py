@@ -7,8 +7,8 @@ reported) and every variant emitter is also run directly, so dropped variants ar
 Keras network is converted with tf2onnx and its ONNX graph quantized by the same emitters (the Keras
 source of `edgepack build` is not on main yet).
 
-Latency: onnxruntime, one thread, in this process. single row: mean of 200 calls per run; batch: one
-call on 1,024 rows per run; the median of --runs runs. Ratios are against the float32 artifact measured
+Latency: onnxruntime, one thread, in this process. single row: median of 200 calls per run, the
+variants' calls interleaved; batch: one call on 1,024 rows per run; the median of --runs runs. Ratios are against the float32 artifact measured
 in the same run. Agreement and max error: against the original model on held-out rows.
 
 example:
@@ -33,23 +33,28 @@ PIXELS = [f"px{i}" for i in range(64)]
 
 
 def _time_sessions(sessions: list[Any], feeds_one: dict, feeds_batch: dict, runs: int) -> list[tuple[float, float]]:
-    """(single-row ms, batch ms) per session. Runs interleave the sessions, so that the load of a shared
-    machine falls on all variants alike rather than on whichever ran during a busy second."""
+    """(single-row ms, batch ms) per session. Calls interleave the sessions one call at a time and a run's
+    single-row figure is the median of its 200 calls, so bursts of load on a shared machine fall on all
+    variants alike instead of on whichever was being timed."""
     outs = [[o.name for o in s.get_outputs()] for s in sessions]
     for s, out in zip(sessions, outs):
         for _ in range(20):
             s.run(out, feeds_one)
     singles: list[list[float]] = [[] for _ in sessions]
     batches: list[list[float]] = [[] for _ in sessions]
+    clock = time.perf_counter
     for _ in range(runs):
-        for i, (s, out) in enumerate(zip(sessions, outs)):
-            start = time.perf_counter()
-            for _ in range(200):
+        calls: list[list[float]] = [[] for _ in sessions]
+        for _ in range(200):
+            for i, (s, out) in enumerate(zip(sessions, outs)):
+                start = clock()
                 s.run(out, feeds_one)
-            singles[i].append((time.perf_counter() - start) / 200)
-            start = time.perf_counter()
+                calls[i].append(clock() - start)
+        for i, (s, out) in enumerate(zip(sessions, outs)):
+            singles[i].append(statistics.median(calls[i]))
+            start = clock()
             s.run(out, feeds_batch)
-            batches[i].append(time.perf_counter() - start)
+            batches[i].append(clock() - start)
     return [(1000 * statistics.median(a), 1000 * statistics.median(b)) for a, b in zip(singles, batches)]
 
 

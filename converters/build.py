@@ -233,9 +233,8 @@ def build(opts: BuildOptions) -> BuildResult:
                 if entry["id"] not in candidate_ids:
                     checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest))
         if plan:
-            between = quantize.interpolated_rows(frame, schema, holdout)
             data = quantize.CheckData(frame, schema, ref, scale, holdout,
-                                      (between, source.predict(between)) if len(between) else None)
+                                      quantize.interpolated_check(source, frame, schema, holdout))
             sizes = {e["id"]: e["size"] for e in entries}
             chosen = quantize.select(plan, staged, candidates, outcomes, sizes, data, manifest, progress)
             checks.extend(chosen.checks)
@@ -248,7 +247,9 @@ def build(opts: BuildOptions) -> BuildResult:
             manifest["tolerance_profiles"] = {p: v for p, v in manifest["tolerance_profiles"].items()
                                               if p == "float32" or any(e["precision"] == p for e in entries)}
             manifest["quantization"] = {"requested": plan.text, "calibration_rows": int(len(calibration)),
-                                        "holdout_rows": int(len(holdout)), "variants": chosen.outcomes}
+                                        "holdout_rows": int(len(holdout)),
+                                        "interpolated_rows": len(data.interpolated[0]) if data.interpolated else 0,
+                                        "variants": chosen.outcomes}
         if opts.default_variant:
             _set_default(entries, opts.default_variant, manifest.get("quantization"))
         manifest["parity"] = checks

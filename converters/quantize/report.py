@@ -75,8 +75,11 @@ def render_variants(manifest: dict[str, Any]) -> str:
                                  "ms/row", "ms/batch", "status", "why"], rows, title=f"{fmt} variants"))
     q = manifest.get("quantization")
     if q:
-        out.append(f"agreement and error: worst of the sample, {q['holdout_rows']} held-out rows and rows interpolated "
-                   f"between them (calibration used {q['calibration_rows']}); ms/batch: {_batch_rows(manifest)} rows; "
+        between = q.get("interpolated_rows", 0)
+        out.append(f"agreement and error: worst of the sample, {q['holdout_rows']} held-out rows and "
+                   + (f"{between} rows interpolated between them" if between else
+                      "no interpolated rows (too few held-out rows, or the model refused them)")
+                   + f" (calibration used {q['calibration_rows']}); ms/batch: {_batch_rows(manifest)} rows; "
                    "latencies are medians in the format's runtime")
     else:
         out.append("this package was built without --quantize: only its float32 artifacts are listed")

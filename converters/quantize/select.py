@@ -166,6 +166,19 @@ def interpolated_rows(frame: Any, schema: Any, rows: np.ndarray, n: int = INTERP
     return out
 
 
+def interpolated_check(source: Any, frame: Any, schema: Any, holdout: np.ndarray
+                       ) -> tuple[Any, dict[str, np.ndarray]] | None:
+    """Interpolated rows with the source model's outputs, or None when there are too few holdout rows or
+    the model refuses such rows (then the variants are checked on the sample and holdout rows only)."""
+    between = interpolated_rows(frame, schema, holdout)
+    if not len(between):
+        return None
+    try:
+        return between, source.predict(between)
+    except Exception:  # the user's model rejecting synthetic rows is no reason to fail the build
+        return None
+
+
 def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcomes: list[dict[str, Any]],
            sizes: dict[str, int], data: CheckData, manifest: dict[str, Any], progress: Any) -> Selection:
     """Check every candidate on the sample and the holdout rows, keep what passes (smallest per format

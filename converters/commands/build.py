@@ -11,8 +11,9 @@ example:
   edgepack build mlp.joblib --sample sample.csv --label-column digit --quantize auto -o build/mlp
 
 --quantize auto builds every quantized variant each target offers (ONNX: float16, int8-dynamic,
-int8-static), checks each in its runtime on the sample and on 20 % of it held out from calibration, and
-keeps per format the smallest one that passes its tolerance profile beside the float32 artifact.
+int8-static, int8-weights), checks each in its runtime on the sample, on 20 % of it held out from
+calibration and on rows interpolated between those, and keeps per format the smallest one that passes
+its tolerance profile beside the float32 artifact; the table says why each other one was dropped.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a target option, e.g. tflite.tree_strategy=gemm (repeatable; unknown options are refused)")
     p.add_argument("--quantize", default="none", metavar="none|auto|MODE[,MODE...]",
                    help="quantized variants: none (default), auto (keep the smallest that passes per format), or "
-                        "modes such as float16,int8-dynamic,int8-static or ids such as onnx-int8-static")
+                        "modes such as float16,int8-dynamic,int8-static,int8-weights or ids such as onnx-int8-static")
     p.add_argument("--default-variant", metavar="ID",
                    help="make this artifact (e.g. onnx-int8-dynamic) its format's default (default: the float32 one)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")

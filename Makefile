@@ -55,8 +55,12 @@ $(CHROMIUM):
 web-test: $(STAMP) web
 	EDGEPACK_PYTHON=$(abspath $(PY)) node --test web/test/*.test.mjs
 
-bench: $(STAMP) $(CHURN)/churn.joblib
-	@echo "benchmarks: see benchmarks/ (added by the scorer and quantization work)"
+$(CHURN)/package/manifest.json: $(CHURN)/churn.joblib
+	$(VENV)/bin/edgepack build $(CHURN)/churn.joblib --sample $(CHURN)/sample.csv --label-column churn \
+		--name churn -o $(CHURN)/package
+
+bench: $(STAMP) $(CHURN)/churn.joblib $(CHURN)/package/manifest.json
+	$(PY) benchmarks/scorer.py --churn $(CHURN)
 
 clean:
 	rm -rf build test-artifacts

@@ -30,11 +30,18 @@ def _tfjs(source: Any, schema: Any, options: dict[str, Any]) -> Any:
     return emit(source, schema, options)
 
 
+def _coreml(source: Any, schema: Any, options: dict[str, Any]) -> Any:
+    from .coreml import emit
+
+    return emit(source, schema, options)
+
+
 # format name -> emitter
 TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
     "onnx": _onnx,
     "tflite": _tflite,
     "tfjs": _tfjs,
+    "coreml": _coreml,
 }
 DEFAULT_TARGETS = ["onnx"]
 

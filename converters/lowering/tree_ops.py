@@ -119,7 +119,10 @@ def gemm_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray
     went = tf.transpose(tf.reshape(go_left, [-1, n_trees, n_int]), [1, 0, 2])  # [T, N, I]
     # A row reaches leaf k when its left turns on k's path (+1 entries) all hold and no right turn fails:
     # decisions @ path counts (left turns taken) - (right-turn nodes that went left) = lefts[k] exactly then.
-    reached = tf.cast(tf.equal(tf.matmul(went, path), lefts.reshape(n_trees, 1, n_leaf)), tf.float32)
+    # "Equal" within 0.5, not exactly: the counts are integers, and weight-quantized variants (TF.js
+    # uint8/uint16) dequantize the +-1 path entries and the counts only approximately.
+    gap = tf.math.abs(tf.matmul(went, path) - lefts.reshape(n_trees, 1, n_leaf))
+    reached = tf.cast(tf.math.less(gap, 0.5), tf.float32)
     return tf.reduce_sum(tf.matmul(reached, values), axis=0)  # [N, outputs]
 
 

@@ -10,6 +10,21 @@ from .base import Artifact, check_options
 OPTIONS: dict[str, Any] = {}
 
 
+def _spark(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
+    from importlib.metadata import version
+
+    from .onnx_spark import convert
+
+    data, fields = convert(source, schema)
+    return data, fields, {"name": "edgepack.converters.targets.onnx_spark", "version": version("edgepack")}
+
+
+# framework -> converter returning (ONNX bytes, manifest fields, converter {name, version})
+CONVERTERS: dict[str, Any] = {
+    "spark": _spark,
+}
+
+
 def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> Artifact:
     """Convert the source's model to ONNX. Raises ModelError when no converter covers it."""
     check_options("onnx", options or {}, OPTIONS)
@@ -20,6 +35,8 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> Art
         import skl2onnx
 
         converter = {"name": "skl2onnx", "version": skl2onnx.__version__}
+    elif source.framework in CONVERTERS:
+        data, fields, converter = CONVERTERS[source.framework](source, schema)
     else:
         raise ModelError(f"no ONNX converter for {source.framework} models yet")
     entry = {

@@ -17,6 +17,7 @@ from ..runtime.errors import EXIT_USAGE, EdgepackError
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build", "turn a trained model and a sample of its input into an edge package"),
     "inspect": ("inspect", "print a readable summary of a package"),
+    "batch-score": ("batch_score", "score a Parquet dataset with a package's ONNX artifact (locally or on Spark)"),
 }
 
 EPILOG = """examples:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 from typing import Any
 
 from ..runtime.errors import UsageError
@@ -82,6 +83,8 @@ def acquire(master: str | None = None) -> Any:
     local = master.startswith("local")
     if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no guessing at the machine's interfaces
+        # Local Python workers run this interpreter (its environment holds edgepack), not `python3` on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName("edgepack")
     builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{_log_config()}")
     for key, value in LOCAL_CONF.items():

@@ -99,7 +99,7 @@ def _pairs(package: Any, runtimes: list[str] | None, notes: list[str]) -> list[t
 
     wanted = runtimes or list(DISTRIBUTED_RUNTIMES)
     known = [row[0] for row in RUNNERS]
-    for name in wanted:
+    for name in runtimes or []:
         if name not in known:
             notes.append(f"runtime {name} is not in this edgepack's runners table")
     pairs = []

@@ -11,6 +11,8 @@ from typing import Any
 
 RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("onnxruntime", ("onnx",), "onnxruntime:OnnxRuntimeRunner"),
+    # The original Spark ML pipeline (model=DIR): runs no artifact, gives the reference outputs.
+    ("spark", (), "spark:SparkRunner"),
 ]
 
 

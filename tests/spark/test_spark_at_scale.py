@@ -1,0 +1,113 @@
+"""Spark as the parity reference and as a place to score: the `spark` runner, the distributed parity
+engine (passes on a faithful package, fails on a perturbed one) and batch scoring on Spark. Expected
+values come from Spark's own transform."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import spark_zoo
+
+
+def _spark_probabilities(spark, model, frame):
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.functions import vector_to_array
+
+    out = PipelineModel.load(str(model.path)).transform(spark.createDataFrame(frame))
+    return np.array(out.select(vector_to_array("probability").alias("p")).toPandas()["p"].tolist())
+
+
+@pytest.fixture(scope="module")
+def parquet_dir(tmp_path_factory):
+    """Held-out rows in three Parquet files, with two the package must refuse (never compared)."""
+    root = tmp_path_factory.mktemp("holdout")
+    frame = spark_zoo.frame(3000, seed=21)
+    frame["id"] = np.arange(len(frame))
+    frame.loc[10, "plan"] = "platinum"  # unknown; the GBT pipeline's indexer has handleInvalid="error"
+    frame.loc[11, "spend"] = np.nan  # VectorAssembler refuses NaN
+    for i, start in enumerate(range(0, len(frame), 1000)):
+        frame.iloc[start:start + 1000].to_parquet(root / f"part-{i}.parquet")
+    return root, frame
+
+
+def _perturbed(package, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    bad = tmp_path / "perturbed"
+    shutil.copytree(package, bad)
+    model = onnx.load(bad / "model.onnx")
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if node.op_type == "TreeEnsemble" and attr.name == "leaf_weights":
+                weights = numpy_helper.to_array(attr.t).copy()
+                weights[::7] += 0.02  # a few leaves of a few trees
+                attr.t.CopyFrom(numpy_helper.from_array(weights))
+    data = model.SerializeToString()
+    (bad / "model.onnx").write_bytes(data)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["artifacts"][0].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    return bad
+
+
+def test_spark_runner_gives_sparks_own_outputs(spark, spark_packages):
+    from edgepack.parity.runners import runner_class
+    from edgepack.parity.runners.base import InputBatch
+    from edgepack.runtime.package import Package
+    from edgepack.runtime.records import encode_records
+
+    model, path = spark_packages("gbt_clf")
+    package = Package.open(path)
+    frame = model.holdout.dropna().head(40).reset_index(drop=True)
+    records = json.loads(frame.to_json(orient="records"))
+    from edgepack.runtime.schema import IOSchema
+
+    columns, kept, rejected = encode_records(IOSchema.from_manifest(package.manifest), records)
+    assert not rejected
+    with runner_class("spark")(package, None, model=model.path) as runner:
+        got = runner.predict(InputBatch(records, columns))
+    assert np.abs(got["probabilities"] - _spark_probabilities(spark, model, frame)).max() <= 1e-12
+
+
+def test_parity_engine_passes_and_catches_a_perturbed_onnx(spark, spark_packages, parquet_dir, tmp_path):
+    from edgepack.parity.engines.spark import SparkParityOptions, render, run_spark_parity
+
+    model, path = spark_packages("gbt_clf")
+    data, frame = parquet_dir
+    result = run_spark_parity(SparkParityOptions(package=path, data=str(data), reference=model.path,
+                                                 label_column="churn"))
+    assert result.exit_code == 0, render(result)
+    assert result.rejected == 2 and result.rows == len(frame) - 2
+    (entry,) = result.results
+    assert entry["status"] == "pass" and entry["metrics"]["label_agreement"] == 1.0
+    assert entry["metrics"]["max_probability_error"] <= 1e-9
+    assert entry["metrics"]["auc_change"] == 0.0
+
+    bad = run_spark_parity(SparkParityOptions(package=_perturbed(path, tmp_path), data=str(data), reference=model.path))
+    assert bad.exit_code == 1
+    failed = {f["metric"] for f in bad.results[0]["failures"]}
+    assert "max_probability_error" in failed
+    assert "fails: max_probability_error" in render(bad)
+
+
+def test_batch_score_on_spark_matches_spark(spark, spark_packages, parquet_dir, tmp_path):
+    from edgepack.converters.cli import main
+
+    model, path = spark_packages("gbt_clf")
+    data, frame = parquet_dir
+    out = tmp_path / "scores"
+    assert main(["batch-score", str(path), "--input", str(data), "--output", str(out), "--engine", "spark",
+                 "--id-column", "id"]) == 3
+    scores = pd.read_parquet(out).sort_values("id").reset_index(drop=True)
+    assert list(scores["id"]) == list(frame["id"])  # nothing dropped
+    assert scores["error"].notna().sum() == 2 and "plan" in scores.loc[10, "error"]
+    ok = scores["error"].isna().to_numpy()
+    want = _spark_probabilities(spark, model, frame[spark_zoo.FEATURES][ok])
+    got = scores.loc[ok, ["probability_0", "probability_1"]].to_numpy(dtype=float)
+    assert np.abs(got - want).max() <= 1e-9

@@ -351,3 +351,40 @@ def render(result: SparkParityResult) -> str:
             lines.append(f"  {r['artifact']} in {r['runtime']}: error: {r['reason']}")
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edgepack.parity.engines.spark PACKAGE --data PARQUET --reference MODEL [--master URL]`."""
+    import argparse
+    import sys
+
+    from ...runtime.errors import EdgepackError
+
+    parser = argparse.ArgumentParser(prog="python -m edgepack.parity.engines.spark",
+                                     description="Parity of a package against its model over a whole Parquet "
+                                                 "dataset, on Spark.",
+                                     epilog="example: python -m edgepack.parity.engines.spark build/churn "
+                                            "--data holdout/ --reference churn_model --label-column churn")
+    parser.add_argument("package", type=Path)
+    parser.add_argument("--data", required=True, help="Parquet file or directory")
+    parser.add_argument("--reference", type=Path, required=True, help="the model the package was built from")
+    parser.add_argument("--master", help="Spark master URL (default: the active session, else local[2])")
+    parser.add_argument("--runtimes", help=f"comma-separated (default: {','.join(DISTRIBUTED_RUNTIMES)})")
+    parser.add_argument("--label-column", help="true labels in the data (for the ROC AUC check)")
+    parser.add_argument("--json", type=Path, help="write the result as JSON")
+    args = parser.parse_args(argv)
+    try:
+        result = run_spark_parity(SparkParityOptions(
+            package=args.package, data=args.data, reference=args.reference, master=args.master,
+            runtimes=[r for r in (args.runtimes or "").split(",") if r] or None, label_column=args.label_column))
+    except EdgepackError as err:
+        print(f"parity: error: {err}", file=sys.stderr)
+        return err.exit_code
+    print(render(result))
+    if args.json:
+        args.json.write_text(json.dumps(result.as_dict(), indent=2, default=float))
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

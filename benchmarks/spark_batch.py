@@ -1,6 +1,6 @@
 """Batch scoring and parity at scale: Spark local[2] against the single-process path, same data, same run.
 
-Generates N rows (default 2,000,000) of a churn-like table as a Parquet directory, fits and packages a
+Generates N rows (default 2,000,000) of the Spark test zoo's churn-like table as a Parquet directory, fits and packages a
 Spark pipeline (StringIndexer + Imputer + VectorAssembler + GBTClassifier, 20 trees of depth 5), then
 measures (medians of --repeats runs):
   - `batch-score --engine local`  (pyarrow batches + onnxruntime, one process)   rows/s
@@ -23,25 +23,18 @@ import numpy as np
 
 
 def generate(rows: int, seed: int, out: Path, files: int = 8) -> Path:
-    import pandas as pd
+    """`rows` rows of the Spark test zoo's table (tests/spark_zoo.py) with an `id`, in `files` Parquet files."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import spark_zoo
 
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
     per = -(-rows // files)
     for i in range(files):
         n = min(per, rows - i * per)
         if n <= 0:
             break
-        usage = rng.normal(50, 15, n)
-        calls = rng.poisson(2, n).astype(float)
-        plan = rng.choice(["basic", "plus", "pro", "max"], n, p=[0.4, 0.3, 0.2, 0.1])
-        region = rng.choice(["north", "south", "east"], n)
-        spend = rng.lognormal(3, 0.5, n)
-        logit = 0.06 * (usage - 50) + 0.4 * calls - 0.8 + 0.9 * (plan == "basic") - 0.5 * (region == "east")
-        churn = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-        frame = pd.DataFrame({"id": np.arange(i * per, i * per + n), "usage": usage, "calls": calls, "plan": plan,
-                              "region": region, "spend": spend, "churn": churn})
-        frame.loc[rng.random(n) < 0.05, "usage"] = np.nan
+        frame = spark_zoo.frame(n, seed + i)[[*spark_zoo.FEATURES, "churn"]]
+        frame.insert(0, "id", np.arange(i * per, i * per + n))
         frame.to_parquet(out / f"part-{i:03d}.parquet", index=False)
     return out
 

@@ -76,7 +76,9 @@ def acquire(master: str | None = None) -> Any:
     # pyspark 4.3 warns that pandas 3 is not fully supported; the paths edgepack uses are checked by its tests.
     warnings.filterwarnings("ignore", message=".*does not yet fully support pandas.*")
     active = SparkSession.getActiveSession()
-    if active is not None and (master is None or active.sparkContext.master == master):
+    if active is not None:
+        # One SparkContext per process: an active session (spark-submit, a notebook, ours) is the one to use,
+        # whatever master was asked for; edgepack never stops a session it did not start.
         _state["users"] += 1
         return active
     master = master or DEFAULT_MASTER

@@ -336,7 +336,10 @@ def render(result: SparkParityResult) -> str:
     for r in result.results:
         m = r["metrics"]
         err = m.get("max_probability_error", m.get("max_scaled_error"))
-        rows.append([r["artifact"], r["runtime"], r["rows"], m.get("label_agreement"), m.get("disagreements"), err,
+        agreement = m.get("label_agreement")
+        # six decimals: 17 flipped labels in a million rows must not print as "1"
+        rows.append([r["artifact"], r["runtime"], r["rows"], None if agreement is None else f"{agreement:.6f}",
+                     m.get("disagreements"), err,
                      m.get("error_q0.999"), r["profile_name"], r["status"].upper() if r["status"] != "pass" else "pass"])
     text = render_table(["artifact", "runtime", "rows", "agreement", "disagreements", "max error", "q99.9 error",
                          "profile", "result"], rows,
@@ -346,7 +349,7 @@ def render(result: SparkParityResult) -> str:
     for r in result.results:
         for f in r.get("failures", []):
             op = {"<=": ">", ">=": "<"}[f["check"]]
-            lines.append(f"  {r['artifact']} in {r['runtime']} fails: {f['metric']} {f['value']:.4g} {op} {f['limit']:.4g}")
+            lines.append(f"  {r['artifact']} in {r['runtime']} fails: {f['metric']} {f['value']:.7g} {op} {f['limit']:.7g}")
         if r["status"] == "error":
             lines.append(f"  {r['artifact']} in {r['runtime']}: error: {r['reason']}")
     lines += [f"note: {n}" for n in result.notes]

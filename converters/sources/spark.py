@@ -120,7 +120,9 @@ def plan_pipeline(model: Any, path: Path) -> SparkPlan:
                     categories[col] = ([str(v) for v in labels], stage.getOrDefault("handleInvalid"))
         produced |= set(columns_out(stage))
     if not kept:
-        inputs = columns_in(predictor)
+        raise ModelError(f"the pipeline's {type(predictor).__name__} reads the vector column "
+                         f"{columns_in(predictor)[0]!r} directly", where=str(path),
+                         fix="save the whole pipeline, with the stages (e.g. VectorAssembler) that build its features")
     dirs = {}
     stage_root = path / "stages"
     if stage_root.is_dir():
@@ -218,10 +220,11 @@ class SparkSource:
     # -- the reference -------------------------------------------------------------------------------
     def spark_frame(self, frame: Any) -> Any:
         """A pandas frame of features as a Spark DataFrame: categories as strings, numbers as doubles."""
-        from .. import spark_session
+        from pyspark.sql import SparkSession
 
-        spark = spark_session.acquire()
-        spark_session.release()  # borrowed for this call only; the source's own acquire keeps it alive
+        spark = SparkSession.getActiveSession()  # the session this source acquired when it loaded
+        if spark is None:
+            raise ModelError("the Spark source was closed; its session is gone", where=str(self.path))
         return spark.createDataFrame(typed_frame(frame, self.plan), schema=spark_schema(frame.columns, self.plan))
 
     def transform(self, df: Any) -> Any:

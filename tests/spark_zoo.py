@@ -27,6 +27,7 @@ class SparkZooModel:
     holdout: Any  # pandas frame of held-out features
     label: str
     task: str
+    fitted: Any = None  # the fitted PipelineModel itself: expected values come from it, without a reload
 
 
 def frame(rows: int, seed: int) -> Any:
@@ -131,4 +132,4 @@ def fit(spark: Any, name: str, root: Path, rows: int = 400) -> SparkZooModel:
     model.write().overwrite().save(str(directory / "model"))
     sample = directory / "sample.csv"
     train[[*FEATURES, label]].to_csv(sample, index=False)
-    return SparkZooModel(name, directory / "model", sample, holdout, label, task)
+    return SparkZooModel(name, directory / "model", sample, holdout, label, task, model)

@@ -15,10 +15,9 @@ import spark_zoo
 
 
 def _spark_probabilities(spark, model, frame):
-    from pyspark.ml import PipelineModel
     from pyspark.ml.functions import vector_to_array
 
-    out = PipelineModel.load(str(model.path)).transform(spark.createDataFrame(frame))
+    out = model.fitted.transform(spark.createDataFrame(frame))
     return np.array(out.select(vector_to_array("probability").alias("p")).toPandas()["p"].tolist())
 
 

@@ -14,11 +14,9 @@ from edgepack.runtime.errors import ModelError
 
 
 def _spark_outputs(spark, model, frame):
-    from pyspark.ml import PipelineModel
     from pyspark.ml.functions import vector_to_array
 
-    pipeline = PipelineModel.load(str(model.path))
-    out = pipeline.transform(spark.createDataFrame(frame))
+    out = model.fitted.transform(spark.createDataFrame(frame))
     if model.task == "classification":
         rows = out.select(vector_to_array("probability").alias("p"), "prediction").toPandas()
         return np.array(rows["p"].tolist()), rows["prediction"].to_numpy()
@@ -55,10 +53,9 @@ def test_onnx_agrees_with_spark_on_holdout(family, spark, spark_packages):
 
 
 def test_schema_comes_from_the_pipeline(spark_packages):
-    from pyspark.ml import PipelineModel
 
     model, path = spark_packages("logreg_multiclass")
-    label_indexer = PipelineModel.load(str(model.path)).stages[0]
+    label_indexer = model.fitted.stages[0]
     manifest = json.loads((path / "manifest.json").read_text())
     features = {f["name"]: f for f in manifest["inputs"]["features"]}
     # the label indexer's column is not an input; the classes are its labels in Spark's index order

@@ -47,6 +47,8 @@ class SparkParityOptions:
 @dataclass
 class SparkParityResult:
     package: str
+    version: str
+    location: str
     data: str
     reference: str
     rows: int
@@ -85,13 +87,21 @@ def judge(task: str, metrics: dict[str, float], profile: dict[str, Any]) -> list
     return failures
 
 
-def _profile(precision: str, art_id: str, manifest: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> dict:
-    from ..profiles import profile_for
+def to_report(result: SparkParityResult, strict: bool = False) -> Any:
+    """The run as the single-machine harness's ParityReport, so that the same text, JSON, JUnit and HTML
+    reports (and --record) serve both engines. No per-row errors exist here: the quantiles are in the metrics."""
+    from ..harness import PairResult, ParityReport
 
-    profile = profile_for(precision, manifest)
-    profile.update(overrides.get(precision, {}))
-    profile.update(overrides.get(art_id, {}))
-    return profile
+    pairs = []
+    for r in result.results:
+        pairs.append(PairResult(artifact=r["artifact"], format=r["format"], precision=r["precision"],
+                                runtime=r["runtime"], status=r["status"], data=f"{result.data} (Spark)", rows=r["rows"],
+                                profile_name=r["profile_name"], profile=r["profile"], metrics=r["metrics"],
+                                failures=r["failures"], reason=r.get("reason"), seconds=result.seconds))
+    notes = [*result.notes, f"engine spark: {result.rows:,} rows compared, {result.rejected:,} refused by the "
+                            f"package's schema, {result.seconds:.1f} s"]
+    return ParityReport(result.package, result.version, result.location, f"{result.data} (Spark)", result.reference,
+                        notes, pairs, result.when, strict)
 
 
 def _pairs(package: Any, runtimes: list[str] | None, notes: list[str]) -> list[tuple[Any, str]]:
@@ -177,6 +187,7 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
     from ...converters.sources.spark import looks_like_pipeline
     from ...runtime.package import Package
     from ...runtime.schema import IOSchema
+    from ..profiles import harness_profile
     from ..runners.base import InputBatch
 
     start = time.perf_counter()
@@ -299,7 +310,7 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
         results = []
         for art, name in pairs:
             summary = merged[(art.id, name)]
-            profile = _profile(art.precision, art.id, manifest, opts.tolerance)
+            profile = harness_profile(art.precision, manifest, opts.tolerance, art.id)
             entry: dict[str, Any] = {"artifact": art.id, "format": art.format, "precision": art.precision,
                                      "runtime": name, "rows": summary.rows, "profile_name": art.precision,
                                      "profile": profile}
@@ -311,7 +322,9 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
                 entry.update(status="fail" if failures else "pass", metrics=metrics, failures=failures)
             results.append(entry)
         rows_compared = max((r["rows"] for r in results), default=0)
-        return SparkParityResult(package=package.manifest["model"]["name"], data=str(opts.data),
+        return SparkParityResult(package=package.manifest["model"]["name"],
+                                 version=str(package.manifest["model"]["version"]), location=str(package.location),
+                                 data=str(opts.data),
                                  reference=str(opts.reference), rows=rows_compared, rejected=int(rejected.value),
                                  results=results, notes=notes, seconds=time.perf_counter() - start,
                                  when=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat())

@@ -74,25 +74,28 @@ def test_spark_runner_gives_sparks_own_outputs(spark, spark_packages):
     assert np.abs(got["probabilities"] - _spark_probabilities(spark, model, frame)).max() <= 1e-12
 
 
-def test_parity_engine_passes_and_catches_a_perturbed_onnx(spark, spark_packages, parquet_dir, tmp_path):
-    from edgepack.parity.engines.spark import SparkParityOptions, render, run_spark_parity
+def test_parity_on_spark_passes_and_catches_a_perturbed_onnx(spark, spark_packages, parquet_dir, tmp_path, capsys):
+    """`edgepack parity --engine spark`: the same report as on one machine, from merged partition summaries."""
+    from edgepack.converters.cli import main
 
     model, path = spark_packages("gbt_clf")
     data, frame = parquet_dir
-    result = run_spark_parity(SparkParityOptions(package=path, data=str(data), reference=model.path,
-                                                 label_column="churn"))
-    assert result.exit_code == 0, render(result)
-    assert result.rejected == 2 and result.rows == len(frame) - 2
-    (entry,) = result.results
-    assert entry["status"] == "pass" and entry["metrics"]["label_agreement"] == 1.0
-    assert entry["metrics"]["max_probability_error"] <= 1e-9
+    report_path = tmp_path / "parity.json"
+    argv = ["parity", "--data", str(data), "--reference", str(model.path), "--engine", "spark", "--quiet"]
+    assert main([*argv[:1], str(path), *argv[1:], "--label-column", "churn", "--json", str(report_path),
+                 "--html", str(tmp_path / "parity.html")]) == 0, capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    (entry,) = report["results"]
+    assert entry["status"] == "pass" and entry["runtime"] == "onnxruntime"
+    assert entry["rows"] == len(frame) - 2  # the two refused records are counted, not compared
+    assert entry["metrics"]["label_agreement"] == 1.0 and entry["metrics"]["max_probability_error"] <= 1e-9
     assert entry["metrics"]["auc_change"] == 0.0
+    assert any("2 refused" in note for note in report["notes"])
+    capsys.readouterr()
 
-    bad = run_spark_parity(SparkParityOptions(package=_perturbed(path, tmp_path), data=str(data), reference=model.path))
-    assert bad.exit_code == 1
-    failed = {f["metric"] for f in bad.results[0]["failures"]}
-    assert "max_probability_error" in failed
-    assert "fails: max_probability_error" in render(bad)
+    assert main([*argv[:1], str(_perturbed(path, tmp_path)), *argv[1:]]) == 1
+    out = capsys.readouterr().out
+    assert "max_probability_error" in out and "fail" in out.lower()
 
 
 def test_batch_score_on_spark_matches_spark(spark, spark_packages, parquet_dir, tmp_path):

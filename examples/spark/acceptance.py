@@ -38,8 +38,9 @@ def generate(n: int, seed: int) -> pd.DataFrame:
                          "converted": converted})
 
 
-def perturb(package: Path, out: Path) -> Path:
-    """A copy of the package whose ONNX has one tree leaf weight multiplied by 1.001 (checksums updated)."""
+def perturb(package: Path, out: Path, factor: float = 1.001, leaves: slice = slice(5, 6)) -> Path:
+    """A copy of the package whose ONNX has the tree leaf weights `leaves` multiplied by `factor` (checksums
+    updated, so only parity can tell). Default: one leaf weight times 1.001."""
     import onnx
     from onnx import numpy_helper
 
@@ -49,7 +50,7 @@ def perturb(package: Path, out: Path) -> Path:
         for attr in node.attribute:
             if node.op_type == "TreeEnsemble" and attr.name == "leaf_weights":
                 weights = numpy_helper.to_array(attr.t).copy()
-                weights[5] *= 1.001
+                weights[leaves] *= factor
                 attr.t.CopyFrom(numpy_helper.from_array(weights))
     data = model.SerializeToString()
     (out / "model.onnx").write_bytes(data)

@@ -4,9 +4,9 @@ values come from Spark's own transform."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,24 +35,11 @@ def parquet_dir(tmp_path_factory):
 
 
 def _perturbed(package, tmp_path):
-    import onnx
-    from onnx import numpy_helper
+    """Every 7th tree leaf weight x 1.2, checksums updated (examples/spark/acceptance.py: perturb)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "spark"))
+    from acceptance import perturb
 
-    bad = tmp_path / "perturbed"
-    shutil.copytree(package, bad)
-    model = onnx.load(bad / "model.onnx")
-    for node in model.graph.node:
-        for attr in node.attribute:
-            if node.op_type == "TreeEnsemble" and attr.name == "leaf_weights":
-                weights = numpy_helper.to_array(attr.t).copy()
-                weights[::7] += 0.02  # a few leaves of a few trees
-                attr.t.CopyFrom(numpy_helper.from_array(weights))
-    data = model.SerializeToString()
-    (bad / "model.onnx").write_bytes(data)
-    manifest = json.loads((bad / "manifest.json").read_text())
-    manifest["artifacts"][0].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-    (bad / "manifest.json").write_text(json.dumps(manifest))
-    return bad
+    return perturb(package, tmp_path / "perturbed", factor=1.2, leaves=slice(None, None, 7))
 
 
 def test_spark_runner_gives_sparks_own_outputs(spark, spark_packages):

@@ -1,0 +1,172 @@
+"""`edgepack-score`: score records offline with an edge package (numpy + onnxruntime only).
+
+    edgepack-score PACKAGE [--artifact ID] [--format jsonl|csv] [--id-field NAME] [--errors FILE] [--line-buffered]
+    edgepack-score PACKAGE --watch IN_DIR --out OUT_DIR [--once] [--interval S] [--min-age S]
+    edgepack-score selftest PACKAGE [--artifact ID]
+
+Also `python -m edgepack.runtime ...`. Exit codes: runtime/errors.py (0, 1, 2, 3, 4, 6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError
+
+PROG = "edgepack-score"
+
+EXIT_CODES = """exit codes:
+  0  every record was scored (empty input included); selftest within tolerance
+  1  selftest out of the package's tolerance
+  2  usage error (bad arguments, unreadable --errors file or folders)
+  3  some records were rejected (the others were scored; one error line per rejected record)
+  4  the package is invalid (checksum mismatch, unknown format version, missing artifact)
+  6  the CSV header does not match the model's inputs
+"""
+
+EXAMPLES = """examples:
+  # score JSON lines, one prediction line per record
+  cat records.jsonl | edgepack-score build/churn/package > predictions.jsonl
+  # CSV with a header, ids carried through, rejected records to a file
+  edgepack-score churn.edgepack --format csv --id-field customer_id --errors rejected.jsonl < batch.csv
+  # a long-lived process fed by a pipe: each prediction is written as soon as its line arrives
+  sensor-feed | edgepack-score churn.edgepack --line-buffered
+  # a watch folder (MiNiFi PutFile -> IN, GetFile <- OUT)
+  edgepack-score churn.edgepack --watch /data/in --out /data/out
+  # check the package against its golden vectors
+  edgepack-score selftest churn.edgepack
+
+output line:  {"label": 1, "probabilities": {"0": 0.31, "1": 0.69}, "package": "churn", "version": "1"}
+              (regression: {"value": 12.5, ...}; "id" first with --id-field)
+error line:   {"line": 7, "field": "tenure_months", "reason": "expected a number, got str 'x'"}
+"""
+
+
+def _score_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score records read on stdin with an edge package; one JSON line per record on stdout.\n"
+                    "Never opens a network connection. `edgepack-score selftest PACKAGE` checks a package.",
+        epilog=EXAMPLES + "\n" + EXIT_CODES)
+    parser.add_argument("package", help="package directory or .edgepack file")
+    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX artifact)")
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                        help="input format on stdin: JSON lines, or CSV with a header row (default: jsonl)")
+    parser.add_argument("--id-field", metavar="NAME", help="field (or CSV column) copied into each output line as \"id\"")
+    parser.add_argument("--errors", metavar="FILE", help="write rejected-record lines to FILE instead of stderr")
+    parser.add_argument("--line-buffered", action="store_true",
+                        help="score and flush each record as its line arrives (default: micro-batches)")
+    parser.add_argument("--batch-bytes", type=int, default=1 << 20, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--quiet", action="store_true", help="no summary line on stderr at the end")
+    watch = parser.add_argument_group("watch-folder mode")
+    watch.add_argument("--watch", metavar="IN_DIR", help="score each new .jsonl/.csv file dropped in IN_DIR")
+    watch.add_argument("--out", metavar="OUT_DIR", help="where NAME.jsonl (and NAME.errors.jsonl) are written")
+    watch.add_argument("--once", action="store_true", help="process the files present, then exit")
+    watch.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between scans (default 1)")
+    watch.add_argument("--min-age", type=float, default=1.0, metavar="S",
+                       help="ignore files modified less than S seconds ago, still being written (default 1)")
+    return parser
+
+
+def _selftest_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} selftest", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score the package's golden vectors and compare them with the source model's outputs.\n"
+                    "Prints agreement and max error; exit 0 only within the package's tolerance.",
+        epilog="example:\n  edgepack-score selftest build/churn/package --artifact onnx\n\n" + EXIT_CODES)
+    parser.add_argument("package", help="package directory or .edgepack file")
+    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id (default: the package's default)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (see EXIT_CODES)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv and argv[0] == "selftest":
+            return _selftest(_selftest_parser().parse_args(argv[1:]))
+        args = _score_parser().parse_args(argv)
+        if (args.watch is None) != (args.out is None):
+            _score_parser().error("--watch and --out go together")
+        return _watch(args) if args.watch else _score(args)
+    except EdgepackError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load(package: str, artifact: str | None):  # noqa: ANN202  (Scorer, imported lazily with onnxruntime)
+    from .scorer import Scorer
+
+    return Scorer.load(package, artifact)
+
+
+def _score(args: argparse.Namespace) -> int:
+    from .stream import StreamOptions, StreamScorer
+
+    errors: TextIO = sys.stderr
+    if args.errors:
+        try:
+            errors = open(args.errors, "w", encoding="utf-8")  # noqa: SIM115  (closed below)
+        except OSError as exc:
+            print(f"{PROG}: error: cannot write --errors {args.errors}: {exc.strerror}", file=sys.stderr)
+            return EXIT_USAGE
+    scorer = _load(args.package, args.artifact)
+    options = StreamOptions(format=args.format, id_field=args.id_field, line_buffered=args.line_buffered,
+                            batch_bytes=max(4096, args.batch_bytes))
+    stream = StreamScorer(scorer, sys.stdout.buffer, errors, options)
+    try:
+        counts = stream.run(sys.stdin.buffer)
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+        _silence_stdout()
+        return EXIT_OK
+    finally:
+        if errors is not sys.stderr:
+            errors.close()
+    if not args.quiet:
+        where = f" (see {args.errors})" if args.errors and counts.rejected else ""
+        print(f"{PROG}: {counts.scored} scored, {counts.rejected} rejected{where}", file=sys.stderr)
+    return EXIT_REJECTED if counts.rejected else EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from .watch import WatchOptions, watch
+
+    scorer = _load(args.package, args.artifact)
+    if args.format != "jsonl" or args.errors or args.line_buffered:
+        _score_parser().error("in watch mode the format comes from each file's suffix and errors go to OUT_DIR")
+    options = WatchOptions(once=args.once, interval=args.interval, min_age=args.min_age, id_field=args.id_field,
+                           quiet=args.quiet)
+    return watch(scorer, args.watch, args.out, options)
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from .table import render_table
+
+    scorer = _load(args.package, args.artifact)
+    result = scorer.selftest()
+    tol = result.tolerance
+    rows = [["rows", result.rows, ""]]
+    if result.label_agreement is not None:
+        rows.append(["label agreement", result.label_agreement, f">= {tol['min_label_agreement']}"])
+        rows.append(["max probability error", result.max_error, f"<= {tol['max_probability_error']}"])
+    else:
+        rows.append(["max value error (scaled)", result.max_error, f"<= {tol['max_value_error']}"])
+    title = f"selftest {scorer.package.name} {scorer.package.version}, artifact {scorer.artifact.id}"
+    print(render_table(["check", "measured", "tolerance"], rows, title=title))
+    print("PASS" if result.passed else "FAIL: outside the package's tolerance")
+    return EXIT_OK if result.passed else 1
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

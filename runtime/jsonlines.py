@@ -1,0 +1,70 @@
+"""Parse JSON lines and write JSON text: orjson when installed (the `fast` extra), the standard library's
+C scanner otherwise. Both read exactly the same records; set EDGEPACK_NO_ORJSON=1 to force the
+standard library (the tests run both).
+
+The standard-library path calls the C scanner directly, line by line, which skips `json.loads`'
+per-call Python work; NaN and Infinity literals are accepted there as Python's json module does, and
+orjson (which refuses them) falls back to it for such lines, so the validator, not the parser, judges NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from json import decoder, scanner
+from typing import Any
+
+try:
+    if os.environ.get("EDGEPACK_NO_ORJSON"):
+        raise ImportError("disabled by EDGEPACK_NO_ORJSON")
+    import orjson as _orjson
+except ImportError:
+    _orjson = None
+
+ACCELERATOR = "orjson" if _orjson is not None else "stdlib"
+
+_scan_once = (scanner.c_make_scanner or scanner.py_make_scanner)(decoder.JSONDecoder())  # type: ignore[misc]
+_WS = " \t\r\n"
+
+
+def _stdlib_line(line: bytes) -> Any:
+    """One line -> value, via the C scanner. Raises ValueError (incl. UnicodeDecodeError) when not JSON."""
+    text = line.decode("utf-8")
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        value, end = None, -1
+    if end != len(text) and (end < 0 or text[end:].strip(_WS)):
+        return json.loads(text)  # not a bare value at column 0: let json.loads decide (and explain)
+    return value
+
+
+def _orjson_line(line: bytes) -> Any:
+    try:
+        return _orjson.loads(line)  # type: ignore[union-attr]
+    except _orjson.JSONDecodeError:  # type: ignore[union-attr]
+        return _stdlib_line(line)  # NaN/Infinity literals, or a real error explained by json
+
+
+parse_line: Callable[[bytes], Any] = _orjson_line if _orjson is not None else _stdlib_line
+
+
+def parse_lines(lines: list[bytes]) -> list[Any] | None:
+    """Every line parsed, or None when any line is blank or not JSON (the caller then goes line by line)."""
+    try:
+        if _orjson is not None:
+            return list(map(_orjson.loads, lines))
+        return list(map(_stdlib_line, lines))
+    except (ValueError, RecursionError):
+        return None
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text for ids and error lines."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(value).decode()
+        except TypeError:
+            pass
+    return json.dumps(value, ensure_ascii=False, default=str)

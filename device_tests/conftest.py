@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_support import FIGURES_DIR, REPO, clean_env, copy_source, records_from_frame  # noqa: E402
+from device_support import FIGURES_DIR, REPO, base_python, clean_env, copy_source, records_from_frame  # noqa: E402
 
 WORK = REPO / "build" / "device"
 # One id per `pytest` run, shared by its xdist workers: "fresh" means built by this run.
@@ -143,11 +143,6 @@ class DeviceInstall:
         return str(self.venv / "bin" / "edgepack-score")
 
 
-def _base_python() -> str:
-    # The interpreter the toolchain venv was made from: a device has a plain system Python.
-    return getattr(sys, "_base_executable", None) or shutil.which("python3") or "python3"
-
-
 @pytest.fixture(scope="session")
 def device_install() -> DeviceInstall:
     """Build (once per run) build/device/minimal-venv with `pip install <copy of the repo>` and no extras."""
@@ -160,7 +155,7 @@ def device_install() -> DeviceInstall:
         src = copy_source(WORK / "minimal-src")
         env = clean_env(PIP_DISABLE_PIP_VERSION_CHECK="1")
         start = time.perf_counter()
-        subprocess.run([_base_python(), "-m", "venv", str(venv)], check=True, env=env)
+        subprocess.run([base_python(), "-m", "venv", str(venv)], check=True, env=env)
         done = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(src)],
                               capture_output=True, text=True, env=env)
         elapsed = time.perf_counter() - start

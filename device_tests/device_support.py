@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 FIGURES_DIR = REPO / "test-artifacts" / "device"
+PEAK = Path(__file__).resolve().parent / "peak.py"
 # The float32 profile (parity/profiles.py): what "equal outputs" means between two runs of a float32 model.
 MAX_PROBABILITY_ERROR = 1e-5
 
@@ -68,38 +70,26 @@ class Run:
         return f"{' '.join(self.args)} exited {self.returncode}\nstderr:\n{self.stderr[-3000:]}"
 
 
+def base_python() -> str:
+    """The interpreter the toolchain venv was made from: what a device's plain system Python is here."""
+    return getattr(sys, "_base_executable", None) or shutil.which("python3") or "python3"
+
+
 def run_measured(args: Sequence[str], stdin: str | bytes | None = None, timeout: float = 120,
                  env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Run `args` to completion and return its output, wall time and peak RSS.
+    """Run `args` to completion and return its output, wall time and peak RSS (device_tests/peak.py).
 
-    Peak memory comes from wait4() on this very child (ru_maxrss, KiB on Linux), so it is the child's own
-    figure even when several tests run at once. stdin/stdout/stderr go through temporary files so the
-    child can be reaped by wait4 (Popen.communicate would reap it first). Raises TimeoutExpired.
+    Raises subprocess.TimeoutExpired after `timeout` seconds.
     """
     data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
-    with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
-        fin.write(data)
-        fin.seek(0)
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(args), stdin=fin, stdout=fout, stderr=ferr,
-                                env=env if env is not None else clean_env(), cwd=cwd)
-        deadline = start + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                proc.wait()
-                raise subprocess.TimeoutExpired(list(args), timeout)
-            time.sleep(0.005)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        fout.seek(0)
-        ferr.seek(0)
-        out, err = fout.read(), ferr.read()
-    return Run(list(args), proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"),
-               wall, usage.ru_maxrss / 1024)
+    with tempfile.TemporaryDirectory() as scratch:
+        result = Path(scratch) / "peak.json"
+        done = subprocess.run([base_python(), str(PEAK), str(result), "--", *args], input=data,
+                              capture_output=True, timeout=timeout,
+                              env=env if env is not None else clean_env(), cwd=cwd)
+        measured = json.loads(result.read_text()) if result.exists() else {"wall_s": 0.0, "peak_rss_kib": 0}
+    return Run(list(args), done.returncode, done.stdout.decode(errors="replace"),
+               done.stderr.decode(errors="replace"), measured["wall_s"], measured["peak_rss_kib"] / 1024)
 
 
 # -- churn records -----------------------------------------------------------------------------------

@@ -35,6 +35,17 @@ pytestmark = pytest.mark.skipif(os.environ.get("EDGEPACK_ARM64") != "1",
                                 reason="emulated ARM64 device: run `make device-test-arm64` (EDGEPACK_ARM64=1)")
 
 
+def _inside(root: Path, path: str) -> Path:
+    """`path` as seen from inside the root: symlinks (the venv's python -> /usr/bin/python3) resolved there."""
+    current = root / path.lstrip("/")
+    for _ in range(10):
+        if not current.is_symlink():
+            return current
+        target = os.readlink(current)
+        current = root / target.lstrip("/") if target.startswith("/") else current.parent / target
+    raise AssertionError(f"symlink loop at {path}")
+
+
 def _elf_machine(path: Path) -> int:
     header = path.read_bytes()[:20]
     assert header[:4] == b"\x7fELF", f"{path} is not an ELF file"
@@ -66,7 +77,7 @@ def _in_root(root: Path, *args: str) -> list[str]:
 
 def test_arm64_device_scores_like_x86_64(arm64_root, device_install, churn):
     root, prepare_s = arm64_root
-    assert _elf_machine(root / "opt" / "venv" / "bin" / "python") == ELF_MACHINE_AARCH64
+    assert _elf_machine(_inside(root, "/opt/venv/bin/python")) == ELF_MACHINE_AARCH64
     env = clean_env(HOME="/root", PIP_DISABLE_PIP_VERSION_CHECK="1")
     machine = run_measured(_in_root(root, "/opt/venv/bin/python", "-c", "import platform; print(platform.machine())"),
                            env=env)

@@ -198,7 +198,9 @@ def test_watch_folder_survives_sigkill_and_keeps_every_record_once(device_instal
     start = time.perf_counter()
     while _pending(inbox) and starts < 2 * MAX_KILLS:
         starts += 1
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env())
+        log = tmp_path / f"start-{starts:02d}.stderr"
+        with open(log, "wb") as stderr:
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr, env=clean_env())
         if kills < MAX_KILLS:
             # One kill in four lands at a random moment of start-up or recovery; the others once this run
             # has released 1-6 files, a random 0-30 ms later: inside some file's claim/score/commit/release.
@@ -215,7 +217,7 @@ def test_watch_folder_survives_sigkill_and_keeps_every_record_once(device_instal
                     break
                 time.sleep(0.002)
         proc.wait(timeout=300)
-        assert proc.returncode in (0, -signal.SIGKILL), f"watch run exited {proc.returncode}"
+        assert proc.returncode in (0, -signal.SIGKILL), f"start {starts} exited {proc.returncode}: {log.read_text()[-2000:]}"
     total_s = time.perf_counter() - start
     assert not _pending(inbox), f"still pending after {starts} starts: {_pending(inbox)[:3]}"
     assert kills_mid_run >= MAX_KILLS // 2, f"only {kills_mid_run} kills landed mid-run"

@@ -32,13 +32,6 @@ WORK = REPO / "build" / "device"
 RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Everything in device_tests/ is a device test, so `-m device` selects exactly this folder.
-    for item in items:
-        if "device_tests" in item.nodeid.split("/")[0]:
-            item.add_marker(pytest.mark.device)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config._device_started = time.time()  # figures files written after this belong to this run
 

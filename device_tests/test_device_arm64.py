@@ -31,8 +31,11 @@ from device_support import (
 ROOT = REPO / "build" / "device" / "arm64-root"
 ELF_MACHINE_AARCH64 = 183  # e_machine of an ELF built for ARM64
 
-pytestmark = pytest.mark.skipif(os.environ.get("EDGEPACK_ARM64") != "1",
-                                reason="emulated ARM64 device: run `make device-test-arm64` (EDGEPACK_ARM64=1)")
+pytestmark = [
+    pytest.mark.device,
+    pytest.mark.skipif(os.environ.get("EDGEPACK_ARM64") != "1",
+                       reason="emulated ARM64 device: run `make device-test-arm64` (EDGEPACK_ARM64=1)"),
+]
 
 
 def _inside(root: Path, path: str) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 
+import pytest
 from device_support import (
     MAX_PROBABILITY_ERROR,
     compare_outputs,
@@ -18,6 +19,8 @@ from device_support import (
     run_measured,
     save_figures,
 )
+
+pytestmark = pytest.mark.device
 
 # The heavy toolchain libraries a device must never need (pip distribution names).
 FORBIDDEN = {"scikit-learn", "tensorflow", "tensorflow-cpu", "coremltools", "pandas"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
 from device_support import (
     MAX_PROBABILITY_ERROR,
     REPO,
@@ -16,6 +17,8 @@ from device_support import (
     run_measured,
     save_figures,
 )
+
+pytestmark = pytest.mark.device
 
 LIMIT_BYTES = 256 * 2**20
 CAPPED = ["prlimit", f"--as={LIMIT_BYTES}", "--"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from device_support import (
     MAX_PROBABILITY_ERROR,
     Run,
@@ -34,6 +35,8 @@ from device_support import (
     run_measured,
     save_figures,
 )
+
+pytestmark = pytest.mark.device
 
 FLOWFILES = 200
 CONCURRENT_TASKS = 2  # the processor's "Concurrent Tasks" setting: one per core of a 2-core gateway

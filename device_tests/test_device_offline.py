@@ -11,6 +11,7 @@ import json
 import socket
 import textwrap
 
+import pytest
 from device_support import (
     MAX_PROBABILITY_ERROR,
     compare_outputs,
@@ -19,6 +20,8 @@ from device_support import (
     run_measured,
     save_figures,
 )
+
+pytestmark = pytest.mark.device
 
 NO_NETWORK = ["unshare", "--net", "--"]
 

@@ -8,7 +8,10 @@ STAMP := $(VENV)/.installed
 CHURN := build/churn
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint install bench clean
+WEB_STAMP := web/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test lint install bench clean web web-test
 .PHONY: device-test device-test-arm64 device-tools
 
 install: $(STAMP)
@@ -34,11 +37,31 @@ demo: $(STAMP) $(CHURN)/churn.joblib
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) lint
+test: $(STAMP) lint web
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(MAKE) web-test
 
-bench: $(STAMP) $(CHURN)/churn.joblib
-	@echo "benchmarks: see benchmarks/ (added by the scorer and quantization work)"
+# web/: npm packages from the lock file (idempotent through a stamp) and Debian's chromium for the
+# browser tests (installed only when missing; Playwright cannot download browsers here).
+web: $(WEB_STAMP) $(CHROMIUM)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+# node's test runner: the library, the Node CLI and the page in headless Chromium.
+web-test: $(STAMP) web
+	EDGEPACK_PYTHON=$(abspath $(PY)) node --test web/test/*.test.mjs
+
+$(CHURN)/package/manifest.json: $(CHURN)/churn.joblib
+	$(VENV)/bin/edgepack build $(CHURN)/churn.joblib --sample $(CHURN)/sample.csv --label-column churn \
+		--name churn -o $(CHURN)/package
+
+bench: $(STAMP) $(CHURN)/churn.joblib $(CHURN)/package/manifest.json
+	$(PY) benchmarks/scorer.py --churn $(CHURN)
 
 clean:
 	rm -rf build test-artifacts

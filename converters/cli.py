@@ -17,11 +17,14 @@ from ..runtime.errors import EXIT_USAGE, EdgepackError
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build", "turn a trained model and a sample of its input into an edge package"),
     "inspect": ("inspect", "print a readable summary of a package"),
+    "parity": ("parity", "run every artifact in its runtimes against the original model; exit 1 on drift"),
+    "serve": ("serve", "serve a package's demo page: scoring in the browser, form and CSV drop zone"),
 }
 
 EPILOG = """examples:
   edgepack build model.joblib --sample sample.csv --label-column churn -o build/churn
   edgepack inspect build/churn
+  edgepack serve build/churn/package --port 8765
 
 Loading a .joblib/.pkl model executes code from that file: build only from models you trust.
 exit codes: 0 ok, 1 a check failed, 2 usage error, 3 records rejected, 4 invalid package,

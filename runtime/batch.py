@@ -16,7 +16,7 @@ caller filters once) and a boolean mask of the records to reject.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -113,7 +113,9 @@ class _Rule:
         return mask if mask.any() else None
 
     # -- CSV cells (strings) ---------------------------------------------------------------------------
-    def cell_column(self, cells: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    def cell_column(self, cells: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if isinstance(cells, np.ndarray) and cells.dtype == np.float64:  # parsed already (numpy's CSV reader)
+            return cells, self.value_mask(cells)
         if self.category:
             if "" in cells:
                 cells = [None if c == "" else c for c in cells]
@@ -136,8 +138,10 @@ class _Rule:
         bad = np.array(flags, dtype=bool) if any(flags) else None
         return arr, _merge(bad, self.value_mask(arr))
 
-    def cell_value(self, cell: str) -> Any:
+    def cell_value(self, cell: Any) -> Any:
         """One CSV cell typed as JSON would carry it, for check_record's reason."""
+        if not isinstance(cell, str):
+            return cell  # a number numpy parsed already
         if cell == "":
             return None
         if self.category:
@@ -158,11 +162,24 @@ def _parse_number(cell: str) -> float | None:
 
 
 def _fits(value: Any) -> bool:
+    if value is None:
+        return True
     try:
         float(value)
     except (OverflowError, TypeError, ValueError):
         return False
     return True
+
+
+def _checked(n: int, results: Iterable[tuple[str, tuple[np.ndarray, np.ndarray | None]]]) -> Checked:
+    """Columns and the union of their reject masks."""
+    columns: dict[str, np.ndarray] = {}
+    bad = np.zeros(n, dtype=bool)
+    for name, (arr, mask) in results:
+        columns[name] = arr
+        if mask is not None:
+            bad |= mask
+    return Checked(columns, bad)
 
 
 def _merge(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
@@ -181,7 +198,7 @@ class BatchValidator:
         self.allowed_extra = allowed_extra
         self.rules = [_Rule(f) for f in schema.features]
         self.names = schema.names
-        self._extra = tuple(allowed_extra)
+        self._extra = tuple(k for k in allowed_extra if k not in self.names)  # an id may also be a feature
         n = len(self.names)
         self._getter: Callable[[Any], tuple[Any, ...]] = (
             operator.itemgetter(*self.names) if n > 1 else (lambda r, k=self.names[0]: (r[k],)))
@@ -203,25 +220,11 @@ class BatchValidator:
             if matrix is not None:
                 return self._from_matrix(matrix)
         cols: list[Sequence[Any]] = list(zip(*rows)) if n else [() for _ in self.rules]
-        columns: dict[str, np.ndarray] = {}
-        bad = np.zeros(n, dtype=bool)
-        for rule, col in zip(self.rules, cols):
-            arr, mask = rule.typed_column(col)
-            columns[rule.name] = arr
-            if mask is not None:
-                bad |= mask
-        return Checked(columns, bad)
+        return _checked(n, ((rule.name, rule.typed_column(col)) for rule, col in zip(self.rules, cols)))
 
     def _from_matrix(self, matrix: np.ndarray) -> Checked:
-        bad = np.zeros(len(matrix), dtype=bool)
-        columns = {}
-        for j, rule in enumerate(self.rules):
-            col = matrix[:, j]
-            columns[rule.name] = col
-            mask = rule.value_mask(col)
-            if mask is not None:
-                bad |= mask
-        return Checked(columns, bad)
+        return _checked(len(matrix), ((rule.name, (matrix[:, j], rule.value_mask(matrix[:, j])))
+                                      for j, rule in enumerate(self.rules)))
 
     def _rows_if_well_shaped(self, records: list[Any]) -> list[tuple[Any, ...]] | None:
         """Every record a dict with every feature and no unknown field: its values in schema order."""
@@ -264,14 +267,7 @@ class BatchValidator:
     def cells(self, columns_of_cells: Sequence[Sequence[str]]) -> Checked:
         """Columns of CSV cells in schema order (one list of strings per feature)."""
         n = len(columns_of_cells[0]) if columns_of_cells else 0
-        columns: dict[str, np.ndarray] = {}
-        bad = np.zeros(n, dtype=bool)
-        for rule, cells in zip(self.rules, columns_of_cells):
-            arr, mask = rule.cell_column(cells)
-            columns[rule.name] = arr
-            if mask is not None:
-                bad |= mask
-        return Checked(columns, bad)
+        return _checked(n, ((rule.name, rule.cell_column(cells)) for rule, cells in zip(self.rules, columns_of_cells)))
 
     def record_from_cells(self, cells: Sequence[str]) -> dict[str, Any]:
         """One CSV row (schema order) as the typed record check_record judges."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .jsonlines import dumps
+from .jsonlines import dumps, number_columns
 
 
 class PredictionFormatter:
@@ -25,33 +25,35 @@ class PredictionFormatter:
         self.with_id = with_id
         self.classes = list(classes)
         self._labels = [json.dumps(_plain(c)) for c in self.classes]
+        self._label_array = np.array(self._labels, dtype=object)
         self._keys = [json.dumps(str(_plain(c))) for c in self.classes]
         self._tail = tail
         if task == "classification":
-            probs = ", ".join(f"{k}: %r" for k in self._keys)
+            probs = ", ".join(f"{k}: %s" for k in self._keys)
             self._template = head + '"label": %s, "probabilities": {' + probs + "}" + tail
         else:
-            self._template = head + '"value": %r' + tail
+            self._template = head + '"value": %s' + tail
 
     def lines(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None = None) -> list[str]:
         """One JSON text per row of `raw`; `ids` (already Python values) when the formatter has an id."""
         tmpl = self._template
         if "probabilities" in raw:
-            probs = np.asarray(raw["probabilities"], dtype=np.float64)
+            probs = np.asarray(raw["probabilities"])
             if not np.isfinite(probs).all():
                 return self._slow(raw, ids)
-            labels = self._labels
-            best = np.argmax(probs, axis=1).tolist()  # first on ties, as scikit-learn's predict
-            rows = probs.tolist()
+            # first on ties, as scikit-learn's predict
+            labels = self._label_array[np.argmax(probs, axis=1)].tolist()
+            columns = number_columns(probs)
             if self.with_id:
-                return [tmpl % (dumps(i), labels[b], *r) for i, b, r in zip(ids or (), best, rows)]
-            return [tmpl % (labels[b], *r) for b, r in zip(best, rows)]
-        values = np.asarray(raw["value"], dtype=np.float64).reshape(-1)
+                return list(map(tmpl.__mod__, zip(map(dumps, ids or ()), labels, *columns)))
+            return list(map(tmpl.__mod__, zip(labels, *columns)))
+        values = np.asarray(raw["value"]).reshape(-1, 1)
         if not np.isfinite(values).all():
             return self._slow(raw, ids)
+        (texts,) = number_columns(values)
         if self.with_id:
-            return [tmpl % (dumps(i), v) for i, v in zip(ids or (), values.tolist())]
-        return [tmpl % (v,) for v in values.tolist()]
+            return list(map(tmpl.__mod__, zip(map(dumps, ids or ()), texts)))
+        return list(map(tmpl.__mod__, texts))
 
     def _slow(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None) -> list[str]:
         # Non-finite outputs (a broken model): written as null, never as invalid JSON.

@@ -6,12 +6,13 @@ The device reads only `manifest.json`, `golden.json` and artifacts; it never unp
 
 from __future__ import annotations
 
-import hashlib
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import zipfile
 
 from .errors import PackageError
 
@@ -70,6 +71,8 @@ class _DirSource:
 
 class _ZipSource:
     def __init__(self, path: Path) -> None:
+        import zipfile  # imported here: only zipped packages pay for it
+
         self.path = path
         try:
             self.zip = zipfile.ZipFile(path)
@@ -101,8 +104,15 @@ class _ZipSource:
             raise PackageError(f"missing file {rel!r}", where=str(self.path),
                                fix="the package is incomplete: rebuild it")
         # Read with a cap: the declared size in the zip header is itself untrusted.
-        with self.zip.open(info) as handle:
-            data = handle.read(info.file_size + 1)
+        import zipfile
+        import zlib
+
+        try:
+            with self.zip.open(info) as handle:
+                data = handle.read(info.file_size + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
+            raise PackageError(f"entry {rel!r} is damaged: {exc}", where=str(self.path),
+                               fix="the package was altered or damaged in transit: copy it again from the build") from exc
         if len(data) != info.file_size:
             raise PackageError(f"entry {rel!r} does not match its declared size", where=str(self.path))
         return data
@@ -111,8 +121,28 @@ class _ZipSource:
         return sorted(self.members)
 
 
+# Small files are hashed with Python's built-in sha256: importing hashlib loads OpenSSL, several MiB of
+# a device's memory at start-up. Large files take OpenSSL's faster code.
+_LARGE = 4 << 20
+
+
 def sha256_bytes(data: bytes) -> str:
+    if len(data) < _LARGE:
+        builtin = _builtin_sha256()
+        if builtin is not None:
+            return builtin(data).hexdigest()
+    import hashlib
+
     return hashlib.sha256(data).hexdigest()
+
+
+def _builtin_sha256() -> Any:
+    for name in ("_sha2", "_sha256"):  # Python >= 3.12, then 3.10-3.11
+        try:
+            return __import__(name).sha256
+        except (ImportError, AttributeError):
+            continue
+    return None
 
 
 class Package:

@@ -46,7 +46,10 @@ def _check_value(feat: Feature, value: Any) -> Any:
         raise RecordError(f"expected a number, got boolean {value!r}", field=feat.name)
     if not isinstance(value, (int, float)):
         raise RecordError(f"expected a number, got {type(value).__name__} {value!r}", field=feat.name)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise RecordError(f"number too large: {str(value)[:20]}...", field=feat.name) from None
     if math.isinf(number):
         raise RecordError("infinity is not a valid value", field=feat.name)
     if feat.type == "int" and not number.is_integer():

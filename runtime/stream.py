@@ -13,6 +13,8 @@ header is line 1).
 from __future__ import annotations
 
 import csv
+import operator
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TextIO
@@ -26,6 +28,7 @@ from .output import PredictionFormatter
 from .scorer import Scorer
 
 FORMATS = ("jsonl", "csv")
+_COMMAS = operator.methodcaller("count", ",")
 DEFAULT_BATCH_BYTES = 1 << 20
 
 
@@ -214,21 +217,25 @@ class _CsvLayout:
                                 + (f" (and the id column {id_field})" if id_field else ""))
         self.width = len(header)
         self.positions = [header.index(n) for n in names]
+        # Plain numbers (not bool words, not categories) can be parsed by numpy's C reader in one call.
+        self.numeric_slots = {k for k, rule in enumerate(validator.rules) if rule.feat.type in ("float", "int")}
         if id_field:
             self.positions.append(header.index(id_field) if id_field in header else -1)
 
-    def columns(self, lines: list[bytes], first: int, batch: _Batch) -> list[list[str]]:
-        """Cells per feature (schema order, then the id column when asked) of the well-formed rows."""
+    def columns(self, lines: list[bytes], first: int, batch: _Batch) -> list[Any]:
+        """Per feature (schema order, then the id column when asked) the cells of the well-formed rows:
+        a list of strings, or for numeric features of a clean batch a float64 array parsed by numpy."""
         width = self.width
         try:
             text = b"\n".join(lines).decode("utf-8")
         except UnicodeDecodeError:
             text = '"'  # some line is not UTF-8: go line by line to name it
-        if '"' not in text and "" not in lines and text.count(",") == (width - 1) * len(lines):
-            flat = text.replace("\n", ",").split(",")
-            if len(flat) == width * len(lines):
+        if '"' not in text and b"" not in lines:
+            str_lines = text.split("\n")
+            # Every line must have exactly `width` fields; a total count alone could hide a shifted row.
+            if set(map(_COMMAS, str_lines)) == {width - 1}:
                 batch.line_numbers = list(range(first, first + len(lines)))
-                return [flat[p::width] if p >= 0 else [None] * len(lines) for p in self.positions]  # type: ignore[list-item]
+                return self._clean_columns(text, str_lines)
         rows: list[list[str]] = []
         for number, line in enumerate(lines, first):
             if not line.strip():
@@ -245,3 +252,27 @@ class _CsvLayout:
             rows.append(fields)
             batch.line_numbers.append(number)
         return [[r[p] for r in rows] if p >= 0 else [None] * len(rows) for p in self.positions]  # type: ignore[misc]
+
+    def _clean_columns(self, text: str, lines: list[str]) -> list[Any]:
+        count = len(lines)
+        columns: list[Any] = [None] * len(self.positions)
+        numeric = [(k, p) for k, p in enumerate(self.positions) if p >= 0 and k in self.numeric_slots]
+        if numeric:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wanted = [p for _, p in numeric]
+                    # Without usecols numpy's reader is about 1.7x faster: read every column when all are numbers.
+                    every = sorted(wanted) == list(range(self.width))
+                    block = np.loadtxt(lines, delimiter=",", dtype=np.float64, usecols=None if every else wanted,
+                                       ndmin=2, comments=None)
+                for j, (k, p) in enumerate(numeric):
+                    columns[k] = block[:, p if every else j]
+            except ValueError:  # an empty cell or a text: the per-cell path names it
+                pass
+        if any(c is None for c in columns):
+            flat = text.replace("\n", ",").split(",")
+            for k, p in enumerate(self.positions):
+                if columns[k] is None:
+                    columns[k] = flat[p::self.width] if p >= 0 else [None] * count
+        return columns

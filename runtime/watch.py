@@ -128,7 +128,13 @@ class WatchFolder:
 
     # -- the protocol ------------------------------------------------------------------------------
     def recover(self) -> None:
-        """Finish what a killed run left in `.processing` (see the module docstring)."""
+        """Finish what a killed run left in `.processing` (see the module docstring).
+
+        Hidden temporaries in OUT_DIR are a killed run's unfinished writes: one watcher owns OUT_DIR.
+        """
+        for tmp in self.out_dir.glob(".*.tmp"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
         for path in sorted(self.work.iterdir()):
             if path.is_file():
                 self._process(path)
@@ -157,22 +163,31 @@ class WatchFolder:
         tmp_err = self.out_dir / f".{errors_path.name}.tmp"
         fmt = SUFFIXES.get(claimed.suffix.lower(), "jsonl")
         try:
-            with open(claimed, "rb") as source:
-                head = source.read(4096)
-                if b"\x00" in head:
-                    raise DataError("the file is binary (NUL bytes), not JSON lines or CSV")
-                source.seek(0)
+            source = open(claimed, "rb")  # noqa: SIM115  (closed below)
+            head = source.read(4096)
+        except OSError as exc:
+            return self._fail(claimed, f"cannot read the file: {exc}")
+        with source:
+            if b"\x00" in head:
+                return self._fail(claimed, "the file is binary (NUL bytes), not JSON lines or CSV")
+            source.seek(0)
+            try:
                 with open(tmp_out, "wb") as sink, open(tmp_err, "w", encoding="utf-8") as errors:
                     stream = StreamScorer(self.scorer, sink, errors, StreamOptions(format=fmt, id_field=self.options.id_field))
                     counts = stream.run(source)
                     for handle in (sink, errors):
                         handle.flush()
                         os.fsync(handle.fileno())
-        except (OSError, DataError) as exc:
-            for tmp in (tmp_out, tmp_err):
-                tmp.unlink(missing_ok=True)
-            reason = str(exc) if isinstance(exc, DataError) else f"cannot read the file: {exc}"
-            return self._fail(claimed, reason)
+            except DataError as exc:
+                _remove(tmp_out, tmp_err)
+                return self._fail(claimed, str(exc))
+            except OSError as exc:
+                # Most likely the output side (a full disk, permissions): the input is not to blame. It stays
+                # claimed in .processing and is scored again when the watcher restarts.
+                _remove(tmp_out, tmp_err)
+                raise UsageError(f"cannot write the output for {claimed.name}: {exc}", where=str(self.out_dir),
+                                 fix="free space or fix permissions in OUT_DIR, then restart; the input waits in "
+                                     f"{self.work}") from exc
         # Step 3: commit. The errors file first, so that a committed output always has its errors beside it.
         if counts.rejected:
             os.replace(tmp_err, errors_path)
@@ -201,6 +216,15 @@ class WatchFolder:
     def _say(self, text: str) -> None:
         if not self.options.quiet:
             print(f"edgepack-score: {text}", file=sys.stderr, flush=True)
+
+
+def _remove(*paths: Path) -> None:
+    """Remove temporaries, best effort: a failure here must not hide the error being reported."""
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _free_name(path: Path) -> Path:

@@ -11,6 +11,13 @@ from typing import Any
 
 RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("onnxruntime", ("onnx",), "onnxruntime:OnnxRuntimeRunner"),
+    ("onnx-reference", ("onnx",), "onnx_reference:OnnxReferenceRunner"),
+    ("scorer-cli", ("onnx",), "scorer_cli:ScorerCliRunner"),
+    # The original model (--reference MODEL): runs no artifact, gives the reference outputs.
+    ("reference", (), "reference:ReferenceRunner"),
+    ("ort-web-node", ("onnx",), "ort_web_node:OrtWebNodeRunner"),
+    # Last: a browser start per batch is the slowest check, never the build's first choice for a format.
+    ("chromium", ("onnx", "tfjs"), "chromium:ChromiumRunner"),
 ]
 
 

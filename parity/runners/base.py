@@ -16,6 +16,12 @@ from typing import Any
 import numpy as np
 
 
+class Unavailable(Exception):
+    """Raised by prepare() when this runtime cannot run this particular artifact (e.g. an operator the
+    runtime lacks). The harness reports the pair as "unavailable" with the message, not as an error.
+    (Added beside availability(), which answers for the runtime as a whole.)"""
+
+
 @dataclass(frozen=True)
 class InputBatch:
     """The same inputs for every runner: JSON records and the runtime's feature columns

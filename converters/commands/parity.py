@@ -1,0 +1,91 @@
+"""Run every artifact of a package in every runtime that can run it, compare with the original model
+under the tolerance profiles, explain failures, and gate CI.
+
+examples:
+  edgepack parity build/churn --reference churn.joblib
+  edgepack parity build/churn --reference churn.joblib --data holdout.csv --label-column churn \\
+      --json parity.json --junit parity.xml --html parity.html
+  edgepack parity build/churn --reference churn.joblib --runtimes onnxruntime,onnx-reference --rows 2000 --seed 7
+  edgepack parity build/churn.edgepack            # golden vectors only: no model needed
+  edgepack parity build/churn --reference churn.joblib --tolerance float16:max_probability_error=0.02 --record
+
+Without --reference the artifacts are compared with the golden vectors only (the build stored the model's
+outputs for them). Tolerances: the manifest's tolerance_profiles, else the defaults per precision
+(docs/parity.md), overridden by --tolerance SCOPE:KEY=VALUE (SCOPE a precision or an artifact id; KEY a
+profile key or OUTPUT.atol / .rtol / .statistic / .q) or --tolerance FILE.json.
+
+exit codes: 0 every artifact x runtime passed, 1 any failed or its runner crashed (or, with --strict, a
+runtime was unavailable), 2 usage error, 4 invalid package, 5 unusable --reference model, 6 unusable holdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ...parity.runners import RUNNERS
+from ...runtime.errors import UsageError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("package", type=Path, help="package directory or .edgepack file")
+    p.add_argument("--data", type=Path, metavar="HOLDOUT", help="holdout rows (CSV or Parquet); default: generated rows")
+    p.add_argument("--reference", type=Path, metavar="MODEL", help="the trained model the package was built from")
+    p.add_argument("--label-column", metavar="NAME", help="true labels in the holdout (for the ROC AUC check)")
+    p.add_argument("--runtimes", metavar="A,B", help=f"runtimes to run (default all): {', '.join(r[0] for r in RUNNERS)}")
+    p.add_argument("--rows", type=int, default=500, metavar="N",
+                   help="rows to generate from the schema when --reference is given without --data (default 500)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed for generated rows (default 0)")
+    p.add_argument("--tolerance", action="append", default=[], metavar="SCOPE:KEY=VALUE|FILE.json",
+                   help="override a tolerance (repeatable)")
+    p.add_argument("--strict", action="store_true", help="an unavailable runtime fails the gate too")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the full report as JSON")
+    p.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (one case per artifact x runtime)")
+    p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with plots")
+    p.add_argument("--record", action="store_true", help="write the results into the package manifest's parity list")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ...parity.harness import ParityOptions, run_parity
+    from ...parity.profiles import load_overrides
+    from ...parity.report_html import write_html
+    from ...parity.report_junit import write_junit
+    from ...parity.report_text import render, write_json
+
+    if args.rows < 0:
+        raise UsageError(f"--rows must be 0 or more, got {args.rows}")
+    try:
+        overrides = load_overrides(args.tolerance)
+    except ValueError as exc:
+        raise UsageError(str(exc), where="--tolerance", fix="e.g. --tolerance float32:max_probability_error=1e-4") from exc
+    if args.label_column and args.data is None:
+        raise UsageError("--label-column names a column of the holdout", where="--label-column",
+                         fix="pass --data HOLDOUT with that column as well")
+    if args.data is not None and not args.data.is_file():
+        raise UsageError(f"no holdout file at {args.data}", where="--data", fix="pass a CSV or Parquet file")
+    runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()] if args.runtimes else None
+    report = run_parity(ParityOptions(package=args.package, data=args.data, reference=args.reference, runtimes=runtimes,
+                                      rows=args.rows, seed=args.seed, label_column=args.label_column,
+                                      tolerance=overrides, strict=args.strict, quiet=args.quiet))
+    print(render(report))
+    scale = _scale(report)
+    for path, write in ((args.json, write_json), (args.junit, write_junit)):
+        if path is not None:
+            write(report, path)
+    if args.html is not None:
+        write_html(report, args.html, scale)
+    if args.record:
+        from ...parity.record import record
+
+        record(report, overridden=bool(overrides))
+        print(f"recorded {sum(r.status != 'unavailable' for r in report.results)} results in {report.location}",
+              file=sys.stderr)
+    return report.exit_code
+
+
+def _scale(report: object) -> float:
+    from ...runtime.package import Package
+
+    return float(Package.open(report.location).manifest["outputs"].get("value_scale", 1.0)) or 1.0  # type: ignore[attr-defined]

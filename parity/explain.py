@@ -1,0 +1,207 @@
+"""Why rows disagree: split thresholds near a tree model's features, and the worst rows side by side.
+
+A tree compares each feature with a float32 threshold. When a feature lies within a few float32 ulps of
+the threshold on the row's path, any rounding difference before the split (float64 vs float32
+preprocessing, a different summation order) can send the row down the other branch: that is a rounding
+effect, not a broken artifact. When no split is that close, the disagreement has another cause.
+
+The thresholds come from the ONNX TreeEnsemble* nodes of the artifact (or of the package's ONNX
+artifact for other formats); the features are the tree node's own input, exposed as an extra graph
+output and computed by onnxruntime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .runners.base import InputBatch
+
+NEAR_ULPS = 4.0  # "within float32 rounding": a handful of ulps covers float64->float32 casts and reordering
+MAX_EXPLAINED_ROWS = 20
+TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble")
+
+
+def worst_rows(batch: InputBatch, origin: list[str], reference: np.ndarray, got: np.ndarray, row_error: np.ndarray,
+               k: int = 5) -> list[dict[str, Any]]:
+    """The k rows with the largest error: inputs, reference output and artifact output side by side."""
+    order = np.argsort(-row_error, kind="stable")[:k]
+    return [{"row": int(i), "origin": origin[i], "error": float(row_error[i]), "input": batch.records[i],
+             "reference": np.asarray(reference[i], dtype=np.float64).round(7).tolist(),
+             "artifact": np.asarray(got[i], dtype=np.float64).round(7).tolist()}
+            for i in order if row_error[i] > 0]
+
+
+def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.ndarray,
+                      feature_names: list[str] | None = None) -> list[dict[str, Any]] | None:
+    """For each row in `rows` (at most MAX_EXPLAINED_ROWS), the splits on its path whose feature lies
+    within NEAR_ULPS float32 ulps of the threshold, and a sentence saying why. None when the model has no
+    tree ensemble (or no ONNX graph to read it from)."""
+    import onnx
+
+    graph_art = artifact if artifact.format == "onnx" else _onnx_artifact(package)
+    if graph_art is None:
+        return None
+    model = onnx.load_from_string(package.artifact_bytes(graph_art))
+    trees = [n for n in model.graph.node if n.op_type in TREE_OPS]
+    if not trees:
+        return None
+    rows = np.asarray(rows[:MAX_EXPLAINED_ROWS], dtype=np.int64)
+    if not len(rows):
+        return []
+    features = _tree_inputs(model, graph_art, package, batch, rows, [n.input[0] for n in trees])
+    binding = graph_art.entry["inputs"]
+    if feature_names is None and len(binding) == 1 and all(len(binding[0]["features"]) == X.shape[1] for X in features):
+        # One input tensor as wide as the trees' input: no preprocessing reorders it, so the names carry over.
+        feature_names = list(binding[0]["features"])
+    ensembles = [_Ensemble.parse(node) for node in trees]
+    out = []
+    for pos, row in enumerate(rows):
+        near: list[dict[str, Any]] = []
+        missing: list[dict[str, Any]] = []
+        nearest: dict[str, Any] | None = None
+        for ensemble, X in zip(ensembles, features):
+            for split in _path_splits(ensemble, X[pos]):
+                name = feature_names[split["feature_index"]] if feature_names and split["feature_index"] < len(feature_names) \
+                    else f"x[{split['feature_index']}]"
+                split["feature"] = name
+                if split["value"] is None:
+                    missing.append(split)
+                    continue
+                if split["ulps"] <= NEAR_ULPS:
+                    near.append(split)
+                if nearest is None or split["ulps"] < nearest["ulps"]:
+                    nearest = split
+        out.append({"row": int(row), "near_splits": near[:5], "missing_splits": missing[:5], "nearest_split": nearest,
+                    "why": _why(near, nearest, missing)})
+    return out
+
+
+def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None, missing: list[dict[str, Any]]) -> str:
+    if missing and not near:
+        m = missing[0]
+        return (f"feature {m['feature']} is missing and reaches {len(missing)} split(s) on this row's path (first: tree "
+                f"{m['tree']}, node {m['node']}, threshold {m['threshold']:.9g}), where the artifact sends missing values "
+                f"down the {m['missing_goes']}: the model learned another direction for missing values, or the "
+                f"converter did not carry it over")
+    if near:
+        s = near[0]
+        text = (f"feature {s['feature']} = {s['value']:.9g} lies {s['ulps']:.1f} float32 ulps from the split threshold "
+                f"{s['threshold']:.9g} (tree {s['tree']}, node {s['node']}): within float32 rounding, so a rounding "
+                f"difference before this split sends the row down the other branch")
+        if s["ulps"] == 0:
+            # Trained trees put thresholds between observed values (midpoints), so a data value sitting exactly
+            # on one is itself a hint that the artifact's threshold is not the trained one.
+            text += ("; the value equals the threshold exactly, which trained trees avoid (their thresholds lie "
+                     "between observed values): check that this threshold is the model's")
+        return text
+    if nearest is None:
+        return "no split on this row's path could be read"
+    return (f"no split on this row's path is within float32 rounding (nearest: {nearest['feature']} = "
+            f"{nearest['value']:.9g} vs threshold {nearest['threshold']:.9g}, {nearest['ulps']:.3g} ulps): not a rounding "
+            f"effect; the artifact's thresholds or weights differ from the model's")
+
+
+def _onnx_artifact(package: Any) -> Any:
+    try:
+        return package.artifact(format="onnx")
+    except Exception:  # no ONNX artifact in this package
+        return None
+
+
+def _tree_inputs(model: Any, art: Any, package: Any, batch: InputBatch, rows: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    """The tree nodes' input tensors for `rows`, computed by onnxruntime with those tensors as extra outputs."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from ..runtime.records import tensors_for
+    from ..runtime.schema import IOSchema
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    types.update({v.name: v.type.tensor_type.elem_type for v in model.graph.input})
+    existing = {o.name for o in model.graph.output}
+    for name in dict.fromkeys(names):
+        if name not in existing:
+            model.graph.output.append(helper.make_tensor_value_info(name, types.get(name) or TensorProto.FLOAT, None))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    columns = {k: v[rows] for k, v in batch.columns.items()}
+    feeds = tensors_for(art.entry["inputs"], columns, IOSchema.from_manifest(package.manifest))
+    results = session.run(names, feeds)
+    return [np.asarray(r, dtype=np.float32).reshape(len(rows), -1) for r in results]
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper, numpy_helper
+
+    out = {}
+    for a in node.attribute:
+        value = helper.get_attribute_value(a)
+        out[a.name] = numpy_helper.to_array(value) if a.type == a.TENSOR else value
+    return out
+
+
+@dataclass(frozen=True)
+class _Ensemble:
+    """A TreeEnsemble node's trees as flat arrays, parsed once and walked per row."""
+
+    node_ids: list[int]
+    tree_ids: list[int]
+    thresholds: np.ndarray
+    modes: list[str]
+    features: list[int]
+    next_true: list[int]  # index of the child, -1 for a leaf
+    next_false: list[int]
+    missing_true: list[int]
+    roots: list[int]
+
+    @classmethod
+    def parse(cls, node: Any) -> _Ensemble:
+        a = _attrs(node)
+        tree_ids, node_ids = list(a["nodes_treeids"]), list(a["nodes_nodeids"])
+        modes = [m.decode() if isinstance(m, bytes) else m for m in a["nodes_modes"]]
+        index = {(t, n): i for i, (t, n) in enumerate(zip(tree_ids, node_ids))}
+        branch = [m != "LEAF" for m in modes]
+        next_true = [index[(t, c)] if b else -1 for t, c, b in zip(tree_ids, a["nodes_truenodeids"], branch)]
+        next_false = [index[(t, c)] if b else -1 for t, c, b in zip(tree_ids, a["nodes_falsenodeids"], branch)]
+        children = set(next_true) | set(next_false)
+        roots = {}
+        for i, tree in enumerate(tree_ids):
+            if i not in children:
+                roots.setdefault(tree, i)
+        return cls(node_ids, tree_ids, np.asarray(a.get("nodes_values_as_tensor", a.get("nodes_values")), dtype=np.float32),
+                   modes, list(a["nodes_featureids"]), next_true, next_false,
+                   list(a.get("nodes_missing_value_tracks_true", [0] * len(node_ids))), list(roots.values()))
+
+
+COMPARE = {"BRANCH_LEQ": np.less_equal, "BRANCH_LT": np.less, "BRANCH_GTE": np.greater_equal,
+           "BRANCH_GT": np.greater, "BRANCH_EQ": np.equal, "BRANCH_NEQ": np.not_equal}
+
+
+def _path_splits(trees: _Ensemble, x: np.ndarray) -> list[dict[str, Any]]:
+    """Follow every tree of the ensemble for one row; return each split on the path with its distance."""
+    splits = []
+    for root in trees.roots:
+        i = root
+        for _ in range(len(trees.modes)):  # bounded walk: a malformed tree cannot loop forever
+            mode = trees.modes[i]
+            if mode == "LEAF":
+                break
+            value, threshold = np.float32(x[trees.features[i]]), trees.thresholds[i]
+            where = {"tree": int(trees.tree_ids[i]), "node": int(trees.node_ids[i]), "feature_index": int(trees.features[i]),
+                     "threshold": float(threshold), "mode": mode}
+            if np.isnan(value):
+                go_true = bool(trees.missing_true[i])
+                splits.append({**where, "value": None, "ulps": float("inf"),
+                               "missing_goes": "true branch" if go_true else "false branch"})
+            else:
+                go_true = bool(COMPARE[mode](value, threshold))
+                ulp = float(np.spacing(np.float32(max(abs(float(value)), abs(float(threshold)), 1e-30))))
+                splits.append({**where, "value": float(value), "ulps": abs(float(value) - float(threshold)) / ulp})
+            i = trees.next_true[i] if go_true else trees.next_false[i]
+    return splits

@@ -1,0 +1,53 @@
+"""onnx.reference.ReferenceEvaluator: the ONNX specification's own Python implementation of every
+operator, written independently of onnxruntime, so a bug in one runtime's kernel shows as a disagreement."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import InputBatch, Runner, Unavailable
+
+
+class OnnxReferenceRunner(Runner):
+    name = "onnx-reference"
+    formats = ("onnx",)
+
+    @classmethod
+    def availability(cls) -> str | None:
+        try:
+            import onnx.reference  # noqa: F401
+        except ImportError:
+            return "the onnx package (onnx.reference) is not installed"
+        return None
+
+    def prepare(self) -> None:
+        import onnx
+        from onnx.reference import ReferenceEvaluator
+
+        from ...runtime.schema import IOSchema
+
+        model = onnx.load_from_string(self.package.artifact_bytes(self.artifact))
+        try:
+            self._evaluator = ReferenceEvaluator(model)
+        except (NotImplementedError, RuntimeError, TypeError, KeyError) as exc:
+            # The evaluator lacks an operator this graph uses: this artifact cannot be checked here.
+            ops = sorted({f"{n.domain or 'ai.onnx'}.{n.op_type}" for n in model.graph.node})
+            raise Unavailable(f"onnx.reference cannot run this graph ({exc}); its operators: {', '.join(ops)}") from exc
+        self._schema = IOSchema.from_manifest(self.package.manifest)
+        outputs = self.artifact.entry["outputs"]
+        self._wanted = {k: v for k, v in outputs.items() if k in ("probabilities", "value")}
+
+    def _predict(self, batch: InputBatch) -> dict[str, np.ndarray]:
+        from ...runtime.records import tensors_for
+
+        feeds = tensors_for(self.artifact.entry["inputs"], batch.columns, self._schema)
+        results = self._evaluator.run(list(self._wanted.values()), feeds)
+        out = {k: np.asarray(v, dtype=np.float64) for k, v in zip(self._wanted, results)}
+        if "value" in out:
+            out["value"] = out["value"].reshape(-1)
+        return out
+
+    def describe(self) -> dict[str, str]:
+        import onnx
+
+        return {"name": self.name, "runtime": "onnx.reference", "version": onnx.__version__}

@@ -1,0 +1,114 @@
+"""`edgepack serve`: the package's files and the web app, nothing else; loopback by default."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import sys
+
+import pytest
+from edgepack.converters.web_app import AppServer, url_segments
+from edgepack.runtime.package import Package
+
+
+@pytest.fixture(scope="module")
+def server(built_packages):
+    _, path = built_packages("logreg_binary")
+    app = AppServer(Package.open(path))
+    app.serve_in_thread()
+    yield app
+    app.shutdown()
+    app.server_close()
+
+
+def get(server: AppServer, raw_path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    """Send the path byte for byte (no client-side normalisation of '..' or '%2e')."""
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.putrequest(method, raw_path, skip_host=False, skip_accept_encoding=True)
+    conn.endheaders()
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, dict(response.getheaders()), body
+
+
+def test_binds_loopback_by_default(server):
+    assert server.server_address[0] == "127.0.0.1"
+    assert server.url.startswith("http://127.0.0.1:")
+
+
+def test_page_package_library_and_runtime_files_are_served(server):
+    status, headers, body = get(server, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b'"onnxruntime-web": "/vendor/onnxruntime-web/dist/' in body  # the import map: no CDN
+    assert b"https://" not in body
+    status, headers, body = get(server, "/package/manifest.json")
+    assert status == 200 and b'"format": "edgepack"' in body
+    assert headers["Cache-Control"] == "no-store"
+    assert get(server, "/package/model.onnx")[0] == 200
+    assert get(server, "/lib/index.js")[0] == 200
+    status, headers, _ = get(server, "/vendor/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm")
+    assert status == 200 and headers["Content-Type"] == "application/wasm"
+    status, headers, _ = get(server, "/vendor/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm", "HEAD")
+    assert status == 200 and headers["Content-Type"] == "application/wasm"
+
+
+@pytest.mark.parametrize("path", [
+    "/package/../pyproject.toml",
+    "/package/../../../../etc/passwd",
+    "/package/%2e%2e/%2e%2e/etc/passwd",
+    "/package/%2E%2E%2Fmanifest.json",
+    "/app/..%2f..%2fpyproject.toml",
+    "/lib/%2e%2e/%2e%2e/pyproject.toml",
+    "/vendor/onnxruntime-web/dist/../package.json",
+    "/package//etc/passwd",
+    "/package/%2Fetc%2Fpasswd",
+    "//etc/passwd",
+    "/package/C:%5Cwindows%5Cwin.ini",
+    "/package/.%00./x",
+    "/app/./index.html",
+])
+def test_path_traversal_is_refused(server, path):
+    status, _, body = get(server, path)
+    assert status in (400, 404), (path, status)
+    assert b"root:" not in body and b"[project]" not in body
+
+
+@pytest.mark.parametrize("path", [
+    "/etc/passwd",
+    "/vendor/onnxruntime-web/package.json",  # outside dist/
+    "/vendor/left-pad/dist/index.js",  # not a package the page needs
+    "/package/no-such-file",
+    "/src/index.js",
+    "/node_modules/onnxruntime-web/package.json",
+])
+def test_only_known_files_are_served(server, path):
+    assert get(server, path)[0] == 404
+
+
+def test_no_directory_listing(server):
+    assert get(server, "/package/")[0] == 400
+    assert get(server, "/app/")[0] == 400
+
+
+def test_url_segments():
+    assert url_segments("/") == []
+    assert url_segments("/package/tfjs/tfjs/model.json?x=1") == ["package", "tfjs", "tfjs", "model.json"]
+    assert url_segments("/a/%2e%2e/b") is None
+    assert url_segments("/a%5Cb") is None
+
+
+def test_cli_prints_the_url_and_refuses_a_bad_port(built_packages):
+    _, path = built_packages("logreg_binary")
+    proc = subprocess.Popen([sys.executable, "-m", "edgepack.converters.cli", "serve", str(path), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("serving logreg_binary 1 at http://127.0.0.1:")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    bad = subprocess.run([sys.executable, "-m", "edgepack.converters.cli", "serve", str(path), "--port", "70000"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "not a port number" in bad.stderr and "Traceback" not in bad.stderr

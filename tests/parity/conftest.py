@@ -1,0 +1,8 @@
+"""Fixtures for the parity tests: the zoo's packages (built once per session) and the runs of the gate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -1,0 +1,51 @@
+"""The Python API: Scorer.load, predict(records), predict_array(X), checked against scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from edgepack.runtime import RecordError, Scorer
+
+
+@pytest.fixture(scope="module")
+def scorer(strict_package):
+    return Scorer.load(strict_package.path)
+
+
+def _expected(pkg, rows):
+    import pandas as pd
+
+    return pkg.model.predict_proba(pd.DataFrame(pkg.records(rows)))
+
+
+def test_predict_records_matches_scikit_learn(strict_package, scorer):
+    out = scorer.predict(strict_package.records(20))
+    want = _expected(strict_package, 20)
+    got = np.array([[o["probabilities"]["0"], o["probabilities"]["1"]] for o in out])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert [o["label"] for o in out] == list(strict_package.model.classes_[want.argmax(1)])
+
+
+def test_predict_raises_on_a_bad_record(strict_package, scorer):
+    records = strict_package.records(3)
+    records[1] = {**records[1], "contract": "weekly"}
+    with pytest.raises(RecordError) as info:
+        scorer.predict(records)
+    assert info.value.field == "contract" and info.value.record == 1
+
+
+def test_predict_array_strings_indices_and_columns(strict_package, scorer):
+    records = strict_package.records(12)
+    names = scorer.schema.names
+    want = _expected(strict_package, 12)
+    as_objects = np.array([[r[n] for n in names] for r in records], dtype=object)
+    np.testing.assert_allclose(scorer.predict_array(as_objects)["probabilities"], want, atol=1e-5)
+    np.testing.assert_allclose(scorer.predict_array(as_objects[3])["probabilities"], want[3:4], atol=1e-5)
+    # Contract 2: in a numeric array a category is its index in the manifest's categories.
+    index = {f.name: {c: i for i, c in enumerate(f.categories)} for f in scorer.schema.features if f.categories}
+    as_numbers = np.array([[index[n][r[n]] if n in index else r[n] for n in names] for r in records], dtype=np.float64)
+    np.testing.assert_allclose(scorer.predict_array(as_numbers)["probabilities"], want, atol=1e-5)
+    columns = {n: as_objects[:, j] if n in index else as_numbers[:, j] for j, n in enumerate(names)}
+    np.testing.assert_allclose(scorer.predict_array(columns)["probabilities"], want, atol=1e-5)
+    labels = scorer.labels_from(scorer.predict_array(as_numbers)["probabilities"])
+    assert labels == list(strict_package.model.predict(__import__("pandas").DataFrame(records)))

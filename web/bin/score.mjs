@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Score JSON lines with an edge package in Node (onnxruntime-web or TF.js): the web counterpart of
+// edgepack-score, used by the parity harness's Node runners. See --help.
+
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, loadPackage } from '../src/index.js';
+import { parseLine, resultObjects } from '../node/lines.js';
+
+const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME]
+
+Read JSON records (one per line) on stdin, write one JSON line per record on stdout:
+  {"label": L, "probabilities": {"<class>": p, ...}, "package": NAME, "version": V}   classification
+  {"value": v, "package": NAME, "version": V}                                        regression
+  {"error": {"line": n, "field": f, "reason": r}}                                    a rejected record
+Records are validated like edgepack-score does (same rules and messages).
+
+options:
+  --artifact ID      artifact to run (default: the package's default ONNX artifact, else TF.js)
+  --backend NAME     auto (default), ${BACKEND_NAMES.filter((b) => b !== 'tfjs-webgl').join(', ')}
+  --id-field NAME    copy this field of each record into its output line as "id" (not a model input)
+  --batch N          records per backend call (default 2048)
+  -h, --help         this text
+
+example:
+  node web/bin/score.mjs build/churn/package --backend ort-wasm < records.jsonl > scores.jsonl
+
+exit codes: 0 all records scored, 2 usage error, 3 some records rejected (the others were scored),
+4 invalid package (unknown format version, checksum mismatch, missing file).`;
+
+function fail(message, code) {
+  process.stderr.write(`edgepack-web score: error: ${message}\n`);
+  return code;
+}
+
+async function main(argv) {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        artifact: { type: 'string' },
+        backend: { type: 'string', default: 'auto' },
+        'id-field': { type: 'string' },
+        batch: { type: 'string', default: '2048' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    return fail(`${err.message}\n${HELP}`, EXIT_USAGE);
+  }
+  if (args.values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT_OK;
+  }
+  if (args.positionals.length !== 1) return fail(`give exactly one PACKAGE\n${HELP}`, EXIT_USAGE);
+  const batchSize = Number(args.values.batch);
+  if (!Number.isInteger(batchSize) || batchSize < 1) return fail('--batch takes a positive integer', EXIT_USAGE);
+
+  let scorer;
+  try {
+    scorer = await loadPackage(args.positionals[0], { artifact: args.values.artifact, backend: args.values.backend });
+  } catch (err) {
+    if (err instanceof EdgepackError) return fail(err.toString(), err.exitCode);
+    return fail(String(err?.stack ?? err), EXIT_PACKAGE);
+  }
+  const idField = args.values['id-field'];
+  const allowedExtra = new Set(idField ? [idField] : []);
+  const stamp = { package: scorer.package.name, version: scorer.package.version };
+  let rejected = 0;
+
+  const write = (text) => new Promise((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+
+  // Lines are scored in batches, in input order.
+  async function flush(batch) {
+    const records = batch.filter((b) => !b.error).map((b) => b.record);
+    const results = resultObjects(batch, await scorer.score(records, { allowedExtra }), stamp, idField);
+    rejected += results.filter((r) => r.error).length;
+    await write(results.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
+
+  let batch = [];
+  let line = 0;
+  const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const text of input) {
+    line += 1;
+    if (!text.trim()) continue;
+    batch.push(parseLine(text, line));
+    if (batch.length >= batchSize) {
+      await flush(batch);
+      batch = [];
+    }
+  }
+  if (batch.length) await flush(batch);
+  await scorer.dispose();
+  return rejected ? EXIT_REJECTED : EXIT_OK;
+}
+
+process.exitCode = await main(process.argv.slice(2));

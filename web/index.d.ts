@@ -1,0 +1,198 @@
+// Type declarations for edgepack-web (src/index.js).
+
+/** A JSON value a record field may hold. */
+export type FieldValue = number | string | boolean | null;
+/** One input record: feature name -> value (null or NaN for missing). */
+export type InputRecord = Record<string, FieldValue>;
+
+export interface Feature {
+  name: string;
+  type: 'float' | 'int' | 'bool' | 'category';
+  nullable: boolean;
+  categories?: string[];
+  unknown?: 'error' | 'ignore';
+  min?: number;
+  max?: number;
+  mean?: number;
+  std?: number;
+  missing_rate: number;
+  frequencies?: Record<string, number>;
+}
+
+export interface InputSchema {
+  features: Feature[];
+}
+
+export interface TensorBinding {
+  name: string;
+  features: string[];
+  dtype: 'float32' | 'float64' | 'int64' | 'int32' | 'string';
+}
+
+export interface ArtifactEntry {
+  id: string;
+  format: 'onnx' | 'tflite' | 'tfjs' | 'coreml';
+  file: string;
+  files?: { file: string; sha256: string; size: number }[];
+  sha256: string;
+  size: number;
+  precision: string;
+  quantization?: string;
+  default?: boolean;
+  converter: { name: string; version: string };
+  inputs: TensorBinding[];
+  outputs: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface Manifest {
+  format: 'edgepack';
+  format_version: 1;
+  model: { name: string; version: string; task: 'classification' | 'regression'; created: string };
+  inputs: InputSchema;
+  outputs: { names: string[]; classes?: (string | number | boolean)[]; value_scale?: number };
+  artifacts: ArtifactEntry[];
+  golden: { file: string; sha256: string; rows: number };
+  tolerance_profiles: Record<string, Tolerance>;
+  [key: string]: unknown;
+}
+
+export interface Tolerance {
+  min_label_agreement: number;
+  max_probability_error: number;
+  max_value_error: number;
+}
+
+/** Contract 3: label = classes[argmax(probabilities)], first on ties; keys are Python's str() of each class. */
+export interface ClassPrediction {
+  label: string | number | boolean;
+  probabilities: Record<string, number>;
+}
+export interface ValuePrediction {
+  value: number;
+}
+export type Prediction = ClassPrediction | ValuePrediction;
+
+export interface Rejection {
+  /** Index of the record (counted from `start`). */
+  record: number;
+  field: string | null;
+  reason: string;
+}
+
+export interface ScoreResult {
+  kept: number[];
+  predictions: Prediction[];
+  rejections: Rejection[];
+}
+
+export type RawOutputs = { probabilities: number[][] } | { value: number[] };
+
+export interface SelfTestResult {
+  rows: number;
+  labelAgreement: number | null;
+  maxError: number;
+  tolerance: Tolerance;
+  passed: boolean;
+}
+
+export type BackendName = 'ort-wasm' | 'tfjs-wasm' | 'tfjs-webgl' | 'tfjs-cpu';
+
+export interface LoadOptions {
+  /** An artifact id (default: the package's default ONNX artifact, else its default TF.js artifact). */
+  artifact?: string;
+  /** 'auto' (default) or a backend name. */
+  backend?: 'auto' | BackendName;
+  /** Directories the .wasm files are served from (default: beside the modules of the page's import map). */
+  wasmPaths?: { ort?: string; tfjs?: string };
+  /** onnxruntime-web threads (default 1). */
+  threads?: number;
+}
+
+/** A .edgepack file (bytes or Blob), or a package directory in memory: relative path -> bytes, Blob or File, or a dropped folder's files. */
+export type PackageFiles = Uint8Array | ArrayBuffer | Blob | Map<string, Uint8Array | ArrayBuffer | Blob> | Record<string, Uint8Array | ArrayBuffer | Blob> | FileList | File[];
+
+export class EdgepackError extends Error {
+  what: string;
+  where: string | null;
+  fix: string | null;
+  exitCode: number;
+}
+export class UsageError extends EdgepackError {}
+export class PackageError extends EdgepackError {}
+export class RecordError extends EdgepackError {
+  reason: string;
+  field: string | null;
+  record: number | null;
+}
+
+export const EXIT_OK: 0;
+export const EXIT_CHECK_FAILED: 1;
+export const EXIT_USAGE: 2;
+export const EXIT_REJECTED: 3;
+export const EXIT_PACKAGE: 4;
+export const FORMAT_VERSION: 1;
+export const version: string;
+
+export class Package {
+  static open(location: string | URL | PackageFiles): Promise<Package>;
+  readonly manifest: Manifest;
+  readonly where: string;
+  readonly name: string;
+  readonly version: string;
+  readonly task: 'classification' | 'regression';
+  readonly artifacts: ArtifactEntry[];
+  artifact(id?: string | null, format?: string): ArtifactEntry;
+  /** A file's bytes after checking sha256 (and size) against the manifest; PackageError otherwise. */
+  verifiedFile(rel: string, sha256: string, size?: number, kind?: string | null): Promise<Uint8Array>;
+  artifactFiles(entry: ArtifactEntry): Promise<Record<string, Uint8Array>>;
+  golden(): Promise<{ records: InputRecord[]; outputs: Record<string, unknown[]> }>;
+}
+
+export class Scorer {
+  readonly package: Package;
+  readonly artifact: ArtifactEntry;
+  readonly backend: BackendName;
+  readonly schema: InputSchema;
+  readonly task: 'classification' | 'regression';
+  readonly classes: (string | number | boolean)[];
+  readonly classKeys: string[];
+  describe(): {
+    package: string; version: string; task: string; artifact: string; format: string; precision: string;
+    backend: BackendName; runtime: string; runtimeVersion: string;
+  };
+  /** Predictions; rejects with RecordError naming the first bad record. */
+  predict(records: Iterable<unknown>): Promise<Prediction[]>;
+  /** Validate and score; bad records are listed, the others scored. */
+  score(records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number }): Promise<ScoreResult>;
+  /** Raw outputs ([N, C] probabilities in class order, or [N] values); rejects on the first bad record. */
+  raw(records: Iterable<unknown>): Promise<RawOutputs>;
+  /** Score the golden vectors and compare with the source model's outputs under the artifact's profile. */
+  selftest(): Promise<SelfTestResult>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Open a package, verify the chosen artifact's files against the manifest (Web Crypto sha256) and start
+ * a backend. Rejects with PackageError (unknown format version, checksum mismatch, missing file) or
+ * UsageError (unknown backend, backend/artifact mismatch).
+ */
+export function loadPackage(location: string | URL | PackageFiles | Package, options?: LoadOptions): Promise<Scorer>;
+
+export const BACKENDS: readonly { name: BackendName; format: string; unavailable(): string | null }[];
+export const BACKEND_NAMES: readonly BackendName[];
+
+export function checkManifest(manifest: unknown, where?: string): void;
+export function safeRelPath(name: string, where?: string): string;
+export function sha256Hex(bytes: BufferSource): Promise<string>;
+/** The record's values in schema order; throws RecordError with the Python scorer's message. */
+export function checkRecord(schema: InputSchema, record: unknown, allowedExtra?: Set<string>): (number | string | null)[];
+export function validateRecords(schema: InputSchema, records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number }): {
+  rows: (number | string | null)[][]; kept: number[]; rejections: Rejection[];
+};
+export function tensorsFor(binding: TensorBinding[], rows: (number | string | null)[][], schema: InputSchema): Record<string, {
+  dtype: string; data: Float32Array | Float64Array | Int32Array | BigInt64Array | string[]; dims: number[];
+}>;
+export function parseCsv(text: string): string[][];
+export function recordsFromCsv(schema: InputSchema, text: string): { header: string[]; rows: string[][]; records: InputRecord[]; extra: string[] };
+export function toCsv(header: string[], rows: unknown[][]): string;

@@ -1,0 +1,35 @@
+// JSON lines in and out for the Node CLIs (score.mjs, browser-score.mjs): the same output shape as
+// edgepack-score, so that parity runners read both the same way.
+
+import { parseJson } from '../src/jsonl.js';
+
+/** One input line -> {line, record} or {line, error} (a line that is not JSON is a rejected record). */
+export function parseLine(text, line) {
+  try {
+    return { line, record: parseJson(text) };
+  } catch (err) {
+    return { line, error: `not valid JSON: ${err.message}` };
+  }
+}
+
+/**
+ * Output objects, in input order, for a batch of parsed lines scored as {kept, predictions, rejections}
+ * (indices into the batch's parsed records). `stamp` ({package, version}) is added to each prediction.
+ */
+export function resultObjects(batch, scored, stamp, idField = null) {
+  const slot = [];
+  batch.forEach((b, i) => { if (!b.error) slot.push(i); });
+  const results = batch.map((b) => (b.error ? { error: { line: b.line, field: null, reason: b.error } } : null));
+  scored.kept.forEach((k, i) => { results[slot[k]] = { ...scored.predictions[i], ...stamp }; });
+  for (const r of scored.rejections) {
+    const i = slot[r.record];
+    results[i] = { error: { line: batch[i].line, field: r.field, reason: r.reason } };
+  }
+  if (idField) {
+    batch.forEach((b, i) => {
+      const record = b.record;
+      if (record && typeof record === 'object' && Object.prototype.hasOwnProperty.call(record, idField)) results[i].id = record[idField];
+    });
+  }
+  return results;
+}

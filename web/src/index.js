@@ -1,0 +1,48 @@
+// edgepack-web: load, verify and score edge packages in the browser and in Node.
+//
+//   import { loadPackage } from 'edgepack-web';
+//   const scorer = await loadPackage('/package/');            // or a directory in Node, or dropped files
+//   const [p] = await scorer.predict([{ tenure_months: 3, contract: 'month-to-month', ... }]);
+//   p.label, p.probabilities                                  // contract 3: label = classes[argmax]
+
+import { chooseBackend } from './backends/index.js';
+import { PackageError } from './errors.js';
+import { Package } from './package.js';
+import { Scorer } from './scorer.js';
+
+export { BACKENDS, BACKEND_NAMES } from './backends/index.js';
+export { EdgepackError, PackageError, RecordError, UsageError, EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_PACKAGE } from './errors.js';
+export { FORMAT_VERSION, Package, checkManifest, safeRelPath, sha256Hex } from './package.js';
+export { checkRecord, tensorsFor, validateRecords } from './records.js';
+export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
+export { Scorer } from './scorer.js';
+
+/**
+ * Open a package, verify the chosen artifact's files against the manifest and start a backend.
+ *
+ * @param {string|URL|Map<string, any>|Record<string, any>|FileList|File[]|Package} location
+ *        a URL (pages), a directory path (Node), the package's files, or a Package already opened
+ * @param {{artifact?: string, backend?: string, wasmPaths?: {ort?: string, tfjs?: string}, threads?: number}} [options]
+ * @returns {Promise<Scorer>}
+ * @throws {PackageError} unknown format version, missing file, checksum mismatch, artifact the runtime cannot load
+ * @throws {UsageError}   unknown backend or artifact/backend mismatch
+ */
+export async function loadPackage(location, options = {}) {
+  const pkg = location instanceof Package ? location : await Package.open(location);
+  const { entry, candidates } = chooseBackend(pkg, options.artifact ?? null, options.backend ?? 'auto');
+  const files = await pkg.artifactFiles(entry);
+  let failure = null;
+  for (const backend of candidates) {
+    try {
+      const engine = await backend.create(files, entry, options);
+      return new Scorer(pkg, entry, engine, backend.name);
+    } catch (err) {
+      failure = failure ?? { backend: backend.name, err };
+    }
+  }
+  throw new PackageError(`${failure.backend} cannot load artifact '${entry.id}' (${entry.file}): ${failure.err?.message ?? failure.err}`, {
+    where: pkg.where, fix: 'check the artifact with edgepack inspect; try another backend or artifact',
+  });
+}
+
+export const version = '0.1.0';

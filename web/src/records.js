@@ -1,0 +1,149 @@
+// Validate input records against the package's input schema and encode them into the tensors an
+// artifact takes. The rules and the messages are those of the Python scorer (runtime/records.py):
+// keep the two in step. One bad record never stops the others.
+
+import { RecordError } from './errors.js';
+import { pyRepr, pyTypeName } from './pyrepr.js';
+
+/**
+ * The value to store for one feature: a number, a string (categories) or null (missing).
+ * Throws RecordError with the reason.
+ */
+export function checkValue(feature, value) {
+  if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) {
+    if (feature.nullable) return null;
+    throw new RecordError('missing value (null or NaN) where the model needs one', { field: feature.name });
+  }
+  if (feature.type === 'category') {
+    if (typeof value !== 'string') {
+      throw new RecordError(`expected a category (string), got ${pyTypeName(value)} ${pyRepr(value)}`, { field: feature.name });
+    }
+    const cats = feature.categories;
+    if (cats && !cats.includes(value) && (feature.unknown ?? 'error') === 'error') {
+      const shown = cats.slice(0, 8).join(', ') + (cats.length > 8 ? ', ...' : '');
+      throw new RecordError(`unknown category ${pyRepr(value)}; the model knows: ${shown}`, { field: feature.name });
+    }
+    return value;
+  }
+  if (typeof value === 'boolean') {
+    if (feature.type === 'bool') return value ? 1 : 0;
+    throw new RecordError(`expected a number, got boolean ${pyRepr(value)}`, { field: feature.name });
+  }
+  if (typeof value !== 'number') {
+    throw new RecordError(`expected a number, got ${pyTypeName(value)} ${pyRepr(value)}`, { field: feature.name });
+  }
+  if (!Number.isFinite(value)) throw new RecordError('infinity is not a valid value', { field: feature.name });
+  if (feature.type === 'int' && !Number.isInteger(value)) {
+    throw new RecordError(`expected an integer, got ${pyRepr(value)}`, { field: feature.name });
+  }
+  if (feature.type === 'bool' && value !== 0 && value !== 1) {
+    throw new RecordError(`expected a boolean (true/false or 0/1), got ${pyRepr(value)}`, { field: feature.name });
+  }
+  return value;
+}
+
+/**
+ * The record's values in schema order, or RecordError naming the first bad field.
+ * @param {{features: object[]}} schema  the manifest's `inputs`
+ * @param {Set<string>} [allowedExtra]   fields to pass over (an id field)
+ */
+export function checkRecord(schema, record, allowedExtra = new Set()) {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+    throw new RecordError(`a record must be a JSON object, got ${pyTypeName(record)}`);
+  }
+  const names = featureNames(schema);
+  for (const key of Object.keys(record)) {
+    if (!allowedExtra.has(key) && !names.has(key)) {
+      throw new RecordError('unknown field: the model has no such input', { field: key });
+    }
+  }
+  return schema.features.map((feature) => {
+    if (!Object.prototype.hasOwnProperty.call(record, feature.name)) {
+      throw new RecordError('missing field', { field: feature.name });
+    }
+    return checkValue(feature, record[feature.name]);
+  });
+}
+
+const NAMES = new WeakMap();
+
+function featureNames(schema) {
+  let names = NAMES.get(schema);
+  if (!names) NAMES.set(schema, (names = new Set(schema.features.map((f) => f.name))));
+  return names;
+}
+
+/**
+ * Validate records. Returns the good rows (values in schema order), their indices and the rejections
+ * ({record, field, reason}); `start` numbers the records (the CLI counts lines from 1).
+ */
+export function validateRecords(schema, records, { allowedExtra = new Set(), start = 0 } = {}) {
+  const rows = [];
+  const kept = [];
+  const rejections = [];
+  let index = start;
+  for (const record of records) {
+    try {
+      rows.push(checkRecord(schema, record, allowedExtra));
+      kept.push(index);
+    } catch (err) {
+      if (!(err instanceof RecordError)) throw err;
+      rejections.push({ record: index, field: err.field, reason: err.reason });
+    }
+    index += 1;
+  }
+  return { rows, kept, rejections };
+}
+
+/** Index of a category in the manifest's list, -1 when the list does not hold it (contract 2). */
+export function categoryIndex(categories, value) {
+  return value === null ? -1 : (categories ?? []).indexOf(value);
+}
+
+const TYPED = {
+  float64: (n) => new Float64Array(n),
+  float32: (n) => new Float32Array(n),
+  int32: (n) => new Int32Array(n),
+  int64: (n) => new BigInt64Array(n),
+};
+
+/**
+ * Arrange checked rows into the artifact's input tensors, as its manifest entry declares (contract 2):
+ * a `string` tensor takes categories as strings; a numeric tensor takes numbers (NaN for missing) and
+ * categories as their index in the manifest's `categories`, -1 when unknown. Shape [N, features].
+ * @returns {Record<string, {dtype: string, data: ArrayLike<any>, dims: number[]}>}
+ */
+export function tensorsFor(binding, rows, schema) {
+  const position = new Map(schema.features.map((f, j) => [f.name, j]));
+  const feeds = {};
+  for (const tensor of binding) {
+    const cols = tensor.features.map((name) => {
+      const j = position.get(name);
+      if (j === undefined) throw new Error(`the artifact's input ${tensor.name} names an unknown feature ${name}`);
+      return j;
+    });
+    const n = rows.length;
+    const f = cols.length;
+    let data;
+    if (tensor.dtype === 'string') {
+      data = new Array(n * f);
+      for (let i = 0; i < n; i++) for (let k = 0; k < f; k++) data[i * f + k] = rows[i][cols[k]] ?? '';
+    } else {
+      const make = TYPED[tensor.dtype];
+      if (!make) throw new Error(`unsupported tensor dtype ${tensor.dtype}`);
+      data = make(n * f);
+      const big = tensor.dtype === 'int64';
+      for (let k = 0; k < f; k++) {
+        const feature = schema.features[cols[k]];
+        for (let i = 0; i < n; i++) {
+          const v = rows[i][cols[k]];
+          const x = feature.type === 'category' ? categoryIndex(feature.categories, v) : v === null ? NaN : v;
+          if (big && Number.isNaN(x)) throw new Error(`feature ${feature.name}: an int64 tensor cannot hold a missing value`);
+          data[i * f + k] = big ? BigInt(Math.trunc(x)) : x;
+        }
+      }
+    }
+    feeds[tensor.name] = { dtype: tensor.dtype, data, dims: [n, f] };
+  }
+  return feeds;
+}

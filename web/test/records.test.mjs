@@ -1,0 +1,107 @@
+// Validation and encoding: the same rules and messages as the Python scorer (runtime/records.py), whose
+// verdicts on the same JSON lines were recorded by fixtures/make_fixtures.py.
+
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { checkRecord, tensorsFor, RecordError } from '../src/index.js';
+import { parseJson } from '../src/jsonl.js';
+import { floatRepr, pyRepr } from '../src/pyrepr.js';
+import { cellValue, parseCsv, recordsFromCsv, toCsv } from '../src/csv.js';
+import { fixtures } from './helpers.js';
+
+let cases;
+before(async () => { ({ cases } = await fixtures()); });
+
+describe('records are checked as runtime/records.py checks them', () => {
+  test('every case: the same values, or the same field and message', () => {
+    assert.ok(cases.cases.length >= 40);
+    for (const c of cases.cases) {
+      const record = parseJson(c.line);
+      if ('values' in c) {
+        assert.deepEqual(checkRecord(cases.schema, record), c.values, c.line);
+      } else {
+        assert.throws(() => checkRecord(cases.schema, record), (err) => {
+          assert.ok(err instanceof RecordError, c.line);
+          assert.equal(err.field, c.field, c.line);
+          assert.equal(err.reason, c.reason, c.line);
+          return true;
+        });
+      }
+    }
+  });
+
+  test('the documented difference: JSON 5.0 reads as an integer in JavaScript', () => {
+    const schema = { features: [{ name: 'c', type: 'category', nullable: false, categories: ['a'], unknown: 'error' }] };
+    assert.throws(() => checkRecord(schema, parseJson('{"c": 5.0}')), { reason: 'expected a category (string), got int 5' });
+  });
+});
+
+describe('Python repr of numbers and strings (hand-worked)', () => {
+  for (const [x, want] of [[1e-5, '1e-05'], [0.0001, '0.0001'], [1.5e16, '1.5e+16'], [1e15 + 0.5, '1000000000000000.5'],
+    [2.5, '2.5'], [-0.0, '-0.0'], [123456789.125, '123456789.125'], [1.25e-10, '1.25e-10'], [1e300, '1e+300'], [0.1, '0.1']]) {
+    test(`floatRepr(${x}) = ${want}`, () => assert.equal(floatRepr(x), want));
+  }
+  test('strings pick their quote as Python does', () => {
+    assert.equal(pyRepr("it's"), '"it\'s"');
+    assert.equal(pyRepr('say "hi"'), '\'say "hi"\'');
+    assert.equal(pyRepr('both \' and "'), "'both \\' and \"'");
+  });
+});
+
+describe('tensors (contract 2)', () => {
+  const schema = { features: [
+    { name: 'x', type: 'float', nullable: true },
+    { name: 'c', type: 'category', categories: ['a', 'b', 'c'], unknown: 'ignore' },
+    { name: 'n', type: 'int' },
+  ] };
+  const rows = [[1.5, 'b', 3], [null, 'zz', 4]];
+
+  test('a numeric tensor takes categories as their index, -1 when unknown, NaN for missing', () => {
+    const feeds = tensorsFor([{ name: 'all', features: ['x', 'c', 'n'], dtype: 'float32' }], rows, schema);
+    assert.equal(feeds.all.dtype, 'float32');
+    assert.ok(feeds.all.data instanceof Float32Array);
+    assert.deepEqual(feeds.all.dims, [2, 3]);
+    assert.deepEqual(Array.from(feeds.all.data), [1.5, 1, 3, NaN, -1, 4]);
+  });
+
+  test('string tensors take categories as strings; float64 tensors keep float64', () => {
+    const feeds = tensorsFor([
+      { name: 'c', features: ['c'], dtype: 'string' },
+      { name: 'x', features: ['x'], dtype: 'float64' },
+    ], rows, schema);
+    assert.deepEqual(feeds.c, { dtype: 'string', data: ['b', 'zz'], dims: [2, 1] });
+    assert.ok(feeds.x.data instanceof Float64Array);
+    assert.deepEqual(Array.from(feeds.x.data), [1.5, NaN]);
+  });
+
+  test('the order of features inside a tensor is the binding\'s, not the schema\'s', () => {
+    const feeds = tensorsFor([{ name: 't', features: ['n', 'x'], dtype: 'float64' }], rows, schema);
+    assert.deepEqual(Array.from(feeds.t.data), [3, 1.5, 4, NaN]);
+  });
+});
+
+describe('JSON lines and CSV', () => {
+  test('NaN and infinities outside strings are numbers; inside strings they stay text', () => {
+    assert.deepEqual(parseJson('{"a": NaN, "b": -Infinity, "c": "NaN Infinity", "d": [Infinity]}'),
+      { a: NaN, b: -Infinity, c: 'NaN Infinity', d: [Infinity] });
+    assert.throws(() => parseJson('{"a": nan}'), SyntaxError);
+  });
+
+  test('CSV quoting round-trips', () => {
+    const rows = [['a', 'b,c', 'say "x"'], ['1', 'line\nbreak', '']];
+    assert.deepEqual(parseCsv(toCsv(rows[0], [rows[1]])), rows);
+  });
+
+  test('cells are typed by the schema: categories stay text, empty numbers are missing', () => {
+    assert.equal(cellValue({ type: 'category' }, '007'), '007');
+    assert.equal(cellValue({ type: 'float' }, ''), null);
+    assert.equal(cellValue({ type: 'float' }, 'nan'), null);
+    assert.equal(cellValue({ type: 'int' }, ' 12 '), 12);
+    assert.equal(cellValue({ type: 'float' }, '-1.5e3'), -1500);
+    assert.equal(cellValue({ type: 'float' }, 'abc'), 'abc');
+    assert.equal(cellValue({ type: 'bool' }, 'True'), true);
+    const { records, extra } = recordsFromCsv({ features: [{ name: 'x', type: 'float' }] }, 'id,x\r\nA,1.5\r\nB,\r\n');
+    assert.deepEqual(records, [{ x: 1.5 }, { x: null }]);
+    assert.deepEqual(extra, ['id']);
+  });
+});

@@ -41,6 +41,9 @@ class BuildOptions:
     target_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     golden_rows: int = GOLDEN_ROWS
     quiet: bool = False
+    # none | auto | MODE[,MODE...] (converters/quantize/select.py); default_variant: an artifact id to make default
+    quantize: str = "none"
+    default_variant: str | None = None
 
 
 @dataclass
@@ -139,11 +142,13 @@ def _now() -> str:
 
 def build(opts: BuildOptions) -> BuildResult:
     """Build a package. Raises an EdgepackError subclass for user errors (bad model, bad sample)."""
+    from .quantize.select import parse_quantize
     from .sample import feature_frame, infer_schema, read_table
     from .sources import load_source
     from .targets import get_target
 
-    progress = Progress(5, quiet=opts.quiet)
+    plan = parse_quantize(opts.quantize, opts.targets)
+    progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
     with progress.step(f"loading {opts.model.name}"):
         source = load_source(opts.model)
     with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
@@ -161,6 +166,20 @@ def build(opts: BuildOptions) -> BuildResult:
             emitted = get_target(name)(source, schema, opts.target_options.get(name, {}))
             # A target may emit several artifacts (e.g. quantized variants beside the float32 one).
             artifacts.extend(emitted if isinstance(emitted, list) else [emitted])
+    candidates: list[Any] = []
+    if plan:
+        from .quantize import select as quantize
+
+        calibration, holdout = quantize.split_sample(len(frame))
+        with progress.step(f"building quantized variants ({plan.text}) calibrated on {len(calibration)} rows"):
+            part = frame.iloc[calibration]
+            context = quantize.QuantizeContext(source, schema, frame_columns(part, schema),
+                                               records_from_frame(part, schema), part)
+            candidates, outcomes = quantize.build_candidates(plan, artifacts, context)
+        # Variants a target emitted itself (non-float32 or non-default) are candidates like those built here.
+        own = [a for a in artifacts if quantize.is_variant(a)]
+        artifacts = [a for a in artifacts if not quantize.is_variant(a)]
+        candidates = quantize.adopt(own, artifacts) + candidates
 
     scale = 1.0
     if schema.task == "regression":
@@ -175,7 +194,7 @@ def build(opts: BuildOptions) -> BuildResult:
     golden_bytes = (json.dumps(golden, allow_nan=False) + "\n").encode()
     files: dict[str, bytes] = {"golden.json": golden_bytes}
     entries = []
-    for art in artifacts:
+    for art in artifacts + candidates:
         files.update(art.files)
         main = art.entry["file"]
         entry = {**art.entry, **file_record(art.files[main])}
@@ -200,19 +219,68 @@ def build(opts: BuildOptions) -> BuildResult:
         "statistics": {"sample_rows": int(len(frame)), "sample_file": opts.sample.name},
     }
 
+    for art in candidates:
+        manifest["tolerance_profiles"].setdefault(art.entry["precision"], profile_for(art.entry["precision"]))
+    candidate_ids = {art.id for art in candidates}
+    progress.total += len(candidates) + (1 if candidates else 0)
+
     checks: list[dict[str, Any]] = []
     staging = Path(tempfile.mkdtemp(prefix="edgepack-build-"))
     try:
         with progress.step("checking every artifact against the model in its runtime"):
             staged = write_package(staging / "package", manifest, files)
             for entry in entries:
-                checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest))
+                if entry["id"] not in candidate_ids:
+                    checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest))
+        if plan:
+            data = quantize.CheckData(frame, schema, ref, scale, holdout,
+                                      quantize.interpolated_check(source, frame, schema, holdout))
+            sizes = {e["id"]: e["size"] for e in entries}
+            chosen = quantize.select(plan, staged, candidates, outcomes, sizes, data, manifest, progress)
+            checks.extend(chosen.checks)
+            entries = _keep_entries(entries, candidate_ids - set(chosen.kept), chosen.latency)
+            for art in candidates:
+                if art.id not in chosen.kept:
+                    for name in art.files:
+                        files.pop(name, None)
+            manifest["artifacts"] = entries
+            manifest["tolerance_profiles"] = {p: v for p, v in manifest["tolerance_profiles"].items()
+                                              if p == "float32" or any(e["precision"] == p for e in entries)}
+            manifest["quantization"] = {"requested": plan.text, "calibration_rows": int(len(calibration)),
+                                        "holdout_rows": int(len(holdout)),
+                                        "interpolated_rows": len(data.interpolated[0]) if data.interpolated else 0,
+                                        "variants": chosen.outcomes}
+        if opts.default_variant:
+            _set_default(entries, opts.default_variant, manifest.get("quantization"))
         manifest["parity"] = checks
         with progress.step(f"writing {opts.out}"):
             path = write_package(opts.out, manifest, files)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return BuildResult(path=path, manifest=manifest, checks=checks)
+
+
+def _keep_entries(entries: list[dict[str, Any]], dropped: set[str], latency: dict[str, dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    kept = []
+    for entry in entries:
+        if entry["id"] in dropped:
+            continue
+        kept.append({**entry, "latency": latency[entry["id"]]} if entry["id"] in latency else entry)
+    return kept
+
+
+def _set_default(entries: list[dict[str, Any]], ident: str, quantization: dict[str, Any] | None) -> None:
+    """Make artifact `ident` its format's default. Raises EdgepackError when it is not in the package."""
+    chosen = next((e for e in entries if e["id"] == ident), None)
+    if chosen is None:
+        outcome = next((o for o in (quantization or {}).get("variants", []) if o["id"] == ident), None)
+        why = f"{outcome['status']}: {outcome['reason']}" if outcome else "no artifact has that id"
+        raise EdgepackError(f"--default-variant {ident}: that artifact is not in the package ({why})",
+                            fix=f"choose one of: {', '.join(e['id'] for e in entries)}")
+    for entry in entries:
+        if entry["format"] == chosen["format"]:
+            entry["default"] = entry is chosen
 
 
 def _outputs_manifest(schema: IOSchema, scale: float) -> dict[str, Any]:

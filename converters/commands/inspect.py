@@ -3,6 +3,7 @@
 example:
   edgepack inspect build/churn/package
   edgepack inspect build/churn/churn.edgepack --json
+  edgepack inspect --variants build/mlp --html build/mlp-variants.html
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ...runtime.errors import EXIT_OK
+from ...runtime.errors import EXIT_OK, UsageError
 from ...runtime.package import Package
 from ...runtime.table import render_table
 
@@ -19,6 +20,11 @@ from ...runtime.table import render_table
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("package", type=Path, help="package directory or .edgepack file")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON instead")
+    p.add_argument("--variants", action="store_true",
+                   help="per format and variant: size, size relative to float32, agreement, error, latency, and "
+                        "why the build dropped the others (see edgepack build --quantize)")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="with --variants: also write a self-contained HTML page with a plot of size against error")
 
 
 def summary(package: Package) -> str:
@@ -63,8 +69,18 @@ def summary(package: Package) -> str:
 
 def run(args: argparse.Namespace) -> int:
     package = Package.open(args.package)
+    if args.html and not args.variants:
+        raise UsageError("--html goes with --variants", fix="edgepack inspect --variants PACKAGE --html FILE")
     if args.json:
         print(json.dumps(package.manifest, indent=2))
+    elif args.variants:
+        from ..quantize.report import render_variants, variants_html
+
+        print(render_variants(package.manifest))
+        if args.html:
+            args.html.parent.mkdir(parents=True, exist_ok=True)
+            args.html.write_text(variants_html(package.manifest))
+            print(f"\nplot written to {args.html}")
     else:
         print(summary(package))
     return EXIT_OK

@@ -14,11 +14,9 @@ RUNTIMES = ["reference", "onnxruntime", "onnx-reference", "scorer-cli"]
 # Families whose cells cost most here (onnx.reference walks trees in Python; boosting has many trees).
 HEAVY = {"gradient_boosting_clf", "gradient_boosting_reg", "hist_gradient_boosting_clf", "hist_gradient_boosting_reg",
          "random_forest_reg", "extra_trees_reg", "extra_trees_clf"}
-# Found by this matrix: scikit-learn's RandomForestRegressor learns where missing values go; the ONNX
-# graph sends them down one fixed branch (nodes_missing_value_tracks_true), so rows with a missing
-# feature score differently. A converter issue; these cells flip to XPASS when it is fixed.
-KNOWN_GAPS = {("numpy_random_forest_reg", "onnxruntime"), ("numpy_random_forest_reg", "onnx-reference"),
-              ("numpy_random_forest_reg", "scorer-cli")}
+# Cells known to fail, with the reason (none now: the matrix found that array-fitted forests routed
+# missing values differently from scikit-learn; converters/targets/onnx_sklearn.py fixes that).
+KNOWN_GAPS: set[tuple[str, str]] = set()
 _REPORTS: dict[str, object] = {}
 
 

@@ -18,9 +18,16 @@ def _onnx(source: Any, schema: Any, options: dict[str, Any]) -> Any:
     return emit(source, schema, options)
 
 
+def _coreml(source: Any, schema: Any, options: dict[str, Any]) -> Any:
+    from .coreml import emit
+
+    return emit(source, schema, options)
+
+
 # format name -> emitter
 TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
     "onnx": _onnx,
+    "coreml": _coreml,
 }
 DEFAULT_TARGETS = ["onnx"]
 

@@ -7,7 +7,19 @@ runtime is missing costs nothing until asked for, and then reports itself unavai
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from typing import Any
+
+
+def _core_ml_runs_here() -> bool:
+    """Core ML predicts only on macOS (coremltools' native part); cheap check, no import."""
+    return sys.platform == "darwin" and importlib.util.find_spec("coremltools") is not None
+
+
+# Core ML itself first where it runs; elsewhere the spec evaluator checks Core ML artifacts and the
+# `coreml` runner stays last, reporting itself unavailable when asked.
+_COREML_ROWS = [("coreml", ("coreml",), "coreml:CoreMLRunner"), ("coreml-spec", ("coreml",), "coreml_spec:CoreMLSpecRunner")]
 
 RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("onnxruntime", ("onnx",), "onnxruntime:OnnxRuntimeRunner"),
@@ -18,6 +30,7 @@ RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("ort-web-node", ("onnx",), "ort_web_node:OrtWebNodeRunner"),
     # Last: a browser start per batch is the slowest check, never the build's first choice for a format.
     ("chromium", ("onnx", "tfjs"), "chromium:ChromiumRunner"),
+    *(_COREML_ROWS if _core_ml_runs_here() else _COREML_ROWS[::-1]),
 ]
 
 

@@ -266,7 +266,11 @@ def test_html_report_renders_offline_in_chromium(mlp_with_float16, tmp_path):
     assert dom.count("<svg") == 3 and "<rect" in dom and "Agreement per runtime" in dom
 
 
-def test_artifact_no_runner_can_run_is_listed(built_packages, tmp_path):
+def test_artifact_no_runner_can_run_is_listed(built_packages, tmp_path, monkeypatch):
+    import edgepack.parity.runners as runners
+
+    # Core ML has runners now (coreml-spec); take them out of the table to keep a format nothing runs.
+    monkeypatch.setattr(runners, "RUNNERS", [row for row in runners.RUNNERS if "coreml" not in row[1]])
     _model, src = built_packages("logreg_binary")
     package = tamper.copy_package(src, tmp_path / "package")
     tamper.set_artifact_bytes(package, "coreml", b"spec", file="model.mlmodel", entry_changes={"format": "coreml"})

@@ -1,0 +1,70 @@
+"""The Core ML target: a float32 artifact plus the variants that apply, and an iOS snippet.
+
+| source       | artifact                               | variants                                      |
+|--------------|----------------------------------------|-----------------------------------------------|
+| scikit-learn | model.mlmodel: a pipeline of classic   | only where the final model is a neural network |
+|              | model types (coreml_sklearn.py)        | (MLP, multinomial logistic regression):        |
+|              |                                        | float16, int8 (linear), palette (4-bit table)  |
+| keras        | model.mlpackage: an ML Program from a  | float16 compute, int8 weights (linear),        |
+|              | TensorFlow concrete function           | palette (4-bit k-means weights)                |
+
+Tree ensembles, GLMs and the preprocessing models have no reduced-precision form in Core ML (their
+parameters are doubles by specification), so scikit-learn models without a neural network get the
+float32 artifact only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...runtime.errors import ModelError, UsageError
+from .base import Artifact, check_options
+
+VARIANTS = ("float16", "int8", "palette")
+OPTIONS: dict[str, Any] = {
+    # comma-separated variants to build beside the float32 artifact where they apply, or "none"
+    "variants": ",".join(VARIANTS),
+}
+
+
+def _sklearn(source: Any, schema: Any, variants: list[str]) -> list[Artifact]:
+    from .coreml_sklearn_emit import artifacts
+
+    return artifacts(source, schema, variants)
+
+
+def _keras(source: Any, schema: Any, variants: list[str]) -> list[Artifact]:
+    from .coreml_keras import artifacts
+
+    return artifacts(source, schema, variants)
+
+
+# source framework -> builder of the Core ML artifacts
+BUILDERS: dict[str, Callable[[Any, Any, list[str]], list[Artifact]]] = {
+    "scikit-learn": _sklearn,
+    "keras": _keras,
+}
+
+
+def parse_variants(value: str) -> list[str]:
+    wanted = [v.strip() for v in str(value).split(",") if v.strip() and v.strip() != "none"]
+    unknown = [v for v in wanted if v not in VARIANTS]
+    if unknown:
+        raise UsageError(f"unknown Core ML variant(s): {', '.join(unknown)}", fix=f"choose from: {', '.join(VARIANTS)}, or none")
+    return wanted
+
+
+def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
+    """The Core ML artifacts for the source's model (float32 first, marked default), the iOS snippet
+    riding along with the float32 artifact. Raises ModelError when Core ML cannot express the model."""
+    opts = check_options("coreml", options or {}, OPTIONS)
+    builder = BUILDERS.get(source.framework)
+    if builder is None:
+        raise ModelError(f"no Core ML converter for {source.framework} models", fix=f"supported: {', '.join(BUILDERS)}")
+    built = builder(source, schema, parse_variants(opts["variants"]))
+    from .coreml_ios import snippet_files
+
+    main = built[0]
+    main.files.update(snippet_files(main.entry, schema))
+    return built

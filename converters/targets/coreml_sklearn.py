@@ -1,0 +1,289 @@
+"""scikit-learn to a Core ML pipeline of classic model types (.mlmodel), written as protobuf by hand.
+
+Shape of what is built (one model per box, chained by feature name inside a Core ML pipeline):
+
+    named inputs: Double per numeric feature, String per category feature (the schema's names)
+      -> per ColumnTransformer part: FeatureVectorizer (numeric columns) -> Imputer -> Scaler ...
+                                     OneHotEncoder (one per category column) | CategoricalMapping (ordinal)
+      -> FeatureVectorizer (all parts, in scikit-learn's column order) = the estimator's input array
+      -> the final estimator: GLMClassifier/GLMRegressor, TreeEnsembleClassifier/Regressor, or a
+         NeuralNetworkClassifier/Regressor (MLP, multinomial logistic regression)
+      -> outputs: label + probabilities (a class -> probability dictionary) | value
+
+Classic Core ML preprocessing runs in double, as scikit-learn does; the tree models take care of
+scikit-learn's float32 cast in their thresholds (coreml_sklearn_trees.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...runtime.errors import ModelError
+from .coreml_proto import feature, model
+
+Ops = tuple[tuple[str, float], ...]  # scikit-learn's own arithmetic on one column: ("sub"|"div"|"mul"|"add", value)
+
+
+@dataclass
+class Vector:
+    """A double array flowing through the pipeline: its feature name and length. `deferred` (one entry
+    per column, or empty) holds scaler arithmetic that tree models fold into their thresholds instead
+    of running it (see coreml_sklearn_trees.py)."""
+
+    name: str
+    dim: int
+    deferred: list[Ops] = field(default_factory=list)
+
+    def column_ops(self) -> list[Ops]:
+        return self.deferred or [()] * self.dim
+
+
+@dataclass
+class SpecPipeline:
+    """The models of the pipeline being built, in order, and fresh feature names."""
+
+    models: list[Any] = field(default_factory=list)
+    count: int = 0
+    defer_scalers: bool = False  # a tree model follows: fold scalers into its thresholds, exactly
+
+    def fresh(self, stem: str) -> str:
+        self.count += 1
+        return f"__{stem}_{self.count}"
+
+    def vectorize(self, parts: list[tuple[str, str, int]], deferred: list[Ops] | None = None) -> Vector:
+        """FeatureVectorizer over (feature name, kind, dim) parts -> one double array."""
+        dim = sum(d for _, _, d in parts)
+        out = Vector(self.fresh("vector"), dim, deferred if deferred and any(deferred) else [])
+        m = model([feature(n, k, d if k == "array" else None) for n, k, d in parts], [feature(out.name, "array", dim)])
+        for name, _kind, d in parts:
+            col = m.featureVectorizer.inputList.add()
+            col.inputColumn = name
+            col.inputDimensions = d
+        self.models.append(m)
+        return out
+
+    def array_step(self, kind: str, src: Vector, dim: int | None = None) -> tuple[Any, Vector]:
+        """A model taking and giving one double array; the caller fills in `kind`'s message."""
+        out = Vector(self.fresh(kind), dim or src.dim)
+        m = model([feature(src.name, "array", src.dim)], [feature(out.name, "array", out.dim)])
+        self.models.append(m)
+        return m, out
+
+
+def flatten_steps(estimator: Any) -> list[Any]:
+    """A Pipeline's steps (nested pipelines inlined, passthrough dropped), or [estimator]."""
+    if type(estimator).__name__ != "Pipeline":
+        return [estimator]
+    steps: list[Any] = []
+    for _, step in estimator.steps:
+        if step not in (None, "passthrough"):
+            steps.extend(flatten_steps(step))
+    return steps
+
+
+def _refuse(what: str, fix: str = "") -> ModelError:
+    return ModelError(f"the Core ML target cannot express {what}", fix=fix or "build without --targets coreml, or change the model")
+
+
+def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
+    """SimpleImputer or a scaler on a double array, with scikit-learn's own fitted numbers."""
+    name = type(step).__name__
+    if pipe.defer_scalers and name in SCALER_OPS:
+        ops = SCALER_OPS[name](step, src.dim)
+        return Vector(src.name, src.dim, [a + b for a, b in zip(src.column_ops(), ops)])
+    if src.deferred:
+        raise _refuse(f"{name} after a scaler in front of a tree model", "scale after imputing")
+    if name == "SimpleImputer":
+        stats = np.asarray(step.statistics_, dtype=np.float64)
+        if getattr(step, "add_indicator", False):
+            raise _refuse("SimpleImputer(add_indicator=True)")
+        if len(stats) != src.dim or np.isnan(stats).any():
+            raise _refuse("a SimpleImputer that drops all-missing columns", "fit on data with a value in every column")
+        m, out = pipe.array_step("imputed", src)
+        m.imputer.imputedDoubleArray.vector.extend(stats.tolist())
+        missing = step.missing_values
+        m.imputer.replaceDoubleValue = float("nan") if missing is None or (isinstance(missing, float) and np.isnan(missing)) else float(missing)
+        return out
+    if name == "MinMaxScaler":
+        if getattr(step, "clip", False):
+            raise _refuse("MinMaxScaler(clip=True)")
+        # scikit-learn computes x * scale_ + min_; two Scalers ((x + 0) * scale_, then (y + min_) * 1)
+        # round exactly as it does, which matters to trees whose thresholds sit on sample values.
+        scaled = _scaler(pipe, src, np.zeros(src.dim), np.asarray(step.scale_, dtype=np.float64))
+        return _scaler(pipe, scaled, np.asarray(step.min_, dtype=np.float64), np.ones(src.dim))
+    if name in ("StandardScaler", "RobustScaler"):
+        # scikit-learn computes (x - center) / scale; Core ML's Scaler multiplies, so 1/scale may differ
+        # from the division in the last bit of a double (harmless to float32-cast trees, see trees module).
+        center = step.mean_ if name == "StandardScaler" else step.center_
+        if name == "StandardScaler" and not step.with_mean:
+            center = None
+        shift = -np.asarray(center, dtype=np.float64) if center is not None else np.zeros(src.dim)
+        scale = 1.0 / np.asarray(step.scale_, dtype=np.float64) if step.scale_ is not None else np.ones(src.dim)
+        return _scaler(pipe, src, shift, scale)
+    raise _refuse(f"{name} on numeric columns", "supported numeric steps: SimpleImputer, StandardScaler, MinMaxScaler, RobustScaler")
+
+
+def _standard_ops(step: Any, dim: int) -> list[Ops]:
+    mean = step.mean_ if step.with_mean else None
+    return _sub_div(mean, step.scale_, dim)
+
+
+def _sub_div(center: Any, scale: Any, dim: int) -> list[Ops]:
+    ops: list[list[tuple[str, float]]] = [[] for _ in range(dim)]
+    for j in range(dim):
+        if center is not None:
+            ops[j].append(("sub", float(np.asarray(center).reshape(-1)[j])))
+        if scale is not None:
+            ops[j].append(("div", float(np.asarray(scale).reshape(-1)[j])))
+    return [tuple(o) for o in ops]
+
+
+def _minmax_ops(step: Any, dim: int) -> list[Ops]:
+    if getattr(step, "clip", False):
+        raise _refuse("MinMaxScaler(clip=True)")
+    return [(("mul", float(step.scale_[j])), ("add", float(step.min_[j]))) for j in range(dim)]
+
+
+# scaler -> its per-column arithmetic, in scikit-learn's order of operations
+SCALER_OPS = {
+    "StandardScaler": _standard_ops,
+    "RobustScaler": lambda step, dim: _sub_div(step.center_, step.scale_, dim),
+    "MinMaxScaler": _minmax_ops,
+}
+
+
+def _scaler(pipe: SpecPipeline, src: Vector, shift: np.ndarray, scale: np.ndarray) -> Vector:
+    """Core ML's Scaler: (x + shift) * scale."""
+    m, out = pipe.array_step("scaled", src)
+    m.scaler.shiftValue.extend(np.broadcast_to(shift, (src.dim,)).tolist())
+    m.scaler.scaleValue.extend(np.broadcast_to(scale, (src.dim,)).tolist())
+    return out
+
+
+def _category_part(pipe: SpecPipeline, encoder: Any, column: str, j: int) -> tuple[str, str, int]:
+    """One category column through OneHotEncoder or OrdinalEncoder -> a vectorizer part."""
+    name = type(encoder).__name__
+    cats = [str(c) for c in encoder.categories_[j]]
+    if name == "OneHotEncoder":
+        if getattr(encoder, "drop_idx_", None) is not None:
+            raise _refuse("OneHotEncoder(drop=...)", "use drop=None")
+        if any(x is not None for x in (getattr(encoder, "infrequent_categories_", None) or [])):
+            raise _refuse("OneHotEncoder with infrequent categories", "use min_frequency=None and max_categories=None")
+        out = pipe.fresh("onehot")
+        m = model([feature(column, "string")], [feature(out, "array", len(cats))])
+        m.oneHotEncoder.stringCategories.vector.extend(cats)
+        m.oneHotEncoder.outputSparse = False
+        enum = m.oneHotEncoder.HandleUnknown
+        m.oneHotEncoder.handleUnknown = enum.ErrorOnUnknown if encoder.handle_unknown == "error" else enum.IgnoreUnknown
+        pipe.models.append(m)
+        return out, "array", len(cats)
+    if name == "OrdinalEncoder":
+        out = pipe.fresh("ordinal")
+        m = model([feature(column, "string")], [feature(out, "int64")])
+        mapping = m.categoricalMapping.stringToInt64Map.map
+        for i, c in enumerate(cats):
+            mapping[c] = i
+        if encoder.handle_unknown == "use_encoded_value":
+            unknown = encoder.unknown_value
+            if unknown is None or not float(unknown).is_integer():
+                raise _refuse(f"OrdinalEncoder(unknown_value={unknown!r})", "use an integer unknown_value such as -1")
+            m.categoricalMapping.int64Value = int(unknown)
+        pipe.models.append(m)
+        return out, "int64", 1
+    raise _refuse(f"{name} on category columns", "encode categories with OneHotEncoder or OrdinalEncoder")
+
+
+def column_transformer(pipe: SpecPipeline, ct: Any, schema: Any) -> Vector:
+    """Each (transformer, columns) of a fitted ColumnTransformer, then one vectorizer in its output order."""
+    names = schema.names
+    parts: list[tuple[str, str, int]] = []
+    deferred: list[Ops] = []
+    # scikit-learn's own resolution of each part's columns (names, indices, masks, slices, callables)
+    resolved = getattr(ct, "_transformer_to_input_indices", {})
+    for label, trans, cols in ct.transformers_:
+        if label in resolved:
+            columns = [names[int(i)] for i in resolved[label]]
+        else:
+            cols = [cols] if isinstance(cols, str) else np.asarray(cols).tolist()
+            columns = [names[c] if isinstance(c, int) and not isinstance(c, bool) else str(c) for c in cols]
+        if trans == "drop" or not columns:
+            continue
+        is_category = [schema.feature(c).type == "category" for c in columns]
+        steps = [] if trans == "passthrough" else flatten_steps(trans)
+        if any(is_category):
+            if not all(is_category) or not steps:
+                raise _refuse("a ColumnTransformer part mixing category and numeric columns",
+                              "give category columns their own OneHotEncoder or OrdinalEncoder")
+            encoded = [_category_part(pipe, steps[0], c, j) for j, c in enumerate(columns)]
+            if len(steps) == 1:
+                parts.extend(encoded)
+                deferred.extend(() for _, _, d in encoded for _ in range(d))
+                continue
+            current = pipe.vectorize(encoded)
+        else:
+            current = pipe.vectorize([(c, "double", 1) for c in columns])
+        for step in steps[1:] if any(is_category) else steps:
+            current = numeric_step(pipe, step, current)
+        parts.append((current.name, "array", current.dim))
+        deferred.extend(current.column_ops())
+    return pipe.vectorize(parts, deferred)
+
+
+def preprocess(pipe: SpecPipeline, steps: list[Any], schema: Any) -> Vector:
+    """The steps before the final estimator -> the estimator's input array."""
+    current: Vector | None = None
+    for step in steps:
+        if type(step).__name__ == "ColumnTransformer":
+            if current is not None:
+                raise _refuse("a ColumnTransformer after other steps", "put the ColumnTransformer first")
+            current = column_transformer(pipe, step, schema)
+            continue
+        if current is None:
+            current = _all_numeric(pipe, schema)
+        current = numeric_step(pipe, step, current)
+    return current if current is not None else _all_numeric(pipe, schema)
+
+
+def _all_numeric(pipe: SpecPipeline, schema: Any) -> Vector:
+    cats = [f.name for f in schema.features if f.type == "category"]
+    if cats:
+        raise _refuse(f"category columns ({', '.join(cats)}) outside a ColumnTransformer",
+                      "encode them with a OneHotEncoder or OrdinalEncoder inside a ColumnTransformer")
+    return pipe.vectorize([(f.name, "double", 1) for f in schema.features])
+
+
+def convert(source: Any, schema: Any) -> Any:
+    """The source's scikit-learn model as one Core ML pipeline Model (protobuf message).
+
+    Raises ModelError naming the part that Core ML's classic model types cannot express.
+    """
+    from ..sources.sklearn import TREE_FAMILIES
+    from .coreml_sklearn_models import final_model
+
+    steps = flatten_steps(source.model)
+    pipe = SpecPipeline(defer_scalers=type(steps[-1]).__name__ in TREE_FAMILIES)
+    features = preprocess(pipe, steps[:-1], schema)
+    last, outputs = final_model(steps[-1], features, source)
+    # Core ML's validator wants every classifier (and regressor) to name its prediction outputs.
+    last.description.predictedFeatureName = "label" if source.task == "classification" else "value"
+    if source.task == "classification":
+        last.description.predictedProbabilitiesName = "probabilities"
+    pipe.models.append(last)
+    version = max(m.specificationVersion for m in pipe.models)
+    inputs = [feature(f.name, "string" if f.type == "category" else "double") for f in schema.features]
+    top = model(inputs, outputs, version)
+    if source.task == "classification":
+        container = top.pipelineClassifier.pipeline
+        top.description.predictedFeatureName = "label"
+        top.description.predictedProbabilitiesName = "probabilities"
+    elif last.WhichOneof("Type") == "neuralNetworkRegressor":
+        container = top.pipeline  # a neural network's value is an array, which a pipeline regressor may not give
+    else:
+        container = top.pipelineRegressor.pipeline
+        top.description.predictedFeatureName = "value"
+    container.models.extend(pipe.models)
+    top.description.metadata.shortDescription = f"edgepack: scikit-learn {source.describe()['summary']}"
+    return top

@@ -12,6 +12,7 @@ WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test lint install bench clean web web-test java
+.PHONY: device-test device-test-arm64 device-tools
 
 install: $(STAMP) java
 
@@ -72,3 +73,17 @@ bench: $(STAMP) $(CHURN)/churn.joblib $(CHURN)/package/manifest.json
 
 clean:
 	rm -rf build test-artifacts
+
+# Device tests (device_tests/, marker `device`): minimal install, no network, 256 MiB cap, MiNiFi-style
+# runs. `make test` runs them too; the emulated ARM64 device has its own target (minutes the first time).
+device-test: $(STAMP)
+	$(PY) -m pytest -n 2 -m device device_tests $(PYTEST_ARGS)
+
+device-test-arm64: $(STAMP) device-tools
+	EDGEPACK_ARM64=1 $(PY) -m pytest -m device device_tests/test_device_arm64.py $(PYTEST_ARGS)
+
+# Debian packages for the emulated ARM64 device (run as root; skipped when already installed).
+device-tools:
+	@if command -v debootstrap >/dev/null && command -v qemu-aarch64-static >/dev/null \
+		&& command -v update-binfmts >/dev/null; then echo "device tools present"; else \
+		apt-get update -q && apt-get install -y -q qemu-user-static binfmt-support debootstrap; fi

@@ -11,9 +11,18 @@ PYTEST_ARGS ?=
 WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint install bench clean web web-test
+.PHONY: demo test lint install bench clean web web-test java
+.PHONY: device-test device-test-arm64 device-tools
 
-install: $(STAMP)
+install: $(STAMP) java
+
+# Spark (the `spark` extra: Spark ML sources, the spark parity runner and engines) needs Java 17.
+# Installed when `java` is missing and apt-get is there (CI machines run as root); without Java the Spark
+# tests skip with the reason and everything else works.
+java:
+	@command -v java >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless) \
+		|| echo "warning: Java 17 could not be installed; Spark tests will be skipped"; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,8 +45,8 @@ demo: $(STAMP) $(CHURN)/churn.joblib
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) lint web
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+test: $(STAMP) java lint web
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 	$(MAKE) web-test
 
 # web/: npm packages from the lock file (idempotent through a stamp) and Debian's chromium for the
@@ -64,3 +73,17 @@ bench: $(STAMP) $(CHURN)/churn.joblib $(CHURN)/package/manifest.json
 
 clean:
 	rm -rf build test-artifacts
+
+# Device tests (device_tests/, marker `device`): minimal install, no network, 256 MiB cap, MiNiFi-style
+# runs. `make test` runs them too; the emulated ARM64 device has its own target (minutes the first time).
+device-test: $(STAMP)
+	$(PY) -m pytest -n 2 -m device device_tests $(PYTEST_ARGS)
+
+device-test-arm64: $(STAMP) device-tools
+	EDGEPACK_ARM64=1 $(PY) -m pytest -m device device_tests/test_device_arm64.py $(PYTEST_ARGS)
+
+# Debian packages for the emulated ARM64 device (run as root; skipped when already installed).
+device-tools:
+	@if command -v debootstrap >/dev/null && command -v qemu-aarch64-static >/dev/null \
+		&& command -v update-binfmts >/dev/null; then echo "device tools present"; else \
+		apt-get update -q && apt-get install -y -q qemu-user-static binfmt-support debootstrap; fi

@@ -243,7 +243,7 @@ def build(opts: BuildOptions) -> BuildResult:
         "model": {"name": opts.name or opts.model.stem, "version": str(opts.version), "task": schema.task,
                   "created": _now()},
         "source": {**description, "file": opts.model.name,
-                   "sha256": hashlib.sha256(opts.model.read_bytes()).hexdigest()},
+                   "sha256": source.sha256() if hasattr(source, "sha256") else hashlib.sha256(opts.model.read_bytes()).hexdigest()},
         "inputs": {"features": [f.to_manifest() for f in schema.features]},
         "outputs": _outputs_manifest(schema, scale),
         "artifacts": entries,
@@ -294,6 +294,8 @@ def build(opts: BuildOptions) -> BuildResult:
             path = write_package(opts.out, manifest, files)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if hasattr(source, "close"):  # e.g. the Spark source stops the Spark session it started
+            source.close()
     return BuildResult(path=path, manifest=manifest, checks=checks)
 
 

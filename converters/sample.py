@@ -112,6 +112,8 @@ def _accepts(source: Any, frame: Any, name: str, value: Any) -> bool:
 
 def _model_categories(source: Any, name: str) -> list[str] | None:
     """The categories a fitted encoder knows for a column (wider than the sample may show)."""
+    if hasattr(source, "categories_for"):  # sources that know their encoders' categories say so
+        return source.categories_for(name)
     model = getattr(source, "model", None)
     if model is None:
         return None

@@ -128,8 +128,8 @@ class ParityReport:
 def check_runtimes(names: list[str] | None) -> list[str]:
     """The runtimes to run, in table order. Raises UsageError naming an unknown one."""
     known = [row[0] for row in runner_table.RUNNERS]
-    if not names:
-        return [n for n in known if n != REFERENCE]
+    if not names:  # every runtime that runs artifacts; reference runners (no formats) only when named
+        return [row[0] for row in runner_table.RUNNERS if row[1]]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise UsageError(f"unknown runtime {', '.join(unknown)}", fix=f"choose from: {', '.join(known)}")

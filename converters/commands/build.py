@@ -5,7 +5,8 @@ every artifact is checked on. OUT is a directory, or a single file when it ends 
 
 Loading a .joblib/.pkl file executes code from it: build only from models you trust.
 
-example:
+examples:
+  edgepack build spark_model_dir --sample sample.parquet --label-column churn -o build/churn-spark
   edgepack build build/churn/churn.joblib --sample build/churn/sample.csv --label-column churn \\
       --name churn -o build/churn/package
   edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs \\
@@ -28,7 +29,8 @@ from ...runtime.table import render_table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", type=Path, help="trained model file (.joblib, .pkl, .keras)")
+    p.add_argument("model", type=Path,
+                   help="trained model file (.joblib, .pkl, .keras) or a Spark ML PipelineModel directory (PipelineModel.save)")
     p.add_argument("--sample", type=Path, required=True, help="CSV/Parquet sample of the model's input")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory, or FILE.edgepack")
     p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")

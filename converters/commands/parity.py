@@ -8,6 +8,11 @@ examples:
   edgepack parity build/churn --reference churn.joblib --runtimes onnxruntime,onnx-reference --rows 2000 --seed 7
   edgepack parity build/churn.edgepack            # golden vectors only: no model needed
   edgepack parity build/churn --reference churn.joblib --tolerance float16:max_probability_error=0.02 --record
+  edgepack parity build/churn --reference spark_model_dir --data holdout_parquet/ --engine spark [--master URL]
+
+--engine spark runs the Python-side runtimes inside Spark executors over the whole --data (Parquet file or
+directory, any path Spark reads), with the model as reference (a Spark pipeline runs its own transform),
+and merges the metrics without collecting rows (docs/spark.md).
 
 Without --reference the artifacts are compared with the golden vectors only (the build stored the model's
 outputs for them). Tolerances: the manifest's tolerance_profiles, else the defaults per precision
@@ -45,10 +50,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with plots")
     p.add_argument("--record", action="store_true", help="write the results into the package manifest's parity list")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--engine", choices=sorted(ENGINES), default="local",
+                   help="local: this process, on --data or generated rows; spark: the whole --data on Spark")
+    p.add_argument("--master", metavar="URL", help="Spark master for --engine spark (default local[2])")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...parity.harness import ParityOptions, run_parity
     from ...parity.profiles import load_overrides
     from ...parity.report_html import write_html
     from ...parity.report_junit import write_junit
@@ -60,15 +67,8 @@ def run(args: argparse.Namespace) -> int:
         overrides = load_overrides(args.tolerance)
     except ValueError as exc:
         raise UsageError(str(exc), where="--tolerance", fix="e.g. --tolerance float32:max_probability_error=1e-4") from exc
-    if args.label_column and args.data is None:
-        raise UsageError("--label-column names a column of the holdout", where="--label-column",
-                         fix="pass --data HOLDOUT with that column as well")
-    if args.data is not None and not args.data.is_file():
-        raise UsageError(f"no holdout file at {args.data}", where="--data", fix="pass a CSV or Parquet file")
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()] if args.runtimes else None
-    report = run_parity(ParityOptions(package=args.package, data=args.data, reference=args.reference, runtimes=runtimes,
-                                      rows=args.rows, seed=args.seed, label_column=args.label_column,
-                                      tolerance=overrides, strict=args.strict, quiet=args.quiet))
+    report = ENGINES[args.engine](args, overrides, runtimes)
     print(render(report))
     scale = _scale(report)
     for path, write in ((args.json, write_json), (args.junit, write_junit)):
@@ -83,6 +83,35 @@ def run(args: argparse.Namespace) -> int:
         print(f"recorded {sum(r.status != 'unavailable' for r in report.results)} results in {report.location}",
               file=sys.stderr)
     return report.exit_code
+
+
+def _local(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None) -> object:
+    from ...parity.harness import ParityOptions, run_parity
+
+    if args.label_column and args.data is None:
+        raise UsageError("--label-column names a column of the holdout", where="--label-column",
+                         fix="pass --data HOLDOUT with that column as well")
+    if args.data is not None and not args.data.is_file():
+        raise UsageError(f"no holdout file at {args.data}", where="--data", fix="pass a CSV or Parquet file")
+    return run_parity(ParityOptions(package=args.package, data=args.data, reference=args.reference, runtimes=runtimes,
+                                    rows=args.rows, seed=args.seed, label_column=args.label_column,
+                                    tolerance=overrides, strict=args.strict, quiet=args.quiet))
+
+
+def _spark(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None) -> object:
+    from ...parity.engines.spark import SparkParityOptions, run_spark_parity, to_report
+
+    if args.data is None or args.reference is None:
+        raise UsageError("--engine spark compares the whole --data with the --reference model",
+                         fix="pass --data PARQUET_DIR and --reference MODEL")
+    result = run_spark_parity(SparkParityOptions(package=args.package, data=str(args.data), reference=args.reference,
+                                                 master=args.master, runtimes=runtimes, label_column=args.label_column,
+                                                 tolerance=overrides))
+    return to_report(result, strict=args.strict)
+
+
+# engine -> (args, tolerance overrides, runtimes) -> ParityReport
+ENGINES = {"local": _local, "spark": _spark}
 
 
 def _scale(report: object) -> float:

@@ -24,10 +24,21 @@ def _load_keras(path: Path) -> Any:
     return KerasSource.load(path)
 
 
+def _load_spark(path: Path) -> Any:
+    from .spark import SparkSource
+
+    return SparkSource.load(path)
+
+
+def _is_spark_pipeline(path: Path) -> bool:
+    return path.is_dir() and (path / "metadata").is_dir() and (path / "stages").is_dir()
+
+
 # (name, does this path look like the framework's model?, loader)
 SOURCES: list[tuple[str, Callable[[Path], bool], Callable[[Path], Any]]] = [
     ("scikit-learn", lambda p: p.is_file() and p.suffix.lower() in (".joblib", ".pkl", ".pickle"), _load_sklearn),
     ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", _load_keras),
+    ("spark", _is_spark_pipeline, _load_spark),
 ]
 
 
@@ -40,4 +51,5 @@ def load_source(path: Path) -> Any:
             return loader(path)
     known = "; ".join(name for name, _, _ in SOURCES)
     raise UsageError(f"cannot tell which framework saved {path.name}", where=str(path),
-                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle; keras: .keras)")
+                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle; keras: .keras; "
+                         "spark: a directory written by PipelineModel.save)")

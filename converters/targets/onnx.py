@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from ...runtime.errors import ModelError
@@ -10,22 +9,44 @@ from .base import Artifact, check_options
 
 OPTIONS: dict[str, Any] = {}
 
-# framework -> "module:convert(source, schema) -> (onnx bytes, manifest fields, converter {name, version})"
-CONVERTERS: dict[str, str] = {
-    "scikit-learn": "onnx_sklearn:convert_with_info",
-    "keras": "onnx_keras:convert_with_info",
+
+def _spark(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
+    from importlib.metadata import version
+
+    from .onnx_spark import convert
+
+    data, fields = convert(source, schema)
+    return data, fields, {"name": "edgepack.converters.targets.onnx_spark", "version": version("edgepack")}
+
+
+def _sklearn(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
+    from .onnx_sklearn import convert_with_info
+
+    return convert_with_info(source, schema)
+
+
+def _keras(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
+    from .onnx_keras import convert_with_info
+
+    return convert_with_info(source, schema)
+
+
+# framework -> converter returning (ONNX bytes, manifest fields, converter {name, version})
+CONVERTERS: dict[str, Any] = {
+    "scikit-learn": _sklearn,
+    "keras": _keras,
+    "spark": _spark,
 }
 
 
 def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> Artifact:
     """Convert the source's model to ONNX. Raises ModelError when no converter covers it."""
     check_options("onnx", options or {}, OPTIONS)
-    target = CONVERTERS.get(source.framework)
-    if target is None:
+    convert = CONVERTERS.get(source.framework)
+    if convert is None:
         raise ModelError(f"no ONNX converter for {source.framework} models yet",
                          fix=f"frameworks with an ONNX converter: {', '.join(CONVERTERS)}")
-    module, func = target.split(":")
-    data, fields, converter = getattr(importlib.import_module(f"{__package__}.{module}"), func)(source, schema)
+    data, fields, converter = convert(source, schema)
     entry = {
         "id": "onnx",
         "format": "onnx",

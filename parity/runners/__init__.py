@@ -34,6 +34,8 @@ RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     # Last: a browser start per batch is the slowest check, never the build's first choice for a format.
     ("chromium", ("onnx", "tfjs"), "chromium:ChromiumRunner"),
     *(_COREML_ROWS if _core_ml_runs_here() else _COREML_ROWS[::-1]),
+    # The original Spark ML pipeline (model=DIR): runs no artifact, gives the reference outputs.
+    ("spark", (), "spark:SparkRunner"),
 ]
 
 

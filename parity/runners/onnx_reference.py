@@ -12,13 +12,7 @@ class OnnxReferenceRunner(Runner):
     name = "onnx-reference"
     formats = ("onnx",)
 
-    @classmethod
-    def availability(cls) -> str | None:
-        try:
-            import onnx.reference  # noqa: F401
-        except ImportError:
-            return "the onnx package (onnx.reference) is not installed"
-        return None
+    requires = (("onnx.reference", "the onnx package (onnx.reference) is not installed"),)
 
     def prepare(self) -> None:
         import onnx

@@ -11,13 +11,7 @@ class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
     formats = ("onnx",)
 
-    @classmethod
-    def availability(cls) -> str | None:
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return "onnxruntime is not installed"
-        return None
+    requires = (("onnxruntime", "onnxruntime is not installed"),)
 
     def prepare(self) -> None:
         from ...runtime.scorer import Scorer

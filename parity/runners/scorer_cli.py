@@ -3,7 +3,6 @@ in and out (the scorer CLI contract), so parsing, validation and formatting are 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -19,15 +18,7 @@ class ScorerCliRunner(Runner):
     name = "scorer-cli"
     formats = ("onnx",)
 
-    @classmethod
-    def availability(cls) -> str | None:
-        try:
-            found = importlib.util.find_spec("edgepack.runtime.__main__")
-        except ImportError:
-            found = None
-        if found is None:
-            return "the scorer CLI (python -m edgepack.runtime) is not installed in this edgepack"
-        return None
+    requires = (("edgepack.runtime.__main__", "the scorer CLI (python -m edgepack.runtime) is not installed in this edgepack"),)
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "edgepack.runtime", str(self.package.location), "--artifact", self.artifact.id]

@@ -13,13 +13,7 @@ class TFLiteRunner(Runner):
     name = "tflite"
     formats = ("tflite",)
 
-    @classmethod
-    def availability(cls) -> str | None:
-        try:
-            import ai_edge_litert.interpreter  # noqa: F401
-        except ImportError:
-            return "ai-edge-litert is not installed (pip install ai-edge-litert)"
-        return None
+    requires = (("ai_edge_litert.interpreter", "ai-edge-litert is not installed (pip install ai-edge-litert)"),)
 
     def prepare(self) -> None:
         from ai_edge_litert.interpreter import Interpreter

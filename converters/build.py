@@ -102,12 +102,20 @@ def _outputs_json(ref: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any
     return out
 
 
-def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSchema, ref: dict[str, np.ndarray],
-                   scale: float, data_name: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run one artifact of the package in the first runner of its format (parity/runners table) on
-    `frame` and compare with the reference under the profile of the artifact's precision."""
-    from ..parity.runners import runner_class, runners_for
+def sample_batch(frame: Any, schema: IOSchema) -> Any:
+    """`frame` as the InputBatch every runner takes (records and columns)."""
     from ..parity.runners.base import InputBatch
+
+    return InputBatch(records=records_from_frame(frame, schema), columns=frame_columns(frame, schema))
+
+
+def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSchema, ref: dict[str, np.ndarray],
+                   scale: float, data_name: str, manifest: dict[str, Any] | None = None,
+                   batch: Any | None = None) -> dict[str, Any]:
+    """Run one artifact of the package in the first runner of its format (parity/runners table) on
+    `frame` and compare with the reference under the profile of the artifact's precision.
+    `batch`: `frame` already as an InputBatch, when the caller checks several artifacts on it."""
+    from ..parity.runners import runner_class, runners_for
     from ..runtime.package import Package
 
     package = Package.open(path)
@@ -123,7 +131,8 @@ def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSche
     reason = cls.availability()
     if reason:
         return {**result, "runtime": names[0], "metrics": {}, "passed": False, "unavailable": reason}
-    batch = InputBatch(records=records_from_frame(frame, schema), columns=frame_columns(frame, schema))
+    if batch is None:
+        batch = sample_batch(frame, schema)
     with cls(package, art) as runner:
         got = runner.predict(batch)
     if schema.task == "classification":
@@ -263,9 +272,11 @@ def build(opts: BuildOptions) -> BuildResult:
     try:
         with progress.step("checking every artifact against the model in its runtime"):
             staged = write_package(staging / "package", manifest, files)
+            # One batch for every artifact: records are built row by row in Python, once is enough.
+            batch = sample_batch(frame, schema)
             for entry in entries:
                 if entry["id"] not in candidate_ids:
-                    checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest))
+                    checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest, batch))
         # Variants a target emitted that are not --quantize candidates: keep those that pass their profile.
         entries, files = drop_failed_variants(entries, files, checks, manifest)
         manifest["artifacts"] = entries

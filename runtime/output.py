@@ -1,8 +1,8 @@
 """Prediction lines: `{"label": L, "probabilities": {"<class>": p, ...}, "package": N, "version": V}` or
 `{"value": v, "package": N, "version": V}`, with `"id"` first when the caller names an id field.
 
-The constant parts of a line are JSON-encoded once per scorer, so a line costs one `%` format with
-float reprs (Python's shortest round-trip form, as json.dumps writes floats).
+The constant parts of a line are JSON-encoded once per scorer; a batch's text is one join of those parts
+interleaved with its fields' texts (floats in their shortest round-trip form, as json.dumps writes them).
 """
 
 from __future__ import annotations
@@ -21,48 +21,67 @@ class PredictionFormatter:
 
     def __init__(self, name: str, version: str, classes: Sequence[Any], task: str, with_id: bool) -> None:
         tail = f', "package": {json.dumps(name)}, "version": {json.dumps(version)}}}'
-        head = '{"id": %s, ' if with_id else "{"
         self.with_id = with_id
         self.classes = list(classes)
         self._labels = [json.dumps(_plain(c)) for c in self.classes]
         self._label_array = np.array(self._labels, dtype=object)
         self._keys = [json.dumps(str(_plain(c))) for c in self.classes]
         self._tail = tail
+        # A line is constant text around per-row fields: parts[0] field parts[1] field ... parts[-1].
+        # Kept as separate strings (not a %-template) so that a "%" in a name or class is plain text.
+        parts = ['{"id": ', ", "] if with_id else ["{"]
         if task == "classification":
-            probs = ", ".join(f"{k}: %s" for k in self._keys)
-            self._template = head + '"label": %s, "probabilities": {' + probs + "}" + tail
+            parts[-1] += '"label": '
+            parts.append(', "probabilities": {' + self._keys[0] + ": ")
+            parts += [f", {k}: " for k in self._keys[1:]]
+            parts.append("}" + tail + "\n")
         else:
-            self._template = head + '"value": %s' + tail
+            parts[-1] += '"value": '
+            parts.append(tail + "\n")
+        self._parts = parts
 
-    def lines(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None = None) -> list[str]:
-        """One JSON text per row of `raw`; `ids` (already Python values) when the formatter has an id."""
-        tmpl = self._template
+    def text(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None = None) -> str:
+        """Every row of `raw` as one JSON line (newline-terminated), in one string; `ids` (already Python
+        values) when the formatter has an id.
+
+        Built by one join over constant parts interleaved with the rows' field texts (slice assignment
+        places each column), which is about 1.5x faster than formatting line by line."""
         if "probabilities" in raw:
             probs = np.asarray(raw["probabilities"])
             if not np.isfinite(probs).all():
                 return self._slow(raw, ids)
             # first on ties, as scikit-learn's predict
-            labels = self._label_array[np.argmax(probs, axis=1)].tolist()
-            columns = number_columns(probs)
-            if self.with_id:
-                return list(map(tmpl.__mod__, zip(map(dumps, ids or ()), labels, *columns)))
-            return list(map(tmpl.__mod__, zip(labels, *columns)))
-        values = np.asarray(raw["value"]).reshape(-1, 1)
-        if not np.isfinite(values).all():
-            return self._slow(raw, ids)
-        (texts,) = number_columns(values)
+            fields = [self._label_array[np.argmax(probs, axis=1)].tolist(), *number_columns(probs)]
+        else:
+            values = np.asarray(raw["value"]).reshape(-1, 1)
+            if not np.isfinite(values).all():
+                return self._slow(raw, ids)
+            fields = number_columns(values)
         if self.with_id:
-            return list(map(tmpl.__mod__, zip(map(dumps, ids or ()), texts)))
-        return list(map(tmpl.__mod__, texts))
+            fields.insert(0, list(map(dumps, ids or ())))
+        rows = len(fields[0])
+        parts = self._parts
+        step = len(parts) + len(fields)
+        pieces: list[str | None] = [None] * (step * rows)
+        for k, part in enumerate(parts):
+            pieces[2 * k::step] = [part] * rows
+        for k, column in enumerate(fields):
+            pieces[2 * k + 1::step] = column
+        return "".join(pieces)  # type: ignore[arg-type]
 
-    def _slow(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None) -> list[str]:
+    def lines(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None = None) -> list[str]:
+        """One JSON text per row of `raw` (no newlines)."""
+        text = self.text(raw, ids)
+        return text[:-1].split("\n") if text else []  # JSON escapes newlines inside strings
+
+    def _slow(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None) -> str:
         # Non-finite outputs (a broken model): written as null, never as invalid JSON.
         out = []
         for i, row in enumerate(self.dicts(raw)):
             if self.with_id and ids is not None:
                 row = {"id": ids[i], **row}
-            out.append(json.dumps(row, allow_nan=False, default=str)[:-1] + self._tail)
-        return out
+            out.append(json.dumps(row, allow_nan=False, default=str)[:-1] + self._tail + "\n")
+        return "".join(out)
 
     def dicts(self, raw: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         """Rows as dicts without package and version (the Python API's `predict`)."""

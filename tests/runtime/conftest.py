@@ -64,3 +64,25 @@ def strict_package(tmp_path_factory: pytest.TempPathFactory) -> BuiltPackage:
     # The fixture is only useful if the build saw what we built: NaN and unknown categories refused.
     assert not feats["tenure_months"]["nullable"] and feats["contract"]["unknown"] == "error"
     return BuiltPackage(result.path, model, holdout, features)
+
+
+@pytest.fixture(scope="session")
+def numeric_package(tmp_path_factory: pytest.TempPathFactory) -> BuiltPackage:
+    """Numbers only (StandardScaler -> LogisticRegression, NaN refused): CSV input takes numpy's reader."""
+    import joblib
+    import zoo
+    from edgepack.converters.build import BuildOptions, build
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = zoo.churn_frame(400, seed=6)
+    model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=300))])
+    train, holdout = frame.iloc[:300], frame.iloc[300:].reset_index(drop=True)
+    model.fit(train[STRICT_NUMERIC], train["churn"])
+    root = tmp_path_factory.mktemp("numeric")
+    joblib.dump(model, root / "numeric.joblib")
+    train[STRICT_NUMERIC + ["churn"]].to_csv(root / "sample.csv", index=False)
+    result = build(BuildOptions(model=root / "numeric.joblib", sample=root / "sample.csv", out=root / "package",
+                                label_column="churn", name="numeric", version="1", quiet=True))
+    return BuiltPackage(result.path, model, holdout, list(STRICT_NUMERIC))

@@ -10,6 +10,7 @@ Also `python -m edgepack.runtime ...`. Exit codes: runtime/errors.py (0, 1, 2, 3
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
@@ -20,7 +21,7 @@ PROG = "edgepack-score"
 EXIT_CODES = """exit codes:
   0  every record was scored (empty input included); selftest within tolerance
   1  selftest out of the package's tolerance
-  2  usage error (bad arguments, unreadable --errors file or folders)
+  2  usage error (bad arguments, unreadable --errors file or folders, output that cannot be written)
   3  some records were rejected (the others were scored; one error line per rejected record)
   4  the package is invalid (checksum mismatch, unknown format version, missing artifact)
   6  the CSV header does not match the model's inputs
@@ -98,6 +99,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The `edgepack-score` command: `main()`, its output flushed, then an immediate exit.
+
+    Skipping the interpreter's teardown (onnxruntime's session and environment, every module) saves
+    about 25 ms of a 150 ms cold start, which an agent running one process per flowfile pays every
+    time. Nothing is lost by it: every file is closed by then and stdout/stderr are flushed here."""
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (e.g. `| head`)
+        _silence_stdout()
+    except OSError as exc:  # e.g. a full disk behind a redirect: the output is incomplete, say so
+        print(f"{PROG}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        code = EXIT_USAGE
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(code)
+
+
 def _load(package: str, artifact: str | None):  # noqa: ANN202  (Scorer, imported lazily with onnxruntime)
     from .scorer import Scorer
 
@@ -162,11 +184,9 @@ def _selftest(args: argparse.Namespace) -> int:
 
 
 def _silence_stdout() -> None:
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ class Scorer:
         self._classes = list(self.schema.classes)
         self._class_keys = [str(c) for c in self._classes]
         self._plan, self._number_positions = _array_plan(self._binding, self.schema)
+        self._has_strings = any(kind == "string" for *_, kind in self._plan)
+        self._row_local = threading.local()  # per-thread input buffers of predict_array's one-row path
         self._validators: dict[frozenset[str], BatchValidator] = {}
         # The binding under InferenceSession.run skips its per-call input checks (2-3 us of a 15 us call);
         # predict_array's plan already guarantees the inputs.
@@ -100,12 +103,14 @@ class Scorer:
         Returns {"probabilities": [N, C]} (classes in `schema.classes` order) or {"value": [N]};
         `labels_from(probabilities)` gives labels.
         """
-        if isinstance(X, dict):
-            return self.run_columns(X)
         if type(X) is not np.ndarray:
+            if isinstance(X, dict):
+                return self.run_columns(X)
             X = np.asarray(X)
         if X.ndim == 1:
             X = X.reshape(1, -1)
+        if len(X) == 1 and (X.dtype.kind in "OU" or not self._has_strings):
+            return self._predict_row(X[0].tolist())
         feeds = {}
         if X.dtype == object:  # mixed rows: numbers converted in one block, strings passed as they are
             block = X[:, self._number_positions].astype(np.float64)
@@ -126,6 +131,35 @@ class Scorer:
         if key == "value":
             out = np.asarray(out, dtype=np.float64).reshape(-1)
         return {key: out}
+
+    def _predict_row(self, values: list[Any]) -> dict[str, np.ndarray]:
+        """One row: its values written into this thread's preallocated input tensors, which onnxruntime
+        reads in place. A single record is latency-bound, and slicing and converting a fresh array per
+        tensor cost about 4 us of a 20 us call; this costs about 1 us."""
+        try:
+            feeds, fills = self._row_local.buffers
+        except AttributeError:
+            feeds, fills = self._row_local.buffers = self._row_buffers()
+        for buffer, at in fills:
+            if type(at) is int:
+                buffer[0, 0] = values[at]
+            else:
+                buffer[0] = values[at] if type(at) is slice else [values[j] for j in at]
+        key, names = self._array_output
+        out = self._run(names, feeds)[0]
+        if key == "value":
+            out = np.asarray(out, dtype=np.float64).reshape(-1)
+        return {key: out}
+
+    def _row_buffers(self) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, Any]]]:
+        feeds: dict[str, np.ndarray] = {}
+        fills = []
+        for name, in_x, _, dtype, _kind in self._plan:
+            width = in_x.stop - in_x.start if type(in_x) is slice else len(in_x)
+            buffer = np.zeros((1, width), dtype=dtype) if dtype is not object else np.empty((1, width), dtype=object)
+            feeds[name] = buffer
+            fills.append((buffer, in_x.start if type(in_x) is slice and width == 1 else in_x))
+        return feeds, fills
 
     def _predict_array_general(self, X: np.ndarray) -> dict[str, np.ndarray]:
         columns: dict[str, np.ndarray] = {}

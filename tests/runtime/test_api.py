@@ -49,3 +49,37 @@ def test_predict_array_strings_indices_and_columns(strict_package, scorer):
     np.testing.assert_allclose(scorer.predict_array(columns)["probabilities"], want, atol=1e-5)
     labels = scorer.labels_from(scorer.predict_array(as_numbers)["probabilities"])
     assert labels == list(strict_package.model.predict(__import__("pandas").DataFrame(records)))
+
+
+def test_predict_array_one_row_in_every_shape(strict_package, scorer):
+    """One row takes the preallocated-buffer path: a 1-D row, a [1, F] array, a plain list, coded numbers."""
+    records = strict_package.records(6)
+    names = scorer.schema.names
+    want = _expected(strict_package, 6)
+    index = {f.name: {c: i for i, c in enumerate(f.categories)} for f in scorer.schema.features if f.categories}
+    for i, record in enumerate(records):
+        row = [record[n] for n in names]
+        coded = [index[n][record[n]] if n in index else record[n] for n in names]
+        for X in (np.array(row, dtype=object), np.array([row], dtype=object), [row],
+                  np.array([coded], dtype=np.float64)):
+            got = scorer.predict_array(X)["probabilities"]
+            assert got.shape == (1, 2)
+            np.testing.assert_allclose(got, want[i:i + 1], atol=1e-5)
+
+
+def test_predict_array_one_row_from_many_threads(strict_package, scorer):
+    """Each thread writes its own input buffers: concurrent calls never see another call's row."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    records = strict_package.records(40)
+    names = scorer.schema.names
+    want = _expected(strict_package, 40)
+    rows = [np.array([r[n] for n in names], dtype=object) for r in records]
+
+    def score(i: int) -> np.ndarray:
+        return np.concatenate([scorer.predict_array(rows[i])["probabilities"] for _ in range(50)])
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(score, range(40)))
+    for i, got in enumerate(results):
+        np.testing.assert_allclose(got, np.repeat(want[i:i + 1], 50, axis=0), atol=1e-5)

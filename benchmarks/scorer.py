@@ -9,7 +9,8 @@
    regression, 5 rounds run back to back: edgepack's JSONL path (orjson, and the standard-library path) vs a naive
    json.loads -> numpy -> onnxruntime (batches of 512) -> json.dumps loop; edgepack's CSV path.
 3. In-process single-record latency p50/p99 of `Scorer.predict_array` (churn) vs scikit-learn's
-   `predict_proba` on a one-row DataFrame, with bare onnxruntime `session.run` for reference.
+   `predict_proba` on a one-row DataFrame, with onnxruntime's `session.run` and its binding (`_sess.run`,
+   no Python wrapper) on prepared tensors for reference: rounds of 2,000 calls taking turns.
 
 Each measurement runs in its own process (`--worker KIND`) so that imports do not leak between them.
 Targets (issue 3): cold start <= 1.3x import onnxruntime and <= 60 MiB; JSONL >= 2x naive;
@@ -189,11 +190,15 @@ def worker_latency(package: str, holdout: str, model: str) -> dict[str, float]:
     session = scorer._session
     # Rounds of 2,000 calls, ours and bare onnxruntime taking turns, so that the machine's changing speed
     # (a shared VM here) hits both alike; each figure is the median over rounds of that round's percentile.
-    rounds: dict[str, list[tuple[float, float]]] = {"ours": [], "ort": []}
+    # The binding under InferenceSession.run is onnxruntime's floor: its C++ run with no Python wrapper.
+    binding = session._sess
+    rounds: dict[str, list[tuple[float, float]]] = {"ours": [], "ort": [], "binding": []}
     for _ in range(LATENCY_ROUNDS):
         rounds["ours"].append(percentiles(lambda: scorer.predict_array(X), 2000))
         rounds["ort"].append(percentiles(lambda: session.run(["probabilities"], feeds), 2000))
-    ours, bare = ([statistics.median(r[k] for r in rounds[key]) for k in (0, 1)] for key in ("ours", "ort"))
+        rounds["binding"].append(percentiles(lambda: binding.run(["probabilities"], feeds, None), 2000))
+    ours, bare, floor = ([statistics.median(r[k] for r in rounds[key]) for k in (0, 1)]
+                         for key in ("ours", "ort", "binding"))
     import joblib
     import pandas as pd
 
@@ -201,6 +206,7 @@ def worker_latency(package: str, holdout: str, model: str) -> dict[str, float]:
     frame = pd.DataFrame([{n: v for n, v in zip(scorer.schema.names, values)}])
     sk = percentiles(lambda: pipeline.predict_proba(frame), 2000)
     return {"ours_p50": ours[0], "ours_p99": ours[1], "ort_p50": bare[0], "ort_p99": bare[1],
+            "binding_p50": floor[0], "binding_p99": floor[1],
             "sklearn_p50": sk[0], "sklearn_p99": sk[1], "rounds": LATENCY_ROUNDS,
             "ours_p99_rounds": sorted(r[1] for r in rounds["ours"])}
 
@@ -354,13 +360,15 @@ def main(argv: list[str] | None = None) -> int:
          "<= 30 us", verdict(lat["ours_p99"] <= 30)],
         ["predict_array p50, us vs bare ORT run", lat["ours_p50"], lat["ort_p50"], lat["ours_p50"] / lat["ort_p50"], "", ""],
         ["predict_array p99, us vs bare ORT run", lat["ours_p99"], lat["ort_p99"], lat["ours_p99"] / lat["ort_p99"], "", ""],
+        ["predict_array p50, us vs ORT binding", lat["ours_p50"], lat["binding_p50"], lat["ours_p50"] / lat["binding_p50"], "", ""],
+        ["predict_array p99, us vs ORT binding", lat["ours_p99"], lat["binding_p99"], lat["ours_p99"] / lat["binding_p99"], "", ""],
     ]
     print(render_table(["measure", "edgepack", "baseline", "ratio", "target", "verdict"], rows,
                        title=f"edgepack-score benchmark ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
                              f"cold start: medians of {args.runs}; throughput: {args.records:,} records, 5 paired rounds)"))
     print(f"  cold start scikit-learn scorer: {sk[0]:.0f} ms, {sk[1]:.0f} MiB; sklearn predict_proba p99 "
           f"{lat['sklearn_p99']:.0f} us")
-    print(f"  latency: medians over {lat['rounds']} rounds of 2,000 calls, ours and bare onnxruntime in turns; "
+    print(f"  latency: medians over {lat['rounds']} rounds of 2,000 calls, ours, ORT run and ORT binding in turns; "
           f"predict_array p99 per round: {', '.join(f'{v:.1f}' for v in lat['ours_p99_rounds'])} us")
     if bare[1] > 60:
         print(f"  note: a bare `import onnxruntime` alone peaks at {bare[1]:.1f} MiB on this machine "

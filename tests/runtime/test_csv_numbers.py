@@ -67,3 +67,14 @@ def test_bad_lines_fall_back_and_are_named_across_blocks(numeric_package):
     # line numbers count the header as line 1: row i is line i + 2
     assert [(e["line"], e["field"]) for e in errors] == [
         (i + 2, field) for i, (_, field) in sorted(bad.items()) if i not in (30, 145)]
+
+
+def test_columns_in_another_order_than_the_schema(numeric_package):
+    """The reader's matrix is the model's tensor only when the header is in schema order; otherwise its
+    columns are rearranged (a wrong shortcut here would score every row with swapped features)."""
+    records, _ = _rows(numeric_package, 50)
+    order = list(reversed(numeric_package.features))
+    text = ",".join(order) + "\n" + "".join(",".join(str(r[f]) for f in order) + "\n" for r in records)
+    result = run_scorer([numeric_package.path, "--format", "csv"], text)
+    assert result.returncode == 0, result.stderr
+    _assert_predicts(numeric_package, read_lines(result.stdout), records)

@@ -19,6 +19,7 @@ kept says why (not applicable, failed its profile, not smaller, a smaller one pa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,19 @@ class CheckData:
     holdout: np.ndarray
     interpolated: tuple[Any, dict[str, np.ndarray]] | None = None  # (frame, the source model's outputs)
 
+    @cached_property
+    def parts(self) -> list[tuple[str, Any, dict[str, np.ndarray], Any]]:
+        """(name, rows, reference, rows as the runners' InputBatch) per part, the batches built once for
+        every candidate rather than once per candidate and part."""
+        from ..build import sample_batch
+
+        parts = [("sample", self.frame, self.ref)]
+        if len(self.holdout):
+            parts.append(("holdout", self.frame.iloc[self.holdout], {k: v[self.holdout] for k, v in self.ref.items()}))
+        if self.interpolated is not None and len(self.interpolated[0]):
+            parts.append(("interpolated", *self.interpolated))
+        return [(name, frame, ref, sample_batch(frame, self.schema)) for name, frame, ref in parts]
+
 
 @dataclass
 class Selection:
@@ -225,15 +239,10 @@ def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcome
 def _check(staged: Path, entry: dict[str, Any], data: CheckData, manifest: dict[str, Any]) -> dict[str, Any]:
     from ..build import check_artifact
 
-    parts = [("sample", data.frame, data.ref)]
-    if len(data.holdout):
-        parts.append(("holdout", data.frame.iloc[data.holdout], {k: v[data.holdout] for k, v in data.ref.items()}))
-    if data.interpolated is not None and len(data.interpolated[0]):
-        parts.append(("interpolated", *data.interpolated))
     results = []
-    for name, frame, ref in parts:
+    for name, frame, ref, batch in data.parts:
         try:
-            check = check_artifact(staged, entry, frame, data.schema, ref, data.scale, name, manifest)
+            check = check_artifact(staged, entry, frame, data.schema, ref, data.scale, name, manifest, batch=batch)
         except EdgepackError as err:  # e.g. the runtime refuses to load the variant
             return {"checks": results, "reason": f"its runtime cannot run it: {err.what}"}
         results.append(check)

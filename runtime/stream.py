@@ -81,8 +81,8 @@ class StreamScorer:
                 self.feed(line.rstrip(b"\r\n"), number)
                 self.flush()
         else:
-            for block, first in _micro_batches(source, self.options.batch_bytes):
-                self.feed(block, first)
+            for block, first, count in _micro_batches(source, self.options.batch_bytes):
+                self.feed(block, first, count)
                 self.flush()
         self.flush()
         return self.counts
@@ -91,17 +91,19 @@ class StreamScorer:
         self.sink.flush()
         self.errors.flush()
 
-    def feed(self, block: bytes, first_line: int) -> None:
-        """Score a block of complete physical lines (newline-separated, none at the end) numbered from
-        `first_line`, and write their results."""
+    def feed(self, block: bytes, first_line: int, count: int | None = None) -> None:
+        """Score a block of `count` complete physical lines (newline-separated, none at the end) numbered
+        from `first_line`, and write their results."""
+        if count is None:
+            count = _newlines(block) + 1
         if self.options.format == "csv":
             if self._csv is None:
                 header, newline, block = block.partition(b"\n")
                 self._csv = _CsvLayout(header.rstrip(b"\r"), self.validator, self.options.id_field, first_line)
                 if not newline:
                     return
-                first_line += 1
-            self._csv_batch(block, first_line)
+                first_line, count = first_line + 1, count - 1
+            self._csv_batch(block, first_line, count)
         else:
             self._jsonl_batch(_split_lines(block), first_line)
 
@@ -130,10 +132,10 @@ class StreamScorer:
         self._finish(batch, checked, lambda i: records[i])
 
     # -- CSV --------------------------------------------------------------------------------------
-    def _csv_batch(self, block: bytes, first: int) -> None:
+    def _csv_batch(self, block: bytes, first: int, count: int) -> None:
         assert self._csv is not None
         batch = _Batch()
-        cells = self._csv.columns(block, first, batch)
+        cells = self._csv.columns(block, first, count, batch)
         if self.options.id_field is not None:
             batch.ids = list(cells.pop())
         checked = self.validator.cells(cells)
@@ -167,9 +169,9 @@ def _error_line(number: int, err: RecordError, ident: Any, id_field: str | None)
     return dumps(entry) + "\n"
 
 
-def _micro_batches(source: BinaryIO, batch_bytes: int) -> Iterator[tuple[bytes, int]]:
+def _micro_batches(source: BinaryIO, batch_bytes: int) -> Iterator[tuple[bytes, int, int]]:
     """Blocks of complete lines (what has arrived, at most about `batch_bytes`; newline-separated, none at
-    the end), each with the number of its first line."""
+    the end), each with the number of its first line and its count of lines."""
     read = getattr(source, "read1", source.read)
     pending = b""
     number = 1
@@ -184,10 +186,11 @@ def _micro_batches(source: BinaryIO, batch_bytes: int) -> Iterator[tuple[bytes, 
             continue
         pending = data[cut + 1:]
         block = data[:cut]
-        yield block, number
-        number += _newlines(block) + 1
+        count = _newlines(block) + 1
+        yield block, number, count
+        number += count
     if pending.strip():
-        yield pending, number
+        yield pending, number, _newlines(pending) + 1
 
 
 def _newlines(block: bytes) -> int:
@@ -236,12 +239,11 @@ class _CsvLayout:
         if id_field:
             self.positions.append(header.index(id_field) if id_field in header else -1)
 
-    def columns(self, block: bytes, first: int, batch: _Batch) -> list[Any]:
+    def columns(self, block: bytes, first: int, count: int, batch: _Batch) -> list[Any]:
         """Per feature (schema order, then the id column when asked) the cells of the well-formed rows of
         a block of lines: a list of strings, or for numeric features of a clean batch a float64 array
         parsed by numpy."""
         if self.all_numbers:
-            count = _newlines(block) + 1
             numbers = _number_block(block)
             # numpy's reader skips blank lines: a row total that differs sends the block down the slow path
             if numbers is not None and numbers.shape == (count, self.width):

@@ -69,7 +69,7 @@ $(CHURN)/package/manifest.json: $(CHURN)/churn.joblib
 		--name churn -o $(CHURN)/package
 
 bench: $(STAMP) $(CHURN)/churn.joblib $(CHURN)/package/manifest.json
-	$(PY) benchmarks/scorer.py --churn $(CHURN)
+	$(PY) benchmarks/scorer.py --churn $(CHURN) --json build/bench/scorer.json --plot build/bench/scorer.svg
 
 clean:
 	rm -rf build test-artifacts

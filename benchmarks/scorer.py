@@ -265,6 +265,33 @@ print(json.dumps({"label": int(model.classes_[probs.argmax()]), "probabilities":
 """
 
 
+# -- the plot -----------------------------------------------------------------------------------------
+def plot(bare: Any, ours: Any, sk: Any, split_bare: dict[str, float], split_ours: dict[str, float],
+         fast: dict[str, Any], stdlib: dict[str, Any], lat: dict[str, Any]) -> str:
+    from svg_bars import Panel, bar_panels
+
+    def split(figures: dict[str, float]) -> list[tuple[str, float]]:
+        return [("anonymous", figures["RssAnon"]), ("file-backed", figures["VmHWM"] - figures["RssAnon"])]
+
+    panels = [
+        Panel("cold start to first prediction, ms (median)", [("edgepack-score", ours[0]), ("import onnxruntime", bare[0])],
+              target=(1.3 * bare[0], "1.3x import onnxruntime"), note=f"joblib + scikit-learn: {sk[0]:,.0f} ms"),
+        Panel("peak memory of the process, MiB", [("edgepack-score", ours[1]), ("import onnxruntime", bare[1])],
+              target=(60.0, "60 MiB"), note=f"joblib + scikit-learn: {sk[1]:,.0f} MiB; light: file-backed pages",
+              fmt="{:,.1f}", stacks={"edgepack-score": split(split_ours), "import onnxruntime": split(split_bare)}),
+        Panel("persistent scoring, records/s (30-feature logistic regression)",
+              [("edgepack CSV", fast["csv"]), (f"edgepack JSONL ({fast['parser']})", fast["jsonl"]),
+               (f"edgepack JSONL ({stdlib['parser']})", stdlib["jsonl"]), ("naive json + onnxruntime", fast["naive"])],
+              target=(300_000, "300,000 rec/s (CSV)"), note=f"JSONL target: 2x naive = {2 * fast['naive']:,.0f}"),
+        Panel("one record in process, us (p99)", [("Scorer.predict_array", lat["ours_p99"]),
+                                                  ("InferenceSession.run", lat["ort_p99"]),
+                                                  ("onnxruntime binding", lat["binding_p99"])],
+              target=(30.0, "30 us"), fmt="{:,.1f}", note=f"p50: {lat['ours_p50']:.1f} / {lat['ort_p50']:.1f} / "
+                                                         f"{lat['binding_p50']:.1f} us; scikit-learn p99 {lat['sklearn_p99']:,.0f} us"),
+    ]
+    return bar_panels(panels, title=f"edgepack-score against its baselines ({os.cpu_count()} cores, same run)")
+
+
 # -- the driver ---------------------------------------------------------------------------------------
 def _run_worker(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     result = subprocess.run([PY, __file__, "--worker", *args], capture_output=True, text=True,
@@ -296,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="process starts per cold-start figure")
     parser.add_argument("--records", type=int, default=50_000, help="records per throughput run")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--plot", type=Path, help="also draw the figures as an SVG file (bars against their targets)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -373,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     if bare[1] > 60:
         print(f"  note: a bare `import onnxruntime` alone peaks at {bare[1]:.1f} MiB on this machine "
               f"({split_bare['RssFile']:.1f} MiB of it file-backed library pages)")
+    if args.plot:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        args.plot.write_text(plot(bare, ours, sk, split_bare, split_ours, fast, stdlib, lat))
     if args.json:
         args.json.write_text(json.dumps({"cold": {"ours": ours, "onnxruntime": bare, "sklearn": sk,
                                                   "split": {"ours": split_ours, "onnxruntime": split_bare}},

@@ -145,6 +145,10 @@ def _score(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         _silence_stdout()
         return EXIT_OK
+    except OSError as exc:  # e.g. a full disk behind the redirect: the output is incomplete, say so
+        _silence_stdout()
+        print(f"{PROG}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         if errors is not sys.stderr:
             errors.close()

@@ -235,3 +235,12 @@ def test_damaged_zipped_package_exits_4(strict_package, tmp_path):
     zipped.write_bytes(bytes(data))
     result = run_scorer([zipped], jsonl(strict_package.records(1)))
     assert result.returncode == 4 and b"Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_output_that_cannot_be_written_exits_2_with_the_reason(strict_package):
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run([*SCORER, str(strict_package.path)], input=jsonl(strict_package.records(3)).encode(),
+                                stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert result.returncode == 2
+    assert b"cannot write the output" in result.stderr and b"Traceback" not in result.stderr

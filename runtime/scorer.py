@@ -8,7 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from .batch import BatchValidator
 from .errors import PackageError, RecordError
+from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
 from .records import Rejection, encode_records, tensors_for
 from .schema import IOSchema
@@ -50,12 +50,17 @@ class Scorer:
         self._class_keys = [str(c) for c in self._classes]
         self._plan, self._number_positions = _array_plan(self._binding, self.schema)
         self._has_strings = any(kind == "string" for *_, kind in self._plan)
-        self._row_local = threading.local()  # per-thread input buffers of predict_array's one-row path
         self._validators: dict[frozenset[str], BatchValidator] = {}
         # The binding under InferenceSession.run skips its per-call input checks (2-3 us of a 15 us call);
         # predict_array's plan already guarantees the inputs.
         inner = getattr(session, "_sess", None)
         self._run = (lambda names, feeds: inner.run(names, feeds, None)) if inner is not None else session.run
+        strings = {t["name"]: list(self.schema.feature(t["features"][0]).categories or ())
+                   for t in self._binding if t["dtype"] == "string" and len(t["features"]) == 1
+                   and self.schema.feature(t["features"][0]).categories}
+        self._row_feeds = RowFeeds(inner, self._plan, strings) if inner is not None and RowFeeds.supported(
+            inner, self._plan, strings) else None
+        self._run_values = inner.run_with_ort_values if self._row_feeds is not None else None
         kind = "probabilities" if "probabilities" in self._outputs else "value"
         self._array_output = (kind, [self._outputs[kind]])
 
@@ -109,8 +114,10 @@ class Scorer:
             X = np.asarray(X)
         if X.ndim == 1:
             X = X.reshape(1, -1)
-        if len(X) == 1 and (X.dtype.kind in "OU" or not self._has_strings):
-            return self._predict_row(X[0].tolist())
+        if self._row_feeds is not None and len(X) == 1 and (X.dtype.kind in "OU" or not self._has_strings):
+            row = self._predict_row(X[0].tolist())
+            if row is not None:
+                return row
         feeds = {}
         if X.dtype == object:  # mixed rows: numbers converted in one block, strings passed as they are
             block = X[:, self._number_positions].astype(np.float64)
@@ -132,34 +139,17 @@ class Scorer:
             out = np.asarray(out, dtype=np.float64).reshape(-1)
         return {key: out}
 
-    def _predict_row(self, values: list[Any]) -> dict[str, np.ndarray]:
-        """One row: its values written into this thread's preallocated input tensors, which onnxruntime
-        reads in place. A single record is latency-bound, and slicing and converting a fresh array per
-        tensor cost about 4 us of a 20 us call; this costs about 1 us."""
-        try:
-            feeds, fills = self._row_local.buffers
-        except AttributeError:
-            feeds, fills = self._row_local.buffers = self._row_buffers()
-        for buffer, at in fills:
-            if type(at) is int:
-                buffer[0, 0] = values[at]
-            else:
-                buffer[0] = values[at] if type(at) is slice else [values[j] for j in at]
+    def _predict_row(self, values: list[Any]) -> dict[str, np.ndarray] | None:
+        """One row as OrtValues onnxruntime reads in place (runtime/ortvalues.py): about 17 us a churn
+        record where handing it numpy arrays costs 21. None when the row needs the slicing path."""
+        feeds = self._row_feeds.feeds(values)  # type: ignore[union-attr]
+        if feeds is None:
+            return None
         key, names = self._array_output
-        out = self._run(names, feeds)[0]
+        out = self._run_values(feeds, names, None)[0].numpy()
         if key == "value":
             out = np.asarray(out, dtype=np.float64).reshape(-1)
         return {key: out}
-
-    def _row_buffers(self) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, Any]]]:
-        feeds: dict[str, np.ndarray] = {}
-        fills = []
-        for name, in_x, _, dtype, _kind in self._plan:
-            width = in_x.stop - in_x.start if type(in_x) is slice else len(in_x)
-            buffer = np.zeros((1, width), dtype=dtype) if dtype is not object else np.empty((1, width), dtype=object)
-            feeds[name] = buffer
-            fills.append((buffer, in_x.start if type(in_x) is slice and width == 1 else in_x))
-        return feeds, fills
 
     def _predict_array_general(self, X: np.ndarray) -> dict[str, np.ndarray]:
         columns: dict[str, np.ndarray] = {}

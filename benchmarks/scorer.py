@@ -3,8 +3,9 @@
     python benchmarks/scorer.py [--churn build/churn] [--work build/bench] [--runs 5] [--records 100000]
 
 1. Cold start to first prediction, whole process (wall and peak RSS, medians of --runs):
-   `edgepack-score` on one churn record vs bare `python -c "import onnxruntime"` and vs a
-   joblib + scikit-learn scorer of the same model.
+   `edgepack-score` on one churn record vs bare `python -c "import onnxruntime"`, in a device install
+   (build/bench/device-venv: `pip install .` and nothing else, the targets' setting) and in the toolchain
+   venv (numpy and onnxruntime pinned older for tensorflowjs), and vs a joblib + scikit-learn scorer.
 2. Persistent throughput (records/s, in a loaded process, paired rounds) on a 30-feature logistic
    regression, 5 rounds run back to back: edgepack's JSONL path (orjson, and the standard-library path) vs a naive
    json.loads -> numpy -> onnxruntime (batches of 512) -> json.dumps loop; edgepack's CSV path.
@@ -23,6 +24,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +35,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+sys.path.insert(0, str(ROOT / "device_tests"))
+from device_support import base_python, clean_env, copy_source  # noqa: E402  (the device tests' own install helpers)
+
 FEATURES = 30
 LATENCY_ROUNDS = 15
 
@@ -211,30 +216,60 @@ def worker_latency(package: str, holdout: str, model: str) -> dict[str, float]:
             "ours_p99_rounds": sorted(r[1] for r in rounds["ours"])}
 
 
-def worker_cold(package: str, model: str, record: str, runs: str) -> dict[str, Any]:
+def worker_cold(package: str, model: str, record: str, runs: str, device: str) -> dict[str, Any]:
     """Cold starts, launched from this small process: a child's peak RSS counts the memory of the process
     it was forked from, so the driver (which built packages with scikit-learn) must not launch them.
-    The three commands take turns, run by run, so that a change in the machine's load hits all alike."""
+    The commands take turns, run by run, so that a change in the machine's load hits all alike.
+    `device`: the python of the device install (device_venv); the others run in this toolchain venv."""
     data = record.encode()
-    commands = {"onnxruntime": ([PY, "-c", "import onnxruntime"], b""),
-                "edgepack": ([PY, "-m", "edgepack.runtime", package, "--quiet"], data),
-                "sklearn": ([PY, "-c", SKLEARN_SCORER, model], data)}
+    device_env = clean_env()
+    scorer = str(Path(device).parent / "edgepack-score")
+    commands = {"device_onnxruntime": ([device, "-c", "import onnxruntime"], b"", device_env),
+                "device_edgepack": ([scorer, package, "--quiet"], data, device_env),
+                "onnxruntime": ([PY, "-c", "import onnxruntime"], b"", None),
+                "edgepack": ([PY, "-m", "edgepack.runtime", package, "--quiet"], data, None),
+                "sklearn": ([PY, "-c", SKLEARN_SCORER, model], data, None)}
     samples: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
     for _ in range(int(runs)):
-        for key, (cmd, stdin) in commands.items():
-            samples[key].append(cold_start(cmd, stdin))
+        for key, (cmd, stdin, env) in commands.items():
+            samples[key].append(cold_start(cmd, stdin, env))
     out: dict[str, Any] = {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v))
                            for k, v in samples.items()}
     # Where the peak memory is: anonymous (the process's own) vs file-backed (pages of shared libraries
     # such as onnxruntime's 30 MB one, shared with the page cache), read at the end of one run of each.
-    for key, args in (("onnxruntime_split", ["onnxruntime"]), ("edgepack_split", ["edgepack", package, "--quiet"])):
+    probes = {"onnxruntime_split": (PY, ["onnxruntime"], None), "edgepack_split": (PY, ["edgepack", package, "--quiet"], None),
+              "device_onnxruntime_split": (device, ["onnxruntime"], device_env),
+              "device_edgepack_split": (device, ["edgepack", package, "--quiet"], device_env)}
+    for key, (python, args, env) in probes.items():
         with tempfile.NamedTemporaryFile(suffix=".json") as report:
-            proc = subprocess.run([PY, "-c", MEMORY_PROBE, report.name, *args], input=data if key.startswith("edge") else b"",
-                                  capture_output=True)
-            if proc.returncode not in (0,):
+            proc = subprocess.run([python, "-c", MEMORY_PROBE, report.name, *args], capture_output=True, env=env,
+                                  input=data if args[0] == "edgepack" else b"")
+            if proc.returncode != 0:
                 raise SystemExit(f"memory probe {key} failed: {proc.stderr.decode()[-500:]}")
             out[key] = json.loads(Path(report.name).read_text())
+    versions = subprocess.run([device, "-c", "import numpy, onnxruntime; print(numpy.__version__, onnxruntime.__version__)"],
+                              capture_output=True, text=True, env=device_env, check=True).stdout.split()
+    out["device_versions"] = {"numpy": versions[0], "onnxruntime": versions[1]}
     return out
+
+
+def device_venv(work: Path) -> Path:
+    """The python of a venv holding only `pip install .` (numpy, onnxruntime, edgepack; no extras), as on
+    a gateway, with whatever numpy and onnxruntime pip picks today. Made once; the project is reinstalled
+    on every run (without its dependencies) so that the checkout's runtime is what is measured."""
+    venv = work / "device-venv"
+    python = venv / "bin" / "python"
+    env = clean_env(PIP_DISABLE_PIP_VERSION_CHECK="1")
+    fresh = not python.exists()
+    if fresh:
+        subprocess.run([base_python(), "-m", "venv", str(venv)], check=True, env=env)
+    src = copy_source(work / "device-src")
+    try:
+        pip = [str(venv / "bin" / "pip"), "install", "--quiet", str(src)]
+        subprocess.run(pip if fresh else [*pip, "--no-deps", "--force-reinstall"], check=True, env=env)
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+    return python
 
 
 MEMORY_PROBE = """
@@ -267,16 +302,17 @@ print(json.dumps({"label": int(model.classes_[probs.argmax()]), "probabilities":
 
 # -- the plot -----------------------------------------------------------------------------------------
 def plot(bare: Any, ours: Any, sk: Any, split_bare: dict[str, float], split_ours: dict[str, float],
-         fast: dict[str, Any], stdlib: dict[str, Any], lat: dict[str, Any]) -> str:
+         fast: dict[str, Any], stdlib: dict[str, Any], lat: dict[str, Any], versions: dict[str, str]) -> str:
+    """Bars against the targets; cold start and memory are the device install's (`bare`, `ours`)."""
     from svg_bars import Panel, bar_panels
 
     def split(figures: dict[str, float]) -> list[tuple[str, float]]:
         return [("anonymous", figures["RssAnon"]), ("file-backed", figures["VmHWM"] - figures["RssAnon"])]
 
     panels = [
-        Panel("cold start to first prediction, ms (median)", [("edgepack-score", ours[0]), ("import onnxruntime", bare[0])],
+        Panel(f"device install (onnxruntime {versions['onnxruntime']}): cold start to first prediction, ms", [("edgepack-score", ours[0]), ("import onnxruntime", bare[0])],
               target=(1.3 * bare[0], "1.3x import onnxruntime"), note=f"joblib + scikit-learn: {sk[0]:,.0f} ms"),
-        Panel("peak memory of the process, MiB", [("edgepack-score", ours[1]), ("import onnxruntime", bare[1])],
+        Panel("device install: peak memory of the process, MiB", [("edgepack-score", ours[1]), ("import onnxruntime", bare[1])],
               target=(60.0, "60 MiB"), note=f"joblib + scikit-learn: {sk[1]:,.0f} MiB; light: file-backed pages",
               fmt="{:,.1f}", stacks={"edgepack-score": split(split_ours), "import onnxruntime": split(split_bare)}),
         Panel("persistent scoring, records/s (30-feature logistic regression)",
@@ -301,10 +337,10 @@ def _run_worker(args: list[str], env: dict[str, str] | None = None) -> dict[str,
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def cold_start(cmd: list[str], stdin: bytes) -> tuple[float, float]:
+def cold_start(cmd: list[str], stdin: bytes, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall (ms) and peak RSS (MiB) of one whole process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     proc.stdin.write(stdin)  # type: ignore[union-attr]
     proc.stdin.close()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
@@ -354,9 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     # As `pip install` does on a device: byte-compile the runtime, or every start would compile its modules
     # (editable checkouts, and sessions with PYTHONDONTWRITEBYTECODE set, have no .pyc files).
     subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "runtime")], check=True)
-    cold = _run_worker(["cold", str(churn_pkg), str(args.churn / "churn.joblib"), record.decode(), str(args.runs)])
+    print("device install (a venv with `pip install .` only)...", file=sys.stderr)
+    device = device_venv(args.work)
+    cold = _run_worker(["cold", str(churn_pkg), str(args.churn / "churn.joblib"), record.decode(), str(args.runs),
+                        str(device)])
     bare, ours, sk = cold["onnxruntime"], cold["edgepack"], cold["sklearn"]
     split_bare, split_ours = cold["onnxruntime_split"], cold["edgepack_split"]
+    dev_bare, dev_ours = cold["device_onnxruntime"], cold["device_edgepack"]
+    dsplit_bare, dsplit_ours = cold["device_onnxruntime_split"], cold["device_edgepack_split"]
+    versions = cold["device_versions"]
 
     print("throughput...", file=sys.stderr)
     fast = _run_worker(["throughput", str(lr30), str(jsonl), str(csv_path)])
@@ -370,14 +412,20 @@ def main(argv: list[str] | None = None) -> int:
         return "met" if ok else "MISSED"
 
     rows = [
-        ["cold start wall, ms", ours[0], bare[0], ours[0] / bare[0], "<= 1.3x import onnxruntime", verdict(ours[0] <= 1.3 * bare[0])],
-        ["cold start wall vs scikit-learn", ours[0], sk[0], ours[0] / sk[0], "", ""],
-        ["cold start peak RSS, MiB", ours[1], bare[1], ours[1] / bare[1], "<= 60 MiB", verdict(ours[1] <= 60)],
-        ["peak RSS vs scikit-learn, MiB", ours[1], sk[1], ours[1] / sk[1], "", ""],
-        ["  at exit: anonymous memory, MiB", split_ours["RssAnon"], split_bare["RssAnon"],
-         split_ours["RssAnon"] / split_bare["RssAnon"], "", ""],
-        ["  at exit: file-backed (library pages), MiB", split_ours["RssFile"], split_bare["RssFile"],
-         split_ours["RssFile"] / split_bare["RssFile"], "", ""],
+        ["device: cold start wall, ms", dev_ours[0], dev_bare[0], dev_ours[0] / dev_bare[0], "<= 1.3x import onnxruntime",
+         verdict(dev_ours[0] <= 1.3 * dev_bare[0])],
+        ["device: cold start peak RSS, MiB", dev_ours[1], dev_bare[1], dev_ours[1] / dev_bare[1], "<= 60 MiB",
+         verdict(dev_ours[1] <= 60)],
+        ["  at exit: anonymous memory, MiB", dsplit_ours["RssAnon"], dsplit_bare["RssAnon"],
+         dsplit_ours["RssAnon"] / dsplit_bare["RssAnon"], "", ""],
+        ["  at exit: file-backed (library pages), MiB", dsplit_ours["RssFile"], dsplit_bare["RssFile"],
+         dsplit_ours["RssFile"] / dsplit_bare["RssFile"], "", ""],
+        ["toolchain venv: cold start wall, ms", ours[0], bare[0], ours[0] / bare[0], "", ""],
+        ["toolchain venv: cold start wall vs scikit-learn", ours[0], sk[0], ours[0] / sk[0], "", ""],
+        ["toolchain venv: peak RSS, MiB", ours[1], bare[1], ours[1] / bare[1], "", ""],
+        ["toolchain venv: peak RSS vs scikit-learn, MiB", ours[1], sk[1], ours[1] / sk[1], "", ""],
+        ["  at exit: anonymous / file-backed, MiB", f"{split_ours['RssAnon']:.1f} / {split_ours['RssFile']:.1f}",
+         f"{split_bare['RssAnon']:.1f} / {split_bare['RssFile']:.1f}", "", "", ""],
         [f"JSONL rec/s ({fast['parser']}) vs naive", fast["jsonl"], naive, fast["jsonl_ratio"], ">= 2x naive",
          verdict(fast["jsonl_ratio"] >= 2)],
         [f"JSONL rec/s ({stdlib['parser']}) vs naive", stdlib["jsonl"], stdlib["naive"], stdlib["jsonl_ratio"], "", ""],
@@ -398,15 +446,18 @@ def main(argv: list[str] | None = None) -> int:
           f"{lat['sklearn_p99']:.0f} us")
     print(f"  latency: medians over {lat['rounds']} rounds of 2,000 calls, ours, ORT run and ORT binding in turns; "
           f"predict_array p99 per round: {', '.join(f'{v:.1f}' for v in lat['ours_p99_rounds'])} us")
-    if bare[1] > 60:
-        print(f"  note: a bare `import onnxruntime` alone peaks at {bare[1]:.1f} MiB on this machine "
-              f"({split_bare['RssFile']:.1f} MiB of it file-backed library pages)")
+    print(f"  device install: a venv with `pip install .` only: numpy {versions['numpy']}, onnxruntime "
+          f"{versions['onnxruntime']}; toolchain venv: numpy and onnxruntime pinned for tensorflowjs "
+          f"(pyproject.toml), scikit-learn scorer run there")
     if args.plot:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
-        args.plot.write_text(plot(bare, ours, sk, split_bare, split_ours, fast, stdlib, lat))
+        args.plot.write_text(plot(dev_bare, dev_ours, sk, dsplit_bare, dsplit_ours, fast, stdlib, lat, versions))
     if args.json:
         args.json.write_text(json.dumps({"cold": {"ours": ours, "onnxruntime": bare, "sklearn": sk,
-                                                  "split": {"ours": split_ours, "onnxruntime": split_bare}},
+                                                  "split": {"ours": split_ours, "onnxruntime": split_bare},
+                                                  "device": {"ours": dev_ours, "onnxruntime": dev_bare,
+                                                             "split": {"ours": dsplit_ours, "onnxruntime": dsplit_bare},
+                                                             "versions": versions}},
                                          "throughput": {"naive": naive, "jsonl": fast, "jsonl_stdlib": stdlib, "csv": csv_rate},
                                          "latency": lat}, indent=1))
     return 0

@@ -45,9 +45,22 @@ error line:   {"line": 7, "field": "tenure_months", "reason": "expected a number
 """
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's layout at the terminal's width, found without `shutil`, which argparse would import
+    for it (with bz2 and lzma: half a MiB of a device's memory on every start, --help or not)."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = int(os.environ.get("COLUMNS", "")) if os.environ.get("COLUMNS", "").isdigit() else \
+                os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            width = 80
+        super().__init__(prog, width=max(width, 40) - 2)  # argparse keeps 2 columns free, as it does itself
+
+
 def _score_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=PROG, formatter_class=_HelpFormatter,
         description="Score records read on stdin with an edge package; one JSON line per record on stdout.\n"
                     "Never opens a network connection. `edgepack-score selftest PACKAGE` checks a package.",
         epilog=EXAMPLES + "\n" + EXIT_CODES)
@@ -73,7 +86,7 @@ def _score_parser() -> argparse.ArgumentParser:
 
 def _selftest_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"{PROG} selftest", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=f"{PROG} selftest", formatter_class=_HelpFormatter,
         description="Score the package's golden vectors and compare them with the source model's outputs.\n"
                     "Prints agreement and max error; exit 0 only within the package's tolerance.",
         epilog="example:\n  edgepack-score selftest build/churn/package --artifact onnx\n\n" + EXIT_CODES)

@@ -13,7 +13,6 @@ tests/runtime/test_ortvalues.py checks the bytes with `onnx.checker`.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,8 @@ class RowFeeds:
     """Per scorer: builds each thread's feeds, and the shared category OrtValues on first use."""
 
     def __init__(self, session: Any, plan: list[tuple[str, Any, Any, Any, str]], categories: dict[str, list[str]]) -> None:
+        import threading  # here, not at the top: the command-line scorer never gets this far (0.2 MiB)
+
         self._session = session
         self._plan = plan
         self._categories = categories  # string tensor name -> the categories of its one feature

@@ -7,12 +7,14 @@ The device reads only `manifest.json`, `golden.json` and artifacts; it never unp
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import zipfile
+
+# Paths are plain strings (os.path), not pathlib: importing pathlib costs a device 0.7 MiB at start-up.
 
 from .errors import PackageError
 
@@ -44,33 +46,36 @@ def _safe_relpath(name: str, where: str) -> str:
     if not name or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         raise PackageError(f"unsafe path {name!r}: absolute paths are refused", where=where,
                            fix="rebuild the package with edgepack build")
-    parts = PurePosixPath(name.replace("\\", "/")).parts
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
         raise PackageError(f"unsafe path {name!r}: '..' is refused", where=where,
                            fix="rebuild the package with edgepack build")
-    return "/".join(p for p in parts if p not in ("", "."))
+    return "/".join(parts)
 
 
 class _DirSource:
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
 
     def read(self, rel: str) -> bytes:
-        rel = _safe_relpath(rel, str(self.root))
-        path = (self.root / rel).resolve()
-        if self.root not in path.parents and path != self.root:
-            raise PackageError(f"{rel!r} resolves outside the package", where=str(self.root))
-        if not path.is_file():
-            raise PackageError(f"missing file {rel!r}", where=str(self.root),
+        rel = _safe_relpath(rel, self.root)
+        path = os.path.realpath(os.path.join(self.root, rel))  # symlinks resolved before the check
+        if os.path.commonpath([self.root, path]) != self.root:
+            raise PackageError(f"{rel!r} resolves outside the package", where=self.root)
+        if not os.path.isfile(path):
+            raise PackageError(f"missing file {rel!r}", where=self.root,
                                fix="the package is incomplete: copy it again or rebuild it")
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
 
     def names(self) -> list[str]:
-        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
+        return sorted(os.path.relpath(os.path.join(folder, f), self.root)
+                      for folder, _, files in os.walk(self.root) for f in files
+                      if os.path.isfile(os.path.join(folder, f)))
 
 
 class _ZipSource:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         import zipfile  # imported here: only zipped packages pay for it
 
         self.path = path
@@ -148,18 +153,18 @@ def _builtin_sha256() -> Any:
 class Package:
     """An opened edge package. `Package.open(path)` checks the format; `artifact_bytes` checks sha256."""
 
-    def __init__(self, location: Path, source: _DirSource | _ZipSource, manifest: dict[str, Any]) -> None:
+    def __init__(self, location: str, source: _DirSource | _ZipSource, manifest: dict[str, Any]) -> None:
         self.location = location
         self._source = source
         self.manifest = manifest
 
     @classmethod
-    def open(cls, path: str | Path) -> Package:
+    def open(cls, path: str | os.PathLike[str]) -> Package:
         """Open a package directory or `.edgepack` file. Raises PackageError when it cannot be trusted."""
-        location = Path(path)
-        if location.is_dir():
+        location = os.fspath(path)
+        if os.path.isdir(location):
             source: _DirSource | _ZipSource = _DirSource(location)
-        elif location.is_file():
+        elif os.path.isfile(location):
             source = _ZipSource(location)
         else:
             raise PackageError(f"no package at {location}", where=str(location),

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +20,9 @@ from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
 from .records import Rejection, encode_records, tensors_for
 from .schema import IOSchema
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # The float32 profile a package falls back to when its manifest names none for the artifact.
 DEFAULT_TOLERANCE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
@@ -58,9 +60,10 @@ class Scorer:
         strings = {t["name"]: list(self.schema.feature(t["features"][0]).categories or ())
                    for t in self._binding if t["dtype"] == "string" and len(t["features"]) == 1
                    and self.schema.feature(t["features"][0]).categories}
-        self._row_feeds = RowFeeds(inner, self._plan, strings) if inner is not None and RowFeeds.supported(
-            inner, self._plan, strings) else None
-        self._run_values = inner.run_with_ort_values if self._row_feeds is not None else None
+        # predict_array's one-record path, made on its first use (runtime/ortvalues.py)
+        self._row_feeds_args = (inner, strings) if inner is not None and RowFeeds.supported(inner, self._plan, strings) \
+            else None
+        self._row_feeds: RowFeeds | None = None
         kind = "probabilities" if "probabilities" in self._outputs else "value"
         self._array_output = (kind, [self._outputs[kind]])
 
@@ -114,7 +117,7 @@ class Scorer:
             X = np.asarray(X)
         if X.ndim == 1:
             X = X.reshape(1, -1)
-        if self._row_feeds is not None and len(X) == 1 and (X.dtype.kind in "OU" or not self._has_strings):
+        if self._row_feeds_args is not None and len(X) == 1 and (X.dtype.kind in "OU" or not self._has_strings):
             row = self._predict_row(X[0].tolist())
             if row is not None:
                 return row
@@ -142,11 +145,14 @@ class Scorer:
     def _predict_row(self, values: list[Any]) -> dict[str, np.ndarray] | None:
         """One row as OrtValues onnxruntime reads in place (runtime/ortvalues.py): about 17 us a churn
         record where handing it numpy arrays costs 21. None when the row needs the slicing path."""
-        feeds = self._row_feeds.feeds(values)  # type: ignore[union-attr]
+        row_feeds = self._row_feeds
+        if row_feeds is None:  # two threads may both build one: each is whole, the last one stays
+            row_feeds = self._row_feeds = RowFeeds(self._row_feeds_args[0], self._plan, self._row_feeds_args[1])  # type: ignore[index]
+        feeds = row_feeds.feeds(values)
         if feeds is None:
             return None
         key, names = self._array_output
-        out = self._run_values(feeds, names, None)[0].numpy()
+        out = self._row_feeds_args[0].run_with_ort_values(feeds, names, None)[0].numpy()  # type: ignore[index]
         if key == "value":
             out = np.asarray(out, dtype=np.float64).reshape(-1)
         return {key: out}

@@ -117,3 +117,45 @@ def test_zip_bomb_is_refused(churn, tmp_path):
         zf.writestr("model.onnx", b"\0" * (64 << 20))  # 64 MiB of zeros compresses ~1000:1
     with pytest.raises(PackageError, match="zip bomb"):
         Package.open(bomb)
+
+
+def test_directory_package_whose_artifact_links_outside_is_refused(churn, tmp_path):
+    """A symlink inside a package directory must not reach a file outside it."""
+    import shutil
+
+    _, path = churn
+    copy = tmp_path / "pkg"
+    shutil.copytree(path, copy)
+    outside = tmp_path / "outside.onnx"
+    outside.write_bytes((copy / "model.onnx").read_bytes())  # same bytes: only the location is wrong
+    (copy / "model.onnx").unlink()
+    (copy / "model.onnx").symlink_to(outside)
+    with pytest.raises(PackageError, match="resolves outside the package"):
+        Scorer.load(copy)
+    assert "model.onnx" in Package.open(copy).file_names()  # listed, but never read
+
+
+@pytest.mark.parametrize("name", ["../model.onnx", "/etc/passwd", "sub/../../model.onnx", "C:/model.onnx"])
+def test_directory_package_with_an_escaping_artifact_path_is_refused(churn, tmp_path, name):
+    import shutil
+
+    _, path = churn
+    copy = tmp_path / "pkg"
+    shutil.copytree(path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["artifacts"][0]["file"] = name
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match="unsafe path"):
+        Package.open(copy)
+
+
+def test_dot_segments_inside_the_package_are_harmless(churn, tmp_path):
+    import shutil
+
+    _, path = churn
+    copy = tmp_path / "pkg"
+    shutil.copytree(path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["artifacts"][0]["file"] = "./" + manifest["artifacts"][0]["file"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert Scorer.load(copy).selftest().passed

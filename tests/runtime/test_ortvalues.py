@@ -31,7 +31,7 @@ def test_hand_encoded_model_is_valid_onnx_and_returns_its_strings():
 def test_every_category_scores_as_scikit_learn_does(strict_package, scorer):
     import pandas as pd
 
-    assert scorer._row_feeds is not None  # the fast path is what this test is about
+    assert scorer._row_feeds_args is not None  # the fast path is what this test is about
     base = strict_package.records(1)[0]
     rows = []
     for feat in scorer.schema.features:
@@ -42,6 +42,7 @@ def test_every_category_scores_as_scikit_learn_does(strict_package, scorer):
     for record, expected in zip(rows, want):
         got = scorer.predict_array(np.array([record[n] for n in names], dtype=object))["probabilities"]
         np.testing.assert_allclose(got[0], expected, atol=1e-5)
+    assert scorer._row_feeds is not None  # ... and it was taken
 
 
 def test_a_category_the_manifest_does_not_list_takes_the_general_path(strict_package, scorer):

@@ -85,15 +85,20 @@ def test_tampered_artifact_is_refused(churn, tmp_path):
         Scorer.load(copy)
 
 
-def test_unknown_format_version_is_refused(churn, tmp_path):
+def _copy_with_manifest(path, tmp_path, edit):
+    """A copy of the package at `path` whose manifest went through `edit(manifest)`."""
     import shutil
 
-    _, path = churn
     copy = tmp_path / "pkg"
     shutil.copytree(path, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["format_version"] = 99
+    edit(manifest)
     (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def test_unknown_format_version_is_refused(churn, tmp_path):
+    copy = _copy_with_manifest(churn[1], tmp_path, lambda m: m.update(format_version=99))
     with pytest.raises(PackageError, match="format version 99"):
         Package.open(copy)
 
@@ -137,25 +142,11 @@ def test_directory_package_whose_artifact_links_outside_is_refused(churn, tmp_pa
 
 @pytest.mark.parametrize("name", ["../model.onnx", "/etc/passwd", "sub/../../model.onnx", "C:/model.onnx"])
 def test_directory_package_with_an_escaping_artifact_path_is_refused(churn, tmp_path, name):
-    import shutil
-
-    _, path = churn
-    copy = tmp_path / "pkg"
-    shutil.copytree(path, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["artifacts"][0]["file"] = name
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    copy = _copy_with_manifest(churn[1], tmp_path, lambda m: m["artifacts"][0].update(file=name))
     with pytest.raises(PackageError, match="unsafe path"):
         Package.open(copy)
 
 
 def test_dot_segments_inside_the_package_are_harmless(churn, tmp_path):
-    import shutil
-
-    _, path = churn
-    copy = tmp_path / "pkg"
-    shutil.copytree(path, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["artifacts"][0]["file"] = "./" + manifest["artifacts"][0]["file"]
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    copy = _copy_with_manifest(churn[1], tmp_path, lambda m: m["artifacts"][0].update(file="./" + m["artifacts"][0]["file"]))
     assert Scorer.load(copy).selftest().passed

@@ -266,7 +266,10 @@ def device_venv(work: Path) -> Path:
     src = copy_source(work / "device-src")
     try:
         pip = [str(venv / "bin" / "pip"), "install", "--quiet", str(src)]
-        subprocess.run(pip if fresh else [*pip, "--no-deps", "--force-reinstall"], check=True, env=env)
+        done = subprocess.run(pip if fresh else [*pip, "--no-deps", "--force-reinstall"], capture_output=True, text=True,
+                              env=env)
+        if done.returncode != 0:  # pip's warnings are noise on success; on failure they are the story
+            raise SystemExit(f"pip install into {venv} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     finally:
         shutil.rmtree(src, ignore_errors=True)
     return python

@@ -78,7 +78,7 @@ class StreamScorer:
         """Read `source` to its end. Raises DataError for a CSV header that does not match the model."""
         if self.options.line_buffered:
             for number, line in enumerate(source, 1):
-                self.feed(line.rstrip(b"\r\n"), number)
+                self.feed(line.rstrip(b"\r\n"), number, 1)
                 self.flush()
         else:
             for block, first, count in _micro_batches(source, self.options.batch_bytes):
@@ -91,11 +91,9 @@ class StreamScorer:
         self.sink.flush()
         self.errors.flush()
 
-    def feed(self, block: bytes, first_line: int, count: int | None = None) -> None:
+    def feed(self, block: bytes, first_line: int, count: int) -> None:
         """Score a block of `count` complete physical lines (newline-separated, none at the end) numbered
         from `first_line`, and write their results."""
-        if count is None:
-            count = _newlines(block) + 1
         if self.options.format == "csv":
             if self._csv is None:
                 header, newline, block = block.partition(b"\n")
@@ -244,11 +242,11 @@ class _CsvLayout:
         a block of lines: a list of strings, or for numeric features of a clean batch a float64 array
         parsed by numpy."""
         if self.all_numbers:
-            numbers = _number_block(block)
+            numbers = _read_numbers(io.BytesIO(block))
             # numpy's reader skips blank lines: a row total that differs sends the block down the slow path
             if numbers is not None and numbers.shape == (count, self.width):
                 batch.line_numbers = list(range(first, first + count))
-                return [numbers[:, p] for p in self.positions]
+                return [numbers[:, p] if p >= 0 else [None] * count for p in self.positions]  # -1: no id column
         lines = _split_lines(block)
         width = self.width
         try:
@@ -282,19 +280,11 @@ class _CsvLayout:
         count = len(lines)
         columns: list[Any] = [None] * len(self.positions)
         numeric = [(k, p) for k, p in enumerate(self.positions) if p >= 0 and k in self.numeric_slots]
-        if numeric:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    wanted = [p for _, p in numeric]
-                    # Without usecols numpy's reader is about 1.7x faster: read every column when all are numbers.
-                    every = sorted(wanted) == list(range(self.width))
-                    block = np.loadtxt(lines, delimiter=",", dtype=np.float64, usecols=None if every else wanted,
-                                       ndmin=2, comments=None)
-                for j, (k, p) in enumerate(numeric):
-                    columns[k] = block[:, p if every else j]
-            except ValueError:  # an empty cell or a text: the per-cell path names it
-                pass
+        # A block of numbers only was offered to the reader whole (columns()), and it refused: not again.
+        block = _read_numbers(lines, [p for _, p in numeric]) if numeric and not self.all_numbers else None
+        if block is not None:
+            for j, (k, _) in enumerate(numeric):
+                columns[k] = block[:, j]
         if any(c is None for c in columns):
             flat = text.replace("\n", ",").split(",")
             for k, p in enumerate(self.positions):
@@ -303,15 +293,16 @@ class _CsvLayout:
         return columns
 
 
-def _number_block(block: bytes) -> np.ndarray | None:
-    """Lines of comma-separated plain numbers as a float64 matrix, or None when any line is something else
-    (a quote, an empty or non-numeric cell, a different field count, bytes that are not ASCII):
-    the caller then takes the line-by-line path, which names the culprit. Read from one buffer, not a
-    list of lines: splitting 50,000 lines costs more than numpy's reader spends finding them."""
+def _read_numbers(source: Any, usecols: list[int] | None = None) -> np.ndarray | None:
+    """Comma-separated plain numbers (a binary buffer, or a list of text lines) as a float64 matrix by
+    numpy's C reader, or None when any line is something else (a quote, an empty or non-numeric cell, a
+    different field count, bytes that are not ASCII): the caller then goes cell by cell, which names the
+    culprit. A whole block is best given as one buffer: splitting 50,000 lines costs more than the reader
+    spends finding them."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return np.loadtxt(io.BytesIO(block), delimiter=",", dtype=np.float64, ndmin=2, comments=None,
+            return np.loadtxt(source, delimiter=",", dtype=np.float64, usecols=usecols, ndmin=2, comments=None,
                               encoding="latin-1")
     except (ValueError, UnicodeDecodeError):
         return None

@@ -78,3 +78,14 @@ def test_columns_in_another_order_than_the_schema(numeric_package):
     result = run_scorer([numeric_package.path, "--format", "csv"], text)
     assert result.returncode == 0, result.stderr
     _assert_predicts(numeric_package, read_lines(result.stdout), records)
+
+
+def test_id_field_missing_from_the_header_gives_no_ids(numeric_package):
+    """--id-field names a column the file does not have: every id is null, never another column's value."""
+    records, rows = _rows(numeric_package, 20)
+    text = ",".join(numeric_package.features) + "\n" + "\n".join(rows) + "\n"
+    result = run_scorer([numeric_package.path, "--format", "csv", "--id-field", "customer_id"], text)
+    assert result.returncode == 0, result.stderr
+    out = read_lines(result.stdout)
+    assert [o["id"] for o in out] == [None] * 20
+    _assert_predicts(numeric_package, out, records)

@@ -22,7 +22,8 @@ _TENSOR_ATTRIBUTE = 4  # onnx AttributeProto.TENSOR
 
 
 class RowFeeds:
-    """Per scorer: builds each thread's feeds, and the shared category OrtValues on first use."""
+    """Per scorer: runs one record through `session` (onnxruntime's binding) from each thread's own
+    feeds; the shared category OrtValues are made on first use."""
 
     def __init__(self, session: Any, plan: list[tuple[str, Any, Any, Any, str]], categories: dict[str, list[str]]) -> None:
         import threading  # here, not at the top: the command-line scorer never gets this far (0.2 MiB)
@@ -45,9 +46,15 @@ class RowFeeds:
         return all(name in categories and type(in_x) is slice and in_x.stop - in_x.start == 1
                    for name, in_x, _, _, kind in plan if kind == "string")
 
-    def feeds(self, values: list[Any]) -> dict[str, Any] | None:
-        """This thread's feeds holding `values` (one record in schema order), or None when a value is not
+    def run(self, values: list[Any], outputs: list[str]) -> np.ndarray | None:
+        """The first of `outputs` for one record (`values` in schema order), or None when a value is not
         something the OrtValues can hold (a category the manifest does not list, a text in a number)."""
+        feeds = self._feeds(values)
+        if feeds is None:
+            return None
+        return self._session.run_with_ort_values(feeds, outputs, None)[0].numpy()
+
+    def _feeds(self, values: list[Any]) -> dict[str, Any] | None:
         try:
             feeds, numbers, strings = self._local.state
         except AttributeError:

@@ -57,12 +57,11 @@ class Scorer:
         # predict_array's plan already guarantees the inputs.
         inner = getattr(session, "_sess", None)
         self._run = (lambda names, feeds: inner.run(names, feeds, None)) if inner is not None else session.run
-        strings = {t["name"]: list(self.schema.feature(t["features"][0]).categories or ())
-                   for t in self._binding if t["dtype"] == "string" and len(t["features"]) == 1
-                   and self.schema.feature(t["features"][0]).categories}
-        # predict_array's one-record path, made on its first use (runtime/ortvalues.py)
-        self._row_feeds_args = (inner, strings) if inner is not None and RowFeeds.supported(inner, self._plan, strings) \
-            else None
+        # predict_array's one-record path (runtime/ortvalues.py), when it can serve; made on first use
+        singles = [(t["name"], self.schema.feature(t["features"][0])) for t in self._binding
+                   if t["dtype"] == "string" and len(t["features"]) == 1]
+        self._row_strings = {name: list(feat.categories) for name, feat in singles if feat.categories}
+        self._row_session = inner if inner is not None and RowFeeds.supported(inner, self._plan, self._row_strings) else None
         self._row_feeds: RowFeeds | None = None
         kind = "probabilities" if "probabilities" in self._outputs else "value"
         self._array_output = (kind, [self._outputs[kind]])
@@ -117,7 +116,7 @@ class Scorer:
             X = np.asarray(X)
         if X.ndim == 1:
             X = X.reshape(1, -1)
-        if self._row_feeds_args is not None and len(X) == 1 and (X.dtype.kind in "OU" or not self._has_strings):
+        if self._row_session is not None and len(X) == 1 and (X.dtype.kind in "OU" or not self._has_strings):
             row = self._predict_row(X[0].tolist())
             if row is not None:
                 return row
@@ -147,12 +146,11 @@ class Scorer:
         record where handing it numpy arrays costs 21. None when the row needs the slicing path."""
         row_feeds = self._row_feeds
         if row_feeds is None:  # two threads may both build one: each is whole, the last one stays
-            row_feeds = self._row_feeds = RowFeeds(self._row_feeds_args[0], self._plan, self._row_feeds_args[1])  # type: ignore[index]
-        feeds = row_feeds.feeds(values)
-        if feeds is None:
-            return None
+            row_feeds = self._row_feeds = RowFeeds(self._row_session, self._plan, self._row_strings)
         key, names = self._array_output
-        out = self._row_feeds_args[0].run_with_ort_values(feeds, names, None)[0].numpy()  # type: ignore[index]
+        out = row_feeds.run(values, names)
+        if out is None:
+            return None
         if key == "value":
             out = np.asarray(out, dtype=np.float64).reshape(-1)
         return {key: out}

@@ -31,7 +31,7 @@ def test_hand_encoded_model_is_valid_onnx_and_returns_its_strings():
 def test_every_category_scores_as_scikit_learn_does(strict_package, scorer):
     import pandas as pd
 
-    assert scorer._row_feeds_args is not None  # the fast path is what this test is about
+    assert scorer._row_session is not None  # the fast path is what this test is about
     base = strict_package.records(1)[0]
     rows = []
     for feat in scorer.schema.features:

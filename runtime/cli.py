@@ -21,7 +21,7 @@ PROG = "edgepack-score"
 EXIT_CODES = """exit codes:
   0  every record was scored (empty input included); selftest within tolerance
   1  selftest out of the package's tolerance
-  2  usage error (bad arguments, unreadable --errors file or folders, output that cannot be written)
+  2  usage error (bad arguments, unreadable --errors file or folders); stdin or stdout failing (a full disk)
   3  some records were rejected (the others were scored; one error line per rejected record)
   4  the package is invalid (checksum mismatch, unknown format version, missing artifact)
   6  the CSV header does not match the model's inputs
@@ -50,12 +50,18 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     for it (with bz2 and lzma: half a MiB of a device's memory on every start, --help or not)."""
 
     def __init__(self, prog: str) -> None:
-        try:
-            width = int(os.environ.get("COLUMNS", "")) if os.environ.get("COLUMNS", "").isdigit() else \
-                os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, OSError, ValueError):
-            width = 80
-        super().__init__(prog, width=max(width, 40) - 2)  # argparse keeps 2 columns free, as it does itself
+        super().__init__(prog, width=max(_terminal_columns(), 40) - 2)  # 2 columns kept free, as argparse does
+
+
+def _terminal_columns() -> int:
+    """$COLUMNS, else the terminal's width, else 80: shutil.get_terminal_size's answer."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return int(columns)
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):
+        return 80
 
 
 def _score_parser() -> argparse.ArgumentParser:
@@ -123,9 +129,8 @@ def run() -> None:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (e.g. `| head`)
         _silence_stdout()
-    except OSError as exc:  # e.g. a full disk behind a redirect: the output is incomplete, say so
-        print(f"{PROG}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
-        code = EXIT_USAGE
+    except OSError as exc:
+        code = _io_failed(exc)
     try:
         sys.stderr.flush()
     except OSError:
@@ -158,10 +163,8 @@ def _score(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         _silence_stdout()
         return EXIT_OK
-    except OSError as exc:  # e.g. a full disk behind the redirect: the output is incomplete, say so
-        _silence_stdout()
-        print(f"{PROG}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
+    except OSError as exc:
+        return _io_failed(exc)
     finally:
         if errors is not sys.stderr:
             errors.close()
@@ -198,6 +201,14 @@ def _selftest(args: argparse.Namespace) -> int:
     print(render_table(["check", "measured", "tolerance"], rows, title=title))
     print("PASS" if result.passed else "FAIL: outside the package's tolerance")
     return EXIT_OK if result.passed else 1
+
+
+def _io_failed(exc: OSError) -> int:
+    """stdin or stdout failed (e.g. a full disk behind a redirect): the output is incomplete; say so and
+    write nothing more to stdout."""
+    _silence_stdout()
+    print(f"{PROG}: error: cannot write the output or read the input: {exc.strerror}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _silence_stdout() -> None:

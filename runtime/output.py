@@ -69,11 +69,6 @@ class PredictionFormatter:
             pieces[2 * k + 1::step] = column
         return "".join(pieces)  # type: ignore[arg-type]
 
-    def lines(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None = None) -> list[str]:
-        """One JSON text per row of `raw` (no newlines)."""
-        text = self.text(raw, ids)
-        return text[:-1].split("\n") if text else []  # JSON escapes newlines inside strings
-
     def _slow(self, raw: dict[str, np.ndarray], ids: Sequence[Any] | None) -> str:
         # Non-finite outputs (a broken model): written as null, never as invalid JSON.
         out = []

@@ -282,7 +282,7 @@ def build(opts: BuildOptions) -> BuildResult:
         manifest["artifacts"] = entries
         if plan:
             data = quantize.CheckData(frame, schema, ref, scale, holdout,
-                                      quantize.interpolated_check(source, frame, schema, holdout))
+                                      quantize.interpolated_check(source, frame, schema, holdout), batch=batch)
             sizes = {e["id"]: e["size"] for e in entries}
             chosen = quantize.select(plan, staged, candidates, outcomes, sizes, data, manifest, progress)
             checks.extend(chosen.checks)

@@ -82,31 +82,31 @@ class _ZipSource:
         try:
             self.zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
-            raise PackageError(f"not a readable .edgepack file: {exc}", where=str(path),
+            raise PackageError(f"not a readable .edgepack file: {exc}", where=path,
                                fix="pass a package directory or a .edgepack file written by edgepack build") from exc
         infos = self.zip.infolist()
         if len(infos) > MAX_MEMBERS:
-            raise PackageError(f"{len(infos)} entries exceed the limit of {MAX_MEMBERS}", where=str(path))
+            raise PackageError(f"{len(infos)} entries exceed the limit of {MAX_MEMBERS}", where=path)
         total = 0
         self.members: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
-            rel = _safe_relpath(info.filename, str(path))
+            rel = _safe_relpath(info.filename, path)
             if info.is_dir():
                 continue
             if info.file_size > MAX_MEMBER_BYTES:
-                raise PackageError(f"entry {rel!r} unpacks to {info.file_size} bytes, over the limit", where=str(path))
+                raise PackageError(f"entry {rel!r} unpacks to {info.file_size} bytes, over the limit", where=path)
             if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                raise PackageError(f"entry {rel!r} has a compression ratio typical of a zip bomb", where=str(path))
+                raise PackageError(f"entry {rel!r} has a compression ratio typical of a zip bomb", where=path)
             total += info.file_size
             self.members[rel] = info
         if total > MAX_TOTAL_BYTES:
-            raise PackageError(f"package unpacks to {total} bytes, over the limit of {MAX_TOTAL_BYTES}", where=str(path))
+            raise PackageError(f"package unpacks to {total} bytes, over the limit of {MAX_TOTAL_BYTES}", where=path)
 
     def read(self, rel: str) -> bytes:
-        rel = _safe_relpath(rel, str(self.path))
+        rel = _safe_relpath(rel, self.path)
         info = self.members.get(rel)
         if info is None:
-            raise PackageError(f"missing file {rel!r}", where=str(self.path),
+            raise PackageError(f"missing file {rel!r}", where=self.path,
                                fix="the package is incomplete: rebuild it")
         # Read with a cap: the declared size in the zip header is itself untrusted.
         import zipfile
@@ -116,10 +116,10 @@ class _ZipSource:
             with self.zip.open(info) as handle:
                 data = handle.read(info.file_size + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
-            raise PackageError(f"entry {rel!r} is damaged: {exc}", where=str(self.path),
+            raise PackageError(f"entry {rel!r} is damaged: {exc}", where=self.path,
                                fix="the package was altered or damaged in transit: copy it again from the build") from exc
         if len(data) != info.file_size:
-            raise PackageError(f"entry {rel!r} does not match its declared size", where=str(self.path))
+            raise PackageError(f"entry {rel!r} does not match its declared size", where=self.path)
         return data
 
     def names(self) -> list[str]:
@@ -167,14 +167,14 @@ class Package:
         elif os.path.isfile(location):
             source = _ZipSource(location)
         else:
-            raise PackageError(f"no package at {location}", where=str(location),
+            raise PackageError(f"no package at {location}", where=location,
                                fix="pass the directory or .edgepack file written by edgepack build")
         raw = source.read(MANIFEST)
         try:
             manifest = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PackageError(f"manifest.json is not valid JSON: {exc}", where=str(location)) from exc
-        check_manifest(manifest, str(location))
+            raise PackageError(f"manifest.json is not valid JSON: {exc}", where=location) from exc
+        check_manifest(manifest, location)
         return cls(location, source, manifest)
 
     # -- the manifest, in the user's words ---------------------------------------------------------
@@ -204,11 +204,11 @@ class Package:
                 if art.id == ident:
                     return art
             known = ", ".join(a.id for a in candidates)
-            raise PackageError(f"no artifact {ident!r} in this package", where=str(self.location),
+            raise PackageError(f"no artifact {ident!r} in this package", where=self.location,
                                fix=f"choose one of: {known}")
         of_format = [a for a in candidates if a.format == format]
         if not of_format:
-            raise PackageError(f"the package has no {format} artifact", where=str(self.location),
+            raise PackageError(f"the package has no {format} artifact", where=self.location,
                                fix="rebuild it with that target")
         defaults = [a for a in of_format if a.entry.get("default")]
         return (defaults or of_format)[0]
@@ -226,7 +226,7 @@ class Package:
         if digest != art.sha256 or len(data) != art.size:
             raise PackageError(
                 f"artifact {art.file!r} failed its checksum (manifest sha256 {art.sha256[:12]}..., file {digest[:12]}...)",
-                where=str(self.location),
+                where=self.location,
                 fix="the package was altered or damaged in transit: copy it again from the build",
             )
         return data
@@ -234,7 +234,7 @@ class Package:
     def verify_file(self, rel: str, sha256: str) -> bytes:
         data = self._source.read(rel)
         if sha256_bytes(data) != sha256:
-            raise PackageError(f"{rel!r} failed its checksum", where=str(self.location),
+            raise PackageError(f"{rel!r} failed its checksum", where=self.location,
                                fix="the package was altered or damaged: copy it again from the build")
         return data
 

@@ -126,6 +126,7 @@ class CheckData:
     scale: float
     holdout: np.ndarray
     interpolated: tuple[Any, dict[str, np.ndarray]] | None = None  # (frame, the source model's outputs)
+    batch: Any = None  # `frame` as the runners' InputBatch when the caller has it already (the build does)
 
     @cached_property
     def parts(self) -> list[tuple[str, Any, dict[str, np.ndarray], Any]]:
@@ -138,7 +139,8 @@ class CheckData:
             parts.append(("holdout", self.frame.iloc[self.holdout], {k: v[self.holdout] for k, v in self.ref.items()}))
         if self.interpolated is not None and len(self.interpolated[0]):
             parts.append(("interpolated", *self.interpolated))
-        return [(name, frame, ref, sample_batch(frame, self.schema)) for name, frame, ref in parts]
+        return [(name, frame, ref, self.batch if name == "sample" and self.batch is not None else sample_batch(frame, self.schema))
+                for name, frame, ref in parts]
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Benchmark the device scorer against baselines measured in the same run (`make bench`).
 
-    python benchmarks/scorer.py [--churn build/churn] [--work build/bench] [--runs 5] [--records 100000]
+    python benchmarks/scorer.py [--churn build/churn] [--work build/bench] [--runs 7] [--records 50000]
+                                [--json build/bench/scorer.json] [--plot build/bench/scorer.svg]
 
 1. Cold start to first prediction, whole process (wall and peak RSS, medians of --runs):
    `edgepack-score` on one churn record vs bare `python -c "import onnxruntime"`, in a device install

@@ -58,8 +58,8 @@ def tflite_ms(path: Path, entry: dict, x: np.ndarray) -> float:
 def tfjs_rows(name: str, path: Path, manifest: dict, holdout, schema, modules: Path) -> list[str]:
     """Every TF.js variant, emitted again beside the package (the build drops those it cannot verify
     without web/'s runner), run in Node (wasm) on held-out rows against the source model."""
-    from edgepack.converters.build import frame_columns
     from edgepack.converters.sources import load_source
+    from edgepack.converters.sources.sample import frame_columns
     from edgepack.converters.targets.tfjs import emit
     from edgepack.parity.metrics import classification_metrics, passes, regression_metrics
     from edgepack.parity.profiles import profile_for
@@ -94,7 +94,7 @@ def tfjs_rows(name: str, path: Path, manifest: dict, holdout, schema, modules: P
 def build_package(name: str, root: Path) -> tuple[Path, dict, object]:
     import keras_zoo
     import zoo
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
 
     if name in keras_zoo.KERAS_FAMILIES:
         model_path, sample_path, holdout, label = keras_zoo.make(name, root / name)
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the packages here (default: a temporary directory)")
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
-    from edgepack.converters.build import frame_columns
+    from edgepack.converters.sources.sample import frame_columns
     from edgepack.runtime.records import tensors_for
     from edgepack.runtime.schema import IOSchema
     from tfjs_node import run_tfjs, tfjs_modules

@@ -110,12 +110,13 @@ def measure(name: str, base: Any, context: Any, feeds: Any, want: np.ndarray, ke
 
 def _sklearn_case(name: str, model: Any, sample: Any, held_out: Any, label: str, tmp: Path, runs: int) -> list[dict]:
     import joblib
-    from edgepack.converters.build import BuildOptions, build, frame_columns, records_from_frame
     from edgepack.converters.quantize.base import QuantizeContext
-    from edgepack.converters.quantize.select import split_sample
+    from edgepack.converters.sources.sample import frame_columns, records_from_frame
     from edgepack.converters.targets.base import Artifact
     from edgepack.runtime.records import tensors_for
     from edgepack.runtime.schema import IOSchema
+    from edgepack.toolchain.build import BuildOptions, build
+    from edgepack.toolchain.variants.select import split_sample
 
     joblib.dump(model, tmp / f"{name}.joblib")
     sample.to_csv(tmp / f"{name}.csv", index=False)
@@ -222,8 +223,8 @@ def selection_check(tmp: Path) -> str:
     import joblib
     import onnxruntime as ort
     import pandas as pd
-    from edgepack.converters.build import BuildOptions, build
     from edgepack.parity.profiles import DEFAULT_PROFILES
+    from edgepack.toolchain.build import BuildOptions, build
     from sklearn.datasets import load_digits
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline

@@ -52,7 +52,7 @@ def lr30_package(work: Path) -> Path:
     import joblib
     import numpy as np
     import pandas as pd
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(0)

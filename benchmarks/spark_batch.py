@@ -40,7 +40,7 @@ def generate(rows: int, seed: int, out: Path, files: int = 8) -> Path:
 
 
 def fit_package(spark, data: Path, work: Path) -> tuple[Path, Path]:
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import GBTClassifier
     from pyspark.ml.feature import Imputer, StringIndexer, VectorAssembler
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build/bench-spark"))
     args = parser.parse_args(argv)
 
-    from edgepack.converters import spark_session
-    from edgepack.converters.batch_local import score_parquet as score_local
-    from edgepack.converters.batch_spark import score_parquet as score_spark
+    from edgepack.converters.sources import spark_session
     from edgepack.parity.engines.spark import SparkParityOptions, run_spark_parity
+    from edgepack.toolchain.batch.local import score_parquet as score_local
+    from edgepack.toolchain.batch.spark import score_parquet as score_spark
 
     shutil.rmtree(args.out, ignore_errors=True)
     start = time.perf_counter()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..converters.sources.sample import frame_columns, read_table, records_from_frame
 from ..runtime.errors import DataError
 from ..runtime.records import encode_records
 from ..runtime.schema import Feature, IOSchema
@@ -48,7 +49,6 @@ def golden(package: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
 def holdout(path: Path, schema: IOSchema, label_column: str | None) -> tuple[list[dict[str, Any]], np.ndarray | None]:
     """Records from a CSV or Parquet holdout file (extra columns ignored), and class indices from its
     label column when one is named. Raises DataError when the file is unreadable or lacks features."""
-    from ..converters.sample import read_table
 
     table = read_table(path)
     missing = [n for n in schema.names if n not in table.columns]
@@ -179,3 +179,8 @@ def _valid(schema: IOSchema, records: list[dict[str, Any]], what: str, notes: li
         notes.append(f"{len(rejected)} of {len(records)} {what} left out: they do not fit the input schema "
                      f"(first: row {first.index}, field {first.field!r}: {first.reason})")
     return [records[i] for i in kept], np.asarray(kept, dtype=np.int64)
+
+
+def input_batch(frame: Any, schema: IOSchema) -> InputBatch:
+    """A feature DataFrame as the InputBatch every runner takes (records and columns)."""
+    return InputBatch(records=records_from_frame(frame, schema), columns=frame_columns(frame, schema))

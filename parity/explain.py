@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime.records import tensors_for
+from ..runtime.schema import IOSchema
 from .runners.base import InputBatch
 
 NEAR_ULPS = 4.0  # "within float32 rounding": a handful of ulps covers float64->float32 casts and reordering
@@ -117,8 +119,6 @@ def _tree_inputs(model: Any, art: Any, package: Any, batch: InputBatch, rows: np
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
-    from ..runtime.records import tensors_for
-    from ..runtime.schema import IOSchema
 
     inferred = onnx.shape_inference.infer_shapes(model)
     types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, ModelError, UsageError
+from ..runtime.package import Package
+from ..runtime.progress import Progress
 from . import runners as runner_table
 from .compare import compare, failure_text
 from .data import ParityData, assemble
@@ -138,8 +140,6 @@ def check_runtimes(names: list[str] | None) -> list[str]:
 
 def run_parity(opts: ParityOptions) -> ParityReport:
     """Run the harness. Raises PackageError (invalid package), UsageError, DataError (unusable holdout)."""
-    from ..converters.progress import Progress
-    from ..runtime.package import Package
 
     package = Package.open(opts.package)
     runtimes = check_runtimes(opts.runtimes)

@@ -139,13 +139,13 @@ def run() -> None:
 
 
 def _load(package: str, artifact: str | None):  # noqa: ANN202  (Scorer, imported lazily with onnxruntime)
-    from .scorer import Scorer
+    from .scorer import Scorer  # deferred: onnxruntime loads here, not for --help or --version
 
     return Scorer.load(package, artifact)
 
 
 def _score(args: argparse.Namespace) -> int:
-    from .stream import StreamOptions, StreamScorer
+    from .stream import StreamOptions, StreamScorer  # deferred: only the command that runs pays its start-up
 
     errors: TextIO = sys.stderr
     if args.errors:
@@ -175,7 +175,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from .watch import WatchOptions, watch
+    from .watch import WatchOptions, watch  # deferred: only the command that runs pays its start-up
 
     scorer = _load(args.package, args.artifact)
     if args.format != "jsonl" or args.errors or args.line_buffered:
@@ -186,7 +186,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
-    from .table import render_table
+    from .table import render_table  # deferred: only the command that runs pays its start-up
 
     scorer = _load(args.package, args.artifact)
     result = scorer.selftest()

@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 NUMERIC_TYPES = ("float", "int", "bool")
-FEATURE_TYPES = (*NUMERIC_TYPES, "category")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import zoo  # noqa: E402
 @pytest.fixture(scope="session")
 def built_packages(tmp_path_factory: pytest.TempPathFactory):
     """A function name -> (ZooModel, package path), building each package once per worker."""
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
 
     root = tmp_path_factory.mktemp("packages")
     cache: dict[str, tuple[zoo.ZooModel, Path]] = {}

@@ -15,7 +15,9 @@ import numpy as np
 from ...runtime.errors import ModelError
 from ..sources.sklearn import TREE_FAMILIES
 from . import TFGraph, input_spec
-from .columns import Column, input_columns, transformed_tensor
+from .columns import Column, base_tensor, input_columns, transformed_tensor
+from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
+from .trees import ensemble_of, folded_trees
 
 
 def _linear(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
@@ -58,10 +60,6 @@ def _mlp(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any
 
 
 def _trees(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
-    from .columns import base_tensor
-    from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
-    from .trees import ensemble_of, folded_trees
-
     ens = ensemble_of(final)
     strategy = choose(ens.trees, str(options.get("tree_strategy", "auto")))
     notes.append(f"trees: {len(ens.trees)} trees, depth {max(t.depth for t in ens.trees)}, {strategy} strategy")

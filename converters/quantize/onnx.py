@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ...runtime.records import tensors_for
 from ..targets.base import Artifact
 from .base import NotApplicable, QuantizeContext, variant_artifact
 
@@ -159,7 +160,6 @@ def _int8_static(model: Any, base: Artifact, context: QuantizeContext) -> tuple[
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    from ...runtime.records import tensors_for
 
     binding = base.entry["inputs"]
     n = len(context.records)

@@ -10,24 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ...runtime.errors import UsageError
-
-
-def _load_sklearn(path: Path) -> Any:
-    from .sklearn import SklearnSource
-
-    return SklearnSource.load(path)
-
-
-def _load_keras(path: Path) -> Any:
-    from .keras import KerasSource
-
-    return KerasSource.load(path)
-
-
-def _load_spark(path: Path) -> Any:
-    from .spark import SparkSource
-
-    return SparkSource.load(path)
+from .keras import KerasSource
+from .sklearn import SklearnSource
+from .spark import SparkSource
 
 
 def _is_spark_pipeline(path: Path) -> bool:
@@ -36,9 +21,9 @@ def _is_spark_pipeline(path: Path) -> bool:
 
 # (name, does this path look like the framework's model?, loader)
 SOURCES: list[tuple[str, Callable[[Path], bool], Callable[[Path], Any]]] = [
-    ("scikit-learn", lambda p: p.is_file() and p.suffix.lower() in (".joblib", ".pkl", ".pickle"), _load_sklearn),
-    ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", _load_keras),
-    ("spark", _is_spark_pipeline, _load_spark),
+    ("scikit-learn", lambda p: p.is_file() and p.suffix.lower() in (".joblib", ".pkl", ".pickle"), SklearnSource.load),
+    ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", KerasSource.load),
+    ("spark", _is_spark_pipeline, SparkSource.load),
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ...runtime.errors import ModelError
+from ...runtime.errors import DataError, ModelError
 
 # What the scikit-learn source supports: one readable table (class name -> role).
 SUPPORTED: dict[str, str] = {
@@ -145,7 +145,6 @@ class SklearnSource:
             return [str(n) for n in names]
         n = getattr(self.model, "n_features_in_", None)
         if n is None or n != len(sample_columns):
-            from ...runtime.errors import DataError
 
             raise DataError(
                 f"the model was fitted on an array of {n} columns but the sample has {len(sample_columns)} feature columns",

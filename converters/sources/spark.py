@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import DataError, ModelError
+from . import spark_session
 
 # What the Spark source supports: one readable table (model class name -> role).
 SUPPORTED: dict[str, str] = {
@@ -150,7 +151,6 @@ class SparkSource:
     @classmethod
     def load(cls, path: Path, master: str | None = None) -> SparkSource:
         """Load with `PipelineModel.load` in a local Spark session (started here when none is active)."""
-        from .. import spark_session
 
         spark_session.acquire(master)
         try:
@@ -170,7 +170,6 @@ class SparkSource:
 
     def close(self) -> None:
         """Release the Spark session (stopped when edgepack started it)."""
-        from .. import spark_session
 
         if self.model is not None:
             spark_session.release()

@@ -10,40 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ...runtime.errors import UsageError
-
-
-def _onnx(source: Any, schema: Any, options: dict[str, Any]) -> Any:
-    from .onnx import emit
-
-    return emit(source, schema, options)
-
-
-def _tflite(source: Any, schema: Any, options: dict[str, Any]) -> Any:
-    from .tflite import emit
-
-    return emit(source, schema, options)
-
-
-def _tfjs(source: Any, schema: Any, options: dict[str, Any]) -> Any:
-    from .tfjs import emit
-
-    return emit(source, schema, options)
-
-
-def _coreml(source: Any, schema: Any, options: dict[str, Any]) -> Any:
-    from .coreml import emit
-
-    return emit(source, schema, options)
-
+from . import coreml, onnx, tfjs, tflite
 
 # format name -> emitter
 TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
-    "onnx": _onnx,
-    "tflite": _tflite,
-    "tfjs": _tfjs,
-    "coreml": _coreml,
+    "onnx": onnx.emit,
+    "tflite": tflite.emit,
+    "tfjs": tfjs.emit,
+    "coreml": coreml.emit,
 }
-DEFAULT_TARGETS = ["onnx"]
 
 
 def get_target(name: str) -> Callable[[Any, Any, dict[str, Any]], Any]:

@@ -19,7 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ...runtime.errors import ModelError, UsageError
+from . import coreml_keras, coreml_sklearn_emit
 from .base import Artifact, check_options
+from .coreml_ios import snippet_files
 
 VARIANTS = ("float16", "int8", "palette")
 OPTIONS: dict[str, Any] = {
@@ -28,22 +30,10 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-def _sklearn(source: Any, schema: Any, variants: list[str]) -> list[Artifact]:
-    from .coreml_sklearn_emit import artifacts
-
-    return artifacts(source, schema, variants)
-
-
-def _keras(source: Any, schema: Any, variants: list[str]) -> list[Artifact]:
-    from .coreml_keras import artifacts
-
-    return artifacts(source, schema, variants)
-
-
 # source framework -> builder of the Core ML artifacts
 BUILDERS: dict[str, Callable[[Any, Any, list[str]], list[Artifact]]] = {
-    "scikit-learn": _sklearn,
-    "keras": _keras,
+    "scikit-learn": coreml_sklearn_emit.artifacts,
+    "keras": coreml_keras.artifacts,
 }
 
 
@@ -63,8 +53,6 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
     if builder is None:
         raise ModelError(f"no Core ML converter for {source.framework} models", fix=f"supported: {', '.join(BUILDERS)}")
     built = builder(source, schema, parse_variants(opts["variants"]))
-    from .coreml_ios import snippet_files
-
     main = built[0]
     main.files.update(snippet_files(main.entry, schema))
     return built

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..coreml_protobuf import module
+
 # The classic model types edgepack emits (pipelines, GLM, tree ensembles, one-hot, imputer, scaler,
 # feature vectorizer, categorical mapping, NeuralNetwork inner-product/activation/softmax) all exist
 # since specification version 1; float16 and quantized NeuralNetwork weights need 2 and 3.
@@ -35,8 +37,6 @@ class _Proto:
     coremltools itself (which pulls in TensorFlow)."""
 
     def __getattr__(self, name: str) -> Any:
-        from ...parity.coreml_spec.proto import module
-
         return module(name)
 
 

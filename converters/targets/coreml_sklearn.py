@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ..sources.sklearn import TREE_FAMILIES
 from .coreml_proto import feature, model
+from .coreml_sklearn_models import final_model
 
 Ops = tuple[tuple[str, float], ...]  # scikit-learn's own arithmetic on one column: ("sub"|"div"|"mul"|"add", value)
 
@@ -260,8 +262,6 @@ def convert(source: Any, schema: Any) -> Any:
 
     Raises ModelError naming the part that Core ML's classic model types cannot express.
     """
-    from ..sources.sklearn import TREE_FAMILIES
-    from .coreml_sklearn_models import final_model
 
     steps = flatten_steps(source.model)
     pipe = SpecPipeline(defer_scalers=type(steps[-1]).__name__ in TREE_FAMILIES)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .base import Artifact
 from .coreml_proto import OS_FOR_SPEC
+from .coreml_sklearn import convert
 
 PALETTE_BITS = 8
 # variant -> (artifact id, precision, quantization, minimum specification version)
@@ -120,8 +121,6 @@ def _raise_version(spec: Any, version: int) -> None:
 
 
 def artifacts(source: Any, schema: Any, variants: list[str]) -> list[Artifact]:
-    from .coreml_sklearn import convert
-
     spec = convert(source, schema)
     built = [Artifact("coreml", "coreml", {"model.mlmodel": spec.SerializeToString()},
                       entry_for("coreml", "model.mlmodel", "float32", spec, schema, source))]

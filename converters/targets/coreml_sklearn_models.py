@@ -14,6 +14,7 @@ import numpy as np
 
 from ...runtime.errors import ModelError
 from .coreml_proto import classifier_outputs, feature, model, set_class_labels
+from .coreml_sklearn_trees import tree_model
 
 
 def _classes(source: Any) -> list[Any]:
@@ -106,8 +107,6 @@ def mlp(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
 
 
 def _trees(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
-    from .coreml_sklearn_trees import tree_model
-
     return tree_model(est, x, source)
 
 

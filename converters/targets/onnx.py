@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 from ...runtime.errors import ModelError
+from . import onnx_keras, onnx_sklearn, onnx_spark
 from .base import Artifact, check_options
 
 OPTIONS: dict[str, Any] = {}
 
 
 def _spark(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
-    from importlib.metadata import version
-
-    from .onnx_spark import convert
-
-    data, fields = convert(source, schema)
+    data, fields = onnx_spark.convert(source, schema)
     return data, fields, {"name": "edgepack.converters.targets.onnx_spark", "version": version("edgepack")}
-
-
-def _sklearn(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
-    from .onnx_sklearn import convert_with_info
-
-    return convert_with_info(source, schema)
-
-
-def _keras(source: Any, schema: Any) -> tuple[bytes, dict[str, Any], dict[str, str]]:
-    from .onnx_keras import convert_with_info
-
-    return convert_with_info(source, schema)
 
 
 # framework -> converter returning (ONNX bytes, manifest fields, converter {name, version})
 CONVERTERS: dict[str, Any] = {
-    "scikit-learn": _sklearn,
-    "keras": _keras,
+    "scikit-learn": onnx_sklearn.convert_with_info,
+    "keras": onnx_keras.convert_with_info,
     "spark": _spark,
 }
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ..sources.sklearn import walk
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
 
@@ -35,8 +36,6 @@ def _initial_types(source: Any, schema: Any) -> tuple[list[tuple[str, Any]], lis
 
 
 def _has_column_transformer(source: Any) -> bool:
-    from ..sources.sklearn import walk
-
     return any(type(p).__name__ == "ColumnTransformer" for p in walk(source.model))
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ..sources.spark import columns_in, columns_out
 
 OPSET = {"": 15, "ai.onnx.ml": 5}
 _DOUBLE = 11  # onnx.TensorProto.DOUBLE, without importing onnx at module import
@@ -61,14 +62,10 @@ class Graph:
 
 
 def _inputs_of(stage: Any) -> list[str]:
-    from ..sources.spark import columns_in
-
     return columns_in(stage)
 
 
 def _outputs_of(stage: Any) -> list[str]:
-    from ..sources.spark import columns_out
-
     return columns_out(stage)
 
 

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ...runtime.records import tensors_for
 from ..lowering import lower
+from ..sources.sample import frame_columns
 from .base import Artifact, check_options, chosen_variants
 
 OPTIONS: dict[str, Any] = {"tree_strategy": "auto", "variants": "float32,float16,int8-dynamic,int8"}
@@ -32,8 +34,6 @@ VARIANTS: dict[str, tuple[str, str, str, str | None]] = {
 
 def sample_tensor(source: Any, schema: Any, rows: int = REPRESENTATIVE_ROWS) -> np.ndarray:
     """The build's sample encoded as the float32 [N, F] input tensor (contract 2), at most `rows` rows."""
-    from ...runtime.records import tensors_for
-    from ..build import frame_columns
 
     frame = getattr(source, "sample", None)
     if frame is None:

@@ -72,7 +72,7 @@ def main() -> int:
     for i, start in enumerate(range(0, args.rows, per)):
         generate(min(per, args.rows - start), 100 + i).to_parquet(work / "data" / f"part-{i:03d}.parquet")
 
-    from edgepack.converters import spark_session
+    from edgepack.converters.sources import spark_session
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.classification import GBTClassifier
     from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler

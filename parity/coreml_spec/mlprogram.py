@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .blob import NUMPY_DTYPES, decode_value
+from .blob import NUMPY_DTYPES, decode_value, unpack_bits
 from .values import SpecError, feature_kind
 
 _DTYPE_STRINGS = {"fp16": np.float16, "fp32": np.float32, "fp64": np.float64, "int32": np.int32, "int64": np.int64,
@@ -57,7 +57,6 @@ def _affine_dequantize(quantized_data: np.ndarray, zero_point: np.ndarray, scale
 
 def _lut_to_dense(lut: np.ndarray, indices: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """iOS 16 form: one palette `lut` [2^nbits]; `indices` uint8 bytes packed LSB first."""
-    from .blob import unpack_bits
 
     shape = tuple(int(s) for s in np.asarray(shape).reshape(-1))
     count = int(np.prod(shape))

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ...converters.coreml_protobuf import module
 from . import classic, neural_network, trees
-from .proto import module
+from .mlprogram import ml_program
 from .values import SpecError, feature_kind
 
 ReadFile = Callable[[str], bytes]
@@ -105,7 +106,6 @@ class CoreMLModel:
                 pool.update(self._evaluate(part, pool))
             return {o.name: pool[o.name] for o in model.description.output}
         if kind == "mlProgram":
-            from .mlprogram import ml_program
 
             return ml_program(model, pool, self.read_file, module("MIL_pb2"))
         fn = EVALUATORS.get(kind)

@@ -23,7 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, DataError, UsageError
+from ...converters.sources import load_source, spark_session
+from ...converters.sources.sample import records_from_frame
+from ...converters.sources.sample import validate_frame as validate
+from ...converters.sources.spark import SparkSource, looks_like_pipeline
+from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, DataError, EdgepackError, UsageError
+from ...runtime.package import Package
+from ...runtime.schema import IOSchema
+from ...runtime.table import render_table
+from ..harness import PairResult, ParityReport
+from ..profiles import harness_profile
+from ..runners import RUNNERS, runner_class, runners_for
+from ..runners.base import InputBatch
 from .sketch import Summary
 
 # Runtimes that run inside a Python worker (the others start subprocesses or browsers per call).
@@ -90,7 +101,6 @@ def judge(task: str, metrics: dict[str, float], profile: dict[str, Any]) -> list
 def to_report(result: SparkParityResult, strict: bool = False) -> Any:
     """The run as the single-machine harness's ParityReport, so that the same text, JSON, JUnit and HTML
     reports (and --record) serve both engines. No per-row errors exist here: the quantiles are in the metrics."""
-    from ..harness import PairResult, ParityReport
 
     pairs = []
     for r in result.results:
@@ -105,8 +115,6 @@ def to_report(result: SparkParityResult, strict: bool = False) -> Any:
 
 
 def _pairs(package: Any, runtimes: list[str] | None, notes: list[str]) -> list[tuple[Any, str]]:
-    from ..runners import RUNNERS, runner_class, runners_for
-
     wanted = runtimes or list(DISTRIBUTED_RUNTIMES)
     known = [row[0] for row in RUNNERS]
     for name in runtimes or []:
@@ -135,15 +143,11 @@ class _Records:
         return len(self.frame)
 
     def __getitem__(self, i: Any) -> Any:
-        from ...converters.build import records_from_frame
-
         if isinstance(i, slice):
             return records_from_frame(self.frame.iloc[i], self.schema)
         return records_from_frame(self.frame.iloc[[i]], self.schema)[0]
 
     def __iter__(self) -> Any:
-        from ...converters.build import records_from_frame
-
         return iter(records_from_frame(self.frame, self.schema))
 
 
@@ -151,9 +155,6 @@ _WORKER: dict[str, Any] = {}  # per Python worker: the package, runners and a no
 
 
 def _worker_runners(location: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    from ...runtime.package import Package
-    from ..runners import runner_class
-
     key = ("runners", location, tuple(pairs))
     if key not in _WORKER:
         package = Package.open(location)
@@ -167,8 +168,6 @@ def _worker_runners(location: str, pairs: list[tuple[str, str]]) -> dict[tuple[s
 
 
 def _worker_reference(model: str) -> Any:
-    from ...converters.sources import load_source
-
     key = f"reference:{model}"
     if key not in _WORKER:
         _WORKER[key] = load_source(Path(model))
@@ -182,13 +181,6 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from ...converters import spark_session
-    from ...converters.batch import validate
-    from ...converters.sources.spark import looks_like_pipeline
-    from ...runtime.package import Package
-    from ...runtime.schema import IOSchema
-    from ..profiles import harness_profile
-    from ..runners.base import InputBatch
 
     start = time.perf_counter()
     package = Package.open(opts.package)
@@ -237,7 +229,6 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
         # 2. the reference: Spark's own transform, or a Python model inside the executors
         native = looks_like_pipeline(Path(opts.reference))
         if native:
-            from ...converters.sources.spark import SparkSource
 
             source = SparkSource.load(Path(opts.reference), opts.master)
             try:
@@ -343,7 +334,6 @@ def _model_frame(features: Any, schema: Any) -> Any:
 
 def render(result: SparkParityResult) -> str:
     """The run as a table for people, the same columns as the single-machine report's summary."""
-    from ...runtime.table import render_table
 
     rows = []
     for r in result.results:
@@ -374,7 +364,6 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from ...runtime.errors import EdgepackError
 
     parser = argparse.ArgumentParser(prog="python -m edgepack.parity.engines.spark",
                                      description="Parity of a package against its model over a whole Parquet "

@@ -36,7 +36,7 @@ class ChromiumRunner(Runner):
     def prepare(self) -> None:
         # The real `edgepack serve`, as a user runs it, on a free port; its first line names the URL.
         self._server = subprocess.Popen(
-            [sys.executable, "-m", "edgepack.converters.cli", "serve", str(self.package.location), "--port", "0"],
+            [sys.executable, "-m", "edgepack.toolchain.cli", "serve", str(self.package.location), "--port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         line = self._server.stdout.readline() if self._server.stdout else ""

@@ -8,6 +8,7 @@ import posixpath
 import numpy as np
 
 from ...runtime.schema import IOSchema
+from ..coreml_spec import CoreMLModel, SpecError
 from .base import InputBatch, Runner
 from .coreml_io import feeds_for, package_outputs
 
@@ -19,8 +20,6 @@ class CoreMLSpecRunner(Runner):
     requires = (("coremltools", "coremltools (for Core ML's protobuf definitions) is not installed: pip install 'edgepack[coreml]'"),)
 
     def prepare(self) -> None:
-        from ..coreml_spec import CoreMLModel
-
         entry = self.artifact.entry
         hashes = {f["file"]: f["sha256"] for f in entry.get("files", [])}
         folder = posixpath.dirname(self.artifact.file)
@@ -28,7 +27,6 @@ class CoreMLSpecRunner(Runner):
         def read_file(name: str) -> bytes:
             rel = posixpath.normpath(posixpath.join(folder, name.removeprefix("@model_path/")))
             if rel not in hashes:
-                from ..coreml_spec import SpecError
 
                 raise SpecError(f"the model refers to {name!r}, which the manifest does not list")
             return self.package.verify_file(rel, hashes[rel])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...runtime.records import tensors_for
+from ...runtime.schema import IOSchema
 from .base import InputBatch, Runner, Unavailable
 
 
@@ -18,7 +20,6 @@ class OnnxReferenceRunner(Runner):
         import onnx
         from onnx.reference import ReferenceEvaluator
 
-        from ...runtime.schema import IOSchema
 
         model = onnx.load_from_string(self.package.artifact_bytes(self.artifact))
         try:
@@ -32,8 +33,6 @@ class OnnxReferenceRunner(Runner):
         self._wanted = {k: v for k, v in outputs.items() if k in ("probabilities", "value")}
 
     def _predict(self, batch: InputBatch) -> dict[str, np.ndarray]:
-        from ...runtime.records import tensors_for
-
         feeds = tensors_for(self.artifact.entry["inputs"], batch.columns, self._schema)
         results = self._evaluator.run(list(self._wanted.values()), feeds)
         out = {k: np.asarray(v, dtype=np.float64) for k, v in zip(self._wanted, results)}

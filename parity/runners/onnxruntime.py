@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...runtime.scorer import Scorer
 from .base import InputBatch, Runner
 
 
@@ -14,8 +15,6 @@ class OnnxRuntimeRunner(Runner):
     requires = (("onnxruntime", "onnxruntime is not installed"),)
 
     def prepare(self) -> None:
-        from ...runtime.scorer import Scorer
-
         self._scorer = Scorer.load(self.package, artifact=self.artifact.id)
 
     def _predict(self, batch: InputBatch) -> dict[str, np.ndarray]:

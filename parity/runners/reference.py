@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ...converters.sources import load_source
 from .base import InputBatch, Runner
 
 
@@ -17,8 +18,6 @@ class ReferenceRunner(Runner):
     formats = ()
 
     def prepare(self) -> None:
-        from ...converters.sources import load_source
-
         self._source = load_source(Path(self.options["model"]))
 
     def _predict(self, batch: InputBatch) -> dict[str, np.ndarray]:

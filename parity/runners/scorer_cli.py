@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+from ... import runtime
 from .base import InputBatch, Runner
 
 TIMEOUT_SECONDS = 600
@@ -38,8 +39,6 @@ class ScorerCliRunner(Runner):
         return {"value": np.array([line["value"] for line in lines], dtype=np.float64)}
 
     def describe(self) -> dict[str, str]:
-        from ... import runtime
-
         return {"name": self.name, "runtime": "edgepack-score (subprocess)",
                 "version": str(getattr(runtime, "__version__", "unknown"))}
 

@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from ...converters.sources.spark import SparkSource, looks_like_pipeline
+from ...converters.sources.spark_session import availability
+from ...runtime.errors import UsageError
 from .base import InputBatch, Runner
 
 
@@ -19,15 +22,11 @@ class SparkRunner(Runner):
 
     @classmethod
     def availability(cls) -> str | None:
-        from ...converters.spark_session import availability
-
         return availability()
 
     def prepare(self) -> None:
         from pathlib import Path
 
-        from ...converters.sources.spark import SparkSource, looks_like_pipeline
-        from ...runtime.errors import UsageError
 
         model = self.options.get("model")
         if model is None or not looks_like_pipeline(Path(model)):

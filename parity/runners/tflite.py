@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ...runtime.records import tensors_for
+from ...runtime.schema import IOSchema
 from .base import InputBatch, Runner
 
 
@@ -18,7 +20,6 @@ class TFLiteRunner(Runner):
     def prepare(self) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        from ...runtime.schema import IOSchema
 
         self._schema = IOSchema.from_manifest(self.package.manifest)
         self._interpreter = Interpreter(model_content=self.package.artifact_bytes(self.artifact), num_threads=1)
@@ -27,8 +28,6 @@ class TFLiteRunner(Runner):
         self._rows = -1
 
     def _predict(self, batch: InputBatch) -> dict[str, np.ndarray]:
-        from ...runtime.records import tensors_for
-
         feeds = tensors_for(self.artifact.entry["inputs"], batch.columns, self._schema)
         rows = len(batch)
         if rows != self._rows:  # the batch dimension is dynamic: size the tensors for this batch once

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from edgepack.converters.cli import main
+from edgepack.toolchain.cli import main
 
 
 def _input(model, tmp_path):

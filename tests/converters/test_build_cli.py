@@ -7,9 +7,9 @@ import sys
 
 import pytest
 import zoo
-from edgepack.converters.cli import COMMANDS
+from edgepack.toolchain.cli import COMMANDS
 
-EDGEPACK = [sys.executable, "-m", "edgepack.converters.cli"]
+EDGEPACK = [sys.executable, "-m", "edgepack.toolchain.cli"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zoo
-from edgepack.converters.build import BuildOptions, build, frame_columns, records_from_frame
+from edgepack.converters.sources.sample import frame_columns, records_from_frame
 from edgepack.parity.metrics import classification_metrics, passes, regression_metrics
 from edgepack.parity.profiles import DEFAULT_PROFILES
 from edgepack.parity.runners import runner_class, runners_for
 from edgepack.parity.runners.base import InputBatch
 from edgepack.runtime.package import Package
 from edgepack.runtime.schema import IOSchema
+from edgepack.toolchain.build import BuildOptions, build
 
 _BUILT: dict[str, tuple[zoo.ZooModel, Path]] = {}
 
@@ -137,7 +138,7 @@ def test_column_selections_by_mask_and_slice():
     Core ML inputs (expected values from scikit-learn)."""
     from pathlib import Path as _Path
 
-    from edgepack.converters.sample import infer_schema
+    from edgepack.converters.sources.sample import infer_schema
     from edgepack.converters.sources.sklearn import SklearnSource
     from edgepack.converters.targets.coreml_sklearn import convert
     from edgepack.parity.coreml_spec import CoreMLModel

@@ -9,13 +9,14 @@ import importlib.util
 import numpy as np
 import pandas as pd
 import pytest
-from edgepack.converters.build import BuildOptions, build, frame_columns, records_from_frame
+from edgepack.converters.sources.sample import frame_columns, records_from_frame
 from edgepack.parity.metrics import classification_metrics, passes
 from edgepack.parity.profiles import DEFAULT_PROFILES, profile_for
 from edgepack.parity.runners import runner_class
 from edgepack.parity.runners.base import InputBatch
 from edgepack.runtime.package import Package
 from edgepack.runtime.schema import IOSchema
+from edgepack.toolchain.build import BuildOptions, build
 
 
 def _frame(rows: int, seed: int) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def test_missing_values_take_the_branch_sklearn_takes(estimator, tmp_path):
     The ONNX graph must route NaN the same way; before the fix a forest scored 206 vs 354 on such a row."""
     import joblib
     import pandas as pd
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
     from sklearn import ensemble, tree
 
     rng = np.random.default_rng(0)

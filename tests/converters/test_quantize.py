@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from edgepack.parity.profiles import DEFAULT_PROFILES
 
-EDGEPACK = [sys.executable, "-m", "edgepack.converters.cli"]
+EDGEPACK = [sys.executable, "-m", "edgepack.toolchain.cli"]
 PIXELS = [f"px{i}" for i in range(64)]
 
 
@@ -115,8 +115,8 @@ def test_random_forest_auto_explains_which_modes_do_not_apply(tmp_path):
 def test_a_broken_variant_is_dropped_and_the_default_can_name_a_variant(digits_mlp, tmp_path, monkeypatch):
     """A deliberately broken int8 variant (weights scaled by 1.3 after quantization) must fail its check."""
     import onnx
-    from edgepack.converters.build import BuildOptions, build
     from edgepack.converters.quantize import onnx as onnx_variants
+    from edgepack.toolchain.build import BuildOptions, build
     from onnx import numpy_helper
 
     real = onnx_variants._int8_weights
@@ -153,8 +153,8 @@ def test_variants_a_target_emits_itself_go_through_the_same_selection(digits_mlp
     """The hook for other formats: a target returning [float32, variant] gets its variant checked and kept
     (or dropped) like the ones built by --quantize."""
     from edgepack.converters import targets
-    from edgepack.converters.build import BuildOptions, build
     from edgepack.converters.quantize import onnx as onnx_variants
+    from edgepack.toolchain.build import BuildOptions, build
 
     plain = targets.TARGETS["onnx"]
 

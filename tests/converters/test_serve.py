@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from edgepack.converters.web_app import AppServer, url_segments
 from edgepack.runtime.package import Package
+from edgepack.toolchain.web_app import AppServer, url_segments
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_url_segments():
 
 def test_cli_prints_the_url_and_refuses_a_bad_port(built_packages):
     _, path = built_packages("logreg_binary")
-    proc = subprocess.Popen([sys.executable, "-m", "edgepack.converters.cli", "serve", str(path), "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "edgepack.toolchain.cli", "serve", str(path), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
@@ -109,6 +109,6 @@ def test_cli_prints_the_url_and_refuses_a_bad_port(built_packages):
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
-    bad = subprocess.run([sys.executable, "-m", "edgepack.converters.cli", "serve", str(path), "--port", "70000"],
+    bad = subprocess.run([sys.executable, "-m", "edgepack.toolchain.cli", "serve", str(path), "--port", "70000"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "not a port number" in bad.stderr and "Traceback" not in bad.stderr

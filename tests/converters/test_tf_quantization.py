@@ -19,7 +19,7 @@ COLUMNS = ["tenure_months", "senior_citizen", "monthly_charges", "total_charges"
 @pytest.fixture(scope="module")
 def wide_keras(tmp_path_factory: pytest.TempPathFactory):
     import keras
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
 
     keras.utils.set_random_seed(1)
     frame = zoo.churn_frame().dropna(subset=COLUMNS).reset_index(drop=True)
@@ -71,8 +71,8 @@ def test_int8_variants_are_small_and_agree(wide_keras):
 def test_a_broken_lowering_is_caught_by_the_build_check(tmp_path: Path, monkeypatch):
     """Folding thresholds without reading float32 inputs as their decimals flips splits that sit on a
     data value (HistGradientBoosting's quantile bins): the build's check must fail that artifact."""
-    from edgepack.converters.build import BuildOptions, build
     from edgepack.converters.lowering import trees
+    from edgepack.toolchain.build import BuildOptions, build
 
     monkeypatch.setattr(trees, "as_decimal", lambda values: values.astype(np.float64))
     z = zoo.get("hist_gradient_boosting_reg")
@@ -87,7 +87,7 @@ def test_a_broken_lowering_is_caught_by_the_build_check(tmp_path: Path, monkeypa
 
 @pytest.mark.parametrize("option", [{"bogus": "1"}, {"tree_strategy": "fastest"}, {"variants": "int4"}])
 def test_bad_target_options_are_refused(option, tmp_path: Path):
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
 
     z = zoo.get("decision_tree_clf")
     model_path, sample_path = zoo.save(z, tmp_path)
@@ -98,9 +98,10 @@ def test_bad_target_options_are_refused(option, tmp_path: Path):
 
 def test_gemm_and_gather_strategies_agree_with_the_model(tmp_path: Path):
     """Both tree formulations, forced by option, give scikit-learn's probabilities on held-out rows."""
-    from edgepack.converters.build import BuildOptions, build, frame_columns
+    from edgepack.converters.sources.sample import frame_columns
     from edgepack.runtime.records import tensors_for
     from edgepack.runtime.schema import IOSchema
+    from edgepack.toolchain.build import BuildOptions, build
     from test_tf_targets import tflite_ops
 
     z = zoo.get("random_forest_clf")

@@ -20,7 +20,7 @@ class Case:
     """A built package (float32 TFLite + TF.js) with its original model and held-out rows."""
 
     def __init__(self, name: str, root: Path) -> None:
-        from edgepack.converters.build import BuildOptions, build
+        from edgepack.toolchain.build import BuildOptions, build
 
         if name in keras_zoo.KERAS_FAMILIES:
             model_path, sample_path, self.holdout, self.label = keras_zoo.make(name, root / name)
@@ -43,7 +43,7 @@ class Case:
 
     def input_tensor(self) -> np.ndarray:
         """Held-out rows encoded per contract 2 (float32 [N, F], category index, NaN missing)."""
-        from edgepack.converters.build import frame_columns
+        from edgepack.converters.sources.sample import frame_columns
         from edgepack.runtime.records import tensors_for
         from edgepack.runtime.schema import IOSchema
 
@@ -149,7 +149,7 @@ def _columns(case: Case, records: list[dict]) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("runner", ["tflite", "tfjs-node-wasm", "tfjs-node-cpu"])
 def test_parity_runners_score_held_out_records_like_the_model(runner, tf_case):
     """The runners the build and the parity harness use (records in, encoded by each runtime itself)."""
-    from edgepack.converters.build import frame_columns, records_from_frame
+    from edgepack.converters.sources.sample import frame_columns, records_from_frame
     from edgepack.parity.runners import runner_class
     from edgepack.parity.runners.base import InputBatch
     from edgepack.runtime.package import Package

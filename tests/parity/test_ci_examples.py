@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from edgepack.converters.cli import make_parser
+from edgepack.toolchain.cli import make_parser
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "ci"
 

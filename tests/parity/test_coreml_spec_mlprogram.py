@@ -6,8 +6,8 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+from edgepack.converters.coreml_protobuf import module
 from edgepack.parity.coreml_spec import CoreMLModel
-from edgepack.parity.coreml_spec.proto import module
 
 MIL = module("MIL_pb2")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tamper
-from edgepack.converters.cli import main
 from edgepack.parity.runners import runners_for
 from edgepack.parity.runners.scorer_cli import ScorerCliRunner
+from edgepack.toolchain.cli import main
 
 ONNX_RUNTIMES = "onnxruntime,onnx-reference"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zoo
-from edgepack.converters.build import frame_columns, records_from_frame
+from edgepack.converters.sources.sample import frame_columns, records_from_frame
 from edgepack.parity.metrics import classification_metrics, passes
 from edgepack.parity.profiles import profile_for
 from edgepack.parity.runners import RUNNERS, runner_class, runners_for

@@ -36,7 +36,7 @@ class BuiltPackage:
 @pytest.fixture(scope="session")
 def strict_package(tmp_path_factory: pytest.TempPathFactory) -> BuiltPackage:
     import zoo
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -71,7 +71,7 @@ def numeric_package(tmp_path_factory: pytest.TempPathFactory) -> BuiltPackage:
     """Numbers only (StandardScaler -> LogisticRegression, NaN refused): CSV input takes numpy's reader."""
     import joblib
     import zoo
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler

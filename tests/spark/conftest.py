@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def spark():
-    from edgepack.converters import spark_session
+    from edgepack.converters.sources import spark_session
 
     reason = spark_session.availability()
     if reason:
@@ -49,7 +49,7 @@ def spark_models(spark, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def spark_packages(spark_models, tmp_path_factory: pytest.TempPathFactory):
     """name -> (SparkZooModel, package path), each built once per session."""
-    from edgepack.converters.build import BuildOptions, build
+    from edgepack.toolchain.build import BuildOptions, build
 
     root = tmp_path_factory.mktemp("spark_packages")
     cache: dict[str, tuple] = {}

@@ -63,7 +63,7 @@ def test_spark_runner_gives_sparks_own_outputs(spark, spark_packages):
 
 def test_parity_on_spark_passes_and_catches_a_perturbed_onnx(spark, spark_packages, parquet_dir, tmp_path, capsys):
     """`edgepack parity --engine spark`: the same report as on one machine, from merged partition summaries."""
-    from edgepack.converters.cli import main
+    from edgepack.toolchain.cli import main
 
     model, path = spark_packages("gbt_clf")
     data, frame = parquet_dir
@@ -86,7 +86,7 @@ def test_parity_on_spark_passes_and_catches_a_perturbed_onnx(spark, spark_packag
 
 
 def test_batch_score_on_spark_matches_spark(spark, spark_packages, parquet_dir, tmp_path):
-    from edgepack.converters.cli import main
+    from edgepack.toolchain.cli import main
 
     model, path = spark_packages("gbt_clf")
     data, frame = parquet_dir

@@ -39,7 +39,7 @@ export async function fixtures() {
 
 /** `edgepack serve PACKAGE --port 0` as a user runs it; resolves to {url, stop}. */
 export async function serve(packagePath) {
-  const child = spawn(PYTHON, ['-m', 'edgepack.converters.cli', 'serve', packagePath, '--port', '0'], {
+  const child = spawn(PYTHON, ['-m', 'edgepack.toolchain.cli', 'serve', packagePath, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

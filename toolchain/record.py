@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..converters.package_writer import validate_manifest, write_package
+from ..parity.harness import ParityReport
+from ..parity.report_text import jsonable
 from ..runtime.errors import PackageError
 from ..runtime.package import MANIFEST, Package
-from .harness import ParityReport
-from .report_text import jsonable
 
 
 def entries(report: ParityReport) -> list[dict[str, Any]]:
@@ -37,7 +38,6 @@ def entries(report: ParityReport) -> list[dict[str, Any]]:
 
 def record(report: ParityReport, overridden: bool = False) -> Path:
     """Update the manifest of the package at report.location. Raises PackageError if it cannot be written."""
-    from ..converters.package_writer import validate_manifest, write_package
 
     location = Path(report.location)
     package = Package.open(location)

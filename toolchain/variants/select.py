@@ -25,11 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from ...converters.quantize import VARIANT_EMITTERS, modes_of, variant_emitter
+from ...converters.quantize.base import NotApplicable, QuantizeContext
+from ...converters.targets.base import Artifact
+from ...parity.data import input_batch
 from ...parity.profiles import profile_for
 from ...runtime.errors import EdgepackError, UsageError
-from ..targets.base import Artifact
-from . import VARIANT_EMITTERS, modes_of, variant_emitter
-from .base import NotApplicable, QuantizeContext
+from ..check import check_artifact
 from .latency import measure_latency
 
 HOLDOUT_SHARE = 0.2
@@ -132,14 +134,12 @@ class CheckData:
     def parts(self) -> list[tuple[str, Any, dict[str, np.ndarray], Any]]:
         """(name, rows, reference, rows as the runners' InputBatch) per part, the batches built once for
         every candidate rather than once per candidate and part."""
-        from ..build import sample_batch
-
         parts = [("sample", self.frame, self.ref)]
         if len(self.holdout):
             parts.append(("holdout", self.frame.iloc[self.holdout], {k: v[self.holdout] for k, v in self.ref.items()}))
         if self.interpolated is not None and len(self.interpolated[0]):
             parts.append(("interpolated", *self.interpolated))
-        return [(name, frame, ref, self.batch if name == "sample" and self.batch is not None else sample_batch(frame, self.schema))
+        return [(name, frame, ref, self.batch if name == "sample" and self.batch is not None else input_batch(frame, self.schema))
                 for name, frame, ref in parts]
 
 
@@ -239,8 +239,6 @@ def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcome
 
 
 def _check(staged: Path, entry: dict[str, Any], data: CheckData, manifest: dict[str, Any]) -> dict[str, Any]:
-    from ..build import check_artifact
-
     results = []
     for name, frame, ref, batch in data.parts:
         try:

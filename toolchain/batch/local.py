@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import DataError
-from .batch import check_columns, layout_for, score_frame
+from ...runtime.errors import DataError
+from ...runtime.scorer import Scorer
+from .frames import check_columns, layout_for, score_frame
 
 
 def open_dataset(path: str | Path) -> Any:
@@ -30,7 +31,6 @@ def score_parquet(package: str | Path, input_path: str | Path, output: str | Pat
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..runtime.scorer import Scorer
 
     scorer = Scorer.load(package, artifact=artifact)
     dataset = open_dataset(input_path)

@@ -15,7 +15,7 @@ import shutil
 import sys
 from typing import Any
 
-from ..runtime.errors import UsageError
+from ...runtime.errors import UsageError
 
 DEFAULT_MASTER = "local[2]"
 # Offline and quiet: no UI port, no external interface, no progress bars on stderr.

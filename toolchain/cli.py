@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from ..runtime.errors import EXIT_USAGE, EdgepackError
 
-# subcommand -> (module under edgepack.converters.commands, one-line help)
+# subcommand -> (module under edgepack.toolchain.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build", "turn a trained model and a sample of its input into an edge package"),
     "inspect": ("inspect", "print a readable summary of a package"),
@@ -39,7 +39,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        mod = importlib.import_module(f"edgepack.converters.commands.{module}")
+        mod = importlib.import_module(f"edgepack.toolchain.commands.{module}")
         p = sub.add_parser(name, help=help_text, description=mod.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 from ...runtime.table import render_table
+from ..build import BuildOptions, build
+from ..variants.report import render_variants
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,8 +62,6 @@ def parse_options(items: list[str]) -> dict[str, dict[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..build import BuildOptions, build
-
     result = build(BuildOptions(
         model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
@@ -81,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{check['artifact']}: {check['dropped']}")
     if result.manifest.get("quantization"):
         print()
-        from ..quantize.report import render_variants
 
         print(render_variants(result.manifest))
     if not result.passed:

@@ -6,7 +6,6 @@ emit each target (targets/) -> check each artifact in onnxruntime against the re
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import shutil
@@ -17,16 +16,27 @@ from typing import Any
 
 import numpy as np
 
-from ..parity.metrics import classification_metrics, passes, regression_metrics
+from ..converters.package_writer import file_record, write_package
+from ..converters.sources import load_source
+from ..converters.sources.sample import (
+    feature_frame,
+    frame_columns,
+    infer_schema,
+    read_table,
+    records_from_frame,
+)
+from ..converters.targets import get_target
+from ..parity.data import input_batch
 from ..parity.profiles import DEFAULT_PROFILES, profile_for
 from ..runtime.errors import EdgepackError
+from ..runtime.progress import Progress
 from ..runtime.schema import IOSchema
-from .package_writer import file_record, write_package
-from .progress import Progress
+from .check import check_artifact, drop_failed_variants, utc_now
+from .variants import select as quantize
+from .variants.select import parse_quantize
 
 FLOAT32_PROFILE = DEFAULT_PROFILES["float32"]
 GOLDEN_ROWS = 128
-MIN_GOLDEN_ROWS = 64
 
 
 @dataclass
@@ -57,38 +67,6 @@ class BuildResult:
         return all(c["passed"] for c in self.checks if "dropped" not in c)
 
 
-def frame_columns(frame: Any, schema: IOSchema) -> dict[str, np.ndarray]:
-    """A feature DataFrame as the runtime's columns: float64 with NaN, or str objects."""
-    columns = {}
-    for feat in schema.features:
-        col = frame[feat.name]
-        if feat.type == "category":
-            columns[feat.name] = col.astype(str).to_numpy(dtype=object)
-        else:
-            columns[feat.name] = col.astype(float).to_numpy(dtype=np.float64)
-    return columns
-
-
-def records_from_frame(frame: Any, schema: IOSchema) -> list[dict[str, Any]]:
-    """JSON-ready records: NaN as null, integers as ints."""
-    records = []
-    for row in frame.itertuples(index=False, name=None):
-        record = {}
-        for feat, value in zip(schema.features, row):
-            if feat.type == "category":
-                record[feat.name] = str(value)
-            elif value is None or (isinstance(value, float) and np.isnan(value)):
-                record[feat.name] = None
-            elif feat.type == "int":
-                record[feat.name] = int(value)
-            elif feat.type == "bool":
-                record[feat.name] = bool(value)
-            else:
-                record[feat.name] = float(value)
-        records.append(record)
-    return records
-
-
 def _golden_rows(n: int, wanted: int) -> np.ndarray:
     rng = np.random.default_rng(0)
     return np.sort(rng.permutation(n)[: min(n, wanted)])
@@ -102,93 +80,8 @@ def _outputs_json(ref: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any
     return out
 
 
-def sample_batch(frame: Any, schema: IOSchema) -> Any:
-    """`frame` as the InputBatch every runner takes (records and columns)."""
-    from ..parity.runners.base import InputBatch
-
-    return InputBatch(records=records_from_frame(frame, schema), columns=frame_columns(frame, schema))
-
-
-def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSchema, ref: dict[str, np.ndarray],
-                   scale: float, data_name: str, manifest: dict[str, Any] | None = None,
-                   batch: Any | None = None) -> dict[str, Any]:
-    """Run one artifact of the package in the first runner of its format (parity/runners table) on
-    `frame` and compare with the reference under the profile of the artifact's precision.
-    `batch`: `frame` already as an InputBatch, when the caller checks several artifacts on it."""
-    from ..parity.runners import runner_class, runners_for
-    from ..runtime.package import Package
-
-    package = Package.open(path)
-    art = package.artifact(entry["id"])
-    precision = entry.get("precision", "float32")
-    result: dict[str, Any] = {"artifact": art.id, "data": data_name, "rows": int(len(frame)), "profile": precision,
-                              "when": _now()}
-    names = runners_for(art.format)
-    if not names:
-        return {**result, "runtime": "none", "metrics": {}, "passed": False,
-                "unavailable": f"no runner for {art.format} artifacts"}
-    cls = runner_class(names[0])
-    reason = cls.availability()
-    if reason:
-        return {**result, "runtime": names[0], "metrics": {}, "passed": False, "unavailable": reason}
-    if batch is None:
-        batch = sample_batch(frame, schema)
-    with cls(package, art) as runner:
-        got = runner.predict(batch)
-    if schema.task == "classification":
-        classes = list(schema.classes)
-        ref_idx = np.array([classes.index(v.item() if isinstance(v, np.generic) else v) for v in ref["label"]])
-        metrics = classification_metrics(ref["probabilities"], got["probabilities"], ref_idx)
-    else:
-        metrics = regression_metrics(ref["value"], got["value"], scale)
-    return {**result, "runtime": names[0], "metrics": metrics,
-            "passed": passes(metrics, profile_for(precision, manifest))}
-
-
-def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes], checks: list[dict[str, Any]],
-                         manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
-    """Leave out every quantized variant (a non-default artifact) that failed its profile or could not be
-    checked here, and say why in its check (`dropped`). A failing default artifact stays: the build then
-    fails, as it should. Entries without a check (--quantize candidates, judged by quantize.select) stay."""
-    by_id = {c["artifact"]: c for c in checks}
-    kept, dropped_files = [], set()
-    for entry in entries:
-        check = by_id.get(entry["id"])
-        if check is None or check["passed"] or entry.get("default"):
-            kept.append(entry)
-            continue
-        check["size"] = entry["size"]
-        check["dropped"] = (f"dropped: not verified ({check['unavailable']})" if "unavailable" in check else
-                            failure_reason(check["metrics"], profile_for(check["profile"], manifest), check["profile"]))
-        dropped_files.update([entry["file"], *(f["file"] for f in entry.get("files", []))])
-    still_used = {f for e in kept for f in [e["file"], *(x["file"] for x in e.get("files", []))]}
-    return kept, {k: v for k, v in files.items() if k not in dropped_files or k in still_used}
-
-
-def failure_reason(metrics: dict[str, float], profile: dict[str, Any], name: str) -> str:
-    """Which limits of the profile the metrics break, in words."""
-    broken = []
-    if "label_agreement" in metrics:
-        if metrics["label_agreement"] < profile.get("min_label_agreement", 1.0):
-            broken.append(f"label agreement {metrics['label_agreement']:.4f} < {profile.get('min_label_agreement', 1.0)}")
-        if metrics["max_probability_error"] > profile.get("max_probability_error", 1e-5):
-            broken.append(f"probability error {metrics['max_probability_error']:.3g} > {profile.get('max_probability_error', 1e-5)}")
-    elif metrics.get("max_scaled_error", 0.0) > profile.get("max_value_error", 1e-5):
-        broken.append(f"scaled value error {metrics['max_scaled_error']:.3g} > {profile.get('max_value_error', 1e-5)}")
-    return f"dropped: fails the {name} profile ({'; '.join(broken) or 'check failed'})"
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
 def build(opts: BuildOptions) -> BuildResult:
     """Build a package. Raises an EdgepackError subclass for user errors (bad model, bad sample)."""
-    from .quantize.select import parse_quantize
-    from .sample import feature_frame, infer_schema, read_table
-    from .sources import load_source
-    from .targets import get_target
-
     plan = parse_quantize(opts.quantize, opts.targets)
     progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
     with progress.step(f"loading {opts.model.name}"):
@@ -211,8 +104,6 @@ def build(opts: BuildOptions) -> BuildResult:
             artifacts.extend(emitted if isinstance(emitted, list) else [emitted])
     candidates: list[Any] = []
     if plan:
-        from .quantize import select as quantize
-
         calibration, holdout = quantize.split_sample(len(frame))
         with progress.step(f"building quantized variants ({plan.text}) calibrated on {len(calibration)} rows"):
             part = frame.iloc[calibration]
@@ -250,7 +141,7 @@ def build(opts: BuildOptions) -> BuildResult:
         "format": "edgepack",
         "format_version": 1,
         "model": {"name": opts.name or opts.model.stem, "version": str(opts.version), "task": schema.task,
-                  "created": _now()},
+                  "created": utc_now()},
         "source": {**description, "file": opts.model.name,
                    "sha256": source.sha256() if hasattr(source, "sha256") else hashlib.sha256(opts.model.read_bytes()).hexdigest()},
         "inputs": {"features": [f.to_manifest() for f in schema.features]},
@@ -273,7 +164,7 @@ def build(opts: BuildOptions) -> BuildResult:
         with progress.step("checking every artifact against the model in its runtime"):
             staged = write_package(staging / "package", manifest, files)
             # One batch for every artifact: records are built row by row in Python, once is enough.
-            batch = sample_batch(frame, schema)
+            batch = input_batch(frame, schema)
             for entry in entries:
                 if entry["id"] not in candidate_ids:
                     checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest, batch))

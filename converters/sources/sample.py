@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import DataError
-from ..runtime.schema import Feature, IOSchema
+from ...runtime.errors import DataError
+from ...runtime.schema import Feature, IOSchema
+from .sklearn import walk
 
 PROBE_CATEGORY = "__edgepack_unseen__"
 
@@ -117,7 +118,6 @@ def _model_categories(source: Any, name: str) -> list[str] | None:
     model = getattr(source, "model", None)
     if model is None:
         return None
-    from .sources.sklearn import walk
 
     for part in walk(model):
         if type(part).__name__ != "ColumnTransformer":
@@ -131,3 +131,81 @@ def _model_categories(source: Any, name: str) -> list[str] | None:
                 if cats is not None:
                     return [str(c) for c in cats[cols.index(name)]]
     return None
+
+
+def frame_columns(frame: Any, schema: IOSchema) -> dict[str, np.ndarray]:
+    """A feature DataFrame as the runtime's columns: float64 with NaN, or str objects."""
+    columns = {}
+    for feat in schema.features:
+        col = frame[feat.name]
+        if feat.type == "category":
+            columns[feat.name] = col.astype(str).to_numpy(dtype=object)
+        else:
+            columns[feat.name] = col.astype(float).to_numpy(dtype=np.float64)
+    return columns
+
+
+def records_from_frame(frame: Any, schema: IOSchema) -> list[dict[str, Any]]:
+    """JSON-ready records: NaN as null, integers as ints."""
+    records = []
+    for row in frame.itertuples(index=False, name=None):
+        record = {}
+        for feat, value in zip(schema.features, row):
+            if feat.type == "category":
+                record[feat.name] = str(value)
+            elif value is None or (isinstance(value, float) and np.isnan(value)):
+                record[feat.name] = None
+            elif feat.type == "int":
+                record[feat.name] = int(value)
+            elif feat.type == "bool":
+                record[feat.name] = bool(value)
+            else:
+                record[feat.name] = float(value)
+        records.append(record)
+    return records
+
+
+def validate_frame(schema: IOSchema, frame: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Vectorised record validation. Returns (feature columns as the runtime takes them, the error of each
+    row: None when valid, else "field: reason" for its first failing field in schema order)."""
+    import pandas as pd
+
+    n = len(frame)
+    errors = np.full(n, None, dtype=object)
+    columns: dict[str, np.ndarray] = {}
+
+    def fail(mask: np.ndarray, field: str, reason: str) -> None:
+        hit = mask & np.equal(errors, None)
+        errors[hit] = f"{field}: {reason}"
+
+    for feat in schema.features:
+        raw = frame[feat.name]
+        missing = raw.isna().to_numpy()
+        if feat.type == "category":
+            values = raw.astype(object).to_numpy()
+            if not feat.nullable:
+                fail(missing, feat.name, "missing value (null or NaN) where the model needs one")
+            is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
+            fail(~is_str & ~missing, feat.name, "expected a category (string)")
+            if feat.categories is not None and feat.unknown == "error":
+                known = pd.Series(values).isin(list(feat.categories)).to_numpy()
+                fail(is_str & ~known, feat.name, "unknown category; the model knows: " + ", ".join(feat.categories[:8]))
+            values = np.where(is_str, values, "")
+            columns[feat.name] = values.astype(object)
+            continue
+        if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
+            numbers = raw.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            numbers = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+            fail(np.isnan(numbers) & ~missing, feat.name, "expected a number")
+        nan = np.isnan(numbers)
+        if not feat.nullable:
+            fail(nan, feat.name, "missing value (null or NaN) where the model needs one")
+        fail(np.isinf(numbers), feat.name, "infinity is not a valid value")
+        finite = np.isfinite(numbers)
+        if feat.type == "int":
+            fail(finite & (numbers != np.round(numbers)), feat.name, "expected an integer")
+        if feat.type == "bool":
+            fail(finite & (numbers != 0) & (numbers != 1), feat.name, "expected a boolean (true/false or 0/1)")
+        columns[feat.name] = np.where(np.isinf(numbers), np.nan, numbers)
+    return columns, errors

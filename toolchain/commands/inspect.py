@@ -15,6 +15,7 @@ from pathlib import Path
 from ...runtime.errors import EXIT_OK, UsageError
 from ...runtime.package import Package
 from ...runtime.table import render_table
+from ..variants.report import render_variants, variants_html
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -74,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(package.manifest, indent=2))
     elif args.variants:
-        from ..quantize.report import render_variants, variants_html
 
         print(render_variants(package.manifest))
         if args.html:

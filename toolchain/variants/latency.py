@@ -11,6 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ...parity.data import input_batch
+from ...parity.runners import runner_class, runners_for
+from ...runtime.package import Package
+
 SINGLE_RUNS = 31
 BATCH_RUNS = 7
 BATCH_ROWS = 256
@@ -23,11 +27,6 @@ BUDGET_SECONDS = 3.0
 
 def measure_latency(package_path: Path, artifact_id: str, frame: Any, schema: Any) -> dict[str, Any] | None:
     """{"runtime", "single_row_ms", "batch_ms", "batch_rows", "runs"} or None when no runner is available."""
-    from ...parity.runners import runner_class, runners_for
-    from ...parity.runners.base import InputBatch
-    from ...runtime.package import Package
-    from ..build import frame_columns, records_from_frame
-
     package = Package.open(package_path)
     art = package.artifact(artifact_id)
     names = runners_for(art.format)
@@ -35,10 +34,7 @@ def measure_latency(package_path: Path, artifact_id: str, frame: Any, schema: An
         return None
     rows = min(BATCH_ROWS, len(frame))
 
-    def batch_of(part: Any) -> InputBatch:
-        return InputBatch(records=records_from_frame(part, schema), columns=frame_columns(part, schema))
-
-    one, many = batch_of(frame.iloc[:1]), batch_of(frame.iloc[:rows])
+    one, many = input_batch(frame.iloc[:1], schema), input_batch(frame.iloc[:rows], schema)
     with runner_class(names[0])(package, art) as runner:
         single, single_runs = _median_ms(runner, one, SINGLE_RUNS)
         batch, batch_runs = _median_ms(runner, many, BATCH_RUNS)

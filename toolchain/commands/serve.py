@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ...runtime.errors import EXIT_OK, UsageError
 from ...runtime.package import Package
+from ..web_app import WEB_DIR, AppServer
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,8 +38,6 @@ def _is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..web_app import WEB_DIR, AppServer
-
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port number", fix="use 1-65535, or 0 for a free port")
     package = Package.open(args.package)

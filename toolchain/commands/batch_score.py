@@ -26,6 +26,7 @@ from typing import Any
 
 from ...runtime.errors import EXIT_OK, EXIT_REJECTED
 from ...runtime.table import render_table
+from ..batch import local, spark
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,16 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _local(args: argparse.Namespace) -> dict[str, Any]:
-    from ..batch_local import score_parquet
-
-    return score_parquet(args.package, args.input, args.output, id_column=args.id_column, artifact=args.artifact,
+    return local.score_parquet(args.package, args.input, args.output, id_column=args.id_column, artifact=args.artifact,
                          batch_rows=args.batch_rows)
 
 
 def _spark(args: argparse.Namespace) -> dict[str, Any]:
-    from ..batch_spark import score_parquet
-
-    return score_parquet(args.package, args.input, args.output, id_column=args.id_column, artifact=args.artifact,
+    return spark.score_parquet(args.package, args.input, args.output, id_column=args.id_column, artifact=args.artifact,
                          master=args.master)
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import DataError
-from ..runtime.schema import IOSchema
+from ...converters.sources.sample import validate_frame
+from ...runtime.errors import DataError
+from ...runtime.schema import IOSchema
 
 ERROR_COLUMN = "error"
 ROW_COLUMN = "row"  # the id column when none is named: the record's position in the input
@@ -60,58 +61,12 @@ def check_columns(schema: IOSchema, columns: list[str], where: str, id_column: s
                         fix=f"columns are: {', '.join(columns[:20])}")
 
 
-def validate(schema: IOSchema, frame: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Vectorised record validation. Returns (feature columns as the runtime takes them, the error of each
-    row: None when valid, else "field: reason" for its first failing field in schema order)."""
-    import pandas as pd
-
-    n = len(frame)
-    errors = np.full(n, None, dtype=object)
-    columns: dict[str, np.ndarray] = {}
-
-    def fail(mask: np.ndarray, field: str, reason: str) -> None:
-        hit = mask & np.equal(errors, None)
-        errors[hit] = f"{field}: {reason}"
-
-    for feat in schema.features:
-        raw = frame[feat.name]
-        missing = raw.isna().to_numpy()
-        if feat.type == "category":
-            values = raw.astype(object).to_numpy()
-            if not feat.nullable:
-                fail(missing, feat.name, "missing value (null or NaN) where the model needs one")
-            is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
-            fail(~is_str & ~missing, feat.name, "expected a category (string)")
-            if feat.categories is not None and feat.unknown == "error":
-                known = pd.Series(values).isin(list(feat.categories)).to_numpy()
-                fail(is_str & ~known, feat.name, "unknown category; the model knows: " + ", ".join(feat.categories[:8]))
-            values = np.where(is_str, values, "")
-            columns[feat.name] = values.astype(object)
-            continue
-        if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
-            numbers = raw.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            numbers = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-            fail(np.isnan(numbers) & ~missing, feat.name, "expected a number")
-        nan = np.isnan(numbers)
-        if not feat.nullable:
-            fail(nan, feat.name, "missing value (null or NaN) where the model needs one")
-        fail(np.isinf(numbers), feat.name, "infinity is not a valid value")
-        finite = np.isfinite(numbers)
-        if feat.type == "int":
-            fail(finite & (numbers != np.round(numbers)), feat.name, "expected an integer")
-        if feat.type == "bool":
-            fail(finite & (numbers != 0) & (numbers != 1), feat.name, "expected a boolean (true/false or 0/1)")
-        columns[feat.name] = np.where(np.isinf(numbers), np.nan, numbers)
-    return columns, errors
-
-
 def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any) -> Any:
     """Score one pandas frame of records. Returns the output frame (layout's columns, one row per input row,
     in order). `ids` holds the id column's values for these rows."""
     import pandas as pd
 
-    columns, errors = validate(scorer.schema, frame)
+    columns, errors = validate_frame(scorer.schema, frame)
     ok = np.equal(errors, None)
     out: dict[str, Any] = {layout.id_column: np.asarray(ids)}
     n = len(frame)

@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .batch import ROW_COLUMN, check_columns, layout_for, score_frame
+from ...converters.sources import spark_session
+from ...runtime.errors import DataError
+from ...runtime.scorer import Scorer
+from .frames import ROW_COLUMN, check_columns, layout_for, score_frame
 
 _SCORERS: dict[tuple[str, str | None], Any] = {}  # per Python worker: loaded once, reused by every partition
 
@@ -27,7 +30,6 @@ def package_on_executors(spark: Any, package: Path) -> tuple[str, bool]:
 
 def executor_scorer(location: str, shipped: bool, artifact: str | None) -> Any:
     """The scorer inside an executor's Python worker (cached across partitions)."""
-    from ..runtime.scorer import Scorer
 
     key = (location, artifact)
     if key not in _SCORERS:
@@ -47,9 +49,6 @@ def score_parquet(package: str | Path, input_path: str, output: str, id_column: 
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    from ..runtime.errors import DataError
-    from ..runtime.scorer import Scorer
-    from . import spark_session
 
     package = Path(package)
     scorer = Scorer.load(package, artifact=artifact)  # fail early, in the driver, on a bad package

@@ -12,6 +12,7 @@ import html
 import math
 from typing import Any
 
+from ...parity.profiles import profile_for
 from ...runtime.table import render_table
 
 COLORS = {"float32": "#1f5fbf", "kept": "#1a8a3a", "dropped": "#c0392b"}
@@ -112,7 +113,6 @@ def variants_html(manifest: dict[str, Any]) -> str:
 
 def _limits(points: list[dict[str, Any]], profiles: dict[str, dict[str, Any]]) -> list[tuple[str, float]]:
     """(precisions, error limit) for the quantized precisions plotted: the manifest's profile, else the default."""
-    from ...parity.profiles import profile_for
 
     by_limit: dict[float, list[str]] = {}
     for precision in dict.fromkeys(r["precision"] for r in points if r["precision"] not in (None, "float32")):

@@ -29,8 +29,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from ...parity.engines.spark import SparkParityOptions, run_spark_parity, to_report
+from ...parity.harness import ParityOptions, run_parity
+from ...parity.profiles import load_overrides
+from ...parity.report_html import write_html
+from ...parity.report_junit import write_junit
+from ...parity.report_text import render, write_json
 from ...parity.runners import RUNNERS
 from ...runtime.errors import UsageError
+from ...runtime.package import Package
+from ..record import record
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,11 +64,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...parity.profiles import load_overrides
-    from ...parity.report_html import write_html
-    from ...parity.report_junit import write_junit
-    from ...parity.report_text import render, write_json
-
     if args.rows < 0:
         raise UsageError(f"--rows must be 0 or more, got {args.rows}")
     try:
@@ -77,7 +80,6 @@ def run(args: argparse.Namespace) -> int:
     if args.html is not None:
         write_html(report, args.html, scale)
     if args.record:
-        from ...parity.record import record
 
         record(report, overridden=bool(overrides))
         print(f"recorded {sum(r.status != 'unavailable' for r in report.results)} results in {report.location}",
@@ -86,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _local(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None) -> object:
-    from ...parity.harness import ParityOptions, run_parity
-
     if args.label_column and args.data is None:
         raise UsageError("--label-column names a column of the holdout", where="--label-column",
                          fix="pass --data HOLDOUT with that column as well")
@@ -99,8 +99,6 @@ def _local(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None
 
 
 def _spark(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None) -> object:
-    from ...parity.engines.spark import SparkParityOptions, run_spark_parity, to_report
-
     if args.data is None or args.reference is None:
         raise UsageError("--engine spark compares the whole --data with the --reference model",
                          fix="pass --data PARQUET_DIR and --reference MODEL")
@@ -115,6 +113,4 @@ ENGINES = {"local": _local, "spark": _spark}
 
 
 def _scale(report: object) -> float:
-    from ...runtime.package import Package
-
     return float(Package.open(report.location).manifest["outputs"].get("value_scale", 1.0)) or 1.0  # type: ignore[attr-defined]

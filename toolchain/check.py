@@ -1,0 +1,88 @@
+"""The build's check: run one artifact of a staged package in its format's first runner and judge it,
+and leave out the quantized variants that fail."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..parity.data import input_batch
+from ..parity.metrics import classification_metrics, passes, regression_metrics
+from ..parity.profiles import profile_for
+from ..parity.runners import runner_class, runners_for
+from ..runtime.package import Package
+from ..runtime.schema import IOSchema
+
+
+def utc_now() -> str:
+    """The current time as the manifest records it (UTC, seconds)."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSchema, ref: dict[str, np.ndarray],
+                   scale: float, data_name: str, manifest: dict[str, Any] | None = None,
+                   batch: Any | None = None) -> dict[str, Any]:
+    """Run one artifact of the package in the first runner of its format (parity/runners table) on
+    `frame` and compare with the reference under the profile of the artifact's precision.
+    `batch`: `frame` already as an InputBatch, when the caller checks several artifacts on it."""
+    package = Package.open(path)
+    art = package.artifact(entry["id"])
+    precision = entry.get("precision", "float32")
+    result: dict[str, Any] = {"artifact": art.id, "data": data_name, "rows": int(len(frame)), "profile": precision,
+                              "when": utc_now()}
+    names = runners_for(art.format)
+    if not names:
+        return {**result, "runtime": "none", "metrics": {}, "passed": False,
+                "unavailable": f"no runner for {art.format} artifacts"}
+    cls = runner_class(names[0])
+    reason = cls.availability()
+    if reason:
+        return {**result, "runtime": names[0], "metrics": {}, "passed": False, "unavailable": reason}
+    if batch is None:
+        batch = input_batch(frame, schema)
+    with cls(package, art) as runner:
+        got = runner.predict(batch)
+    if schema.task == "classification":
+        classes = list(schema.classes)
+        ref_idx = np.array([classes.index(v.item() if isinstance(v, np.generic) else v) for v in ref["label"]])
+        metrics = classification_metrics(ref["probabilities"], got["probabilities"], ref_idx)
+    else:
+        metrics = regression_metrics(ref["value"], got["value"], scale)
+    return {**result, "runtime": names[0], "metrics": metrics,
+            "passed": passes(metrics, profile_for(precision, manifest))}
+
+
+def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes], checks: list[dict[str, Any]],
+                         manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """Leave out every quantized variant (a non-default artifact) that failed its profile or could not be
+    checked here, and say why in its check (`dropped`). A failing default artifact stays: the build then
+    fails, as it should. Entries without a check (--quantize candidates, judged by quantize.select) stay."""
+    by_id = {c["artifact"]: c for c in checks}
+    kept, dropped_files = [], set()
+    for entry in entries:
+        check = by_id.get(entry["id"])
+        if check is None or check["passed"] or entry.get("default"):
+            kept.append(entry)
+            continue
+        check["size"] = entry["size"]
+        check["dropped"] = (f"dropped: not verified ({check['unavailable']})" if "unavailable" in check else
+                            failure_reason(check["metrics"], profile_for(check["profile"], manifest), check["profile"]))
+        dropped_files.update([entry["file"], *(f["file"] for f in entry.get("files", []))])
+    still_used = {f for e in kept for f in [e["file"], *(x["file"] for x in e.get("files", []))]}
+    return kept, {k: v for k, v in files.items() if k not in dropped_files or k in still_used}
+
+
+def failure_reason(metrics: dict[str, float], profile: dict[str, Any], name: str) -> str:
+    """Which limits of the profile the metrics break, in words."""
+    broken = []
+    if "label_agreement" in metrics:
+        if metrics["label_agreement"] < profile.get("min_label_agreement", 1.0):
+            broken.append(f"label agreement {metrics['label_agreement']:.4f} < {profile.get('min_label_agreement', 1.0)}")
+        if metrics["max_probability_error"] > profile.get("max_probability_error", 1e-5):
+            broken.append(f"probability error {metrics['max_probability_error']:.3g} > {profile.get('max_probability_error', 1e-5)}")
+    elif metrics.get("max_scaled_error", 0.0) > profile.get("max_value_error", 1e-5):
+        broken.append(f"scaled value error {metrics['max_scaled_error']:.3g} > {profile.get('max_value_error', 1e-5)}")
+    return f"dropped: fails the {name} profile ({'; '.join(broken) or 'check failed'})"

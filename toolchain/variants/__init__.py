@@ -1,0 +1,1 @@
+"""Variant selection for `edgepack build --quantize`: build, check and keep quantized variants."""

@@ -17,10 +17,18 @@ if TYPE_CHECKING:
 # Paths are plain strings (os.path), not pathlib: importing pathlib costs a device 0.7 MiB at start-up.
 
 from .errors import PackageError
+from .manifest import FORMAT_NAME, FORMAT_VERSION, check_manifest
+from .onnx_check import check_self_contained
 
-FORMAT_NAME = "edgepack"
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST", "ArtifactInfo", "Package", "check_manifest", "sha256_bytes"]
+
 MANIFEST = "manifest.json"
+# A manifest larger than this is refused before it is parsed: JSON costs a Python process several times
+# its size in objects, and a device has 256 MiB in all. Real manifests are kilobytes (a feature with
+# 50,000 categories and their frequencies is about 2 MiB). Change it with EDGEPACK_MAX_MANIFEST_BYTES or
+# Package.open(..., max_manifest_bytes=N).
+MAX_MANIFEST_BYTES = 8 << 20
+MANIFEST_LIMIT_ENV = "EDGEPACK_MAX_MANIFEST_BYTES"
 # Bounds for a zipped package: generous for real models, fatal for zip bombs.
 MAX_MEMBER_BYTES = 1 << 30
 MAX_TOTAL_BYTES = 2 << 30
@@ -57,16 +65,20 @@ class _DirSource:
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, limit: int | None = None) -> bytes:
         rel = _safe_relpath(rel, self.root)
         path = os.path.realpath(os.path.join(self.root, rel))  # symlinks resolved before the check
         if os.path.commonpath([self.root, path]) != self.root:
-            raise PackageError(f"{rel!r} resolves outside the package", where=self.root)
+            raise PackageError(f"{rel!r} resolves outside the package (a symlink or path out of it is refused)",
+                               where=self.root, fix="copy the real file into the package, or rebuild it")
         if not os.path.isfile(path):
             raise PackageError(f"missing file {rel!r}", where=self.root,
                                fix="the package is incomplete: copy it again or rebuild it")
         with open(path, "rb") as handle:
-            return handle.read()
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise _too_large(rel, limit, self.root)
+        return data
 
     def names(self) -> list[str]:
         return sorted(os.path.relpath(os.path.join(folder, f), self.root)
@@ -97,17 +109,22 @@ class _ZipSource:
                 raise PackageError(f"entry {rel!r} unpacks to {info.file_size} bytes, over the limit", where=path)
             if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
                 raise PackageError(f"entry {rel!r} has a compression ratio typical of a zip bomb", where=path)
+            if rel in self.members:  # readers disagree on which copy wins (Python the last, unzip the first)
+                raise PackageError(f"the zip holds two entries named {rel!r}", where=path,
+                                   fix="the package was altered: use the .edgepack file written by edgepack build")
             total += info.file_size
             self.members[rel] = info
         if total > MAX_TOTAL_BYTES:
             raise PackageError(f"package unpacks to {total} bytes, over the limit of {MAX_TOTAL_BYTES}", where=path)
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, limit: int | None = None) -> bytes:
         rel = _safe_relpath(rel, self.path)
         info = self.members.get(rel)
         if info is None:
             raise PackageError(f"missing file {rel!r}", where=self.path,
                                fix="the package is incomplete: rebuild it")
+        if limit is not None and info.file_size > limit:
+            raise _too_large(rel, limit, self.path)
         # Read with a cap: the declared size in the zip header is itself untrusted.
         import zipfile
         import zlib
@@ -124,6 +141,22 @@ class _ZipSource:
 
     def names(self) -> list[str]:
         return sorted(self.members)
+
+
+def _too_large(rel: str, limit: int, where: str) -> PackageError:
+    return PackageError(f"{rel!r} is larger than the limit of {limit} bytes", where=where,
+                        fix=f"raise the limit ({MANIFEST_LIMIT_ENV}=BYTES) if this package is trusted and really that large")
+
+
+def manifest_limit() -> int:
+    """The manifest size limit in force: $EDGEPACK_MAX_MANIFEST_BYTES, else MAX_MANIFEST_BYTES."""
+    raw = os.environ.get(MANIFEST_LIMIT_ENV, "").strip()
+    if not raw:
+        return MAX_MANIFEST_BYTES
+    if not raw.isdigit():
+        raise PackageError(f"{MANIFEST_LIMIT_ENV}={raw!r} is not a number of bytes", where=MANIFEST_LIMIT_ENV,
+                           fix="set it to a whole number, e.g. 8388608")
+    return int(raw)
 
 
 # Small files are hashed with Python's built-in sha256: importing hashlib loads OpenSSL, several MiB of
@@ -159,8 +192,10 @@ class Package:
         self.manifest = manifest
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Package:
-        """Open a package directory or `.edgepack` file. Raises PackageError when it cannot be trusted."""
+    def open(cls, path: str | os.PathLike[str], *, max_manifest_bytes: int | None = None) -> Package:
+        """Open a package directory or `.edgepack` file and check its manifest's shape (runtime/manifest.py).
+        Raises PackageError when it cannot be trusted. The manifest may be at most `max_manifest_bytes`
+        (default: manifest_limit())."""
         location = os.fspath(path)
         if os.path.isdir(location):
             source: _DirSource | _ZipSource = _DirSource(location)
@@ -169,12 +204,18 @@ class Package:
         else:
             raise PackageError(f"no package at {location}", where=location,
                                fix="pass the directory or .edgepack file written by edgepack build")
-        raw = source.read(MANIFEST)
+        raw = source.read(MANIFEST, max_manifest_bytes if max_manifest_bytes is not None else manifest_limit())
         try:
             manifest = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PackageError(f"manifest.json is not valid JSON: {exc}", where=location) from exc
+            raise PackageError(f"manifest.json is not valid JSON: {exc}", where=location,
+                               fix="rebuild the package with edgepack build") from exc
+        except RecursionError:  # 100,000 nested lists: no manifest field nests more than a few levels
+            raise PackageError("manifest.json nests too deeply to be a manifest", where=location,
+                               fix="rebuild the package with edgepack build") from None
         check_manifest(manifest, location)
+        for name in _manifest_paths(manifest):
+            _safe_relpath(name, location)
         return cls(location, source, manifest)
 
     # -- the manifest, in the user's words ---------------------------------------------------------
@@ -220,7 +261,8 @@ class Package:
         return self._source.names()
 
     def artifact_bytes(self, art: ArtifactInfo) -> bytes:
-        """The artifact's bytes, after checking size and sha256 against the manifest."""
+        """The artifact's bytes, after checking size and sha256 against the manifest; an ONNX artifact
+        must also be self-contained (runtime/onnx_check.py: no external data), whoever loads it next."""
         data = self._source.read(art.file)
         digest = sha256_bytes(data)
         if digest != art.sha256 or len(data) != art.size:
@@ -229,37 +271,54 @@ class Package:
                 where=self.location,
                 fix="the package was altered or damaged in transit: copy it again from the build",
             )
+        if art.format == "onnx":
+            check_self_contained(data, f"{self.location}: {art.file}")
         return data
 
-    def verify_file(self, rel: str, sha256: str) -> bytes:
+    def verify_file(self, rel: str, sha256: str, *, size: int | None = None, what: str = "") -> bytes:
+        """A file's bytes after checking its sha256 (and size, when given) against the manifest's."""
         data = self._source.read(rel)
-        if sha256_bytes(data) != sha256:
-            raise PackageError(f"{rel!r} failed its checksum", where=self.location,
+        if sha256_bytes(data) != sha256 or (size is not None and len(data) != size):
+            raise PackageError(f"{what + ' ' if what else ''}{rel!r} failed its checksum", where=self.location,
                                fix="the package was altered or damaged: copy it again from the build")
         return data
 
+    def golden_bytes(self) -> bytes:
+        """golden.json's bytes, checksum-verified (Scorer.load checks them before scoring anything)."""
+        entry = self.manifest["golden"]
+        return self.verify_file(entry["file"], entry["sha256"], what="golden vectors")
+
     def golden(self) -> dict[str, Any]:
         """The golden vectors (sample records and the source model's outputs), checksum-verified."""
-        entry = self.manifest["golden"]
-        return json.loads(self.verify_file(entry["file"], entry["sha256"]))
+        try:
+            return json.loads(self.golden_bytes())
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise PackageError(f"the golden vectors are not valid JSON: {exc}", where=self.location,
+                               fix="rebuild the package with edgepack build") from None
+
+    def verify(self) -> list[str]:
+        """Check every file the manifest lists (each artifact, its parts, the golden vectors) against its
+        sha256 and size, inside the package (no symlink out). Returns the files checked; raises PackageError
+        on the first that fails."""
+        checked = []
+        for art in self.artifacts():
+            self.artifact_bytes(art)
+            checked.append(art.file)
+            for part in art.entry.get("files", []):
+                if part["file"] != art.file:
+                    self.verify_file(part["file"], part["sha256"], size=part["size"])
+                    checked.append(part["file"])
+        self.golden_bytes()
+        checked.append(self.manifest["golden"]["file"])
+        return checked
 
 
-def check_manifest(manifest: Any, where: str) -> None:
-    """The structural checks a device can afford without jsonschema (the full schema is checked at build)."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise PackageError("manifest.json is not an edgepack manifest", where=where)
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise PackageError(
-            f"unknown package format version {version!r}; this runtime reads version {FORMAT_VERSION}",
-            where=where,
-            fix="upgrade edgepack on this device, or rebuild the package with a matching edgepack",
-        )
-    for key in ("model", "source", "inputs", "outputs", "artifacts", "golden"):
-        if key not in manifest:
-            raise PackageError(f"manifest.json lacks {key!r}", where=where, fix="rebuild the package")
-    for entry in manifest["artifacts"]:
-        for key in ("id", "format", "file", "sha256", "size"):
-            if key not in entry:
-                raise PackageError(f"artifact entry lacks {key!r}", where=where, fix="rebuild the package")
-        _safe_relpath(entry["file"], where)
+def _manifest_paths(manifest: dict[str, Any]) -> list[str]:
+    """Every path the manifest names inside the package."""
+    names = [manifest["golden"]["file"]]
+    for art in manifest["artifacts"]:
+        names.append(art["file"])
+        names += [part["file"] for part in art.get("files", []) if isinstance(part.get("file"), str)]
+        if isinstance(art.get("bundle"), str):
+            names.append(art["bundle"])
+    return names

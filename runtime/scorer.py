@@ -70,7 +70,8 @@ class Scorer:
     def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1) -> Scorer:
         """Open and verify a package and load its ONNX artifact (`artifact`: an id, default the package's).
 
-        Raises PackageError when the package is invalid or its checksum fails.
+        Verifies the manifest's shape, the artifact's and the golden vectors' checksums, and that the
+        artifact is self-contained (no external data). Raises PackageError when any of that fails.
         """
         import onnxruntime as ort  # the one heavy import of the device runtime
 
@@ -80,15 +81,20 @@ class Scorer:
             raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX artifacts",
                                fix="choose an ONNX artifact (edgepack inspect lists them)")
         data = package.artifact_bytes(art)
+        package.golden_bytes()  # the README's promise: every checksum verified before anything is scored
         options = ort.SessionOptions()
         # One thread each: a gateway shares its cores, and single-record latency is best without handoffs.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Bytes that are not an ONNX model (an ORT-format flatbuffer, which runtime/onnx_check.py does not
+        # read) are refused rather than guessed at.
+        options.add_session_config_entry("session.load_model_format", "ONNX")
         try:
             session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise PackageError(f"onnxruntime cannot load {art.file!r}: {exc}", where=str(package.location)) from exc
+        _check_binding(art, session, package.location)
         return cls(package, art, session)
 
     # -- scoring -------------------------------------------------------------------------------------
@@ -220,9 +226,7 @@ class Scorer:
     # -- self-test -----------------------------------------------------------------------------------
     def selftest(self) -> SelfTestResult:
         """Score the package's golden vectors and compare with the source model's stored outputs."""
-        golden = self.package.golden()
-        records = golden["records"]
-        expected = golden["outputs"]
+        records, expected = _golden_parts(self.package.golden(), self.schema, self.package.location)
         raw = self.run_columns(encode_checked(self.schema, records))
         tolerance = dict(DEFAULT_TOLERANCE)
         tolerance.update(self.package.manifest.get("tolerance_profiles", {}).get(self.artifact.precision, {}))
@@ -237,6 +241,49 @@ class Scorer:
         scale = float(self.package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
         err = float(np.max(np.abs(raw["value"] - want)) / scale) if len(want) else 0.0
         return SelfTestResult(len(records), None, err, tolerance, err <= tolerance["max_value_error"])
+
+
+def _check_binding(art: ArtifactInfo, session: Any, where: str) -> None:
+    """The manifest's tensors are the graph's: a manifest naming others is refused at load, not mid-stream."""
+    graph_inputs = {i.name for i in session.get_inputs()}
+    graph_outputs = {o.name for o in session.get_outputs()}
+    declared = [t["name"] for t in art.entry["inputs"]]
+    if set(declared) != graph_inputs:
+        raise PackageError(f"artifact {art.id!r}: the manifest's input tensors {sorted(declared)} are not the "
+                           f"model's {sorted(graph_inputs)}", where=where, fix="rebuild the package with edgepack build")
+    missing = [name for name in art.entry["outputs"].values() if name not in graph_outputs]
+    if missing:
+        raise PackageError(f"artifact {art.id!r}: the model has no output {missing[0]!r}", where=where,
+                           fix="rebuild the package with edgepack build")
+
+
+def _golden_parts(golden: Any, schema: IOSchema, where: str) -> tuple[list[Any], dict[str, Any]]:
+    """The golden vectors' records and expected outputs, refused (PackageError) unless they fit the
+    manifest: as many outputs as records, labels among its classes, one probability per class."""
+    def bad(what: str) -> PackageError:
+        return PackageError(f"golden vectors: {what}", where=where, fix="rebuild the package with edgepack build")
+
+    if not isinstance(golden, dict) or not isinstance(golden.get("records"), list) \
+            or not isinstance(golden.get("outputs"), dict):
+        raise bad("expected {\"records\": [...], \"outputs\": {...}}")
+    records, outputs = golden["records"], golden["outputs"]
+    n = len(records)
+    if schema.task == "classification":
+        labels, probs = outputs.get("label"), outputs.get("probabilities")
+        if not isinstance(labels, list) or not isinstance(probs, list) or len(labels) != n or len(probs) != n:
+            raise bad(f"expected {n} labels and {n} probability rows, one per record")
+        known = {(type(c), c) for c in schema.classes}
+        for i, (label, row) in enumerate(zip(labels, probs)):
+            if (type(label), label) not in known:
+                raise bad(f"row {i}: label {label!r} is not one of the manifest's classes")
+            if not isinstance(row, list) or len(row) != len(schema.classes) \
+                    or not all(type(p) in (int, float) for p in row):
+                raise bad(f"row {i}: expected {len(schema.classes)} probabilities")
+    else:
+        values = outputs.get("value")
+        if not isinstance(values, list) or len(values) != n or not all(type(v) in (int, float) for v in values):
+            raise bad(f"expected {n} numbers under outputs.value, one per record")
+    return records, outputs
 
 
 def encode_checked(schema: IOSchema, records: list[Any]) -> dict[str, np.ndarray]:

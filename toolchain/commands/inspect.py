@@ -1,5 +1,9 @@
 """Print a readable summary of an edge package: model, inputs, outputs, artifacts and parity.
 
+Before printing anything it checks the package the way a device does: the manifest's shape, and every
+listed file (each artifact, its parts, the golden vectors) against its sha256 and size, inside the
+package (a symlink out of it is refused). A package that fails exits 4 with the reason.
+
 example:
   edgepack inspect build/churn/package
   edgepack inspect build/churn/churn.edgepack --json
@@ -69,9 +73,10 @@ def summary(package: Package) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    package = Package.open(args.package)
     if args.html and not args.variants:
         raise UsageError("--html goes with --variants", fix="edgepack inspect --variants PACKAGE --html FILE")
+    package = Package.open(args.package)
+    checked = package.verify()
     if args.json:
         print(json.dumps(package.manifest, indent=2))
     elif args.variants:
@@ -83,4 +88,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"\nplot written to {args.html}")
     else:
         print(summary(package))
+        print(f"verified: {len(checked)} files match their sha256 and size, all inside the package")
     return EXIT_OK

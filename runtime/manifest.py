@@ -116,6 +116,7 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
         raise fail("outputs.classes", "a class is listed twice")
     needed = "probabilities" if classification else "value"
     known = set(names)
+    types = {f["name"]: f["type"] for f in features}
     for i, art in enumerate(m["artifacts"]):
         if art["format"] != "onnx":
             continue
@@ -125,6 +126,10 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
             unknown = [n for n in tensor["features"] if n not in known]
             if unknown:
                 raise fail(f"artifacts[{i}].inputs[{j}].features", f"{unknown[0]!r} is not an input feature")
+            numbers = [n for n in tensor["features"] if types[n] != "category"]
+            if tensor["dtype"] == "string" and numbers:
+                raise fail(f"artifacts[{i}].inputs[{j}]", f"a string tensor cannot carry the {types[numbers[0]]} "
+                           f"feature {numbers[0]!r}")
         if needed not in art["outputs"]:
             raise fail(f"artifacts[{i}].outputs", f"a {m['model']['task']} artifact must name its {needed!r} output")
 
@@ -176,10 +181,10 @@ def _first_duplicate(items: list[Any]) -> Any:
 
 
 def _shown(value: Any) -> str:
-    """A value in a message: its JSON type and at most 40 characters of it."""
-    text = json.dumps(value, ensure_ascii=True) if not isinstance(value, (dict, list)) else (
-        "an object" if isinstance(value, dict) else "a list")
+    """A value in a message, as JSON (at most 40 characters) with its JSON type: `"big" (a string)`."""
     if isinstance(value, (dict, list)):
-        return text
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}.get(type(value), "")
-    return f"{kind} {text[:40]}{'...' if len(text) > 40 else ''}".strip()
+        return "an object" if isinstance(value, dict) else "a list"
+    text = json.dumps(value, ensure_ascii=True)
+    text = text if len(text) <= 40 else text[:40] + "..."
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(type(value), "null")
+    return text if value is None else f"{text} ({kind})"

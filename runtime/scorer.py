@@ -243,18 +243,33 @@ class Scorer:
         return SelfTestResult(len(records), None, err, tolerance, err <= tolerance["max_value_error"])
 
 
+# The manifest's tensor dtypes as onnxruntime names the graph's input types.
+_ORT_TYPES = {"float32": "tensor(float)", "float64": "tensor(double)", "int64": "tensor(int64)",
+              "int32": "tensor(int32)", "string": "tensor(string)"}
+
+
 def _check_binding(art: ArtifactInfo, session: Any, where: str) -> None:
-    """The manifest's tensors are the graph's: a manifest naming others is refused at load, not mid-stream."""
-    graph_inputs = {i.name for i in session.get_inputs()}
+    """The manifest's tensors are the graph's (names, dtypes, [N, features] shapes): a manifest that says
+    otherwise is refused at load, not by onnxruntime in the middle of a stream."""
+    def bad(what: str) -> PackageError:
+        return PackageError(f"artifact {art.id!r}: {what}", where=where, fix="rebuild the package with edgepack build")
+
+    graph_inputs = {i.name: i for i in session.get_inputs()}
+    declared = {t["name"]: t for t in art.entry["inputs"]}
+    if set(declared) != set(graph_inputs) or len(declared) != len(art.entry["inputs"]):
+        raise bad(f"the manifest's input tensors {sorted(declared)} are not the model's {sorted(graph_inputs)}")
+    for name, tensor in declared.items():
+        node = graph_inputs[name]
+        if node.type != _ORT_TYPES[tensor["dtype"]]:
+            raise bad(f"input {name!r} is {node.type} in the model, {tensor['dtype']} in the manifest")
+        shape = node.shape
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != len(tensor["features"])):
+            raise bad(f"input {name!r} has shape {shape} in the model; the manifest stacks "
+                      f"{len(tensor['features'])} feature(s) as [N, {len(tensor['features'])}]")
     graph_outputs = {o.name for o in session.get_outputs()}
-    declared = [t["name"] for t in art.entry["inputs"]]
-    if set(declared) != graph_inputs:
-        raise PackageError(f"artifact {art.id!r}: the manifest's input tensors {sorted(declared)} are not the "
-                           f"model's {sorted(graph_inputs)}", where=where, fix="rebuild the package with edgepack build")
     missing = [name for name in art.entry["outputs"].values() if name not in graph_outputs]
     if missing:
-        raise PackageError(f"artifact {art.id!r}: the model has no output {missing[0]!r}", where=where,
-                           fix="rebuild the package with edgepack build")
+        raise bad(f"the model has no output {missing[0]!r}")
 
 
 def _golden_parts(golden: Any, schema: IOSchema, where: str) -> tuple[list[Any], dict[str, Any]]:

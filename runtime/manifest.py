@@ -17,7 +17,7 @@ import os
 import re
 from typing import Any
 
-from .errors import PackageError
+from .errors import PackageError, quoted
 
 FORMAT_NAME = "edgepack"
 FORMAT_VERSION = 1
@@ -86,7 +86,7 @@ def check_shape(value: Any, rule: dict[str, Any], path: str, where: str) -> None
     if isinstance(value, dict):
         for key in rule.get("required", ()):
             if key not in value:
-                raise fail(f"lacks {key!r}")
+                raise fail(f"lacks {quoted(key)}")
         properties = rule.get("properties", {})
         extra = rule.get("additionalProperties")
         for key, item in value.items():
@@ -104,10 +104,10 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
     features = m["inputs"]["features"]
     names = [f["name"] for f in features]
     if len(set(names)) != len(names):
-        raise fail("inputs.features", f"feature {_first_duplicate(names)!r} is listed twice")
+        raise fail("inputs.features", f"feature {quoted(_first_duplicate(names))} is listed twice")
     ids = [a["id"] for a in m["artifacts"]]
     if len(set(ids)) != len(ids):
-        raise fail("artifacts", f"artifact id {_first_duplicate(ids)!r} is listed twice")
+        raise fail("artifacts", f"artifact id {quoted(_first_duplicate(ids))} is listed twice")
     classification = m["model"]["task"] == "classification"
     classes = m["outputs"].get("classes", [])
     if classification and not classes:
@@ -125,13 +125,13 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
         for j, tensor in enumerate(art["inputs"]):
             unknown = [n for n in tensor["features"] if n not in known]
             if unknown:
-                raise fail(f"artifacts[{i}].inputs[{j}].features", f"{unknown[0]!r} is not an input feature")
+                raise fail(f"artifacts[{i}].inputs[{j}].features", f"{quoted(unknown[0])} is not an input feature")
             numbers = [n for n in tensor["features"] if types[n] != "category"]
             if tensor["dtype"] == "string" and numbers:
                 raise fail(f"artifacts[{i}].inputs[{j}]", f"a string tensor cannot carry the {types[numbers[0]]} "
-                           f"feature {numbers[0]!r}")
+                           f"feature {quoted(numbers[0])}")
         if needed not in art["outputs"]:
-            raise fail(f"artifacts[{i}].outputs", f"a {m['model']['task']} artifact must name its {needed!r} output")
+            raise fail(f"artifacts[{i}].outputs", f"a {m['model']['task']} artifact must name its {quoted(needed)} output")
 
 
 _TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",

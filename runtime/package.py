@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 # Paths are plain strings (os.path), not pathlib: importing pathlib costs a device 0.7 MiB at start-up.
 
-from .errors import PackageError
+from .errors import PackageError, quoted
 from .manifest import FORMAT_NAME, FORMAT_VERSION, check_manifest
 from .onnx_check import check_self_contained
 
@@ -52,11 +52,11 @@ class ArtifactInfo:
 def _safe_relpath(name: str, where: str) -> str:
     """Refuse absolute paths, drive letters and `..` so that nothing resolves outside the package."""
     if not name or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        raise PackageError(f"unsafe path {name!r}: absolute paths are refused", where=where,
+        raise PackageError(f"unsafe path {quoted(name)}: absolute paths are refused", where=where,
                            fix="rebuild the package with edgepack build")
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise PackageError(f"unsafe path {name!r}: '..' is refused", where=where,
+        raise PackageError(f"unsafe path {quoted(name)}: '..' is refused", where=where,
                            fix="rebuild the package with edgepack build")
     return "/".join(parts)
 
@@ -69,10 +69,10 @@ class _DirSource:
         rel = _safe_relpath(rel, self.root)
         path = os.path.realpath(os.path.join(self.root, rel))  # symlinks resolved before the check
         if os.path.commonpath([self.root, path]) != self.root:
-            raise PackageError(f"{rel!r} resolves outside the package (a symlink or path out of it is refused)",
+            raise PackageError(f"{quoted(rel)} resolves outside the package (a symlink or path out of it is refused)",
                                where=self.root, fix="copy the real file into the package, or rebuild it")
         if not os.path.isfile(path):
-            raise PackageError(f"missing file {rel!r}", where=self.root,
+            raise PackageError(f"missing file {quoted(rel)}", where=self.root,
                                fix="the package is incomplete: copy it again or rebuild it")
         with open(path, "rb") as handle:
             data = handle.read() if limit is None else handle.read(limit + 1)
@@ -106,11 +106,11 @@ class _ZipSource:
             if info.is_dir():
                 continue
             if info.file_size > MAX_MEMBER_BYTES:
-                raise PackageError(f"entry {rel!r} unpacks to {info.file_size} bytes, over the limit", where=path)
+                raise PackageError(f"entry {quoted(rel)} unpacks to {info.file_size} bytes, over the limit", where=path)
             if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                raise PackageError(f"entry {rel!r} has a compression ratio typical of a zip bomb", where=path)
+                raise PackageError(f"entry {quoted(rel)} has a compression ratio typical of a zip bomb", where=path)
             if rel in self.members:  # readers disagree on which copy wins (Python the last, unzip the first)
-                raise PackageError(f"the zip holds two entries named {rel!r}", where=path,
+                raise PackageError(f"the zip holds two entries named {quoted(rel)}", where=path,
                                    fix="the package was altered: use the .edgepack file written by edgepack build")
             total += info.file_size
             self.members[rel] = info
@@ -121,7 +121,7 @@ class _ZipSource:
         rel = _safe_relpath(rel, self.path)
         info = self.members.get(rel)
         if info is None:
-            raise PackageError(f"missing file {rel!r}", where=self.path,
+            raise PackageError(f"missing file {quoted(rel)}", where=self.path,
                                fix="the package is incomplete: rebuild it")
         if limit is not None and info.file_size > limit:
             raise _too_large(rel, limit, self.path)
@@ -133,10 +133,10 @@ class _ZipSource:
             with self.zip.open(info) as handle:
                 data = handle.read(info.file_size + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
-            raise PackageError(f"entry {rel!r} is damaged: {exc}", where=self.path,
+            raise PackageError(f"entry {quoted(rel)} is damaged: {exc}", where=self.path,
                                fix="the package was altered or damaged in transit: copy it again from the build") from exc
         if len(data) != info.file_size:
-            raise PackageError(f"entry {rel!r} does not match its declared size", where=self.path)
+            raise PackageError(f"entry {quoted(rel)} does not match its declared size", where=self.path)
         return data
 
     def names(self) -> list[str]:
@@ -144,7 +144,7 @@ class _ZipSource:
 
 
 def _too_large(rel: str, limit: int, where: str) -> PackageError:
-    return PackageError(f"{rel!r} is larger than the limit of {limit} bytes", where=where,
+    return PackageError(f"{quoted(rel)} is larger than the limit of {limit} bytes", where=where,
                         fix=f"raise the limit ({MANIFEST_LIMIT_ENV}=BYTES) if this package is trusted and really that large")
 
 
@@ -154,7 +154,7 @@ def manifest_limit() -> int:
     if not raw:
         return MAX_MANIFEST_BYTES
     if not raw.isdigit():
-        raise PackageError(f"{MANIFEST_LIMIT_ENV}={raw!r} is not a number of bytes", where=MANIFEST_LIMIT_ENV,
+        raise PackageError(f"{MANIFEST_LIMIT_ENV}={quoted(raw)} is not a number of bytes", where=MANIFEST_LIMIT_ENV,
                            fix="set it to a whole number, e.g. 8388608")
     return int(raw)
 
@@ -245,7 +245,7 @@ class Package:
                 if art.id == ident:
                     return art
             known = ", ".join(a.id for a in candidates)
-            raise PackageError(f"no artifact {ident!r} in this package", where=self.location,
+            raise PackageError(f"no artifact {quoted(ident)} in this package", where=self.location,
                                fix=f"choose one of: {known}")
         of_format = [a for a in candidates if a.format == format]
         if not of_format:
@@ -267,7 +267,7 @@ class Package:
         digest = sha256_bytes(data)
         if digest != art.sha256 or len(data) != art.size:
             raise PackageError(
-                f"artifact {art.file!r} failed its checksum (manifest sha256 {art.sha256[:12]}..., file {digest[:12]}...)",
+                f"artifact {quoted(art.file)} failed its checksum (manifest sha256 {art.sha256[:12]}..., file {digest[:12]}...)",
                 where=self.location,
                 fix="the package was altered or damaged in transit: copy it again from the build",
             )
@@ -279,7 +279,7 @@ class Package:
         """A file's bytes after checking its sha256 (and size, when given) against the manifest's."""
         data = self._source.read(rel)
         if sha256_bytes(data) != sha256 or (size is not None and len(data) != size):
-            raise PackageError(f"{what + ' ' if what else ''}{rel!r} failed its checksum", where=self.location,
+            raise PackageError(f"{what + ' ' if what else ''}{quoted(rel)} failed its checksum", where=self.location,
                                fix="the package was altered or damaged: copy it again from the build")
         return data
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .batch import BatchValidator
-from .errors import PackageError, RecordError
+from .errors import PackageError, RecordError, quoted
 from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
 from .records import Rejection, encode_records, tensors_for
@@ -78,7 +78,7 @@ class Scorer:
         package = path if isinstance(path, Package) else Package.open(path)
         art = package.artifact(artifact, format="onnx")
         if art.format != "onnx":
-            raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX artifacts",
+            raise PackageError(f"artifact {quoted(art.id)} is {art.format}; this scorer runs ONNX artifacts",
                                fix="choose an ONNX artifact (edgepack inspect lists them)")
         data = package.artifact_bytes(art)
         package.golden_bytes()  # the README's promise: every checksum verified before anything is scored
@@ -93,7 +93,7 @@ class Scorer:
         try:
             session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise PackageError(f"onnxruntime cannot load {art.file!r}: {exc}", where=str(package.location)) from exc
+            raise PackageError(f"onnxruntime cannot load {quoted(art.file)}: {exc}", where=str(package.location)) from exc
         _check_binding(art, session, package.location)
         return cls(package, art, session)
 
@@ -252,7 +252,7 @@ def _check_binding(art: ArtifactInfo, session: Any, where: str) -> None:
     """The manifest's tensors are the graph's (names, dtypes, [N, features] shapes): a manifest that says
     otherwise is refused at load, not by onnxruntime in the middle of a stream."""
     def bad(what: str) -> PackageError:
-        return PackageError(f"artifact {art.id!r}: {what}", where=where, fix="rebuild the package with edgepack build")
+        return PackageError(f"artifact {quoted(art.id)}: {what}", where=where, fix="rebuild the package with edgepack build")
 
     graph_inputs = {i.name: i for i in session.get_inputs()}
     declared = {t["name"]: t for t in art.entry["inputs"]}
@@ -261,15 +261,15 @@ def _check_binding(art: ArtifactInfo, session: Any, where: str) -> None:
     for name, tensor in declared.items():
         node = graph_inputs[name]
         if node.type != _ORT_TYPES[tensor["dtype"]]:
-            raise bad(f"input {name!r} is {node.type} in the model, {tensor['dtype']} in the manifest")
+            raise bad(f"input {quoted(name)} is {node.type} in the model, {tensor['dtype']} in the manifest")
         shape = node.shape
         if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != len(tensor["features"])):
-            raise bad(f"input {name!r} has shape {shape} in the model; the manifest stacks "
+            raise bad(f"input {quoted(name)} has shape {shape} in the model; the manifest stacks "
                       f"{len(tensor['features'])} feature(s) as [N, {len(tensor['features'])}]")
     graph_outputs = {o.name for o in session.get_outputs()}
     missing = [name for name in art.entry["outputs"].values() if name not in graph_outputs]
     if missing:
-        raise bad(f"the model has no output {missing[0]!r}")
+        raise bad(f"the model has no output {quoted(missing[0])}")
 
 
 def _golden_parts(golden: Any, schema: IOSchema, where: str) -> tuple[list[Any], dict[str, Any]]:
@@ -290,7 +290,7 @@ def _golden_parts(golden: Any, schema: IOSchema, where: str) -> tuple[list[Any],
         known = {(type(c), c) for c in schema.classes}
         for i, (label, row) in enumerate(zip(labels, probs)):
             if (type(label), label) not in known:
-                raise bad(f"row {i}: label {label!r} is not one of the manifest's classes")
+                raise bad(f"row {i}: label {quoted(label)} is not one of the manifest's classes")
             if not isinstance(row, list) or len(row) != len(schema.classes) \
                     or not all(type(p) in (int, float) for p in row):
                 raise bad(f"row {i}: expected {len(schema.classes)} probabilities")

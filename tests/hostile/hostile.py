@@ -63,10 +63,10 @@ def in_process(main: Any, argv: list[str]) -> Outcome:
     return Outcome(code, err.getvalue())
 
 
-def inspect(package: Path) -> Outcome:
+def inspect(package: Path, *options: str) -> Outcome:
     from edgepack.toolchain.cli import main
 
-    return in_process(main, ["inspect", str(package)])
+    return in_process(main, ["inspect", str(package), *options])
 
 
 def selftest(package: Path) -> Outcome:

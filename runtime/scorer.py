@@ -268,7 +268,7 @@ def _array_plan(binding: list[dict[str, Any]], schema: IOSchema) -> tuple[list[t
 
     numbers = [position[n] for t in binding if is_number(t) for n in t["features"]]
     in_block = {j: k for k, j in enumerate(numbers)}
-    plan = []
+    plan: list[tuple[str, Any, Any, Any, str]] = []
     for tensor in binding:
         idx = [position[n] for n in tensor["features"]]
         if tensor["dtype"] == "string":

@@ -24,6 +24,8 @@ from .schema import IOSchema
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .signing import TrustSet
+
 # The float32 profile a package falls back to when its manifest names none for the artifact.
 DEFAULT_TOLERANCE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
 
@@ -67,14 +69,25 @@ class Scorer:
         self._array_output = (kind, [self._outputs[kind]])
 
     @classmethod
-    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1) -> Scorer:
+    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1,
+             trust: str | Path | TrustSet | None = None) -> Scorer:
         """Open and verify a package and load its ONNX artifact (`artifact`: an id, default the package's).
+        `trust`: a public key file, a directory of them or a TrustSet; the package must then carry a valid
+        signature by one of those keys (runtime/signing.py).
 
-        Raises PackageError when the package is invalid or its checksum fails.
+        Raises PackageError when the package is invalid, its checksum fails or, with `trust`, it is unsigned
+        or wrongly signed; UsageError when `trust` names no usable key or the `signing` extra is missing.
         """
         import onnxruntime as ort  # the one heavy import of the device runtime
 
         package = path if isinstance(path, Package) else Package.open(path)
+        if trust is not None:
+            from .signing import (  # deferred: a start-up without --trust stays as small
+                TrustSet,
+                verify_package,
+            )
+
+            verify_package(package, trust if isinstance(trust, TrustSet) else TrustSet.load(trust))
         art = package.artifact(artifact, format="onnx")
         if art.format != "onnx":
             raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX artifacts",

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint install bench clean web web-test java
+.PHONY: demo test lint typecheck install bench clean web web-test java
 .PHONY: device-test device-test-arm64 device-tools
 
 install: $(STAMP) java
@@ -45,7 +45,18 @@ demo: $(STAMP) $(CHURN)/churn.joblib
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) java lint web
+# mypy over the device runtime and the public API modules (the folders are mapped onto `edgepack.*` by
+# package-dir; a tree of symlinks gives mypy those names).
+TYPECHECK := build/typecheck
+PUBLIC_API := edgepack.toolchain.build edgepack.parity.harness edgepack.parity.profiles edgepack.parity.metrics
+typecheck: $(STAMP)
+	mkdir -p $(TYPECHECK)/edgepack
+	for d in runtime converters parity toolchain; do ln -sfn ../../../$$d $(TYPECHECK)/edgepack/$$d; done
+	cd $(TYPECHECK) && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml -p edgepack.runtime
+	cd $(TYPECHECK) && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml --follow-imports=silent \
+		$(addprefix -m ,$(PUBLIC_API))
+
+test: $(STAMP) java lint typecheck web
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 	$(MAKE) web-test
 

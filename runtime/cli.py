@@ -38,6 +38,8 @@ EXAMPLES = """examples:
   edgepack-score churn.edgepack --watch /data/in --out /data/out
   # check the package against its golden vectors
   edgepack-score selftest churn.edgepack
+  # accept only packages signed by a key this device trusts (edgepack keygen / edgepack sign)
+  edgepack-score churn.edgepack --trust /etc/edgepack/trusted/ < records.jsonl
 
 output line:  {"label": 1, "probabilities": {"0": 0.31, "1": 0.69}, "package": "churn", "version": "1"}
               (regression: {"value": 12.5, ...}; "id" first with --id-field)
@@ -72,6 +74,8 @@ def _score_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
     parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX artifact)")
+    parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by this public key (or by "
+                        "any key in DIR); unsigned or wrongly signed packages exit 4. Needs edgepack[signing]")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
                         help="input format on stdin: JSON lines, or CSV with a header row (default: jsonl)")
     parser.add_argument("--id-field", metavar="NAME", help="field (or CSV column) copied into each output line as \"id\"")
@@ -98,6 +102,7 @@ def _selftest_parser() -> argparse.ArgumentParser:
         epilog="example:\n  edgepack-score selftest build/churn/package --artifact onnx\n\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
     parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id (default: the package's default)")
+    parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by a trusted key (exit 4)")
     return parser
 
 
@@ -138,10 +143,10 @@ def run() -> None:
     os._exit(code)
 
 
-def _load(package: str, artifact: str | None):  # noqa: ANN202  (Scorer, imported lazily with onnxruntime)
+def _load(package: str, artifact: str | None, trust: str | None = None):  # noqa: ANN202  (Scorer, lazily)
     from .scorer import Scorer  # deferred: onnxruntime loads here, not for --help or --version
 
-    return Scorer.load(package, artifact)
+    return Scorer.load(package, artifact, trust=trust)
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -154,7 +159,7 @@ def _score(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"{PROG}: error: cannot write --errors {args.errors}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
-    scorer = _load(args.package, args.artifact)
+    scorer = _load(args.package, args.artifact, args.trust)
     options = StreamOptions(format=args.format, id_field=args.id_field, line_buffered=args.line_buffered,
                             batch_bytes=max(4096, args.batch_bytes))
     stream = StreamScorer(scorer, sys.stdout.buffer, errors, options)
@@ -177,7 +182,7 @@ def _score(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace) -> int:
     from .watch import WatchOptions, watch  # deferred: only the command that runs pays its start-up
 
-    scorer = _load(args.package, args.artifact)
+    scorer = _load(args.package, args.artifact, args.trust)
     if args.format != "jsonl" or args.errors or args.line_buffered:
         _score_parser().error("in watch mode the format comes from each file's suffix and errors go to OUT_DIR")
     options = WatchOptions(once=args.once, interval=args.interval, min_age=args.min_age, id_field=args.id_field,
@@ -188,7 +193,7 @@ def _watch(args: argparse.Namespace) -> int:
 def _selftest(args: argparse.Namespace) -> int:
     from .table import render_table  # deferred: only the command that runs pays its start-up
 
-    scorer = _load(args.package, args.artifact)
+    scorer = _load(args.package, args.artifact, args.trust)
     result = scorer.selftest()
     tol = result.tolerance
     rows = [["rows", result.rows, ""]]

@@ -24,6 +24,8 @@ from .schema import IOSchema
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .signing import TrustSet
+
 # The float32 profile a package falls back to when its manifest names none for the artifact.
 DEFAULT_TOLERANCE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
 
@@ -67,15 +69,27 @@ class Scorer:
         self._array_output = (kind, [self._outputs[kind]])
 
     @classmethod
-    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1) -> Scorer:
+    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1,
+             trust: str | Path | TrustSet | None = None) -> Scorer:
         """Open and verify a package and load its ONNX artifact (`artifact`: an id, default the package's).
+        `trust`: a public key file, a directory of them or a TrustSet; the package must then carry a valid
+        signature by one of those keys (runtime/signing.py).
 
         Verifies the manifest's shape, the artifact's and the golden vectors' checksums, and that the
-        artifact is self-contained (no external data). Raises PackageError when any of that fails.
+        artifact is self-contained (no external data). Raises PackageError when any of that fails or, with
+        `trust`, the package is unsigned or wrongly signed; UsageError when `trust` names no usable key or
+        the `signing` extra is missing.
         """
         import onnxruntime as ort  # the one heavy import of the device runtime
 
         package = path if isinstance(path, Package) else Package.open(path)
+        if trust is not None:
+            from .signing import (  # deferred: a start-up without --trust stays as small
+                TrustSet,
+                verify_package,
+            )
+
+            verify_package(package, trust if isinstance(trust, TrustSet) else TrustSet.load(trust))
         art = package.artifact(artifact, format="onnx")
         if art.format != "onnx":
             raise PackageError(f"artifact {quoted(art.id)} is {art.format}; this scorer runs ONNX artifacts",
@@ -330,7 +344,7 @@ def _array_plan(binding: list[dict[str, Any]], schema: IOSchema) -> tuple[list[t
 
     numbers = [position[n] for t in binding if is_number(t) for n in t["features"]]
     in_block = {j: k for k, j in enumerate(numbers)}
-    plan = []
+    plan: list[tuple[str, Any, Any, Any, str]] = []
     for tensor in binding:
         idx = [position[n] for n in tensor["features"]]
         if tensor["dtype"] == "string":

@@ -9,6 +9,7 @@ import { chooseBackend } from './backends/index.js';
 import { PackageError } from './errors.js';
 import { Package } from './package.js';
 import { Scorer } from './scorer.js';
+import { verifyPackage } from './signing.js';
 
 export { BACKENDS, BACKEND_NAMES } from './backends/index.js';
 export { EdgepackError, PackageError, RecordError, UsageError, EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_PACKAGE } from './errors.js';
@@ -17,19 +18,23 @@ export { checkSelfContained } from './onnx.js';
 export { checkRecord, tensorsFor, validateRecords } from './records.js';
 export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
 export { Scorer } from './scorer.js';
+export { verifyPackage } from './signing.js';
 
 /**
  * Open a package, verify the chosen artifact's files against the manifest and start a backend.
  *
  * @param {string|URL|Map<string, any>|Record<string, any>|FileList|File[]|Package} location
  *        a URL (pages), a directory path (Node), the package's files, or a Package already opened
- * @param {{artifact?: string, backend?: string, wasmPaths?: {ort?: string, tfjs?: string}, threads?: number}} [options]
+ * @param {{artifact?: string, backend?: string, wasmPaths?: {ort?: string, tfjs?: string}, threads?: number, trust?: string[]}} [options]
+ *        trust: PEM public keys; the package must then carry a valid signature by one of them
  * @returns {Promise<Scorer>}
- * @throws {PackageError} unknown format version, missing file, checksum mismatch, artifact the runtime cannot load
+ * @throws {PackageError} unknown format version, missing file, checksum mismatch, artifact the runtime cannot load,
+ *        with `trust`: unsigned, signed by another key, or changed after signing
  * @throws {UsageError}   unknown backend or artifact/backend mismatch
  */
 export async function loadPackage(location, options = {}) {
   const pkg = location instanceof Package ? location : await Package.open(location);
+  if (options.trust !== undefined) await verifyPackage(pkg, options.trust);
   const { entry, candidates } = chooseBackend(pkg, options.artifact ?? null, options.backend ?? 'auto');
   const files = await pkg.artifactFiles(entry);
   let failure = null;

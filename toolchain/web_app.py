@@ -6,7 +6,7 @@ URL layout (read-only, GET/HEAD):
     /lib/...              web/src/ (the edgepack-web library)
     /vendor/PKG/dist/...  the dist/ folder of the npm packages the page runs (onnxruntime-web, TF.js):
                           every script and .wasm file comes from here, never from a CDN
-    /package/...          only the files the page reads: manifest.json, the golden vectors and each
+    /package/...          only the files the page reads: manifest.json, signatures.json, the golden vectors and each
                           artifact's files as the manifest lists them, read through edgepack.runtime.Package
                           (a directory or a .edgepack zip). Anything else in the package folder (.env,
                           .git/config, the model's .joblib) is 404.
@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..runtime.errors import PackageError, UsageError
 from ..runtime.package import MANIFEST, Package
+from ..runtime.signing import SIGNATURES
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # npm packages whose dist/ folder the page may load (see the import map in web/app/index.html).
@@ -87,9 +88,10 @@ def _file_under(root: Path, segments: list[str]) -> Path | None:
 
 
 def page_files(package: Package) -> frozenset[str]:
-    """The package files the page reads: the manifest, the golden vectors, every artifact's files."""
+    """The package files the page (or edgepack-web with a trust set) reads: the manifest, its signatures,
+    the golden vectors, every artifact's files."""
     manifest = package.manifest
-    names = {MANIFEST, manifest["golden"]["file"]}
+    names = {MANIFEST, SIGNATURES, manifest["golden"]["file"]}
     for art in manifest["artifacts"]:
         names.add(art["file"])
         names.update(part["file"] for part in art.get("files", []))

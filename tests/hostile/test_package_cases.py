@@ -255,3 +255,10 @@ def test_symlink_inside_the_package_is_allowed(source, tmp_path):
     os.rename(package / "model.onnx", package / "real.onnx")
     (package / "model.onnx").symlink_to("real.onnx")
     assert hostile.inspect(package).code == 0
+
+
+def test_the_limit_is_in_the_scorers_help():
+    from edgepack.runtime.cli import EXIT_CODES
+    from edgepack.runtime.package import MAX_MANIFEST_BYTES
+
+    assert f"{MANIFEST_LIMIT_ENV}  refuse a larger manifest.json before parsing it (default {MAX_MANIFEST_BYTES}" in EXIT_CODES

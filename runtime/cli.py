@@ -30,6 +30,7 @@ EXIT_CODES = """exit codes:
 
 environment:
   EDGEPACK_MAX_MANIFEST_BYTES  refuse a larger manifest.json before parsing it (default 8388608, 8 MiB)
+  EDGEPACK_MAX_GOLDEN_BYTES    selftest: refuse larger golden vectors before parsing them (default 16777216)
 """
 
 EXAMPLES = """examples:

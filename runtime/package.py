@@ -29,6 +29,11 @@ MANIFEST = "manifest.json"
 # Package.open(..., max_manifest_bytes=N).
 MAX_MANIFEST_BYTES = 8 << 20
 MANIFEST_LIMIT_ENV = "EDGEPACK_MAX_MANIFEST_BYTES"
+# The golden vectors are only parsed by the self-test and parity (a build writes 128 rows, tens of KiB);
+# loading a scorer checks their sha256 streamed, in 1 MiB chunks, whatever their size.
+MAX_GOLDEN_BYTES = 16 << 20
+GOLDEN_LIMIT_ENV = "EDGEPACK_MAX_GOLDEN_BYTES"
+_CHUNK = 1 << 20
 # Bounds for a zipped package: generous for real models, fatal for zip bombs.
 MAX_MEMBER_BYTES = 1 << 30
 MAX_TOTAL_BYTES = 2 << 30
@@ -65,20 +70,29 @@ class _DirSource:
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
 
-    def read(self, rel: str, limit: int | None = None) -> bytes:
+    def _path(self, rel: str) -> str:
+        """The file's real path: inside the package (symlinks resolved before the check) and present."""
         rel = _safe_relpath(rel, self.root)
-        path = os.path.realpath(os.path.join(self.root, rel))  # symlinks resolved before the check
+        path = os.path.realpath(os.path.join(self.root, rel))
         if os.path.commonpath([self.root, path]) != self.root:
             raise PackageError(f"{quoted(rel)} resolves outside the package (a symlink or path out of it is refused)",
                                where=self.root, fix="copy the real file into the package, or rebuild it")
         if not os.path.isfile(path):
             raise PackageError(f"missing file {quoted(rel)}", where=self.root,
                                fix="the package is incomplete: copy it again or rebuild it")
-        with open(path, "rb") as handle:
+        return path
+
+    def read(self, rel: str, limit: int | None = None) -> bytes:
+        with open(self._path(rel), "rb") as handle:
             data = handle.read() if limit is None else handle.read(limit + 1)
         if limit is not None and len(data) > limit:
             raise _too_large(rel, limit, self.root)
         return data
+
+    def digest(self, rel: str) -> tuple[str, int]:
+        """sha256 and size of a file, read in chunks: never the whole file in memory."""
+        with open(self._path(rel), "rb") as handle:
+            return _hash_chunks(iter(lambda: handle.read(_CHUNK), b""))
 
     def names(self) -> list[str]:
         return sorted(os.path.relpath(os.path.join(folder, f), self.root)
@@ -139,24 +153,76 @@ class _ZipSource:
             raise PackageError(f"entry {quoted(rel)} does not match its declared size", where=self.path)
         return data
 
+    def digest(self, rel: str) -> tuple[str, int]:
+        """sha256 and size of an entry, inflated in chunks (at most one byte past its declared size)."""
+        rel = _safe_relpath(rel, self.path)
+        info = self.members.get(rel)
+        if info is None:
+            raise PackageError(f"missing file {quoted(rel)}", where=self.path, fix="the package is incomplete: rebuild it")
+        import zipfile
+        import zlib
+
+        try:
+            with self.zip.open(info) as handle:
+                left = info.file_size + 1
+                def pieces() -> Any:
+                    nonlocal left
+                    while left > 0:
+                        piece = handle.read(min(_CHUNK, left))
+                        if not piece:
+                            return
+                        left -= len(piece)
+                        yield piece
+
+                digest, size = _hash_chunks(pieces())  # consumed here, while the entry is open
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
+            raise PackageError(f"entry {quoted(rel)} is damaged: {exc}", where=self.path,
+                               fix="the package was altered or damaged in transit: copy it again from the build") from exc
+        return digest, size
+
     def names(self) -> list[str]:
         return sorted(self.members)
 
 
 def _too_large(rel: str, limit: int, where: str) -> PackageError:
+    env = MANIFEST_LIMIT_ENV if rel == MANIFEST else GOLDEN_LIMIT_ENV
     return PackageError(f"{quoted(rel)} is larger than the limit of {limit} bytes", where=where,
-                        fix=f"raise the limit ({MANIFEST_LIMIT_ENV}=BYTES) if this package is trusted and really that large")
+                        fix=f"raise the limit ({env}=BYTES) if this package is trusted and really that large")
+
+
+def _limit(env: str, default: int) -> int:
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise PackageError(f"{env}={quoted(raw)} is not a number of bytes", where=env,
+                           fix=f"set it to a whole number, e.g. {default}")
+    return int(raw)
 
 
 def manifest_limit() -> int:
     """The manifest size limit in force: $EDGEPACK_MAX_MANIFEST_BYTES, else MAX_MANIFEST_BYTES."""
-    raw = os.environ.get(MANIFEST_LIMIT_ENV, "").strip()
-    if not raw:
-        return MAX_MANIFEST_BYTES
-    if not raw.isdigit():
-        raise PackageError(f"{MANIFEST_LIMIT_ENV}={quoted(raw)} is not a number of bytes", where=MANIFEST_LIMIT_ENV,
-                           fix="set it to a whole number, e.g. 8388608")
-    return int(raw)
+    return _limit(MANIFEST_LIMIT_ENV, MAX_MANIFEST_BYTES)
+
+
+def golden_limit() -> int:
+    """The golden vectors' size limit for parsing them: $EDGEPACK_MAX_GOLDEN_BYTES, else MAX_GOLDEN_BYTES."""
+    return _limit(GOLDEN_LIMIT_ENV, MAX_GOLDEN_BYTES)
+
+
+def _hash_chunks(chunks: Any) -> tuple[str, int]:
+    """sha256 (hex) and total size of an iterable of byte chunks."""
+    builtin = _builtin_sha256()
+    if builtin is None:
+        import hashlib
+
+        builtin = hashlib.sha256
+    hasher = builtin()
+    size = 0
+    for chunk in chunks:
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
 
 
 # Small files are hashed with Python's built-in sha256: importing hashlib loads OpenSSL, several MiB of
@@ -283,15 +349,25 @@ class Package:
                                fix="the package was altered or damaged: copy it again from the build")
         return data
 
-    def golden_bytes(self) -> bytes:
-        """golden.json's bytes, checksum-verified (Scorer.load checks them before scoring anything)."""
+    def check_golden(self) -> None:
+        """Check golden.json's sha256, streamed (Scorer.load does, before scoring anything): memory stays
+        flat whatever its size. Raises PackageError when it is missing, outside the package or altered."""
         entry = self.manifest["golden"]
-        return self.verify_file(entry["file"], entry["sha256"], what="golden vectors")
+        digest, _size = self._source.digest(entry["file"])
+        if digest != entry["sha256"]:
+            raise PackageError(f"golden vectors {quoted(entry['file'])} failed their checksum", where=self.location,
+                               fix="the package was altered or damaged: copy it again from the build")
 
     def golden(self) -> dict[str, Any]:
-        """The golden vectors (sample records and the source model's outputs), checksum-verified."""
+        """The golden vectors (sample records and the source model's outputs), checksum-verified and parsed
+        (at most golden_limit() bytes)."""
+        entry = self.manifest["golden"]
+        data = self._source.read(entry["file"], golden_limit())
+        if sha256_bytes(data) != entry["sha256"]:
+            raise PackageError(f"golden vectors {quoted(entry['file'])} failed their checksum", where=self.location,
+                               fix="the package was altered or damaged: copy it again from the build")
         try:
-            return json.loads(self.golden_bytes())
+            return json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise PackageError(f"the golden vectors are not valid JSON: {exc}", where=self.location,
                                fix="rebuild the package with edgepack build") from None
@@ -308,7 +384,7 @@ class Package:
                 if part["file"] != art.file:
                     self.verify_file(part["file"], part["sha256"], size=part["size"])
                     checked.append(part["file"])
-        self.golden_bytes()
+        self.check_golden()
         checked.append(self.manifest["golden"]["file"])
         return checked
 

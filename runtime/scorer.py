@@ -95,7 +95,7 @@ class Scorer:
             raise PackageError(f"artifact {quoted(art.id)} is {art.format}; this scorer runs ONNX artifacts",
                                fix="choose an ONNX artifact (edgepack inspect lists them)")
         data = package.artifact_bytes(art)
-        package.golden_bytes()  # the README's promise: every checksum verified before anything is scored
+        package.check_golden()  # the README's promise: every checksum verified before anything is scored
         options = ort.SessionOptions()
         # One thread each: a gateway shares its cores, and single-record latency is best without handoffs.
         options.intra_op_num_threads = threads

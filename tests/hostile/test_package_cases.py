@@ -13,6 +13,7 @@ from typing import Any
 
 import hostile
 import pytest
+from edgepack.runtime import Scorer
 from edgepack.runtime.package import MANIFEST_LIMIT_ENV, Package, sha256_bytes
 
 
@@ -91,7 +92,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "golden-outside": (_set("golden.file", "../../etc/passwd"), "'..' is refused"),
     "golden-absolute": (_set("golden.file", "/etc/passwd"), "absolute paths are refused"),
     "golden-missing": (lambda p: (p / "golden.json").unlink(), "missing file 'golden.json'"),
-    "golden-altered": (_golden_altered, "golden vectors 'golden.json' failed its checksum"),
+    "golden-altered": (_golden_altered, "golden vectors 'golden.json' failed their checksum"),
     "model-symlink-out": (_symlink_model_out, "resolves outside the package"),
     "flipped-byte": (_flip_byte, "failed its checksum"),
 }
@@ -261,4 +262,20 @@ def test_the_limit_is_in_the_scorers_help():
     from edgepack.runtime.cli import EXIT_CODES
     from edgepack.runtime.package import MAX_MANIFEST_BYTES
 
+    from edgepack.runtime.package import GOLDEN_LIMIT_ENV, MAX_GOLDEN_BYTES
+
     assert f"{MANIFEST_LIMIT_ENV}  refuse a larger manifest.json before parsing it (default {MAX_MANIFEST_BYTES}" in EXIT_CODES
+    assert f"{GOLDEN_LIMIT_ENV}    selftest: refuse larger golden vectors before parsing them (default {MAX_GOLDEN_BYTES})" \
+        in EXIT_CODES
+
+
+def test_golden_size_limit_applies_to_parsing_not_to_loading(source, tmp_path, monkeypatch):
+    from edgepack.runtime.package import GOLDEN_LIMIT_ENV
+
+    zipped = _zip(source, tmp_path / "pkg.edgepack")
+    for package in (source, zipped):
+        monkeypatch.setenv(GOLDEN_LIMIT_ENV, "1000")
+        Scorer.load(package)  # the load checks golden.json's sha256 streamed, whatever its size
+        hostile.assert_refused(hostile.selftest(package), "edgepack-score: error:", GOLDEN_LIMIT_ENV)
+        monkeypatch.delenv(GOLDEN_LIMIT_ENV)
+        assert hostile.selftest(package).code == 0

@@ -1,5 +1,5 @@
-// Generated from runtime/manifest.schema.json (the one rule book, read by Python too); a test
-// (web/test/package.test.mjs) fails when the two differ. Regenerate: see web/README.md.
+// Generated from runtime/manifest.schema.json (the one rule book, read by Python too) by
+// `node web/tools/sync-schema.mjs`; test/trust.test.mjs fails when the two differ.
 
 export const MANIFEST_SCHEMA = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",

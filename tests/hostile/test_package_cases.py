@@ -260,9 +260,7 @@ def test_symlink_inside_the_package_is_allowed(source, tmp_path):
 
 def test_the_limit_is_in_the_scorers_help():
     from edgepack.runtime.cli import EXIT_CODES
-    from edgepack.runtime.package import MAX_MANIFEST_BYTES
-
-    from edgepack.runtime.package import GOLDEN_LIMIT_ENV, MAX_GOLDEN_BYTES
+    from edgepack.runtime.package import GOLDEN_LIMIT_ENV, MAX_GOLDEN_BYTES, MAX_MANIFEST_BYTES
 
     assert f"{MANIFEST_LIMIT_ENV}  refuse a larger manifest.json before parsing it (default {MAX_MANIFEST_BYTES}" in EXIT_CODES
     assert f"{GOLDEN_LIMIT_ENV}    selftest: refuse larger golden vectors before parsing them (default {MAX_GOLDEN_BYTES})" \

@@ -75,7 +75,8 @@ def check_self_contained(data: bytes, where: str) -> None:
         while pos < end:
             run = _run_of(data[pos])
             if run is not None:
-                after = run.match(data, pos, end).end()
+                found = run.match(data, pos, end)  # a `*` pattern: always matches, maybe empty
+                after = found.end() if found else pos
                 if after != pos:  # else a truncated field: the slow path below says so
                     pos = after
                     continue

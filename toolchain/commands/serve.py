@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
                          fix="choose another --port (0 picks a free one)") from exc
     if not _is_loopback(args.host):
-        print(f"warning: listening on {args.host}: other machines can load this package", file=sys.stderr)
+        print(f"warning: listening on {args.host}: other machines can load this package (by IP address; "
+              "add --allow-host NAME to be reached by a host name)", file=sys.stderr)
     # The first stdout line is the URL: the chromium parity runner reads it.
     print(f"serving {package.name} {package.version} at {server.url}", flush=True)
     print("press Ctrl-C to stop", file=sys.stderr, flush=True)

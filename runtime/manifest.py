@@ -120,6 +120,9 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
     known = set(names)
     types = {f["name"]: f["type"] for f in features}
     for i, art in enumerate(m["artifacts"]):
+        for j, part in enumerate(art.get("files", [])):  # the schema names these keys without typing them
+            for key, rule in _PART.items():
+                check_shape(part[key], rule, f"artifacts[{i}].files[{j}].{key}", where)
         if art["format"] != "onnx":
             continue
         if not art["inputs"]:
@@ -136,6 +139,9 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
             raise fail(f"artifacts[{i}].outputs", f"a {m['model']['task']} artifact must name its {quoted(needed)} output")
 
 
+# An artifact's extra files: each read and checked like the artifact itself.
+_PART = {"file": {"type": "string", "minLength": 1}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+         "size": {"type": "integer", "minimum": 0}}
 _PLAIN = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,)}
 
 

@@ -76,7 +76,17 @@ def mutate(manifest: dict[str, Any], seed: int) -> tuple[dict[str, Any], str]:
 def package(built_packages, tmp_path_factory) -> tuple[Path, dict[str, Any]]:
     src = built_packages("logreg_binary")[1]
     dst = hostile.copy_package(src, tmp_path_factory.mktemp("fuzz") / "pkg")
-    return dst, hostile.read_manifest(src)
+    manifest = hostile.read_manifest(src)
+    # more surface for the mutator: an artifact's file list and the variants' report that inspect shows
+    art = manifest["artifacts"][0]
+    art["files"] = [{"file": art["file"], "sha256": art["sha256"], "size": art["size"]}]
+    manifest["quantization"] = {"requested": "auto", "calibration_rows": 80, "holdout_rows": 20, "variants": [
+        {"id": "onnx-int8-dynamic", "format": "onnx", "mode": "int8-dynamic", "status": "dropped",
+         "reason": "fails the int8 profile", "size": 900, "size_ratio": 0.5, "precision": "int8",
+         "metrics": {"holdout": {"label_agreement": 0.9, "max_probability_error": 0.1}}}]}
+    hostile.write_manifest(dst, manifest)
+    assert hostile.inspect(dst, "--variants").code == 0 and hostile.api(dst).code == 0
+    return dst, manifest
 
 
 def _write(package: Path, manifest: dict[str, Any]) -> None:

@@ -277,3 +277,10 @@ def test_golden_size_limit_applies_to_parsing_not_to_loading(source, tmp_path, m
         hostile.assert_refused(hostile.selftest(package), "edgepack-score: error:", GOLDEN_LIMIT_ENV)
         monkeypatch.delenv(GOLDEN_LIMIT_ENV)
         assert hostile.selftest(package).code == 0
+
+
+def test_a_file_list_entry_of_the_wrong_type_is_refused(source, tmp_path):
+    package = hostile.copy_package(source, tmp_path / "pkg")
+    _set("artifacts.0.files", [{"file": 5, "sha256": "0" * 64, "size": 1}])(package)
+    for outcome, prefix in ((hostile.api(package), ""), (hostile.inspect(package), "edgepack inspect: error:")):
+        hostile.assert_refused(outcome, prefix, "artifacts[0].files[0].file: expected a string, got 5 (an integer)")

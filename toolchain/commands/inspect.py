@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ...runtime.errors import EXIT_OK, UsageError
+from ...runtime.errors import EXIT_OK, PackageError, UsageError, quoted
 from ...runtime.package import Package
 from ...runtime.table import render_table
 from ..variants.report import render_variants, variants_html
@@ -77,6 +77,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--html goes with --variants", fix="edgepack inspect --variants PACKAGE --html FILE")
     package = Package.open(args.package)
     checked = package.verify()
+    try:
+        return _show(args, package, checked)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Fields only shown here (parity metrics, the variants' report) are not all typed by the schema: a
+        # value of the wrong type is the package's fault, said in one line, not a traceback.
+        raise PackageError(f"manifest.json: a field edgepack inspect shows is malformed ({type(exc).__name__}: "
+                           f"{quoted(str(exc), 80)})", where=str(args.package),
+                           fix="rebuild the package with edgepack build") from exc
+
+
+def _show(args: argparse.Namespace, package: Package, checked: list[str]) -> int:
     if args.json:
         print(json.dumps(package.manifest, indent=2))
     elif args.variants:

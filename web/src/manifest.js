@@ -9,6 +9,12 @@ import { MANIFEST_SCHEMA } from './manifest-schema.js';
 export const FORMAT_NAME = 'edgepack';
 export const FORMAT_VERSION = 1;
 const FIX = 'rebuild the package with edgepack build (a manifest edited by hand or damaged in transit is refused)';
+// An artifact's extra files: each read and checked like the artifact itself (runtime/manifest.py: _PART).
+const PART = {
+  file: { type: 'string', minLength: 1 },
+  sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+  size: { type: 'integer', minimum: 0 },
+};
 const TYPE_WORDS = { object: 'an object', array: 'a list', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false', null: 'null' };
 
 function isType(value, kind) {
@@ -120,6 +126,9 @@ export function checkManifest(manifest, where) {
   if (new Set(classes.map((c) => `${typeof c}:${c}`)).size !== classes.length) throw fail('outputs.classes', 'a class is listed twice');
   const needed = classification ? 'probabilities' : 'value';
   manifest.artifacts.forEach((art, i) => {
+    (art.files ?? []).forEach((part, j) => { // the schema names these keys without typing them
+      for (const [key, rule] of Object.entries(PART)) checkShape(part[key], rule, `artifacts[${i}].files[${j}].${key}`, where);
+    });
     if (art.format !== 'onnx') return;
     if (!art.inputs.length) throw fail(`artifacts[${i}].inputs`, 'an ONNX artifact needs at least one input tensor');
     art.inputs.forEach((tensor, j) => {

@@ -49,6 +49,7 @@ describe('the manifest rules are the Python runtime\'s', () => {
     ['no input tensors', (m) => { m.artifacts[0].inputs = []; }, /needs at least one input tensor/],
     ['format_version: true', (m) => { m.format_version = true; }, /unknown package format version true \(a boolean\)/],
     ['format_version: "1"', (m) => { m.format_version = '1'; }, /unknown package format version "1" \(a string\)/],
+    ['a file list entry naming a number', (m) => { m.artifacts[0].files = [{ file: 5, sha256: m.artifacts[0].sha256, size: 1 }]; }, /artifacts\[0\]\.files\[0\]\.file: expected a string, got 5 \(an integer\)/],
     ['golden outside', (m) => { m.golden.file = '../../etc/passwd'; }, /'\.\.' is refused/],
     ['a long unknown name, cut short', (m) => { m.artifacts[0].inputs[0].features = ['a'.repeat(100000)]; }, /"a{50,60}\.\.\. is not an input feature/],
   ];

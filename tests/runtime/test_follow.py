@@ -1,0 +1,144 @@
+"""A device following a registry channel (runtime/follow.py), against a real registry directory written
+by the toolchain (edgepack publish / promote). Outcomes are hand-worked: a signed, verified, self-tested
+version is switched to; a tampered, unsigned or self-test-failing one never is; a version rejecting
+too many records after the switch is rolled back; a restart resumes on the recorded version."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from edgepack.runtime import Scorer
+from edgepack.runtime.errors import EXIT_OK
+from edgepack.runtime.follow import CURRENT, REFUSED, STATUS, Follower, FollowOptions
+from edgepack.runtime.package import sha256_bytes
+from edgepack.runtime.signing import TrustSet
+from edgepack.toolchain.cli import main as edgepack
+from edgepack.toolchain.registry.registry import Registry
+
+
+@pytest.fixture
+def setup(numeric_package, tmp_path):
+    assert edgepack(["keygen", str(tmp_path / "keys" / "release")]) == EXIT_OK
+    key = tmp_path / "keys" / "release"
+    registry = Registry(str(tmp_path / "registry"))
+
+    def version(number: str, edit=None) -> Path:
+        pkg = tmp_path / f"v{number}"
+        shutil.copytree(numeric_package.path, pkg)
+        manifest = json.loads((pkg / "manifest.json").read_text())
+        manifest["model"]["version"] = number
+        (pkg / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if edit:
+            edit(pkg)
+        assert edgepack(["sign", str(pkg), "--key", str(key)]) == EXIT_OK
+        registry.publish(pkg, "ci")
+        return pkg
+
+    v1 = version("1")
+    scorer = Scorer.load(v1, trust=key.parent)
+    options = FollowOptions(registry=str(tmp_path / "registry"), channel="production", every=0, watch_records=50)
+    follower = Follower.start(scorer, options, TrustSet.load(key.parent), str(tmp_path / "state"))
+    return {"registry": registry, "key": key, "version": version, "follower": follower, "tmp": tmp_path,
+            "options": options, "v1": v1}
+
+
+def _status(setup) -> dict:
+    return json.loads((setup["tmp"] / "state" / STATUS).read_text())
+
+
+def test_a_promoted_signed_version_is_switched_to_between_files(setup):
+    follower, registry = setup["follower"], setup["registry"]
+    assert follower.poll() is False or follower.scorer.package.version == "1"
+    setup["version"]("2")
+    registry.promote("numeric", "2", "production", setup["key"], "alice")
+    assert follower.poll() is True
+    assert follower.scorer.package.version == "2"
+    assert _status(setup)["event"] == "switched"
+    assert follower.poll() is False  # nothing new
+    # a restart resumes on the recorded, verified version, not on the package given on the command line
+    again = Follower.start(Scorer.load(setup["v1"]), setup["options"], follower.trust, str(setup["tmp"] / "state"))
+    assert again.scorer.package.version == "2"
+
+
+def _fail_selftest(pkg: Path) -> None:
+    golden = json.loads((pkg / "golden.json").read_text())
+    golden["outputs"]["probabilities"] = [[1 - p[0], 1 - p[1]] for p in golden["outputs"]["probabilities"]]
+    data = (json.dumps(golden) + "\n").encode()
+    (pkg / "golden.json").write_bytes(data)
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    manifest["golden"]["sha256"] = sha256_bytes(data)
+    (pkg / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def test_a_version_failing_its_self_test_is_never_used(setup):
+    follower, registry = setup["follower"], setup["registry"]
+    setup["version"]("2", _fail_selftest)
+    registry.promote("numeric", "2", "production", setup["key"], "alice")
+    assert follower.poll() is False
+    assert follower.scorer.package.version == "1"
+    assert "self-test failed" in _status(setup)["reason"]
+    assert follower.poll() is False  # refused once, not retried
+    assert len(json.loads((setup["tmp"] / "state" / REFUSED).read_text())) == 1
+
+
+def test_a_tampered_archive_or_pointer_is_refused(setup):
+    follower, registry, tmp = setup["follower"], setup["registry"], setup["tmp"]
+    setup["version"]("2")
+    pointer = registry.promote("numeric", "2", "production", setup["key"], "alice")
+    archive = tmp / "registry" / pointer["archive"]
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 1
+    archive.write_bytes(bytes(data))
+    assert follower.poll() is False
+    assert follower.scorer.package.version == "1"
+    assert "does not match the channel's sha256" in _status(setup)["reason"]
+    # a pointer rewritten by someone without the key
+    channel = tmp / "registry" / "models" / "numeric" / "channels" / "production.json"
+    body = json.loads(channel.read_text())
+    body["sha256"] = "0" * 64
+    channel.write_text(json.dumps(body))
+    follower._next_poll = 0
+    assert follower.poll() is False
+    assert _status(setup)["event"] == "channel pointer refused"
+
+
+def test_an_unsigned_version_is_refused(setup, tmp_path):
+    follower, registry = setup["follower"], setup["registry"]
+    pkg = setup["version"]("2")
+    # publish a version 3 that nobody signed
+    unsigned = tmp_path / "v3"
+    shutil.copytree(pkg, unsigned)
+    (unsigned / "signatures.json").unlink()
+    manifest = json.loads((unsigned / "manifest.json").read_text())
+    manifest["model"]["version"] = "3"
+    (unsigned / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    registry.publish(unsigned, "mallory")
+    registry.promote("numeric", "3", "production", setup["key"], "mallory")
+    assert follower.poll() is False
+    assert "not signed" in _status(setup)["reason"]
+
+
+def test_a_version_rejecting_too_many_records_is_rolled_back(setup):
+    follower, registry = setup["follower"], setup["registry"]
+    setup["version"]("2")
+    registry.promote("numeric", "2", "production", setup["key"], "alice")
+    assert follower.poll() is True
+    assert follower.observe(scored=10, rejected=20) is False  # not enough records yet
+    assert follower.observe(scored=0, rejected=30) is True  # 50 of 60 rejected: over the 50 % limit
+    assert follower.scorer.package.version == "1"
+    assert "rolled back" in _status(setup)["reason"]
+    assert not (setup["tmp"] / "state" / CURRENT).exists()
+    follower._next_poll = 0
+    assert follower.poll() is False  # the rolled-back version is not taken again
+
+
+def test_a_version_that_behaves_stays(setup):
+    follower, registry = setup["follower"], setup["registry"]
+    setup["version"]("2")
+    registry.promote("numeric", "2", "production", setup["key"], "alice")
+    assert follower.poll() is True
+    assert follower.observe(scored=100, rejected=1) is False
+    assert follower.previous is None and follower.scorer.package.version == "2"

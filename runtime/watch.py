@@ -27,10 +27,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import EXIT_OK, DataError, UsageError
 from .scorer import Scorer
 from .stream import StreamOptions, StreamScorer
+
+if TYPE_CHECKING:
+    from .follow import Follower
 
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 PROCESSING, DONE, FAILED = ".processing", "done", "failed"
@@ -64,12 +68,23 @@ class _Stop:
         self.requested = True
 
 
-def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: WatchOptions = WatchOptions()) -> int:
+def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: WatchOptions = WatchOptions(),
+          follower: Follower | None = None) -> int:
     """Run the watch loop until SIGTERM (or, with `once`, until IN_DIR holds no eligible file). Returns 0.
+    With a `follower` (runtime/follow.py) the scorer may change between two files, never inside one.
 
     Raises UsageError when IN_DIR is missing or the folders cannot be created.
     """
-    folder = WatchFolder(scorer, Path(in_dir), Path(out_dir), options)
+    folder = WatchFolder(follower.scorer if follower else scorer, Path(in_dir), Path(out_dir), options)
+
+    def poll() -> None:  # before a file: a new version takes over from the next file on
+        if follower is not None and follower.poll():
+            folder.scorer = follower.scorer
+
+    def observe(result: FileResult | None) -> None:  # after a file: a new version that rejects too much goes
+        if follower is not None and result is not None and follower.observe(result.scored, result.rejected):
+            folder.scorer = follower.scorer
+
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -78,7 +93,8 @@ def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: Watc
             for path in folder.pending():
                 if stop.requested:
                     break
-                folder.process_new(path)
+                poll()
+                observe(folder.process_new(path))
             if options.once:
                 break
             deadline = time.monotonic() + options.interval

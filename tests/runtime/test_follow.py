@@ -142,3 +142,32 @@ def test_a_version_that_behaves_stays(setup):
     assert follower.poll() is True
     assert follower.observe(scored=100, rejected=1) is False
     assert follower.previous is None and follower.scorer.package.version == "2"
+
+
+def test_edgepack_score_follows_a_channel_in_watch_mode(setup, numeric_package, tmp_path):
+    """The real CLI: version 1 scores the first file; after a promotion, the next file is scored by
+    version 2, and each output line names the version that scored it."""
+    import os
+    import subprocess
+    import sys
+
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    records = "".join(json.dumps(r) + "\n" for r in numeric_package.records(5))
+    registry_dir, key = setup["tmp"] / "registry", setup["key"]
+    command = [sys.executable, "-m", "edgepack.runtime", str(setup["v1"]), "--watch", str(inbox), "--out", str(out),
+               "--once", "--min-age", "0", "--follow", str(registry_dir), "--every", "1", "--trust", str(key.parent)]
+    (inbox / "a.jsonl").write_text(records)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=os.environ)
+    assert done.returncode == 0, done.stderr
+    setup["version"]("2")
+    setup["registry"].promote("numeric", "2", "production", key, "alice")
+    (inbox / "b.jsonl").write_text(records)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=os.environ)
+    assert done.returncode == 0, done.stderr
+    versions = {name: {json.loads(line)["version"] for line in (out / name).read_text().splitlines()}
+                for name in ("a.jsonl", "b.jsonl")}
+    assert versions == {"a.jsonl": {"1"}, "b.jsonl": {"2"}}
+    assert json.loads((inbox / ".follow" / STATUS).read_text())["event"] == "switched"
+    without_trust = subprocess.run(command[:-2], capture_output=True, text=True, timeout=120)
+    assert without_trust.returncode == 2 and "--follow needs --trust" in without_trust.stderr

@@ -93,6 +93,8 @@ def _score_parser() -> argparse.ArgumentParser:
     watch.add_argument("--channel", default="production", help="registry channel to follow (default production)")
     watch.add_argument("--every", type=float, default=60.0, metavar="S", help="seconds between registry polls (default 60)")
     watch.add_argument("--state", metavar="DIR", help="where followed versions and status.json live (default IN_DIR/.follow)")
+    watch.add_argument("--shadow-agreement", type=float, default=0.95, metavar="SHARE",
+                       help="label agreement a version promoted with --shadow needs before the switch (default 0.95)")
     watch.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between scans (default 1)")
     watch.add_argument("--min-age", type=float, default=1.0, metavar="S",
                        help="ignore files modified less than S seconds ago, still being written (default 1)")
@@ -200,7 +202,8 @@ def _watch(args: argparse.Namespace) -> int:
         if not args.trust:
             raise UsageError("--follow needs --trust: a device takes new versions only from keys it trusts",
                              fix="add --trust KEY.pub|DIR")
-        follower = Follower.start(scorer, FollowOptions(args.follow, args.channel, max(args.every, 1.0)),
+        follower = Follower.start(scorer, FollowOptions(args.follow, args.channel, max(args.every, 1.0),
+                                                                  shadow_agreement=args.shadow_agreement),
                                   TrustSet.load(args.trust), args.state or os.path.join(args.watch, ".follow"))
     return watch(scorer, args.watch, args.out, options, follower)
 

@@ -44,6 +44,7 @@ class FollowOptions:
     every: float = 60.0  # seconds between polls
     max_rejected_rate: float = 0.5  # over the first watch_records records after a switch
     watch_records: int = 100
+    shadow_agreement: float = 0.95  # a shadowed version must agree on this share of labels to be switched in
 
 
 def _read(registry: str, rel: str, limit: int) -> bytes:
@@ -94,6 +95,9 @@ class Follower:
     state: str
     model: str = ""
     previous: Scorer | None = None
+    shadow: Scorer | None = None  # a verified candidate scoring alongside, when its channel asks for it
+    _shadow_plan: dict[str, Any] = field(default_factory=dict)  # sha256, version, records wanted, current
+    _shadow_seen: list[int] = field(default_factory=lambda: [0, 0])  # compared, labels agreeing
     _since_switch: list[int] = field(default_factory=lambda: [0, 0])  # scored, rejected
     _next_poll: float = 0.0
 
@@ -155,6 +159,8 @@ class Follower:
         current = self._json(CURRENT)
         if (current and current.get("sha256") == sha) or sha in (self._json(REFUSED) or {}):
             return False
+        if self.shadow is not None and self._shadow_plan.get("sha256") == sha:
+            return False  # already scoring in shadow
         if current is None and sha256_bytes(_archive_of(self.scorer)) == sha:
             return False
         try:
@@ -166,12 +172,46 @@ class Follower:
         if not check.passed:
             self._refuse(sha, version, f"self-test failed on {check.rows} golden rows (max error {check.max_error:.3g})")
             return False
+        wanted = int(pointer.get("shadow_records") or 0)
+        if wanted > 0:
+            if self.shadow is None or self._shadow_plan.get("sha256") != sha:
+                self.shadow, self._shadow_seen = candidate, [0, 0]
+                self._shadow_plan = {"sha256": sha, "version": version, "records": wanted, "current": current}
+                self._status("shadowing", f"{version} scores beside {self.scorer.package.version} for {wanted} records")
+            return False
+        self._switch(candidate, sha, version, current)
+        return True
+
+    def _switch(self, candidate: Scorer, sha: str, version: str, current: Any) -> None:
         record = {"sha256": sha, "version": version, "previous": current}
         _write_atomic(os.path.join(self.state, CURRENT), (json.dumps(record, indent=2) + "\n").encode())
         self.previous, self.scorer = self.scorer, candidate
         self._since_switch = [0, 0]
+        self.shadow, self._shadow_plan = None, {}
         self._status("switched", f"{self.options.channel} now serves {version}", previous_version=self.previous.package.version)
-        return True
+
+    def compare_shadow(self, live_lines: list[bytes], shadow_lines: list[bytes]) -> bool:
+        """Count how the shadowed version's prediction lines agree with the live ones for the same records;
+        once enough were seen, switch to it (agreement at least shadow_agreement) or refuse it.
+        Returns True when the scorer changed."""
+        if self.shadow is None:
+            return False
+        for live, other in zip(live_lines, shadow_lines):
+            a, b = json.loads(live), json.loads(other)
+            self._shadow_seen[0] += 1
+            self._shadow_seen[1] += int(a.get("label", a.get("value")) == b.get("label", b.get("value")))
+        seen, agreeing = self._shadow_seen
+        plan = self._shadow_plan
+        if seen < plan["records"]:
+            return False
+        share = agreeing / seen
+        if share >= self.options.shadow_agreement:
+            self._switch(self.shadow, plan["sha256"], plan["version"], plan["current"])
+            return True
+        self.shadow, self._shadow_plan = None, {}
+        self._refuse(plan["sha256"], plan["version"], f"in shadow it agreed with the live version on {share:.1%} of "
+                                                      f"{seen} records (needs {self.options.shadow_agreement:.0%})")
+        return False
 
     def _fetch(self, pointer: dict[str, Any], sha: str) -> Scorer:
         target = os.path.join(self.state, VERSIONS, f"{sha}.edgepack")

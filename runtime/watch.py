@@ -82,7 +82,13 @@ def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: Watc
             folder.scorer = follower.scorer
 
     def observe(result: FileResult | None) -> None:  # after a file: a new version that rejects too much goes
-        if follower is not None and result is not None and follower.observe(result.scored, result.rejected):
+        if follower is None or result is None or result.output is None:
+            return
+        if follower.shadow is not None and result.scored:
+            shadow_lines = folder.shadow_score(follower.shadow, folder.done / result.name)
+            if follower.compare_shadow(result.output.read_bytes().splitlines(), shadow_lines):
+                folder.scorer = follower.scorer
+        if follower.observe(result.scored, result.rejected):
             folder.scorer = follower.scorer
 
     stop = _Stop()
@@ -214,6 +220,17 @@ class WatchFolder:
         self._release(claimed)
         self._say(f"{claimed.name} -> {output}: {counts.scored} scored, {counts.rejected} rejected")
         return FileResult(claimed.name, counts.scored, counts.rejected, output)
+
+    def shadow_score(self, scorer: Scorer, done: Path) -> list[bytes]:
+        """The prediction lines another version writes for a released input (shadow mode: nothing of it
+        reaches OUT_DIR)."""
+        import io
+
+        sink = io.BytesIO()
+        with open(done, "rb") as source:
+            fmt = SUFFIXES.get(done.suffix.lower(), "jsonl")
+            StreamScorer(scorer, sink, io.StringIO(), StreamOptions(format=fmt, id_field=self.options.id_field)).run(source)
+        return sink.getvalue().splitlines()
 
     def _release(self, claimed: Path) -> None:
         os.replace(claimed, _free_name(self.done / claimed.name))

@@ -171,3 +171,96 @@ def test_edgepack_score_follows_a_channel_in_watch_mode(setup, numeric_package, 
     assert json.loads((inbox / ".follow" / STATUS).read_text())["event"] == "switched"
     without_trust = subprocess.run(command[:-2], capture_output=True, text=True, timeout=120)
     assert without_trust.returncode == 2 and "--follow needs --trust" in without_trust.stderr
+
+
+def _opposite_model(numeric_package, tmp_path: Path):
+    """An edit for `version` that swaps the package for one of a model trained on the opposite labels:
+    a whole, self-consistent package (its self-test passes) whose every label disagrees with version 1."""
+    import joblib
+    from edgepack.toolchain.build import BuildOptions, build
+    from sklearn.base import clone
+
+    frame = numeric_package.frame.copy()
+    frame["churn"] = 1 - frame["churn"]
+    model = clone(numeric_package.model).fit(frame[numeric_package.features], frame["churn"])
+    joblib.dump(model, tmp_path / "opposite.joblib")
+    frame[numeric_package.features + ["churn"]].to_csv(tmp_path / "opposite.csv", index=False)
+    built = build(BuildOptions(model=tmp_path / "opposite.joblib", sample=tmp_path / "opposite.csv",
+                               out=tmp_path / "opposite", label_column="churn", name="numeric", version="2", quiet=True))
+
+    def edit(pkg: Path) -> None:
+        shutil.rmtree(pkg)
+        shutil.copytree(built.path, pkg)
+
+    return edit
+
+
+@pytest.mark.parametrize("agreeing", [True, False], ids=["agreeing-version-switched-in", "disagreeing-version-refused"])
+def test_shadow_before_switch(setup, numeric_package, tmp_path, agreeing):
+    """Promoted with --shadow 5: the candidate scores beside the live version without answering; it is
+    switched in only when its labels agree (an identical model), and refused when they do not (a model
+    trained on the opposite labels)."""
+    import subprocess
+    import sys
+
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    records = "".join(json.dumps(r) + "\n" for r in numeric_package.records(6))
+    key = setup["key"]
+    setup["version"]("2", None if agreeing else _opposite_model(numeric_package, tmp_path))
+    assert edgepack(["registry", "promote", str(setup["tmp"] / "registry"), "numeric", "2", "--channel", "production",
+                     "--key", str(key), "--shadow", "5"]) == EXIT_OK
+    command = [sys.executable, "-m", "edgepack.runtime", str(setup["v1"]), "--watch", str(inbox), "--out", str(out),
+               "--once", "--min-age", "0", "--follow", str(setup["tmp"] / "registry"), "--trust", str(key.parent)]
+    for name in ("a.jsonl", "b.jsonl"):
+        (inbox / name).write_text(records)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    versions = {name: {json.loads(line)["version"] for line in (out / name).read_text().splitlines()}
+                for name in ("a.jsonl", "b.jsonl")}
+    status = json.loads((inbox / ".follow" / STATUS).read_text())
+    if agreeing:
+        assert versions == {"a.jsonl": {"1"}, "b.jsonl": {"2"}} and status["event"] == "switched"
+    else:
+        assert versions == {"a.jsonl": {"1"}, "b.jsonl": {"1"}} and status["event"] == "refused"
+        assert "in shadow it agreed" in status["reason"]
+
+
+def test_sigkill_at_any_moment_leaves_a_whole_verified_version(setup, numeric_package, tmp_path):
+    """Kill the following scorer at random moments while it fetches, verifies and switches: after every
+    kill, current.json is absent or names an archive that is whole (its sha256) and signed; the final run
+    ends on version 2 and every output line was scored by version 1 or 2."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    inbox, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "in" / ".follow"
+    inbox.mkdir()
+    key = setup["key"]
+    setup["version"]("2")
+    setup["registry"].promote("numeric", "2", "production", key, "alice")
+    command = [sys.executable, "-m", "edgepack.runtime", str(setup["v1"]), "--watch", str(inbox), "--out", str(out),
+               "--min-age", "0", "--interval", "0.05", "--follow", str(setup["tmp"] / "registry"), "--every", "1",
+               "--trust", str(key.parent)]
+    rng = random.Random(20261201)
+    records = "".join(json.dumps(r) + "\n" for r in numeric_package.records(3))
+    trust = TrustSet.load(key.parent)
+    for i in range(8):
+        (inbox / f"f{i}.jsonl").write_text(records)
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.2, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        current = state / CURRENT
+        if current.exists():
+            record = json.loads(current.read_text())
+            archive = state / "versions" / f"{record['sha256']}.edgepack"
+            assert sha256_bytes(archive.read_bytes()) == record["sha256"]
+            Scorer.load(archive, trust=trust)
+    done = subprocess.run([*command, "--once"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((state / CURRENT).read_text())["version"] == "2"
+    seen = {json.loads(line)["version"] for f in out.glob("*.jsonl") for line in f.read_text().splitlines()}
+    assert seen <= {"1", "2"} and len(list(out.glob("f*.jsonl"))) == 8

@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     promote.add_argument("--channel", required=True, help="e.g. staging, production")
     promote.add_argument("--key", type=Path, required=True, help="private key that signs the pointer")
     promote.add_argument("--note", default="", help="why (a ticket, an approval)")
+    promote.add_argument("--shadow", type=int, default=0, metavar="N",
+                         help="devices score N records with both versions and switch only if they agree")
     promote.add_argument("--by", metavar="NAME", help="who promotes (default: $EDGEPACK_ACTOR or the login name)")
     retire = action("retire", "never promote a version again")
     retire.add_argument("model")
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                            [[h["at"], h["actor"], h["action"], h["version"] or "-", h["channel"] or "-",
                              json.dumps(h["detail"])] for h in record["history"]]))
     elif args.action == "promote":
-        pointer = registry.promote(args.model, args.version, args.channel, args.key, args.by, args.note)
+        pointer = registry.promote(args.model, args.version, args.channel, args.key, args.by, args.note, args.shadow)
         print(f"{args.channel} -> {pointer['model']} {pointer['version']} (was {pointer['previous'] or 'nothing'})")
     else:
         registry.retire(args.model, args.version, args.by, args.note)

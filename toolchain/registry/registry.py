@@ -110,9 +110,10 @@ class Registry:
         return {**row, "status": "published"}
 
     def promote(self, model: str, version: str, channel: str, key: Path, actor: str | None = None,
-                note: str = "") -> dict[str, Any]:
+                note: str = "", shadow_records: int = 0) -> dict[str, Any]:
         """Point `channel` at `version`: a pointer file signed with `key` that devices verify. A retired
-        or unpublished version cannot be promoted. Returns the pointer."""
+        or unpublished version cannot be promoted. With `shadow_records`, devices first score that many
+        records with both versions and switch only when they agree (runtime/follow.py). Returns the pointer."""
         actor = actor or default_actor()
         checked_name(channel, "channel")
         row = self.catalog.version(model, version)
@@ -126,7 +127,8 @@ class Registry:
         previous = self.catalog.channels_of(model).get(channel, {}).get("version")
         pointer = {"format": POINTER_FORMAT, "model": model, "channel": channel, "version": version,
                    "sha256": row["sha256"], "archive": row["archive"], "size": row["size"],
-                   "promoted_at": utc_now(), "promoted_by": actor, "previous": previous}
+                   "promoted_at": utc_now(), "promoted_by": actor, "previous": previous,
+                   "shadow_records": max(0, int(shadow_records))}
         data = (json.dumps(pointer, indent=2, sort_keys=True) + "\n").encode()
         # The signature first: a device that reads a new pointer before its signature refuses it and
         # keeps its version; the reverse order could pair an old pointer with a new signature the same way.

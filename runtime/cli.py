@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TextIO
 
-from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError
+from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError, UsageError
 
 PROG = "edgepack-score"
 
@@ -88,6 +88,13 @@ def _score_parser() -> argparse.ArgumentParser:
     watch.add_argument("--watch", metavar="IN_DIR", help="score each new .jsonl/.csv file dropped in IN_DIR")
     watch.add_argument("--out", metavar="OUT_DIR", help="where NAME.jsonl (and NAME.errors.jsonl) are written")
     watch.add_argument("--once", action="store_true", help="process the files present, then exit")
+    watch.add_argument("--follow", metavar="REGISTRY", help="take new versions of the model from a registry channel "
+                       "(directory or http(s) URL): verified, self-tested, switched between files; needs --trust")
+    watch.add_argument("--channel", default="production", help="registry channel to follow (default production)")
+    watch.add_argument("--every", type=float, default=60.0, metavar="S", help="seconds between registry polls (default 60)")
+    watch.add_argument("--state", metavar="DIR", help="where followed versions and status.json live (default IN_DIR/.follow)")
+    watch.add_argument("--shadow-agreement", type=float, default=0.95, metavar="SHARE",
+                       help="label agreement a version promoted with --shadow needs before the switch (default 0.95)")
     watch.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between scans (default 1)")
     watch.add_argument("--min-age", type=float, default=1.0, metavar="S",
                        help="ignore files modified less than S seconds ago, still being written (default 1)")
@@ -187,7 +194,18 @@ def _watch(args: argparse.Namespace) -> int:
         _score_parser().error("in watch mode the format comes from each file's suffix and errors go to OUT_DIR")
     options = WatchOptions(once=args.once, interval=args.interval, min_age=args.min_age, id_field=args.id_field,
                            quiet=args.quiet)
-    return watch(scorer, args.watch, args.out, options)
+    follower = None
+    if args.follow:
+        from .follow import Follower, FollowOptions  # deferred: only a device that follows a registry
+        from .signing import TrustSet  # deferred: only a device that follows a registry
+
+        if not args.trust:
+            raise UsageError("--follow needs --trust: a device takes new versions only from keys it trusts",
+                             fix="add --trust KEY.pub|DIR")
+        follower = Follower.start(scorer, FollowOptions(args.follow, args.channel, max(args.every, 1.0),
+                                                                  shadow_agreement=args.shadow_agreement),
+                                  TrustSet.load(args.trust), args.state or os.path.join(args.watch, ".follow"))
+    return watch(scorer, args.watch, args.out, options, follower)
 
 
 def _selftest(args: argparse.Namespace) -> int:

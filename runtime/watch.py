@@ -27,10 +27,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import EXIT_OK, DataError, UsageError
 from .scorer import Scorer
 from .stream import StreamOptions, StreamScorer
+
+if TYPE_CHECKING:
+    from .follow import Follower
 
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 PROCESSING, DONE, FAILED = ".processing", "done", "failed"
@@ -64,12 +68,29 @@ class _Stop:
         self.requested = True
 
 
-def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: WatchOptions = WatchOptions()) -> int:
+def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: WatchOptions = WatchOptions(),
+          follower: Follower | None = None) -> int:
     """Run the watch loop until SIGTERM (or, with `once`, until IN_DIR holds no eligible file). Returns 0.
+    With a `follower` (runtime/follow.py) the scorer may change between two files, never inside one.
 
     Raises UsageError when IN_DIR is missing or the folders cannot be created.
     """
-    folder = WatchFolder(scorer, Path(in_dir), Path(out_dir), options)
+    folder = WatchFolder(follower.scorer if follower else scorer, Path(in_dir), Path(out_dir), options)
+
+    def poll() -> None:  # before a file: a new version takes over from the next file on
+        if follower is not None and follower.poll():
+            folder.scorer = follower.scorer
+
+    def observe(result: FileResult | None) -> None:  # after a file: a new version that rejects too much goes
+        if follower is None or result is None or result.output is None:
+            return
+        if follower.shadow is not None and result.scored:
+            shadow_lines = folder.shadow_score(follower.shadow, folder.done / result.name)
+            if follower.compare_shadow(result.output.read_bytes().splitlines(), shadow_lines):
+                folder.scorer = follower.scorer
+        if follower.observe(result.scored, result.rejected):
+            folder.scorer = follower.scorer
+
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -78,7 +99,8 @@ def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: Watc
             for path in folder.pending():
                 if stop.requested:
                     break
-                folder.process_new(path)
+                poll()
+                observe(folder.process_new(path))
             if options.once:
                 break
             deadline = time.monotonic() + options.interval
@@ -198,6 +220,17 @@ class WatchFolder:
         self._release(claimed)
         self._say(f"{claimed.name} -> {output}: {counts.scored} scored, {counts.rejected} rejected")
         return FileResult(claimed.name, counts.scored, counts.rejected, output)
+
+    def shadow_score(self, scorer: Scorer, done: Path) -> list[bytes]:
+        """The prediction lines another version writes for a released input (shadow mode: nothing of it
+        reaches OUT_DIR)."""
+        import io
+
+        sink = io.BytesIO()
+        with open(done, "rb") as source:
+            fmt = SUFFIXES.get(done.suffix.lower(), "jsonl")
+            StreamScorer(scorer, sink, io.StringIO(), StreamOptions(format=fmt, id_field=self.options.id_field)).run(source)
+        return sink.getvalue().splitlines()
 
     def _release(self, claimed: Path) -> None:
         os.replace(claimed, _free_name(self.done / claimed.name))

@@ -216,13 +216,13 @@ def _selftest(args: argparse.Namespace) -> int:
     tol = result.tolerance
     rows = [["rows", result.rows, ""]]
     if result.label_agreement is not None:
-        rows.append(["label agreement", result.label_agreement, f">= {tol['min_label_agreement']}"])
-        rows.append(["max probability error", result.max_error, f"<= {tol['max_probability_error']}"])
+        rows.append(["label agreement", result.label_agreement, f">= {tol.min_label_agreement}"])
+        rows.append(["max probability error", result.max_error, f"<= {tol.max_probability_error}"])
     else:
-        rows.append(["max value error (scaled)", result.max_error, f"<= {tol['max_value_error']}"])
+        rows.append(["max value error (scaled)", result.max_error, f"<= {tol.max_value_error}"])
     title = f"selftest {scorer.package.name} {scorer.package.version}, artifact {scorer.artifact.id}"
     print(render_table(["check", "measured", "tolerance"], rows, title=title))
-    print("PASS" if result.passed else "FAIL: outside the package's tolerance")
+    print("PASS" if result.passed else f"FAIL: outside the package's tolerance ({result.verdict.reasons()})")
     return EXIT_OK if result.passed else 1
 
 

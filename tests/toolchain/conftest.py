@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory):
+def postgres_url():
     """A SQLAlchemy URL of a throwaway PostgreSQL cluster (initdb + pg_ctl on a Unix socket), or a skip
     naming what is missing. As root the server runs as the `postgres` user, which initdb requires."""
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
@@ -38,23 +39,21 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory):
     except ImportError:
         pytest.skip("psycopg is not installed (the convert extra brings it)")
     as_user: list[str] = []
-    root = tmp_path_factory.mktemp("postgres")
+    # Not under pytest's basetemp: pytest keeps that folder private (0700) to its user, and as root the
+    # server runs as `postgres`, which must reach its data folder.
+    root = Path(tempfile.mkdtemp(prefix="edgepack-pg-", dir=os.environ.get("TMPDIR", "/tmp")))
     if os.geteuid() == 0:
         if subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
             pytest.skip("running as root and no `postgres` user to run the server as")
         as_user = ["runuser", "-u", "postgres", "--"]
         os.chmod(root, 0o777)
-        for parent in root.parents:  # the server user must reach its data folder
-            if str(parent) in ("/", "/tmp"):
-                break
-            os.chmod(parent, os.stat(parent).st_mode | 0o011)
     data, sock = root / "data", root / "sock"
     sock.mkdir()
     os.chmod(sock, 0o777)
     port = _free_port()
     init = subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "edgepack"], capture_output=True, text=True)
     if init.returncode != 0:
-        pytest.skip(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
+        pytest.skip(f"initdb failed: {init.stderr.strip()[-600:]}")
     start = subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(root / "log"), "-w", "-o",
                             f"-k {sock} -p {port} -c listen_addresses=''", "start"], capture_output=True, text=True)
     if start.returncode != 0:
@@ -67,6 +66,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory):
         yield f"postgresql+psycopg://edgepack@/registry?host={sock}&port={port}"
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

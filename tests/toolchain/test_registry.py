@@ -98,3 +98,23 @@ def test_fetch_checks_the_archive_and_never_overwrites(signed_packages, tmp_path
     assert Scorer.load(out, trust=key.with_name("release.pub")).selftest().passed
     with pytest.raises(Exception, match="never overwrites"):
         registry.fetch("logreg_binary", "1", out)
+
+
+def test_publishing_the_same_directory_twice_is_a_no_op_whatever_the_clock(signed_packages, tmp_path, monkeypatch):
+    """The archive of a package directory does not depend on when it is made (zip timestamps fixed)."""
+    import time
+
+    key, make = signed_packages
+    v1 = make("1")
+    registry = Registry(str(tmp_path / "registry"))
+    first = registry.publish(v1, "ci")
+    real = time.localtime
+    monkeypatch.setattr(time, "localtime", lambda *a: real(real_time() + 3600))
+    assert registry.publish(v1, "ci")["status"] == "already published"
+    assert first["status"] == "published"
+
+
+def real_time() -> float:
+    import time
+
+    return time.time()

@@ -50,7 +50,10 @@ def _archive_bytes(package: Package) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in package.file_names():
-            zf.writestr(name, package.read_file(name))
+            # A fixed timestamp: the same package always makes the same archive (and the same sha256).
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, package.read_file(name))
     return buffer.getvalue()
 
 

@@ -111,6 +111,11 @@ def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: Watc
             deadline = time.monotonic() + options.interval
             while not stop.requested and time.monotonic() < deadline:
                 time.sleep(min(0.1, options.interval))
+    except OSError as exc:  # a full disk, a permission taken away: every step is safe to repeat on restart
+        where = shown(os.fsdecode(exc.filename)) if exc.filename else None
+        raise UsageError(f"the watch folder cannot go on: {exc.strerror or exc}", where=where,
+                         fix="fix the disk or the permissions, then restart: inputs in flight wait in "
+                             f"{folder.work} and are finished then") from exc
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -236,3 +236,33 @@ def test_a_step_that_cannot_be_done_stops_with_exit_2_and_resumes_after_the_fix(
     blocker.rmdir()
     assert _watch(package, inbox, out).returncode == 0
     assert _delivered(out) == (Counter({"a-0": 1, "a-1": 1, "a-2": 1}), Counter())
+
+
+def test_seeded_random_names_each_record_delivered_once(package, tmp_path):
+    """Random byte names (any byte but '/' and NUL, up to the 255-byte limit, suffixes in any case, stems
+    that collide once lowercased or cut): every record is delivered once, nothing is overwritten, and a
+    second run finds nothing left to do."""
+    import random
+
+    rng = random.Random(1515)
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    expected: set[str] = set()
+    alphabet = [bytes([b]) for b in range(1, 256) if b not in (ord("/"),)]
+    for i in range(40):
+        suffix = rng.choice([b".jsonl", b".JSONL", b".ndjson", b".json", b".errors.jsonl", b".Errors.jsonl"])
+        length = rng.choice([1, 5, 30, 255 - len(suffix)])
+        stem = b"".join(rng.choice(alphabet) for _ in range(length)).lstrip(b".") or b"s"
+        name = os.fsencode(inbox) + b"/" + stem[: 255 - len(suffix)] + suffix
+        if os.path.lexists(name):
+            continue
+        with open(name, "wb") as handle:
+            handle.write(_records(f"r{i}", bad=(1,)))
+        expected |= {f"r{i}-0", f"r{i}-1", f"r{i}-2"}
+    for _ in range(2):
+        result = _watch(package, inbox, out, "--quiet")
+        assert result.returncode == 0, result.stderr
+    scored, rejected = _delivered(out)
+    assert set(scored) | set(rejected) == expected and set((scored + rejected).values()) == {1}
+    assert set(rejected) == {i for i in expected if i.endswith("-1")}
+    assert sorted(os.listdir(inbox)) == [".processing", "done", "failed"] and not os.listdir(inbox / "failed")

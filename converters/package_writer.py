@@ -52,11 +52,12 @@ def write_package(out: Path, manifest: dict[str, Any], files: dict[str, bytes], 
     dest = destination.plan(out, force, frozenset(payload))
     out.parent.mkdir(parents=True, exist_ok=True)
     if dest.kind == "zip" or (dest.kind == "new" and out.suffix == ".edgepack"):
-        tmp = out.with_name(out.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)  # a name no one has
+        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for name in sorted(payload):
                 zf.writestr(name, payload[name])
-        tmp.replace(out)
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, out)
         return out
     if dest.kind == "new":
         tmpdir = _written_aside(out, payload)
@@ -66,7 +67,8 @@ def write_package(out: Path, manifest: dict[str, Any], files: dict[str, bytes], 
         tmpdir = _written_aside(out, payload)
         if _exchange(tmpdir, out):  # tmpdir now holds the earlier package: remove its own files only
             _remove_files(tmpdir, dest.own)
-            _prune(tmpdir, tmpdir.parent)
+            for folder, _, _ in sorted(os.walk(tmpdir), reverse=True):  # and the folders it leaves empty
+                _prune(Path(folder), tmpdir.parent)
             return out
         _remove_files(tmpdir, frozenset(payload))
         _prune(tmpdir, tmpdir.parent)
@@ -77,11 +79,16 @@ def write_package(out: Path, manifest: dict[str, Any], files: dict[str, bytes], 
 def _written_aside(out: Path, payload: dict[str, bytes]) -> Path:
     """A hidden sibling folder of `out` holding the package, with the mode a plain mkdir would give."""
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmpdir, 0o777 & ~umask)
+    os.chmod(tmpdir, 0o777 & ~_umask())
     _write_files(tmpdir, payload)
     return tmpdir
+
+
+def _umask() -> int:
+    """The process's umask (mkstemp and mkdtemp create private files; a package is as readable as any file)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def _write_files(folder: Path, payload: dict[str, bytes]) -> None:

@@ -99,6 +99,7 @@ def test_an_earlier_package_alone_is_swapped_whole(parts, tmp_path):
     manifest, files = parts
     out = tmp_path / "pkg"
     write_package(out, *_with_extra(manifest, files, "extra/old.bin", b"old"))
+    (out / "extra" / "empty").mkdir()  # an empty folder is nobody's file
     inode = out.stat().st_ino
     write_package(out, manifest, files)
     assert sorted(_snapshot(out)) == sorted([*files, "manifest.json"])  # old.bin (the package's) is gone
@@ -151,6 +152,7 @@ def test_single_file_form_replaces_only_a_package(parts, tmp_path):
     write_package(target, manifest, files, force=True)
     assert "manifest.json" in zipfile.ZipFile(target).namelist()
     write_package(target, manifest, files)  # an earlier package: replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.edgepack"]  # no temporary left beside it
     folder = tmp_path / "folder.edgepack"
     folder.mkdir()
     with pytest.raises(UsageError):

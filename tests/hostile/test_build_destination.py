@@ -57,22 +57,18 @@ def test_a_folder_with_other_files_is_refused_and_left_as_it_was(project, out):
     assert _snapshot(project) == before
 
 
-def test_force_writes_the_package_beside_the_files_and_removes_nothing(project):
+def test_force_writes_beside_the_files_then_a_rebuild_replaces_only_the_package(project):
     before = _snapshot(project)
     result = _build(project, *_model_args(project), "-o", ".", "--force")
     assert result.returncode == 0, result.stderr
     after = _snapshot(project)
     assert {k: after[k] for k in before} == before  # every file still there, unchanged
-    assert Package.open(project).name and not [p for p in project.iterdir() if p.name.startswith(".")]
-
-
-def test_a_rebuild_replaces_the_package_and_keeps_the_users_files(project):
-    out = project / "package"
-    assert _build(project, *_model_args(project), "-o", str(out)).returncode == 0
-    (out / "NOTES.md").write_text("kept\n")
-    result = _build(project, *_model_args(project), "-o", str(out), "--version", "2")
+    assert Package.open(project).version == "1" and not [p for p in project.iterdir() if p.name.startswith(".")]
+    # The folder now holds a package: a rebuild needs no --force, replaces the package, keeps the rest.
+    result = _build(project, *_model_args(project), "-o", ".", "--version", "2")
     assert result.returncode == 0, result.stderr
-    assert Package.open(out).version == "2" and (out / "NOTES.md").read_text() == "kept\n"
+    after = _snapshot(project)
+    assert {k: after[k] for k in before} == before and Package.open(project).version == "2"
 
 
 # -- write_package directly: fast, and the cases a CLI run cannot set up -----------------------------------

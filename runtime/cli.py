@@ -21,7 +21,8 @@ PROG = "edgepack-score"
 EXIT_CODES = """exit codes:
   0  every record was scored (empty input included); selftest within tolerance
   1  selftest out of the package's tolerance
-  2  usage error (bad arguments, unreadable --errors file or folders); stdin or stdout failing (a full disk)
+  2  usage error (bad arguments, unreadable --errors file or folders, watch folders that overlap or that
+     another watcher holds); stdin, stdout or a watch folder failing (a full disk)
   3  some records were rejected (the others were scored; one error line per rejected record)
   4  the package is invalid (checksum mismatch, unknown format version, missing artifact)
   6  the CSV header does not match the model's inputs
@@ -34,7 +35,8 @@ EXAMPLES = """examples:
   edgepack-score churn.edgepack --format csv --id-field customer_id --errors rejected.jsonl < batch.csv
   # a long-lived process fed by a pipe: each prediction is written as soon as its line arrives
   sensor-feed | edgepack-score churn.edgepack --line-buffered
-  # a watch folder (MiNiFi PutFile -> IN, GetFile <- OUT)
+  # a watch folder (MiNiFi PutFile -> IN, GetFile <- OUT): each record delivered exactly once, even
+  # across SIGKILL; outputs never overwrite a file (NAME.1.jsonl when NAME.jsonl is taken)
   edgepack-score churn.edgepack --watch /data/in --out /data/out
   # check the package against its golden vectors
   edgepack-score selftest churn.edgepack
@@ -85,8 +87,12 @@ def _score_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-bytes", type=int, default=1 << 20, metavar="N", help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no summary line on stderr at the end")
     watch = parser.add_argument_group("watch-folder mode")
-    watch.add_argument("--watch", metavar="IN_DIR", help="score each new .jsonl/.csv file dropped in IN_DIR")
-    watch.add_argument("--out", metavar="OUT_DIR", help="where NAME.jsonl (and NAME.errors.jsonl) are written")
+    watch.add_argument("--watch", metavar="IN_DIR",
+                       help="score each new .jsonl/.csv file dropped in IN_DIR (regular files only: links are "
+                            "moved to IN_DIR/failed, never followed)")
+    watch.add_argument("--out", metavar="OUT_DIR",
+                       help="where NAME.jsonl (and NAME.errors.jsonl) are written, or NAME.1.jsonl... when those "
+                            "are taken; a folder of its own (not IN_DIR, not around it)")
     watch.add_argument("--once", action="store_true", help="process the files present, then exit")
     watch.add_argument("--follow", metavar="REGISTRY", help="take new versions of the model from a registry channel "
                        "(directory or http(s) URL): verified, self-tested, switched between files; needs --trust")

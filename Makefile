@@ -12,7 +12,7 @@ WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test lint typecheck install bench clean web web-test java
-.PHONY: device-test device-test-arm64 device-tools
+.PHONY: device-test device-test-arm64 device-tools postgres
 
 install: $(STAMP) java
 
@@ -23,6 +23,13 @@ java:
 	@command -v java >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless) \
 		|| echo "warning: Java 17 could not be installed; Spark tests will be skipped"; }
+
+# PostgreSQL's server binaries for the shared-catalog tests (tests/toolchain/test_registry.py starts a
+# throwaway cluster); installed when missing and apt-get is there, otherwise those tests skip with the reason.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+		|| echo "warning: PostgreSQL could not be installed; its catalog tests will be skipped"; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,7 +63,7 @@ typecheck: $(STAMP)
 	cd $(TYPECHECK) && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml --follow-imports=silent \
 		$(addprefix -m ,$(PUBLIC_API))
 
-test: $(STAMP) java lint typecheck web
+test: $(STAMP) java postgres lint typecheck web
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 	$(MAKE) web-test
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .batch import BatchValidator
 from .errors import PackageError, RecordError, quoted
+from .judge import Metrics, ToleranceProfile, Verdict, judge, profile_of
 from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
 from .records import Rejection, encode_records, tensors_for
@@ -26,17 +27,18 @@ if TYPE_CHECKING:
 
     from .signing import TrustSet
 
-# The float32 profile a package falls back to when its manifest names none for the artifact.
-DEFAULT_TOLERANCE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
-
 
 @dataclass(frozen=True)
 class SelfTestResult:
     rows: int
     label_agreement: float | None
     max_error: float
-    tolerance: dict[str, float]
-    passed: bool
+    tolerance: ToleranceProfile
+    verdict: Verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
 
 
 class Scorer:
@@ -242,19 +244,18 @@ class Scorer:
         """Score the package's golden vectors and compare with the source model's stored outputs."""
         records, expected = _golden_parts(self.package.golden(), self.schema, self.package.location)
         raw = self.run_columns(encode_checked(self.schema, records))
-        tolerance = dict(DEFAULT_TOLERANCE)
-        tolerance.update(self.package.manifest.get("tolerance_profiles", {}).get(self.artifact.precision, {}))
+        tolerance = profile_of(self.artifact.precision, self.package.manifest)
         if "probabilities" in raw:
             got = np.asarray(raw["probabilities"], dtype=np.float64)
             want = np.asarray(expected["probabilities"], dtype=np.float64)
             agree = float(np.mean(np.argmax(got, 1) == np.asarray([self._classes.index(v) for v in expected["label"]])))
             err = float(np.max(np.abs(got - want))) if len(want) else 0.0
-            ok = agree >= tolerance["min_label_agreement"] and err <= tolerance["max_probability_error"]
-            return SelfTestResult(len(records), agree, err, tolerance, ok)
+            verdict = judge(Metrics(label_agreement=agree, max_probability_error=err), tolerance)
+            return SelfTestResult(len(records), agree, err, tolerance, verdict)
         want = np.asarray(expected["value"], dtype=np.float64)
         scale = float(self.package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
         err = float(np.max(np.abs(raw["value"] - want)) / scale) if len(want) else 0.0
-        return SelfTestResult(len(records), None, err, tolerance, err <= tolerance["max_value_error"])
+        return SelfTestResult(len(records), None, err, tolerance, judge(Metrics(max_scaled_error=err), tolerance))
 
 
 # The manifest's tensor dtypes as onnxruntime names the graph's input types.

@@ -133,18 +133,23 @@ def read_signatures(package: Package) -> list[dict[str, Any]]:
     file is malformed."""
     if SIGNATURES not in package.file_names():
         return []
-    raw = package.read_file(SIGNATURES)
+    return parse_signatures(package.read_file(SIGNATURES), package.location)
+
+
+def parse_signatures(raw: bytes, where: str) -> list[dict[str, Any]]:
+    """The entries of a signatures document (a package's signatures.json, or a registry channel's
+    .sig.json). Raises PackageError when it is malformed or oversized."""
     if len(raw) > MAX_SIGNATURES_BYTES:
-        raise PackageError(f"{SIGNATURES} is larger than {MAX_SIGNATURES_BYTES} bytes", where=package.location)
+        raise PackageError(f"signatures larger than {MAX_SIGNATURES_BYTES} bytes", where=where)
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PackageError(f"{SIGNATURES} is not valid JSON: {exc}", where=package.location,
-                           fix="sign the package again with `edgepack sign`") from None
+        raise PackageError(f"signatures are not valid JSON: {exc}", where=where,
+                           fix="sign again with `edgepack sign` (or promote again)") from None
     entries = data.get("signatures") if isinstance(data, dict) and data.get("format") == SIGNATURES_FORMAT else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise PackageError(f"{SIGNATURES} is not an edgepack signatures file", where=package.location,
-                           fix="sign the package again with `edgepack sign`")
+        raise PackageError("not an edgepack signatures document", where=where,
+                           fix="sign again with `edgepack sign` (or promote again)")
     return entries
 
 
@@ -157,13 +162,18 @@ def verify_package(package: Package, trust: TrustSet) -> str:
         raise PackageError("the package is not signed, and this device accepts only signed packages",
                            where=package.location,
                            fix="sign it with `edgepack sign PKG --key KEY` using a key this device trusts")
+    return verify_signed(signed_message(package), entries, trust, package.location)
+
+
+def verify_signed(message: bytes, entries: list[dict[str, Any]], trust: TrustSet, where: str) -> str:
+    """The id of a trusted key among `entries` whose Ed25519 signature over `message` is valid.
+    Raises PackageError when no entry is by a trusted key, or none of those verifies."""
     trusted = {k.key_id: k for k in trust.keys}
     known = [e for e in entries if e.get("algorithm") == ALGORITHM and e.get("key_id") in trusted]
     if not known:
-        ids = ", ".join(str(e.get("key_id")) for e in entries)
+        ids = ", ".join(str(e.get("key_id")) for e in entries) or "nobody"
         raise PackageError(f"no signature by a trusted key (signed by: {ids}; trusted: {', '.join(trusted)})",
-                           where=package.location, fix="sign it with a key this device trusts, or add the signer's .pub")
-    message = signed_message(package)
+                           where=where, fix="sign it with a key this device trusts, or add the signer's .pub")
     invalid = _invalid_signature(_ed25519())
     for entry in known:
         try:
@@ -172,8 +182,8 @@ def verify_package(package: Package, trust: TrustSet) -> str:
             return str(entry["key_id"])
         except (ValueError, invalid):
             continue
-    raise PackageError("the package's signature does not match its contents: it changed after it was signed",
-                       where=package.location, fix="do not use it; fetch the package again from its publisher")
+    raise PackageError("the signature does not match the signed contents: they changed after signing",
+                       where=where, fix="do not use it; fetch it again from its publisher")
 
 
 def _invalid_signature(_module: Any) -> type[Exception]:

@@ -9,6 +9,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from ..runtime.errors import PackageError, UsageError
 from ..runtime.package import Package
@@ -62,12 +63,29 @@ def _private_key(path: Path) -> object:
     return key
 
 
+def signature_entry(key: Any, message: bytes) -> dict[str, Any]:
+    """One entry of a signatures document: `key` (an Ed25519 private key) over `message`."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw_public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"algorithm": ALGORITHM, "key_id": key_id(raw_public),
+            "signature": base64.b64encode(key.sign(message)).decode(),
+            "signed_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()}
+
+
+def signatures_document(entries: list[dict[str, Any]]) -> bytes:
+    return (json.dumps({"format": SIGNATURES_FORMAT, "version": 1, "signatures": entries}, indent=2) + "\n").encode()
+
+
+def load_private_key(path: Path) -> Any:
+    """An Ed25519 private key from a PEM file. Raises UsageError."""
+    return _private_key(path)
+
+
 def sign_package(path: Path, key_path: Path) -> str:
     """Add (or renew) this key's signature in the package's signatures.json; other signatures stay.
     Every listed file is checked against the manifest first: a package that does not match its own
     manifest is never signed. Returns the key id. Raises PackageError / UsageError."""
-    from cryptography.hazmat.primitives import serialization
-
     key = _private_key(key_path)
     package = Package.open(path)
     for art in package.artifacts():
@@ -76,15 +94,11 @@ def sign_package(path: Path, key_path: Path) -> str:
             package.verify_file(extra["file"], extra["sha256"])
     golden = package.manifest["golden"]
     package.verify_file(golden["file"], golden["sha256"])
-    raw_public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)  # type: ignore[attr-defined]
-    ident = key_id(raw_public)
-    signature = key.sign(signed_message(package))  # type: ignore[attr-defined]
-    entries = [e for e in read_signatures(package) if e.get("key_id") != ident]
-    entries.append({"algorithm": ALGORITHM, "key_id": ident, "signature": base64.b64encode(signature).decode(),
-                    "signed_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()})
-    data = (json.dumps({"format": SIGNATURES_FORMAT, "version": 1, "signatures": entries}, indent=2) + "\n").encode()
+    entry = signature_entry(key, signed_message(package))
+    entries = [e for e in read_signatures(package) if e.get("key_id") != entry["key_id"]] + [entry]
+    data = signatures_document(entries)
     _write_beside_manifest(Path(package.location), data)
-    return ident
+    return str(entry["key_id"])
 
 
 def _write_beside_manifest(location: Path, data: bytes) -> None:

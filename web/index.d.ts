@@ -184,6 +184,12 @@ export function loadPackage(location: string | URL | PackageFiles | Package, opt
 /** The id of a trusted key whose Ed25519 signature over the package is valid; rejects with PackageError. */
 export function verifyPackage(pkg: Package, trust: string[]): Promise<string>;
 
+/** The Package a registry channel serves: pointer signature, archive sha256 and package signature checked. */
+export function openFromChannel(registry: string | URL, model: string, channel: string, trust: string[]): Promise<{ pkg: Package; pointer: Record<string, unknown> }>;
+
+/** Load the version a registry channel serves (openFromChannel, then loadPackage). */
+export function loadFromChannel(registry: string | URL, model: string, channel: string, options: LoadOptions & { trust: string[] }): Promise<Scorer>;
+
 export const BACKENDS: readonly { name: BackendName; format: string; unavailable(): string | null }[];
 export const BACKEND_NAMES: readonly BackendName[];
 

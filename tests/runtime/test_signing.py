@@ -88,7 +88,7 @@ def test_a_package_altered_after_signing_is_refused(package, keys, numeric_packa
     assert edgepack(["sign", str(package), "--key", str(keys["release"])]) == EXIT_OK
     _rewrite_consistently(package)
     Scorer.load(package)  # its own checksums pass: without a trust set it would be used
-    with pytest.raises(PackageError, match="does not match its contents"):
+    with pytest.raises(PackageError, match="does not match the signed contents"):
         Scorer.load(package, trust=keys["release"].with_name("release.pub"))
     done = _score(package, keys["release"].with_name("release.pub"), numeric_package.records(1)[0])
     assert done.returncode == EXIT_PACKAGE
@@ -99,7 +99,7 @@ def test_manifest_edit_after_signing_is_refused(package, keys):
     manifest = json.loads((package / "manifest.json").read_text())
     manifest["outputs"]["classes"] = list(reversed(manifest["outputs"]["classes"]))
     (package / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    with pytest.raises(PackageError, match="does not match its contents"):
+    with pytest.raises(PackageError, match="does not match the signed contents"):
         Scorer.load(package, trust=keys["release"].parent)
 
 

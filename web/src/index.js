@@ -6,9 +6,10 @@
 //   p.label, p.probabilities                                  // contract 3: label = classes[argmax]
 
 import { chooseBackend } from './backends/index.js';
-import { PackageError } from './errors.js';
+import { PackageError, UsageError } from './errors.js';
 import { Package } from './package.js';
 import { Scorer } from './scorer.js';
+import { openFromChannel } from './registry.js';
 import { verifyPackage } from './signing.js';
 
 export { BACKENDS, BACKEND_NAMES } from './backends/index.js';
@@ -19,6 +20,7 @@ export { checkRecord, tensorsFor, validateRecords } from './records.js';
 export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
 export { Scorer } from './scorer.js';
 export { verifyPackage } from './signing.js';
+export { openFromChannel } from './registry.js';
 
 /**
  * Open a package, verify the chosen artifact's files against the manifest and start a backend.
@@ -49,6 +51,17 @@ export async function loadPackage(location, options = {}) {
   throw new PackageError(`${failure.backend} cannot load artifact '${entry.id}' (${entry.file}): ${failure.err?.message ?? failure.err}`, {
     where: pkg.where, fix: 'check the artifact with edgepack inspect; try another backend or artifact',
   });
+}
+
+/**
+ * Load the version a registry channel serves, verified by `trust` (PEM public keys) at every step.
+ * @param {string|URL} registry  the registry's base URL (pages) or directory (Node)
+ * @returns {Promise<Scorer>}
+ */
+export async function loadFromChannel(registry, model, channel, options) {
+  if (!options?.trust) throw new UsageError('loadFromChannel needs options.trust: the public keys to accept', { fix: 'pass {trust: [pemText]}' });
+  const { pkg } = await openFromChannel(registry, model, channel, options.trust);
+  return loadPackage(pkg, { ...options, trust: undefined });
 }
 
 export const version = '0.1.0';

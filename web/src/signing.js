@@ -60,36 +60,35 @@ async function readSignatures(pkg) {
     if (err instanceof PackageError && /missing|no such|HTTP 404/i.test(err.message)) return [];
     throw err;
   }
+  return parseSignatures(raw, pkg.where);
+}
+
+/** The entries of a signatures document (signatures.json, or a registry channel's .sig.json). */
+export function parseSignatures(raw, where) {
   let data;
   try {
     data = JSON.parse(new TextDecoder().decode(raw));
   } catch (err) {
-    throw new PackageError(`${SIGNATURES} is not valid JSON: ${err.message}`, { where: pkg.where, fix: 'sign the package again with `edgepack sign`' });
+    throw new PackageError(`signatures are not valid JSON: ${err.message}`, { where, fix: 'sign again with `edgepack sign` (or promote again)' });
   }
   const entries = data && data.format === 'edgepack-signatures' ? data.signatures : null;
   if (!Array.isArray(entries) || !entries.every((e) => e && typeof e === 'object')) {
-    throw new PackageError(`${SIGNATURES} is not an edgepack signatures file`, { where: pkg.where, fix: 'sign the package again with `edgepack sign`' });
+    throw new PackageError('not an edgepack signatures document', { where, fix: 'sign again with `edgepack sign` (or promote again)' });
   }
   return entries;
 }
 
 /**
- * The id of a trusted key whose signature over the package is valid.
- * @throws {PackageError} unsigned, signed only by other keys, or changed after signing (exit 4)
+ * The id of a trusted key among `entries` whose Ed25519 signature over `message` is valid.
+ * @throws {PackageError} no entry by a trusted key, or none verifies
  */
-export async function verifyPackage(pkg, pems) {
+export async function verifySigned(message, entries, pems, where) {
   const trusted = new Map((await trustSet(pems)).map((k) => [k.keyId, k.key]));
-  const entries = await readSignatures(pkg);
-  if (entries.length === 0) {
-    throw new PackageError('the package is not signed, and only signed packages are accepted', {
-      where: pkg.where, fix: 'sign it with `edgepack sign PKG --key KEY` using a trusted key' });
-  }
   const known = entries.filter((e) => e.algorithm === 'ed25519' && trusted.has(e.key_id));
   if (known.length === 0) {
-    throw new PackageError(`no signature by a trusted key (signed by: ${entries.map((e) => e.key_id).join(', ')}; trusted: ${[...trusted.keys()].join(', ')})`, {
-      where: pkg.where, fix: "sign it with a trusted key, or add the signer's .pub" });
+    throw new PackageError(`no signature by a trusted key (signed by: ${entries.map((e) => e.key_id).join(', ') || 'nobody'}; trusted: ${[...trusted.keys()].join(', ')})`, {
+      where, fix: "sign it with a trusted key, or add the signer's .pub" });
   }
-  const message = await signedMessage(pkg);
   for (const entry of known) {
     let signature;
     try {
@@ -99,6 +98,19 @@ export async function verifyPackage(pkg, pems) {
     }
     if (await globalThis.crypto.subtle.verify({ name: 'Ed25519' }, trusted.get(entry.key_id), signature, message)) return entry.key_id;
   }
-  throw new PackageError("the package's signature does not match its contents: it changed after it was signed", {
-    where: pkg.where, fix: 'do not use it; fetch the package again from its publisher' });
+  throw new PackageError('the signature does not match the signed contents: they changed after signing', {
+    where, fix: 'do not use it; fetch it again from its publisher' });
+}
+
+/**
+ * The id of a trusted key whose signature over the package is valid.
+ * @throws {PackageError} unsigned, signed only by other keys, or changed after signing (exit 4)
+ */
+export async function verifyPackage(pkg, pems) {
+  const entries = await readSignatures(pkg);
+  if (entries.length === 0) {
+    throw new PackageError('the package is not signed, and only signed packages are accepted', {
+      where: pkg.where, fix: 'sign it with `edgepack sign PKG --key KEY` using a trusted key' });
+  }
+  return verifySigned(await signedMessage(pkg), entries, pems, pkg.where);
 }

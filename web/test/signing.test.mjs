@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PackageError, loadPackage } from '../src/index.js';
+import { PackageError, loadFromChannel, loadPackage } from '../src/index.js';
 import { PYTHON, WEB, fixtures } from './helpers.js';
 
 const CLI = join(WEB, 'bin', 'score.mjs');
@@ -54,7 +54,7 @@ describe('signatures', () => {
     const manifest = JSON.parse(readFileSync(join(altered, 'manifest.json'), 'utf8'));
     manifest.outputs.classes.reverse();
     writeFileSync(join(altered, 'manifest.json'), JSON.stringify(manifest));
-    await assert.rejects(loadPackage(altered, { trust: [trusted] }), /changed after it was signed/);
+    await assert.rejects(loadPackage(altered, { trust: [trusted] }), /changed after signing/);
   });
 
   test('score.mjs --trust: exit 0 for the signed package, 4 with another key', () => {
@@ -64,5 +64,21 @@ describe('signatures', () => {
     const refused = spawnSync(process.execPath, [CLI, signed, '--trust', join(work, 'intruder.pub')], { input, encoding: 'utf8' });
     assert.equal(refused.status, 4);
     assert.equal(refused.stdout, '');
+  });
+
+  test('loadFromChannel: the version a registry channel serves, verified at every step', async () => {
+    const registry = join(work, 'registry');
+    const manifest = JSON.parse(readFileSync(join(signed, 'manifest.json'), 'utf8'));
+    edgepack('publish', signed, registry, '--promote', 'production', '--key', join(work, 'release'));
+    const scorer = await loadFromChannel(registry, manifest.model.name, 'production', { trust: [trusted], backend: 'ort-wasm' });
+    assert.equal(scorer.package.version, manifest.model.version);
+    await scorer.dispose();
+    await assert.rejects(loadFromChannel(registry, manifest.model.name, 'production', { trust: [intruder] }), /no signature by a trusted key/);
+    await assert.rejects(loadFromChannel(registry, manifest.model.name, 'nosuch', { trust: [trusted] }), /cannot read/);
+    const pointerPath = join(registry, 'models', manifest.model.name, 'channels', 'production.json');
+    const pointer = JSON.parse(readFileSync(pointerPath, 'utf8'));
+    pointer.version = '999';
+    writeFileSync(pointerPath, JSON.stringify(pointer));
+    await assert.rejects(loadFromChannel(registry, manifest.model.name, 'production', { trust: [trusted] }), /changed after signing/);
   });
 });

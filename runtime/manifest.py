@@ -140,7 +140,8 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
 
 
 # An artifact's extra files: each read and checked like the artifact itself.
-_PART = {"file": {"type": "string", "minLength": 1}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+_PART: dict[str, dict[str, Any]] = {
+    "file": {"type": "string", "minLength": 1}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
          "size": {"type": "integer", "minimum": 0}}
 _PLAIN = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,)}
 

@@ -35,7 +35,7 @@ export function shown(value) {
   if (value !== null && typeof value === 'object') return 'an object';
   let text = JSON.stringify(value) ?? String(value);
   if (text.length > 40) text = `${text.slice(0, 40)}...`;
-  if (value === null) return text;
+  if (value === null || value === undefined) return text;
   const kind = typeof value === 'boolean' ? 'a boolean' : typeof value === 'string' ? 'a string' : Number.isInteger(value) ? 'an integer' : 'a number';
   return `${text} (${kind})`;
 }
@@ -68,7 +68,7 @@ export function checkShape(value, rule, path, where) {
   }
   if (Array.isArray(value)) {
     if (value.length < (rule.minItems ?? 0)) throw fail(`needs at least ${rule.minItems} item(s), got ${value.length}`);
-    if (rule.items) value.forEach((item, i) => checkShape(item, rule.items, `${path}[${i}]`, where));
+    if (rule.items) for (let i = 0; i < value.length; i++) checkShape(value[i], rule.items, `${path}[${i}]`, where); // holes too
   } else if (isType(value, 'object')) {
     for (const key of rule.required ?? []) if (!Object.hasOwn(value, key)) throw fail(`lacks '${key}'`);
     const properties = rule.properties ?? {};

@@ -123,3 +123,61 @@ with zipfile.ZipFile(out, "w") as zf:
     await assert.rejects(loadPackage(out, { backend: 'ort-wasm' }), refused(/two entries named 'model\.onnx'/));
   });
 });
+
+// A seeded mutator (tests/hostile/test_manifest_fuzz.py's, in JavaScript): one field of a built manifest
+// changed in type, size or nesting, or deleted, or one added; checkManifest either accepts it or throws a
+// one-line PackageError, never a TypeError.
+function mulberry32(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function nested(depth) {
+  let value = 0;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+const VALUES = [null, true, false, 0, -1, 1, 0.5, -1e308, 2 ** 70, '', 'x', '1', '../../etc/passwd', '/etc/passwd',
+  'model.onnx', 'a'.repeat(100000), [], [5], ['x'], [null], [{}], {}, { a: 1 }, { name: 5 }, nested(60), nested(100000)];
+
+function slots(value, path = []) {
+  const out = path.length ? [path] : [];
+  if (Array.isArray(value)) value.slice(0, 6).forEach((item, i) => out.push(...slots(item, [...path, i])));
+  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) out.push(...slots(v, [...path, k]));
+  return out;
+}
+
+describe('manifest fuzzing', () => {
+  test('240 mutated manifests: accepted, or refused with a one-line PackageError', () => {
+    const original = JSON.parse(readFileSync(join(clf, 'manifest.json'), 'utf8'));
+    const counts = { accepted: 0, refused: 0 };
+    for (let seed = 0; seed < 240; seed++) {
+      const random = mulberry32(seed);
+      const pick = (items) => items[Math.floor(random() * items.length)];
+      const m = structuredClone(original);
+      const path = pick(slots(m));
+      let parent = m;
+      for (const key of path.slice(0, -1)) parent = parent[key];
+      const key = path.at(-1);
+      const op = pick(['replace', 'replace', 'replace', 'delete', 'add']);
+      if (op === 'delete' && Array.isArray(parent)) parent.splice(key, 1);
+      else if (op === 'delete') delete parent[key];
+      else if (op === 'add' && !Array.isArray(parent)) parent[`unknown_${seed}`] = pick(VALUES);
+      else parent[key] = pick(VALUES);
+      try {
+        checkManifest(m, 'fuzz');
+        counts.accepted += 1;
+      } catch (err) {
+        assert.ok(err instanceof PackageError, `seed ${seed} (${op} ${path.join('.')}): ${err.stack}`);
+        assert.ok(!err.what.includes('\n') && err.what.length < 600, `seed ${seed}: ${err.what}`);
+        counts.refused += 1;
+      }
+    }
+    assert.ok(counts.refused > 80 && counts.accepted > 10, JSON.stringify(counts));
+  });
+});

@@ -24,8 +24,14 @@ EXIT_CODES = """exit codes:
   2  usage error (bad arguments, unreadable --errors file or folders, watch folders that overlap or that
      another watcher holds); stdin, stdout or a watch folder failing (a full disk)
   3  some records were rejected (the others were scored; one error line per rejected record)
-  4  the package is invalid (checksum mismatch, unknown format version, missing artifact)
+  4  the package is invalid or cannot be trusted (a malformed manifest, checksum mismatch of an artifact
+     or golden.json, unknown format version, missing artifact, a path or symlink out of the package,
+     ONNX external data, a zip with two entries of one name); one line says what and where
   6  the CSV header does not match the model's inputs
+
+environment:
+  EDGEPACK_MAX_MANIFEST_BYTES  refuse a larger manifest.json before parsing it (default 8388608, 8 MiB)
+  EDGEPACK_MAX_GOLDEN_BYTES    selftest: refuse larger golden vectors before parsing them (default 16777216)
 """
 
 EXAMPLES = """examples:

@@ -137,7 +137,7 @@ export const FORMAT_VERSION: 1;
 export const version: string;
 
 export class Package {
-  static open(location: string | URL | PackageFiles): Promise<Package>;
+  static open(location: string | URL | PackageFiles, options?: { maxManifestBytes?: number }): Promise<Package>;
   readonly manifest: Manifest;
   readonly where: string;
   readonly name: string;
@@ -194,6 +194,10 @@ export const BACKENDS: readonly { name: BackendName; format: string; unavailable
 export const BACKEND_NAMES: readonly BackendName[];
 
 export function checkManifest(manifest: unknown, where?: string): void;
+/** Throws PackageError when a serialized ONNX model declares external data (or is not well-formed protobuf). */
+export function checkSelfContained(bytes: Uint8Array, where?: string): void;
+/** The default manifest size limit of Package.open (8 MiB). */
+export const MAX_MANIFEST_BYTES: number;
 export function safeRelPath(name: string, where?: string): string;
 export function sha256Hex(bytes: BufferSource): Promise<string>;
 /** The record's values in schema order; throws RecordError with the Python scorer's message. */

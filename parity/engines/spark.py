@@ -33,7 +33,7 @@ from ...runtime.package import Package
 from ...runtime.schema import IOSchema
 from ...runtime.table import render_table
 from ..harness import PairResult, ParityReport
-from ..profiles import harness_profile
+from ..profiles import harness_profile, package_profiles
 from ..runners import RUNNERS, runner_class, runners_for
 from ..runners.base import InputBatch
 from .sketch import Summary
@@ -54,6 +54,7 @@ class SparkParityOptions:
     runtimes: list[str] | None = None
     label_column: str | None = None
     tolerance: dict[str, dict[str, Any]] = field(default_factory=dict)  # precision or artifact id -> profile keys
+    manifest_tolerances: bool = False  # apply the package's own tolerance_profiles (never by default)
 
 
 @dataclass
@@ -287,7 +288,8 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
         results = []
         for art, name in pairs:
             summary = merged[(art.id, name)]
-            profile = harness_profile(art.precision, manifest, opts.tolerance, art.id)
+            profile = harness_profile(art.precision, package_profiles(manifest, opts.manifest_tolerances),
+                                      opts.tolerance, art.id)
             entry: dict[str, Any] = {"artifact": art.id, "format": art.format, "precision": art.precision,
                                      "runtime": name, "rows": summary.rows, "profile_name": art.precision,
                                      "profile": profile}

@@ -73,7 +73,10 @@ class CGccRunner(Runner):
         header = entry["header"]
         (self._dir / "harness.c").write_text(HARNESS.replace('"model.h"', f'"{header}"'))
         self._exe = self._dir / "score"
-        done = subprocess.run(["gcc", *CFLAGS, "-o", str(self._exe), str(self._dir / entry["file"]),
+        # options: cc (a cross compiler, e.g. arm-linux-gnueabihf-gcc) and emulator (e.g. qemu-arm-static)
+        cc = self.options.get("cc", "gcc")
+        static = ["-static"] if self.options.get("emulator") else []
+        done = subprocess.run([cc, *CFLAGS, *static, "-o", str(self._exe), str(self._dir / entry["file"]),
                                str(self._dir / "harness.c"), "-lm"], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"gcc refused the generated code:\n{done.stderr[-3000:]}")
@@ -91,7 +94,9 @@ class CGccRunner(Runner):
                     lines.append("M")
                 else:
                     lines.append(repr(float(value)))
-        done = subprocess.run([str(self._exe)], input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=600)
+        emulator = [self.options["emulator"]] if self.options.get("emulator") else []
+        done = subprocess.run([*emulator, str(self._exe)], input="\n".join(lines) + "\n", capture_output=True, text=True,
+                              timeout=600)
         if done.returncode != 0:
             raise RuntimeError(f"the compiled model failed: {done.stderr[-2000:]}")
         rows = [line.split() for line in done.stdout.splitlines()]

@@ -113,3 +113,24 @@ def test_the_record_checks_refuse_what_the_device_refuses(tmp_path_factory):
     code = (f"import('{(path / 'model.mjs').as_uri()}').then(m => console.log(JSON.stringify(m.predict([{json.dumps(record)}]))))")
     out = json.loads(subprocess.run(["node", "-e", code], capture_output=True, text=True, check=True).stdout)
     assert out[0]["field"] == strict[0].name and "missing value" in out[0]["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["gradient_boosting_clf", "hist_gradient_boosting_reg", "mlp_clf"])
+def test_the_c_code_gives_the_same_numbers_on_32_bit_arm(family, tmp_path_factory):
+    """Cross-compiled for 32-bit ARM (the word size of microcontrollers) and run under qemu-user: the same
+    outputs as on this machine, bit for bit."""
+    if not shutil.which("arm-linux-gnueabihf-gcc") or not shutil.which("qemu-arm-static"):
+        pytest.skip("no 32-bit ARM toolchain: make codegen-tools (gcc-arm-linux-gnueabihf, qemu-user-static)")
+    model, path = _package(family, tmp_path_factory)
+    package = Package.open(path)
+    schema = IOSchema.from_manifest(package.manifest)
+    holdout = model.holdout.drop(columns=[model.label])
+    batch = InputBatch(records_from_frame(holdout, schema), frame_columns(holdout, schema))
+    artifact = package.artifact("c", format="c")
+    with runner_class("c-gcc")(package, artifact) as native:
+        here = native.predict(batch)
+    with runner_class("c-gcc")(package, artifact, cc="arm-linux-gnueabihf-gcc", emulator="qemu-arm-static") as arm:
+        there = arm.predict(batch)
+    for key in here:
+        assert np.array_equal(here[key], there[key])

@@ -109,6 +109,14 @@ def _string(text: str) -> str:
     return "".join(out)
 
 
+def _smallest_int(lo: int, hi: int) -> str:
+    """The smallest standard C integer type holding [lo, hi] (C99 guarantees these ranges)."""
+    for ctype, low, high in (("signed char", -127, 127), ("short", -32767, 32767), ("long", -(2**31 - 1), 2**31 - 1)):
+        if low <= lo and hi <= high:
+            return ctype
+    return "long long"
+
+
 class CPrinter(Printer):
     lang = "c"
 
@@ -137,7 +145,10 @@ class CPrinter(Printer):
         if all(name not in t for t in self.tables):
             flat = value.const.reshape(-1)
             body = ", ".join(self.lit(v, value.dtype) for v in flat) or "0"
-            self.tables.append(f"static const {self.ctype(value.dtype)} {name}[{max(flat.size, 1)}] = {{{body}}};")
+            ctype = self.ctype(value.dtype)
+            if value.dtype in ("i64", "bool") and flat.size:
+                ctype = _smallest_int(int(flat.min()), int(flat.max()))  # flash is what a microcontroller lacks
+            self.tables.append(f"static const {ctype} {name}[{max(flat.size, 1)}] = {{{body}}};")
         return name
 
     def round(self, expr: str, dtype: str) -> str:

@@ -159,7 +159,7 @@ def test_variants_a_target_emits_itself_go_through_the_same_selection(digits_mlp
     plain = targets.TARGETS["onnx"]
 
     def with_own_variant(source, schema, options):
-        base = plain(source, schema, options)
+        [base] = plain(source, schema, options)
         own = onnx_variants.emit_variant(base, "float16", None)
         del own.entry["variant_of"]
         return [base, own]

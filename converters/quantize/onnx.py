@@ -7,7 +7,7 @@ nothing to quantize there and those operators have no float16 kernels, so every 
 applicable for them rather than emitting a copy that is no smaller.
 
 The scikit-learn graph takes float64 numbers and string categories and computes the estimator in float32
-(targets/onnx_sklearn.py); the variants keep those inputs and the float32 `probabilities`/`value` outputs
+(tree models: in float64, targets/onnx_trees.py; targets/onnx_sklearn.py); the variants keep those inputs and the float32 `probabilities`/`value` outputs
 as they are, so callers feed and read every variant the same way.
 """
 

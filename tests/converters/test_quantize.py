@@ -104,7 +104,7 @@ def test_random_forest_auto_explains_which_modes_do_not_apply(tmp_path):
     sample.to_csv(tmp_path / "sample.csv", index=False)
     result = _build(tmp_path, "rf.joblib", "--quantize", "auto")
     assert result.returncode == 0, result.stderr
-    assert "not applicable" in result.stdout and "TreeEnsembleClassifier" in result.stdout
+    assert "not applicable" in result.stdout and "TreeEnsemble" in result.stdout
     manifest = json.loads((tmp_path / "package" / "manifest.json").read_text())
     assert [a["id"] for a in manifest["artifacts"]] == ["onnx"]
     tried = manifest["quantization"]["variants"]

@@ -84,7 +84,7 @@ def _check_applicable(model: Any) -> None:
     ml_ops = sorted({n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml"})
     where = f" of ai.onnx.ml {', '.join(ml_ops)}" if ml_ops else ""
     raise NotApplicable(f"no MatMul/Gemm weight tensors: the parameters are node attributes{where}, "
-                        "which onnxruntime cannot quantize and runs in float32 only")
+                        "which onnxruntime's quantizer cannot reach")
 
 
 def _merge_opset_imports(model: Any) -> None:

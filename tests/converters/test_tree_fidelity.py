@@ -1,7 +1,8 @@
-"""Tree fidelity on the rows that break float32 artifacts: every scikit-learn tree family x every format,
-run on held-out rows whose values sit exactly on a split's decision boundary and one float64 step
-either side, compared with the source model itself: 100 % labels, max probability (or scaled value)
-error <= 1e-5.
+"""Tree fidelity on the rows that break float32 artifacts: every scikit-learn tree family x every format
+(ONNX in onnxruntime, the ONNX reference evaluator and onnxruntime-web in Node; TFLite; TF.js cpu and
+wasm; Core ML's spec evaluator), run on held-out rows whose values sit exactly on a split's decision
+boundary and one float64 step either side, compared with the source model itself: 100 % labels, max
+probability (or scaled value) error <= 1e-5.
 
 The boundary of a split is the largest raw value the source sends left: for a model behind a
 StandardScaler that is found by bisection over the ordered doubles with scikit-learn's own arithmetic,
@@ -36,7 +37,8 @@ FAMILIES = {
     "hist_gradient_boosting_regressor": (lambda: __import__("sklearn.ensemble", fromlist=["x"]).HistGradientBoostingRegressor(
         max_iter=4, max_depth=3, random_state=0), "regression", False),
 }
-RUNNERS = {"onnx": ("onnx", "onnxruntime"), "tflite": ("tflite", "tflite"), "tfjs-cpu": ("tfjs", "tfjs-node-cpu"),
+RUNNERS = {"onnx": ("onnx", "onnxruntime"), "onnx-reference": ("onnx", "onnx-reference"),
+           "onnx-web": ("onnx", "ort-web-node"), "tflite": ("tflite", "tflite"), "tfjs-cpu": ("tfjs", "tfjs-node-cpu"),
            "tfjs-wasm": ("tfjs", "tfjs-node-wasm"), "coreml-spec": ("coreml", "coreml-spec")}
 FEATURES = ["a", "b", "c"]
 MAX_SPLITS = 24  # boundaries probed per model (x 3 rows each): enough to cross every tree, small for CI
@@ -155,7 +157,7 @@ def _float32_input_gap(family: str, fmt: str) -> str | None:
 
 CELLS = [pytest.param(family, fmt, marks=[
     *([pytest.mark.xfail(strict=True, reason=_float32_input_gap(family, fmt))] if _float32_input_gap(family, fmt) else []),
-    *([pytest.mark.slow] if fmt.startswith("tfjs") else [])], id=f"{family}-{fmt}")
+    *([pytest.mark.slow] if fmt.startswith("tfjs") or fmt == "onnx-web" else [])], id=f"{family}-{fmt}")
     for family in FAMILIES for fmt in RUNNERS]
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .errors import EXIT_OK, DataError, UsageError
 from .scorer import Scorer
-from .stream import StreamOptions, StreamScorer
+from .stream import DEFAULT_MAX_LINE_BYTES, StreamOptions, StreamScorer
 
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 PROCESSING, DONE, FAILED = ".processing", "done", "failed"
@@ -43,6 +43,9 @@ class WatchOptions:
     min_age: float = 1.0  # skip files modified more recently (a producer may still be writing them)
     id_field: str | None = None
     quiet: bool = False
+    strict: bool = False  # the input contract and limits of runtime/stream.py, per file
+    keep_fields: tuple[str, ...] = ()
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,9 @@ class WatchFolder:
             source.seek(0)
             try:
                 with open(tmp_out, "wb") as sink, open(tmp_err, "w", encoding="utf-8") as errors:
-                    stream = StreamScorer(self.scorer, sink, errors, StreamOptions(format=fmt, id_field=self.options.id_field))
+                    stream = StreamScorer(self.scorer, sink, errors, StreamOptions(
+                        format=fmt, id_field=self.options.id_field, strict=self.options.strict,
+                        keep_fields=self.options.keep_fields, max_line_bytes=self.options.max_line_bytes))
                     counts = stream.run(source)
                     for handle in (sink, errors):
                         handle.flush()

@@ -28,6 +28,18 @@ MAX_MEMBERS = 10_000
 MAX_RATIO = 200  # uncompressed / compressed, for members above 1 MiB
 
 
+def _limit(env: str, default: int) -> int:
+    value = os.environ.get(env, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+# JSON files the device parses whole: their Python objects take several times their size, so they are
+# capped before being read (docs/cli.md, "Limits"). The defaults keep edgepack-score under 256 MiB; a
+# device with a larger package sets the variables.
+MAX_MANIFEST_BYTES = _limit("EDGEPACK_MAX_MANIFEST_BYTES", 8 << 20)
+MAX_GOLDEN_BYTES = _limit("EDGEPACK_MAX_GOLDEN_BYTES", 16 << 20)
+
+
 @dataclass(frozen=True)
 class ArtifactInfo:
     """One artifact entry of the manifest."""
@@ -57,7 +69,7 @@ class _DirSource:
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, limit: int | None = None) -> bytes:
         rel = _safe_relpath(rel, self.root)
         path = os.path.realpath(os.path.join(self.root, rel))  # symlinks resolved before the check
         if os.path.commonpath([self.root, path]) != self.root:
@@ -66,7 +78,10 @@ class _DirSource:
             raise PackageError(f"missing file {rel!r}", where=self.root,
                                fix="the package is incomplete: copy it again or rebuild it")
         with open(path, "rb") as handle:
-            return handle.read()
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        if limit is not None:
+            _within(rel, len(data), limit, self.root)
+        return data
 
     def names(self) -> list[str]:
         return sorted(os.path.relpath(os.path.join(folder, f), self.root)
@@ -102,12 +117,14 @@ class _ZipSource:
         if total > MAX_TOTAL_BYTES:
             raise PackageError(f"package unpacks to {total} bytes, over the limit of {MAX_TOTAL_BYTES}", where=path)
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, limit: int | None = None) -> bytes:
         rel = _safe_relpath(rel, self.path)
         info = self.members.get(rel)
         if info is None:
             raise PackageError(f"missing file {rel!r}", where=self.path,
                                fix="the package is incomplete: rebuild it")
+        if limit is not None:
+            _within(rel, info.file_size, limit, self.path)
         # Read with a cap: the declared size in the zip header is itself untrusted.
         import zipfile
         import zlib
@@ -124,6 +141,13 @@ class _ZipSource:
 
     def names(self) -> list[str]:
         return sorted(self.members)
+
+
+def _within(rel: str, size: int, limit: int, where: str) -> None:
+    if size > limit:
+        env = "EDGEPACK_MAX_MANIFEST_BYTES" if rel == MANIFEST else "EDGEPACK_MAX_GOLDEN_BYTES"
+        raise PackageError(f"{rel!r} is larger than the limit of {limit} bytes", where=where,
+                           fix=f"a package from edgepack build is far smaller; if this one is genuine, raise {env}")
 
 
 # Small files are hashed with Python's built-in sha256: importing hashlib loads OpenSSL, several MiB of
@@ -169,7 +193,7 @@ class Package:
         else:
             raise PackageError(f"no package at {location}", where=location,
                                fix="pass the directory or .edgepack file written by edgepack build")
-        raw = source.read(MANIFEST)
+        raw = source.read(MANIFEST, MAX_MANIFEST_BYTES)
         try:
             manifest = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -231,8 +255,8 @@ class Package:
             )
         return data
 
-    def verify_file(self, rel: str, sha256: str) -> bytes:
-        data = self._source.read(rel)
+    def verify_file(self, rel: str, sha256: str, limit: int | None = None) -> bytes:
+        data = self._source.read(rel, limit)
         if sha256_bytes(data) != sha256:
             raise PackageError(f"{rel!r} failed its checksum", where=self.location,
                                fix="the package was altered or damaged: copy it again from the build")
@@ -241,7 +265,7 @@ class Package:
     def golden(self) -> dict[str, Any]:
         """The golden vectors (sample records and the source model's outputs), checksum-verified."""
         entry = self.manifest["golden"]
-        return json.loads(self.verify_file(entry["file"], entry["sha256"]))
+        return json.loads(self.verify_file(entry["file"], entry["sha256"], MAX_GOLDEN_BYTES))
 
 
 def check_manifest(manifest: Any, where: str) -> None:

@@ -287,7 +287,7 @@ def test_python_api_never_raises_on_hostile_records(churn, seed):
                {**records[0], "monthly_charges": True}, {**records[0], "tenure_months": 10 ** 400},
                {**records[0], "contract": None}, {}, {**records[0], "monthly_charges": "42.5"}]
     batch, good_at = [], []
-    for i, record in enumerate(records[:30]):
+    for record in records[:30]:
         if rng.random() < 0.4:
             batch.append(rng.choice(hostile))
         else:

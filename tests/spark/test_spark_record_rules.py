@@ -1,0 +1,54 @@
+"""The Spark engines judge records by the device's rules (issue 14, item 4): `batch-score --engine spark`
+and the Spark parity engine's validation give each bad record the verdict `edgepack-score` gives it, in
+the same words. Was: a boolean column for a float feature cast to 1.0/0.0 and scored."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from edgepack.converters.sources.sample import records_from_frame
+from edgepack.runtime.schema import IOSchema
+
+CASES = {
+    "bool-for-float": ("monthly_charges", [True, False, True]),
+    "fraction-for-int": ("tenure_months", [2.5, math.inf, 3.0]),
+    "text-for-number": ("support_calls", ["3", "x", "1"]),
+}
+
+
+def _device(package, records):
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    result = subprocess.run([sys.executable, "-m", "edgepack.runtime", str(package)], input=text.encode(),
+                            capture_output=True, timeout=120)
+    verdicts = [None] * len(records)
+    for line in result.stderr.decode().splitlines():
+        if line.startswith("{"):
+            e = json.loads(line)
+            verdicts[e["line"] - 1] = f"{e['field']}: {e['reason']}"
+    return verdicts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_spark_batch_score_gives_the_device_verdicts(spark, built_packages, tmp_path, case):
+    from edgepack.toolchain.batch import spark as spark_engine
+
+    model, package = built_packages("logreg_binary")
+    schema = IOSchema.from_manifest(json.loads((package / "manifest.json").read_text()))
+    column, values = CASES[case]
+    frame = model.holdout.drop(columns=[model.label]).head(len(values)).reset_index(drop=True)
+    frame[column] = pd.Series(values, dtype=object if any(isinstance(v, str) for v in values) else None)
+    frame["id"] = range(len(frame))
+    frame.to_parquet(tmp_path / "in.parquet")
+    result = spark_engine.score_parquet(package, str(tmp_path / "in.parquet"), str(tmp_path / "out"), id_column="id",
+                                        master="local[2]")
+    scores = pd.read_parquet(tmp_path / "out").sort_values("id")
+    got = [None if pd.isna(e) else e for e in scores["error"]]
+    want = _device(package, records_from_frame(frame, schema))
+    assert got == want and any(want)
+    assert result["rejected"] == sum(v is not None for v in want)

@@ -103,3 +103,16 @@ def test_batch_score_keeps_columns_refuses_extras_when_strict_and_takes_absent_n
     assert np.abs(got - [[w["probabilities"]["0"], w["probabilities"]["1"]] for w in want]).max() <= 1e-6
     strict = main(["batch-score", str(package), "--input", str(path), "--output", str(tmp_path / "s.parquet"), "--strict"])
     assert strict == 6
+
+
+def test_python_scorer_ignores_extra_fields_unless_strict(churn):
+    from edgepack.runtime.errors import RecordError
+
+    _, package, _, records, _ = churn
+    scorer = Scorer.load(package)
+    tagged = {"customer_id": "c1", **records[0]}
+    assert scorer.predict([tagged]) == scorer.predict([records[0]])
+    with pytest.raises(RecordError, match="unknown field"):
+        scorer.predict([tagged], strict=True)
+    kept, _, rejected = scorer.score([tagged], frozenset({"customer_id"}), strict=True)
+    assert kept == [0] and not rejected

@@ -268,6 +268,49 @@ def test_csv_numbers_are_refused_where_json_would_refuse_them(churn, number):
     assert error["field"] == "support_calls" and "expected a number, got str" in error["reason"]
 
 
+def _hostile_csv_row(rng: random.Random, cells: list[str], numeric: list[int]) -> str:
+    kind = rng.randrange(5)
+    if kind == 0:  # random text: no comma, quote or newline, never blank
+        return "".join(chr(rng.choice([rng.randrange(33, 127), rng.randrange(0xa0, 0x3000)])) for _ in range(
+            rng.randint(1, 60))).replace(",", ";").replace('"', "'") + "#"
+    if kind == 1:  # a number JSON would not read
+        cells = list(cells)
+        cells[rng.choice(numeric)] = rng.choice(["1_000", "\uff14\uff12", "0x10", "4\u00b2", "seven"])
+        return ",".join(cells)
+    if kind == 2:  # over the length limit
+        return ",".join(cells) + "," + "9" * rng.randint(LIMIT, 2 * LIMIT)
+    if kind == 3:  # a field short
+        return ",".join(cells[:-1])
+    return ",".join(cells) + ",extra"  # a field too many
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hostile_csv_loses_no_good_record(churn, seed):
+    package, schema, records = churn
+    rng = random.Random(100 + seed)
+    header, *rows = _csv_text(schema, records).splitlines()
+    numeric = [j for j, f in enumerate(schema.features) if f.type != "category"]
+    lines, good, bad = [header], [], 0
+    for record, row in zip(records, rows):
+        if rng.random() < 0.3:
+            lines.append(_hostile_csv_row(rng, next(csv.reader([row])), numeric))
+            bad += 1
+        else:
+            quoted = rng.random() < 0.3  # a good row with every cell quoted
+            lines.append(",".join(f'"{c}"' for c in next(csv.reader([row]))) if quoted else row)
+            good.append(record)
+    ends = [rng.choice(["\n", "\r\n"]) for _ in lines]
+    data = "".join(line + end for line, end in zip(lines, ends)).encode()
+    data = (BOM if rng.random() < 0.5 else b"") + (data.rstrip(b"\r\n") if rng.random() < 0.5 else data)
+    result = run_scorer([package, "--format", "csv", "--max-line-bytes", LIMIT,
+                         "--batch-bytes", rng.choice([4096, 1 << 20])], data)
+    assert_clean_failure(result)
+    assert result.returncode == (3 if bad else 0)
+    assert _same(json_lines(result.stdout), _alone(package, good))
+    errors = json_lines(result.stderr)
+    assert len(errors) == bad and all(e["reason"] for e in errors)
+
+
 def test_csv_with_bom_crlf_quotes_and_no_final_newline(churn):
     package, schema, records = churn
     text = _csv_text(schema, records[:20], quote_all=True).replace("\n", "\r\n").rstrip("\r\n")

@@ -96,9 +96,9 @@ class StreamScorer:
     def run(self, source: BinaryIO) -> StreamCounts:
         """Read `source` to its end. Raises DataError for a CSV header that does not match the model."""
         limit = self.options.max_line_bytes
-        lines = _bounded_lines(source, limit) if self.options.line_buffered else \
+        blocks = _bounded_lines(source, limit) if self.options.line_buffered else \
             _micro_batches(source, self.options.batch_bytes, limit)
-        for block, first, count in lines:
+        for block, first, count in blocks:
             if block is None:
                 self._reject(first, RecordError(f"the line is longer than {limit} bytes (--max-line-bytes): skipped"))
             else:
@@ -106,9 +106,9 @@ class StreamScorer:
             self.flush()
         if self._csv_tail is not None:  # the input ended inside a quoted field
             batch = _Batch()
-            lines, self._csv_tail = self._csv_tail, None
+            tail, self._csv_tail = self._csv_tail, None
             assert self._csv is not None
-            cells = self._csv.columns_of(self._csv_records(lines, final=True), batch)
+            cells = self._csv.columns_of(self._csv_records(tail, final=True), batch)
             self._csv_finish(batch, cells)
         self.flush()
         return self.counts

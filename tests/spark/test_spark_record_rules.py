@@ -52,3 +52,30 @@ def test_spark_batch_score_gives_the_device_verdicts(spark, built_packages, tmp_
     want = _device(package, records_from_frame(frame, schema))
     assert got == want and any(want)
     assert result["rejected"] == sum(v is not None for v in want)
+
+
+@pytest.mark.slow
+def test_spark_batch_score_input_contract(spark, built_packages, tmp_path):
+    """--keep-fields copies input columns, an absent nullable column is missing, --strict refuses extras:
+    as the local engine and edgepack-score do."""
+    from edgepack.runtime.errors import DataError
+    from edgepack.runtime.scorer import Scorer
+    from edgepack.toolchain.batch import spark as spark_engine
+
+    model, package = built_packages("logreg_binary")
+    schema = IOSchema.from_manifest(json.loads((package / "manifest.json").read_text()))
+    nullable = next(f.name for f in schema.features if f.nullable)
+    frame = model.holdout.head(30).reset_index(drop=True)
+    frame["customer_id"] = [f"c{i}" for i in range(len(frame))]
+    frame.drop(columns=[nullable]).to_parquet(tmp_path / "in.parquet")
+    spark_engine.score_parquet(package, str(tmp_path / "in.parquet"), str(tmp_path / "out"), id_column="customer_id",
+                               master="local[2]", keep=(model.label,))
+    scores = pd.read_parquet(tmp_path / "out").sort_values("customer_id", key=lambda s: s.str[1:].astype(int))
+    assert list(scores.columns[:2]) == ["customer_id", model.label]
+    assert scores[model.label].tolist() == frame[model.label].tolist() and scores["error"].isna().all()
+    want = Scorer.load(package).score(records_from_frame(frame.assign(**{nullable: None}), schema))[1]
+    got = scores[["probability_0", "probability_1"]].to_numpy(dtype=float)
+    assert abs(got - [[w["probabilities"]["0"], w["probabilities"]["1"]] for w in want]).max() <= 1e-6
+    with pytest.raises(DataError, match="--strict"):
+        spark_engine.score_parquet(package, str(tmp_path / "in.parquet"), str(tmp_path / "strict"), master="local[2]",
+                                   strict=True)

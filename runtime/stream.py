@@ -321,11 +321,13 @@ def _bounded_lines(source: BinaryIO, max_line: int) -> Iterator[tuple[bytes | No
 
 
 def _csv_width(record: bytes) -> int:
-    """How many fields a CSV record holds (-1 when it is not UTF-8 or not CSV)."""
+    """How many fields a CSV record holds; -1 when it is not UTF-8, not CSV, or more than one record (a
+    quote inside an unquoted field is literal, so a newline after it still ends the record)."""
     try:
-        return len(next(csv.reader([record.decode("utf-8")])))
-    except (UnicodeDecodeError, csv.Error, StopIteration):
+        rows = list(csv.reader([record.decode("utf-8")]))
+    except (UnicodeDecodeError, csv.Error):
         return -1
+    return len(rows[0]) if len(rows) == 1 else -1
 
 
 def _newlines(block: bytes) -> int:

@@ -245,6 +245,19 @@ def test_a_stray_quote_swallows_no_good_csv_record(churn):
     assert [e["line"] for e in json_lines(result.stderr)] == [3]
 
 
+def test_a_literal_quote_inside_a_field_joins_no_lines(churn):
+    """`x"` (a quote inside an unquoted field is literal) then a good row, then another literal quote: the
+    three lines are not one record, and the good row between them is scored."""
+    package, schema, records = churn
+    header, *rows = _csv_text(schema, records[:3]).splitlines()
+    cells = next(csv.reader([rows[0]]))
+    odd = ",".join(cells[:-1] + [cells[-1] + 'x"'])
+    result = run_scorer([package, "--format", "csv"], "\n".join([header, odd, rows[1], odd, rows[2]]) + "\n")
+    assert_clean_failure(result)
+    assert _same(json_lines(result.stdout), _alone(package, records[1:3]))
+    assert [e["line"] for e in json_lines(result.stderr)] == [2, 4]
+
+
 def test_a_quote_never_closed_at_the_end_is_rejected(churn):
     package, schema, records = churn
     text = _csv_text(schema, records[:2]) + '"month-to-month,5\n'

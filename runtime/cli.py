@@ -25,7 +25,8 @@ RESERVED_OUTPUT_KEYS = ("id", "label", "probabilities", "value", "package", "ver
 EXIT_CODES = """exit codes:
   0  every record was scored (empty input included); selftest within tolerance
   1  selftest out of the package's tolerance
-  2  usage error (bad arguments, unreadable --errors file or folders); stdin or stdout failing (a full disk)
+  2  usage error (bad arguments, an --errors file that cannot be written, unreadable folders); stdin or
+     stdout failing (a full disk)
   3  some records were rejected (the others were scored; one error line per rejected record)
   4  the package is invalid (checksum mismatch, unknown format version, missing artifact)
   6  the CSV header does not match the model's inputs

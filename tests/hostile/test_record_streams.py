@@ -356,3 +356,10 @@ def test_python_api_never_raises_on_hostile_records(churn, seed):
     if rejected:
         with pytest.raises(RecordError):
             scorer.predict(batch)
+
+
+def test_the_cli_states_the_streams_default_line_limit():
+    """cli.py keeps its own copy (its --help must not import the stream module): the two must agree."""
+    from edgepack.runtime import cli, stream
+
+    assert cli.DEFAULT_MAX_LINE_BYTES == stream.DEFAULT_MAX_LINE_BYTES

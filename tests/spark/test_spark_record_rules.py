@@ -79,3 +79,21 @@ def test_spark_batch_score_input_contract(spark, built_packages, tmp_path):
     with pytest.raises(DataError, match="--strict"):
         spark_engine.score_parquet(package, str(tmp_path / "in.parquet"), str(tmp_path / "strict"), master="local[2]",
                                    strict=True)
+
+
+@pytest.mark.slow
+def test_spark_parity_engine_refuses_what_the_device_refuses(spark, built_packages, tmp_path):
+    """The distributed parity engine counts as refused the records the device refuses: a boolean column
+    for a float feature was cast to 1.0/0.0 first and compared as if valid."""
+    from pathlib import Path
+
+    from edgepack.parity.engines.spark import SparkParityOptions, run_spark_parity
+
+    model, package = built_packages("logreg_binary")
+    frame = model.holdout.drop(columns=[model.label]).head(20).reset_index(drop=True)
+    # a Parquet column has one type (and Spark reads one schema): every row holds a boolean here
+    frame.assign(monthly_charges=[i % 2 == 0 for i in range(20)]).to_parquet(tmp_path / "data.parquet")
+    result = run_spark_parity(SparkParityOptions(package=Path(package), data=str(tmp_path / "data.parquet"),
+                                                 reference=Path(package).parent / "logreg_binary.joblib",
+                                                 master="local[2]", runtimes=["onnxruntime"]))
+    assert result.rejected == 20 and result.rows == 0

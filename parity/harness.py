@@ -178,6 +178,7 @@ def _reference(package: Any, opts: ParityOptions, data: ParityData
                ) -> tuple[PairResult, dict[str, np.ndarray], list[str] | None]:
     """Reference outputs for every row from the model, and a check that it reproduces the golden outputs
     (a different model file than the one the package was built from shows here first)."""
+    assert opts.reference is not None, "called only with a reference model"
     cls = runner_class(REFERENCE)
     start = time.perf_counter()
     runner = cls(package, None, model=opts.reference)

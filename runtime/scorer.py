@@ -16,6 +16,7 @@ import numpy as np
 
 from .batch import BatchValidator
 from .errors import PackageError, RecordError
+from .judge import Metrics, ToleranceProfile, Verdict, judge, profile_of
 from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
 from .records import Rejection, encode_records, tensors_for
@@ -24,8 +25,7 @@ from .schema import IOSchema
 if TYPE_CHECKING:
     from pathlib import Path
 
-# The float32 profile a package falls back to when its manifest names none for the artifact.
-DEFAULT_TOLERANCE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
+    from .signing import TrustSet
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,12 @@ class SelfTestResult:
     rows: int
     label_agreement: float | None
     max_error: float
-    tolerance: dict[str, float]
-    passed: bool
+    tolerance: ToleranceProfile
+    verdict: Verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
 
 
 class Scorer:
@@ -67,14 +71,25 @@ class Scorer:
         self._array_output = (kind, [self._outputs[kind]])
 
     @classmethod
-    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1) -> Scorer:
+    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1,
+             trust: str | Path | TrustSet | None = None) -> Scorer:
         """Open and verify a package and load its ONNX artifact (`artifact`: an id, default the package's).
+        `trust`: a public key file, a directory of them or a TrustSet; the package must then carry a valid
+        signature by one of those keys (runtime/signing.py).
 
-        Raises PackageError when the package is invalid or its checksum fails.
+        Raises PackageError when the package is invalid, its checksum fails or, with `trust`, it is unsigned
+        or wrongly signed; UsageError when `trust` names no usable key or the `signing` extra is missing.
         """
         import onnxruntime as ort  # the one heavy import of the device runtime
 
         package = path if isinstance(path, Package) else Package.open(path)
+        if trust is not None:
+            from .signing import (  # deferred: a start-up without --trust stays as small
+                TrustSet,
+                verify_package,
+            )
+
+            verify_package(package, trust if isinstance(trust, TrustSet) else TrustSet.load(trust))
         art = package.artifact(artifact, format="onnx")
         if art.format != "onnx":
             raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX artifacts",
@@ -228,19 +243,18 @@ class Scorer:
         records = golden["records"]
         expected = golden["outputs"]
         raw = self.run_columns(encode_checked(self.schema, records))
-        tolerance = dict(DEFAULT_TOLERANCE)
-        tolerance.update(self.package.manifest.get("tolerance_profiles", {}).get(self.artifact.precision, {}))
+        tolerance = profile_of(self.artifact.precision, self.package.manifest)
         if "probabilities" in raw:
             got = np.asarray(raw["probabilities"], dtype=np.float64)
             want = np.asarray(expected["probabilities"], dtype=np.float64)
             agree = float(np.mean(np.argmax(got, 1) == np.asarray([self._classes.index(v) for v in expected["label"]])))
             err = float(np.max(np.abs(got - want))) if len(want) else 0.0
-            ok = agree >= tolerance["min_label_agreement"] and err <= tolerance["max_probability_error"]
-            return SelfTestResult(len(records), agree, err, tolerance, ok)
+            verdict = judge(Metrics(label_agreement=agree, max_probability_error=err), tolerance)
+            return SelfTestResult(len(records), agree, err, tolerance, verdict)
         want = np.asarray(expected["value"], dtype=np.float64)
         scale = float(self.package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
         err = float(np.max(np.abs(raw["value"] - want)) / scale) if len(want) else 0.0
-        return SelfTestResult(len(records), None, err, tolerance, err <= tolerance["max_value_error"])
+        return SelfTestResult(len(records), None, err, tolerance, judge(Metrics(max_scaled_error=err), tolerance))
 
 
 def encode_checked(schema: IOSchema, records: list[Any]) -> dict[str, np.ndarray]:
@@ -272,7 +286,7 @@ def _array_plan(binding: list[dict[str, Any]], schema: IOSchema) -> tuple[list[t
 
     numbers = [position[n] for t in binding if is_number(t) for n in t["features"]]
     in_block = {j: k for k, j in enumerate(numbers)}
-    plan = []
+    plan: list[tuple[str, Any, Any, Any, str]] = []
     for tensor in binding:
         idx = [position[n] for n in tensor["features"]]
         if tensor["dtype"] == "string":

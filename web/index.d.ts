@@ -107,6 +107,8 @@ export interface LoadOptions {
   wasmPaths?: { ort?: string; tfjs?: string };
   /** onnxruntime-web threads (default 1). */
   threads?: number;
+  /** PEM public keys (edgepack keygen's .pub): accept the package only with a valid signature by one of them. */
+  trust?: string[];
 }
 
 /** A .edgepack file (bytes or Blob), or a package directory in memory: relative path -> bytes, Blob or File, or a dropped folder's files. */
@@ -178,6 +180,15 @@ export class Scorer {
  * UsageError (unknown backend, backend/artifact mismatch).
  */
 export function loadPackage(location: string | URL | PackageFiles | Package, options?: LoadOptions): Promise<Scorer>;
+
+/** The id of a trusted key whose Ed25519 signature over the package is valid; rejects with PackageError. */
+export function verifyPackage(pkg: Package, trust: string[]): Promise<string>;
+
+/** The Package a registry channel serves: pointer signature, archive sha256 and package signature checked. */
+export function openFromChannel(registry: string | URL, model: string, channel: string, trust: string[]): Promise<{ pkg: Package; pointer: Record<string, unknown> }>;
+
+/** Load the version a registry channel serves (openFromChannel, then loadPackage). */
+export function loadFromChannel(registry: string | URL, model: string, channel: string, options: LoadOptions & { trust: string[] }): Promise<Scorer>;
 
 export const BACKENDS: readonly { name: BackendName; format: string; unavailable(): string | null }[];
 export const BACKEND_NAMES: readonly BackendName[];

@@ -28,6 +28,7 @@ from ...converters.sources.sample import records_from_frame
 from ...converters.sources.sample import validate_frame as validate
 from ...converters.sources.spark import SparkSource, looks_like_pipeline
 from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, DataError, EdgepackError, UsageError
+from ...runtime.judge import Metrics, ToleranceProfile, judge
 from ...runtime.package import Package
 from ...runtime.schema import IOSchema
 from ...runtime.table import render_table
@@ -78,24 +79,9 @@ class SparkParityResult:
         return {**self.__dict__, "passed": self.exit_code == EXIT_OK, "engine": "spark"}
 
 
-def judge(task: str, metrics: dict[str, float], profile: dict[str, Any]) -> list[dict[str, Any]]:
-    """The profile's checks on merged metrics, as the single-machine comparator words its failures."""
-    checks: list[tuple[str, float, str, str | None]] = []
-    if task == "classification":
-        checks += [("label_agreement", profile.get("min_label_agreement", 1.0), ">=", None),
-                   ("max_probability_error", profile.get("max_probability_error", 1e-5), "<=", None)]
-        if "auc_change" in metrics:
-            checks.append(("auc_change", profile.get("max_auc_change", 1e-4), "<=", "max_auc_change"))
-    else:
-        checks.append(("max_scaled_error", profile.get("max_value_error", 1e-5), "<=", "max_value_error"))
-    failures = []
-    for metric, limit, op, key in checks:
-        value = metrics[metric]
-        ok = value >= limit if op == ">=" else value <= limit
-        if not ok:
-            failures.append({"metric": metric, "value": value, "limit": limit, "check": op,
-                             **({"profile_key": key} if key else {})})
-    return failures
+def failures_of(metrics: dict[str, float], profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The one judge's verdict on merged metrics, as the single-machine comparator records its failures."""
+    return [f.to_dict() for f in judge(Metrics.from_dict(metrics), ToleranceProfile.from_dict(profile)).failures]
 
 
 def to_report(result: SparkParityResult, strict: bool = False) -> Any:
@@ -317,7 +303,7 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
                 entry.update(status="error", reason=crashed[(art.id, name)], metrics={}, failures=[])
             else:
                 metrics = summary.metrics(task, len(classes), scale)
-                failures = judge(task, metrics, profile)
+                failures = failures_of(metrics, profile)
                 entry.update(status="fail" if failures else "pass", metrics=metrics, failures=failures)
             results.append(entry)
         rows_compared = max((r["rows"] for r in results), default=0)

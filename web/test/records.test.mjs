@@ -132,3 +132,13 @@ describe('JSON lines of the Node CLI (node/lines.js), as edgepack-score reads th
     assert.equal(out[1].tag, null);
   });
 });
+
+describe('CSV of the demo page (src/csv.js), as edgepack-score reads it', () => {
+  test('a byte-order mark is skipped; 1_000 and full-width digits stay text', () => {
+    const schema = { features: [{ name: 'x', type: 'float' }, { name: 'n', type: 'int', nullable: true }] };
+    const { header, records } = recordsFromCsv(schema, '\uFEFFx,label\n1_000,a\n\uFF14\uFF12,b\n2.5,c\n');
+    assert.deepEqual(header, ['x', 'label']);
+    assert.deepEqual(records, [{ x: '1_000' }, { x: '\uFF14\uFF12' }, { x: 2.5 }]);
+    assert.deepEqual(checkRecord(schema, records[2]), [2.5, null]); // n (nullable) left out: missing
+  });
+});

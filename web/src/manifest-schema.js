@@ -238,7 +238,9 @@ export const MANIFEST_SCHEMA = {
               "onnx",
               "tflite",
               "tfjs",
-              "coreml"
+              "coreml",
+              "c",
+              "js"
             ]
           },
           "file": {

@@ -1,0 +1,199 @@
+"""The scoring service's routes: what each URL does, with every scoring answer naming the version that
+scored it (body and `X-Edgepack-Version` header).
+
+    POST /v1/models/{name}/predict   one JSON record, a JSON list, JSON lines or CSV with a header
+    POST /v1/models/{name}/switch    {"live": V, "canary": V2, "percent": P, "shadow": V3}
+    GET  /v1/models[/{name}]         names, versions, route, input schema, checksums
+    GET  /healthz  /readyz  /metrics
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import DataError, EdgepackError
+from ..jsonlines import dumps, parse_line
+from ..versions import Route, VersionSet
+from .http import Request, Response, error_body
+from .metrics import Metrics
+from .scoring import LoadedVersion, MicroBatcher, Scored
+
+CSV_TYPES = frozenset({"text/csv", "application/csv"})
+JSONL_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines"})
+SWITCH_KEYS = frozenset({"live", "version", "canary", "percent", "shadow"})
+
+
+def _json(status: int, value: Any, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    return Response(status, dumps(value).encode(), headers=headers)
+
+
+def _error(status: int, err: EdgepackError | str) -> Response:
+    if isinstance(err, str):
+        return error_body(status, err)
+    body: dict[str, Any] = {"error": err.what}
+    if err.where:
+        body["where"] = err.where
+    if err.fix:
+        body["fix"] = err.fix
+    return _json(status, body)
+
+
+class Service:
+    """The loaded models (each a VersionSet of micro-batched versions) and the request handler."""
+
+    def __init__(self, metrics: Metrics, max_wait: float = 0.0, max_batch: int = 4096) -> None:
+        self.metrics = metrics
+        self.max_wait = max_wait
+        self.max_batch = max_batch
+        self.models: dict[str, VersionSet[MicroBatcher]] = {}
+        self.ready = False
+        self.stopping = False
+        self._routes: dict[tuple[str, str], Callable[[Request, str], Response | asyncio.Future[Response]]] = {
+            ("POST", "predict"): self._predict, ("POST", "switch"): self._switch, ("GET", ""): self._describe,
+        }
+
+    def add(self, version: LoadedVersion) -> None:
+        """A loaded, self-tested version; the first of each model name goes live."""
+        versions = self.models.setdefault(version.name, VersionSet(version.name))
+        versions.add(version.version, MicroBatcher(version, self.max_wait, self.max_batch))
+
+    # -- dispatch -----------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response | asyncio.Future[Response]:
+        path = request.path
+        if path.startswith("/v1/models"):
+            parts = path[len("/v1/models"):].strip("/").split("/")
+            if parts == [""]:
+                if request.method != "GET":
+                    return _error(405, "use GET")
+                return _json(200, {"models": [self._model_info(n) for n in sorted(self.models)]})
+            name, action = parts[0], "/".join(parts[1:])
+            handler = self._routes.get((request.method, action))
+            if handler is None:
+                known = any(a == action for _, a in self._routes)
+                return _error(405 if known else 404, f"no such endpoint: {request.method} {path}")
+            if name not in self.models:
+                return _error(404, f"no model named {name!r}; loaded: {', '.join(sorted(self.models)) or 'none'}")
+            return handler(request, name)
+        if request.method != "GET":
+            return _error(405 if path in ("/healthz", "/readyz", "/metrics") else 404, f"no such endpoint: {request.method} {path}")
+        if path == "/healthz":
+            return _json(200, {"status": "alive"})
+        if path == "/readyz":
+            if self.stopping:
+                return _json(503, {"status": "stopping"})
+            return _json(200, {"status": "ready"}) if self.ready else _json(503, {"status": "loading"})
+        if path == "/metrics":
+            return Response(200, self.metrics.text().encode(), "text/plain; version=0.0.4; charset=utf-8")
+        return _error(404, f"no such endpoint: GET {path}")
+
+    # -- models -------------------------------------------------------------------------------------
+    def _model_info(self, name: str) -> dict[str, Any]:
+        versions = self.models[name]
+        return {"name": name, "route": versions.route.as_dict(),
+                "versions": [b.version.describe() for b in versions.versions.values()]}
+
+    def _describe(self, request: Request, name: str) -> Response:
+        return _json(200, self._model_info(name))
+
+    def _switch(self, request: Request, name: str) -> Response:
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError as exc:
+            return _error(400, f"the body is not JSON: {exc}")
+        if not isinstance(body, dict) or not body.keys() <= SWITCH_KEYS or not ({"live", "version"} & body.keys()):
+            return _error(400, 'send {"live": VERSION} with optional "canary", "percent" and "shadow"')
+        try:
+            percent = float(body.get("percent") or 0.0)
+            route = Route(live=str(body.get("live", body.get("version"))),
+                          canary=None if body.get("canary") is None else str(body["canary"]), percent=percent,
+                          shadow=None if body.get("shadow") is None else str(body["shadow"]))
+            previous = self.models[name].switch(route)
+        except (TypeError, ValueError):
+            return _error(400, "percent must be a number")
+        except EdgepackError as err:
+            return _error(409, err)
+        return _json(200, {"model": name, "previous": previous.as_dict(), "route": route.as_dict()})
+
+    # -- scoring ------------------------------------------------------------------------------------
+    def _predict(self, request: Request, name: str) -> Response | asyncio.Future[Response]:
+        if not self.ready:
+            return _error(503, "not ready: packages are still loading")
+        versions = self.models[name]
+        version, batcher, route = versions.pick()
+        ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if ctype in CSV_TYPES or ctype in JSONL_TYPES:
+            return self._predict_stream(request, batcher.version, "csv" if ctype in CSV_TYPES else "jsonl")
+        try:
+            value = parse_line(request.body)
+        except (ValueError, RecursionError) as exc:
+            response = _error(400, f"the body is not JSON: {exc}" if request.body.strip() else "the body is empty")
+            self.metrics.request(name, version, 400, time.perf_counter() - request.received)
+            return response
+        single = not isinstance(value, list)
+        records = [value] if single else value
+        answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        live = batcher.submit(records)
+        live.add_done_callback(lambda fut: self._answer(answer, fut, request, batcher.version, single))
+        if route.shadow is not None and route.shadow != version:
+            shadow = versions.get(route.shadow)
+            shadow.submit(records).add_done_callback(lambda fut: self._compare(live, fut, batcher.version, shadow.version))
+        return answer
+
+    def _answer(self, answer: asyncio.Future[Response], fut: asyncio.Future[Scored], request: Request,
+                version: LoadedVersion, single: bool) -> None:
+        if answer.done():
+            return
+        if fut.exception() is not None:
+            answer.set_exception(fut.exception())  # type: ignore[arg-type]
+            return
+        scored = fut.result()
+        headers = (("X-Edgepack-Model", version.name), ("X-Edgepack-Version", version.version))
+        if single:
+            line = scored.lines[0]
+            if line is not None:
+                response = Response(200, line.encode(), headers=headers)
+            else:
+                rej = scored.rejected[0]
+                response = _json(422, {"record": rej.index, "field": rej.field, "reason": rej.reason,
+                                       "package": version.name, "version": version.version}, headers)
+        else:
+            status = 422 if scored.rejected else 200
+            body = (f'{{"package": {dumps(version.name)}, "version": {dumps(version.version)}, "predictions": ['
+                    + ", ".join(line if line is not None else "null" for line in scored.lines)
+                    + '], "rejected": ' + dumps([r.as_dict() for r in scored.rejected]) + "}")
+            response = Response(status, body.encode(), headers=headers)
+        self.metrics.scored(version.name, version.version, len(scored.lines) - len(scored.rejected),
+                            [r.reason for r in scored.rejected])
+        self.metrics.request(version.name, version.version, response.status, time.perf_counter() - request.received)
+        answer.set_result(response)
+
+    def _predict_stream(self, request: Request, version: LoadedVersion, fmt: str) -> Response:
+        headers = (("X-Edgepack-Model", version.name), ("X-Edgepack-Version", version.version))
+        try:
+            lines, errors, scored, rejected = version.score_stream(request.body, fmt)
+        except DataError as err:
+            response = _error(400, err)
+        else:
+            error_lines = [json.loads(line) for line in errors.splitlines()]
+            self.metrics.scored(version.name, version.version, scored, [e["reason"] for e in error_lines])
+            body = (f'{{"package": {dumps(version.name)}, "version": {dumps(version.version)}, "predictions": ['
+                    + ", ".join(lines.decode().splitlines()) + '], "rejected": ' + dumps(error_lines) + "}")
+            response = Response(422 if rejected else 200, body.encode(), headers=headers)
+        self.metrics.request(version.name, version.version, response.status, time.perf_counter() - request.received)
+        return response
+
+    def _compare(self, live: asyncio.Future[Scored], shadow: asyncio.Future[Scored], live_version: LoadedVersion,
+                 candidate: LoadedVersion) -> None:
+        if not live.done():  # the shadow's batch ran first: compare when the live answer is there
+            live.add_done_callback(lambda _: self._compare(live, shadow, live_version, candidate))
+            return
+        if live.cancelled() or live.exception() is not None or shadow.exception() is not None:
+            return
+        a, b = live.result().keys, shadow.result().keys
+        pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+        agreed = sum(live_version.agree(x, y) for x, y in pairs)
+        self.metrics.compared(live_version.name, live_version.version, candidate.version, len(pairs), agreed)

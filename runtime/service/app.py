@@ -59,7 +59,7 @@ class Service:
     def add(self, version: LoadedVersion) -> None:
         """A loaded, self-tested version; the first of each model name goes live."""
         versions = self.models.setdefault(version.name, VersionSet(version.name))
-        versions.add(version.version, MicroBatcher(version, self.max_wait, self.max_batch))
+        versions.add(version.version, MicroBatcher(version, self.max_wait, self.max_batch, self.metrics.batch))
 
     # -- dispatch -----------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response | asyncio.Future[Response]:

@@ -86,12 +86,13 @@ class HttpServer:
 
     async def drain(self, grace: float) -> None:
         """Stop accepting, let requests in flight finish (at most `grace` seconds), then close every
-        connection. Used on SIGTERM."""
+        connection. Used on SIGTERM. In flight: being scored, or partly received (its client is still
+        sending it); idle keep-alive connections are closed at once."""
         self.draining = True
         if self._server is not None:
             self._server.close()
         deadline = time.monotonic() + grace
-        while any(c.busy for c in self.connections) and time.monotonic() < deadline:
+        while any(c.busy or c.buffer for c in self.connections) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         for conn in list(self.connections):
             conn.close()

@@ -53,9 +53,11 @@ class Metrics:
 
     def scored(self, model: str, version: str, scored: int, reasons: list[str]) -> None:
         self.records[(model, version)] += scored
-        self.batches[(model, version)] += 1
         for reason in reasons:
             self.rejected[(model, version, reason_kind(reason))] += 1
+
+    def batch(self, model: str, version: str) -> None:
+        self.batches[(model, version)] += 1
 
     def compared(self, model: str, live: str, candidate: str, compared: int, agreed: int) -> None:
         entry = self.shadow.setdefault((model, live, candidate), [0, 0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,8 +105,10 @@ class LoadedVersion:
 class MicroBatcher:
     """Coalesces the requests submitted to one version into one `score` call per loop turn."""
 
-    def __init__(self, version: LoadedVersion, max_wait: float = 0.0, max_records: int = 4096) -> None:
+    def __init__(self, version: LoadedVersion, max_wait: float = 0.0, max_records: int = 4096,
+                 on_batch: Callable[[str, str], None] = lambda name, version: None) -> None:
         self.version = version
+        self.on_batch = on_batch
         self.max_wait = max_wait
         self.max_records = max_records
         self._pending: list[tuple[list[Any], asyncio.Future[Scored]]] = []
@@ -145,6 +148,7 @@ class MicroBatcher:
                     future.set_exception(exc)
             return
         self.batches += 1
+        self.on_batch(self.version.name, self.version.version)
         if len(pending) == 1:
             _resolve(pending[0][1], scored)
             return

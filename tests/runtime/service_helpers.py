@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 SERVE = [sys.executable, "-m", "edgepack.runtime.service.cli"]
+PREDICT = "/v1/models/strict/predict"
 
 
 @dataclass
@@ -108,3 +109,18 @@ def another_version(package: Path, root: Path, version: str, *, break_golden: bo
         manifest["golden"]["sha256"] = sha256_bytes(data)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return out
+
+
+def bad_records(good: dict) -> dict[str, tuple[object, str | None, str]]:
+    """Bad records with the field and words of the reason edgepack-score gives."""
+    missing = dict(good)
+    del missing["support_calls"]
+    return {
+        "missing": (missing, "support_calls", "missing field"),
+        "text": ({**good, "monthly_charges": "seventy"}, "monthly_charges", "expected a number, got str"),
+        "category": ({**good, "contract": "weekly"}, "contract", "unknown category 'weekly'"),
+        "null": ({**good, "tenure_months": None}, "tenure_months", "missing value"),
+        "extra": ({**good, "colour": "red"}, "colour", "unknown field"),
+        "fraction": ({**good, "tenure_months": 3.5}, "tenure_months", "expected an integer"),
+        "not an object": (5, None, "must be a JSON object"),
+    }

@@ -15,29 +15,12 @@ import time
 import numpy as np
 import pytest
 from scorer_helpers import jsonl, read_lines, run_scorer
-from service_helpers import SERVE, another_version, serving, start, stop
-
-PREDICT = "/v1/models/strict/predict"
-
-
-def _bad_records(good: dict) -> dict[str, tuple[object, str | None, str]]:
-    """Bad records with the field and words of the reason edgepack-score gives."""
-    missing = dict(good)
-    del missing["support_calls"]
-    return {
-        "missing": (missing, "support_calls", "missing field"),
-        "text": ({**good, "monthly_charges": "seventy"}, "monthly_charges", "expected a number, got str"),
-        "category": ({**good, "contract": "weekly"}, "contract", "unknown category 'weekly'"),
-        "null": ({**good, "tenure_months": None}, "tenure_months", "missing value"),
-        "extra": ({**good, "colour": "red"}, "colour", "unknown field"),
-        "fraction": ({**good, "tenure_months": 3.5}, "tenure_months", "expected an integer"),
-        "not an object": (5, None, "must be a JSON object"),
-    }
+from service_helpers import PREDICT, SERVE, another_version, bad_records, serving, start, stop
 
 
 def test_single_records_answer_edgepack_scores_lines_and_reasons(strict_package):
     good = strict_package.records(6)
-    bad = _bad_records(good[0])
+    bad = bad_records(good[0])
     expected = run_scorer([strict_package.path], jsonl(good)).stdout.decode().splitlines()
     with serving([strict_package.path]) as server:
         for record, line in zip(good, expected):
@@ -62,7 +45,7 @@ def test_single_records_answer_edgepack_scores_lines_and_reasons(strict_package)
 
 def test_lists_jsonl_and_csv_bodies(strict_package):
     good = strict_package.records(3)
-    bad = _bad_records(good[0])["text"][0]
+    bad = bad_records(good[0])["text"][0]
     with serving([strict_package.path]) as server:
         status, body = server.json("POST", PREDICT, good)
         assert status == 200 and len(body["predictions"]) == 3 and body["rejected"] == []

@@ -1,9 +1,9 @@
 """An asyncio HTTP/1.1 load generator (standard library only), run in its own process by
 benchmarks/service.py; tests/service/ uses `exchange` to send many requests and read every answer.
 
-Fixed rate (open loop): request i is due at start + i / rate whatever the server does; its latency is
-measured from that due time, so a server that falls behind is charged for the queue it causes (no
-coordinated omission). Requests go out on a pool of keep-alive connections.
+Fixed rate (open loop): request i is due at start + i / rate whatever the server does, and goes out on
+a pool of keep-alive connections; a server that falls behind is charged for the wait it causes (no
+coordinated omission), the client's own timer lateness is reported apart.
 
     python benchmarks/loadgen.py --port 8700 --path /v1/models/churn/predict --body-file r.json \
         --rate 1000 --seconds 10 --connections 32            # -> one JSON line of figures on stdout
@@ -75,17 +75,25 @@ async def exchange(host: str, port: int, requests: list[tuple[str, bytes]], conn
 
 async def fixed_rate(host: str, port: int, path: str, body: bytes, rate: float, seconds: float,
                      connections: int) -> dict[str, Any]:
-    """Open-loop load at `rate` requests/s for `seconds`; latencies from each request's due time."""
+    """Open-loop load at `rate` requests/s for `seconds`.
+
+    A request's latency runs from its dispatch (its due time, or when this client's loop got to it: the
+    client's own lateness is reported apart as `client_lag_p99_ms`, not charged to the server) through
+    the wait for a free connection (a slow server keeps them busy) to its whole answer. Requests still
+    unanswered `seconds` + 10 s after the start count as failed, with that wait as their latency."""
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
         pool.put_nowait(await Connection.open(host, port))
     latencies: list[float] = []
+    lags: list[float] = []
     failures = 0
     total = int(rate * seconds)
     tasks = []
 
     async def one(due: float) -> None:
         nonlocal failures
+        dispatched = time.perf_counter()
+        lags.append(dispatched - due)
         conn = await pool.get()
         try:
             status, _ = await conn.send("POST", path, body)
@@ -94,7 +102,7 @@ async def fixed_rate(host: str, port: int, path: str, body: bytes, rate: float, 
         except (OSError, asyncio.IncompleteReadError):
             failures += 1
             conn = await Connection.open(host, port)
-        latencies.append(time.perf_counter() - due)
+        latencies.append(time.perf_counter() - dispatched)
         pool.put_nowait(conn)
 
     start = time.perf_counter() + 0.05
@@ -104,12 +112,19 @@ async def fixed_rate(host: str, port: int, path: str, body: bytes, rate: float, 
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(due)))
-    await asyncio.gather(*tasks)
+    cutoff = start + seconds + 10.0
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, cutoff - time.perf_counter()))
+    for task in pending:
+        task.cancel()
+    failures += len(pending)
+    latencies += [time.perf_counter() - start - seconds] * len(pending)
+    answered = total - len(pending)
     elapsed = time.perf_counter() - start
     while not pool.empty():
         pool.get_nowait().close()
     return {"mode": "rate", "rate": rate, "requests": total, "failures": failures,
-            "throughput": total / elapsed, **percentiles(latencies)}
+            "throughput": answered / elapsed, "client_lag_p99_ms": percentiles(lags).get("p99_ms", 0.0),
+            **percentiles(latencies)}
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:

@@ -108,6 +108,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_kind = ""
+        self._continued = False  # "100 Continue" sent for the request being received
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -215,8 +216,13 @@ class _Connection(asyncio.Protocol):
             return None
         total = end + 4 + length
         if len(buf) < total:
+            if headers.get("expect", "").lower() == "100-continue" and not self._continued:
+                self._continued = True  # curl waits a second for this before sending a body over 1 KiB
+                if self.transport is not None:
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._arm("request")
             return None
+        self._continued = False
         body = bytes(buf[end + 4:total])
         del buf[:total]
         connection = headers.get("connection", "").lower()

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..batch import BatchValidator
+from ..errors import RecordError
 from ..output import PredictionFormatter
-from ..records import Rejection
+from ..records import Rejection, check_record
 from ..scorer import DEFAULT_TOLERANCE, Scorer
 from ..stream import StreamOptions, StreamScorer
 
@@ -47,6 +48,7 @@ class LoadedVersion:
         self.path = path
         self.name = scorer.package.name
         self.version = scorer.package.version
+        self.schema = scorer.schema
         self.validator = BatchValidator(scorer.schema)
         self.formatter = PredictionFormatter(self.name, self.version, scorer.schema.classes, scorer.schema.task,
                                              with_id=False)
@@ -56,6 +58,10 @@ class LoadedVersion:
 
     def score(self, records: list[Any]) -> Scored:
         """Validate and score parsed JSON records in one onnxruntime call."""
+        if len(records) == 1:
+            single = self._score_one(records[0])
+            if single is not None:
+                return single
         checked = self.validator.records(records)
         bad = np.flatnonzero(checked.bad).tolist()
         rejected = []
@@ -77,6 +83,25 @@ class LoadedVersion:
                 lines[i] = line
                 keys[i] = key
         return Scored(lines, rejected, keys)
+
+    def _score_one(self, record: Any) -> Scored | None:
+        """One record (an idle service's request): the rule book itself (`check_record`, whose reasons the
+        batch validator also gives) and the scorer's one-row path, about 5x less work than a batch of one.
+        None when a value is missing (null where allowed): the batch path encodes those."""
+        try:
+            values = check_record(self.schema, record)
+        except RecordError as err:
+            return Scored([None], [Rejection(0, err.field, err.reason)], [None])
+        except (OverflowError, ValueError):
+            return None  # the batch path names these
+        if None in values:
+            return None
+        raw = self.scorer.predict_array(np.array([values], dtype=object))
+        if "probabilities" in raw:
+            key = self.scorer.schema.classes[int(np.argmax(raw["probabilities"][0]))]
+        else:
+            key = float(raw["value"][0])
+        return Scored([self.formatter.text(raw)[:-1]], [], [key])
 
     def agree(self, live: Any, candidate: Any) -> bool:
         if self.scorer.schema.task == "classification":  # the same label

@@ -43,6 +43,27 @@ def test_single_records_answer_edgepack_scores_lines_and_reasons(strict_package)
         assert status == 400 and "not JSON" in body["error"]
 
 
+def test_one_record_path_and_batch_path_agree(strict_package):
+    """An idle request takes check_record + predict_array; a micro-batch takes the batch validator: both
+    give the same lines and the same reasons."""
+    from edgepack.runtime.scorer import Scorer
+    from edgepack.runtime.service.scoring import LoadedVersion
+
+    version = LoadedVersion(Scorer.load(strict_package.path), str(strict_package.path))
+    good = strict_package.records(4)
+    records = [*good, *(record for record, _, _ in bad_records(good[0]).values())]
+    batch = version.score(records)
+    for i, record in enumerate(records):
+        one = version.score([record])
+        if batch.lines[i] is None:
+            assert one.lines == [None] and [(r.field, r.reason) for r in one.rejected] == \
+                [(r.field, r.reason) for r in batch.rejected if r.index == i]
+        else:
+            a, b = json.loads(one.lines[0]), json.loads(batch.lines[i])
+            assert a["label"] == b["label"] and one.keys[0] == batch.keys[i]
+            np.testing.assert_allclose(list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-6)
+
+
 def test_lists_jsonl_and_csv_bodies(strict_package):
     good = strict_package.records(3)
     bad = bad_records(good[0])["text"][0]
@@ -67,6 +88,14 @@ def test_lists_jsonl_and_csv_bodies(strict_package):
         assert [p["label"] for p in body["predictions"]] == [e["label"] for e in expected]
         status, body = server.json("POST", PREDICT, b"colour\nred\n", headers={"Content-Type": "text/csv"})
         assert status == 400 and "missing column(s)" in body["error"] and "fix" in body
+        # curl's "Expect: 100-continue" (bodies over 1 KiB) is answered at once, not after curl's 1 s wait
+        data = json.dumps(good * 10).encode()
+        conn = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        conn.sendall(b"POST %s HTTP/1.1\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n" % (PREDICT.encode(), len(data)))
+        assert conn.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        conn.sendall(data)
+        assert conn.recv(100).startswith(b"HTTP/1.1 200 OK")
+        conn.close()
 
 
 def test_models_health_ready_and_metrics(strict_package):

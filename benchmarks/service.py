@@ -13,7 +13,8 @@ Servers (each its own process, one at a time, in turn within each run so they sh
 Load, one churn record per request on keep-alive connections, from another process:
   fixed rates   benchmarks/loadgen.py, open loop: latency counted from each request's due time
   saturation    wrk (Debian's; `make bench-service` installs it when missing), closed loop, --connections
-Figures: p50 / p99 / p99.9 latency (ms) and throughput (requests/s), medians over --runs.
+Figures: p50 / p99 / p99.9 latency (ms), throughput (requests/s) and the server process's CPU time per
+answered request (from /proc; steadier than latency when other work shares the cores), medians over --runs.
 Targets (issue 23): at 1,000 requests/s p99 <= 2 ms and <= 1/5 of FastAPI + scikit-learn's p99;
 saturation throughput >= 3x FastAPI + scikit-learn's.
 """
@@ -109,15 +110,34 @@ def saturated(port: int, path: str, script: str, seconds: float, connections: in
     return figures
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(pid: int, run: Any) -> dict[str, Any]:
+    """`run()`'s figures plus the server's CPU microseconds per answered request: on a machine shared with
+    other work, CPU time per request varies far less than wall-clock latency."""
+    before = cpu_seconds(pid)
+    figures = run()
+    answered = figures["requests"] - figures.get("failures", 0)
+    figures["cpu_us"] = (cpu_seconds(pid) - before) / max(answered, 1) * 1e6
+    return figures
+
+
 def measure(server: str, args: argparse.Namespace, body: bytes, body_file: str, script: str) -> dict[str, Any]:
     port = free_port()
     argv, path = command(server, args.churn, port)
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid = process.pid
     try:
         wait_answering(port, path, body)
         at_rate(port, path, body_file, 500, 1.0, args.connections)  # warm-up
-        result = {f"rate {r:g}": at_rate(port, path, body_file, r, args.seconds, args.connections) for r in args.rates}
-        result["saturation"] = saturated(port, path, script, args.seconds, args.connections)
+        result = {f"rate {r:g}": with_cpu(pid, lambda r=r: at_rate(port, path, body_file, r, args.seconds, args.connections))
+                  for r in args.rates}
+        result["saturation"] = with_cpu(pid, lambda: saturated(port, path, script, args.seconds, args.connections))
         return result
     finally:
         process.terminate()
@@ -130,17 +150,18 @@ def measure(server: str, args: argparse.Namespace, body: bytes, body_file: str, 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in runs[0]:
-        out[mode] = {k: statistics.median(r[mode][k] for r in runs) for k in ("p50_ms", "p99_ms", "p999_ms", "throughput")}
+        out[mode] = {k: statistics.median(r[mode][k] for r in runs) for k in ("p50_ms", "p99_ms", "p999_ms", "throughput", "cpu_us")}
         out[mode]["failures"] = max(r[mode].get("failures", 0) for r in runs)
     return out
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
-    lines = ["| server | load | p50 ms | p99 ms | p99.9 ms | requests/s | failed |", "|---|---|--:|--:|--:|--:|--:|"]
+    lines = ["| server | load | p50 ms | p99 ms | p99.9 ms | requests/s | server CPU µs/request | failed |",
+             "|---|---|--:|--:|--:|--:|--:|--:|"]
     for server, modes in results.items():
         for mode, f in modes.items():
             lines.append(f"| {server} | {mode} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | {f['p999_ms']:.2f} | "
-                         f"{f['throughput']:,.0f} | {f['failures']} |")
+                         f"{f['throughput']:,.0f} | {f['cpu_us']:.0f} | {f['failures']} |")
     return "\n".join(lines)
 
 

@@ -167,10 +167,16 @@ class MicroBatcher:
         records = [r for recs, _ in pending for r in recs] if len(pending) > 1 else pending[0][0]
         try:
             scored = self.version.score(records)
-        except Exception as exc:  # a failing model answers every request of the batch, never hangs one
-            for _, future in pending:
-                if not future.done():
-                    future.set_exception(exc)
+        except Exception as exc:  # a bug or a failing model: every request is answered, none hangs
+            if len(pending) == 1:
+                _fail(pending[0][1], exc)
+                return
+            # one request's records must not fail the requests batched with it: score each alone
+            for recs, future in pending:
+                try:
+                    _resolve(future, self.version.score(recs))
+                except Exception as alone:
+                    _fail(future, alone)
             return
         self.batches += 1
         self.on_batch(self.version.name, self.version.version)
@@ -189,6 +195,11 @@ class MicroBatcher:
         for k, (recs, future) in enumerate(pending):
             a, b = starts[k], starts[k] + len(recs)
             _resolve(future, Scored(scored.lines[a:b], by_request[k], scored.keys[a:b]))
+
+
+def _fail(future: asyncio.Future[Scored], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
 
 def _resolve(future: asyncio.Future[Scored], scored: Scored) -> None:

@@ -1,12 +1,14 @@
 """Several loaded versions of one model and the route traffic follows: the one version-switching mechanism
 (`edgepack-serve` uses it; a fleet update swaps device versions through the same calls).
 
-A version enters only whole: the caller loads and verifies it (package checksums, self-test) before
-`add`, so no request can reach a half-loaded model. A `Route` is immutable and replaced in one reference
+A version enters only whole: `load_verified` opens the package, checks its checksums, loads the
+artifact and runs its self-test, and only then may `add` register it, so no request can reach a
+half-loaded model. A `Route` is immutable and replaced in one reference
 assignment, so every request reads one route: the switch is atomic without a lock on the scoring path.
 Versions stay loaded after a switch (instant rollback) until `remove`, which refuses a routed version.
 
     versions = VersionSet("churn")
+    scorer_v1 = load_verified("churn-v1.edgepack")
     versions.add("1", scorer_v1)            # the first version added goes live
     versions.add("2", scorer_v2)
     versions.switch(Route(live="1", canary="2", percent=10))   # 10 % of requests to version 2
@@ -18,9 +20,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from .errors import UsageError
+from .errors import EdgepackError, UsageError
+
+if TYPE_CHECKING:
+    from .scorer import Scorer
 
 T = TypeVar("T")
 
@@ -116,3 +121,18 @@ class VersionSet(Generic[T]):
                 self._credit -= 100.0
                 version = route.canary
         return version, self._loaded[version], route
+
+
+def load_verified(path: str, artifact: str | None = None) -> Scorer:
+    """Open a package, verify its checksums, load its ONNX artifact and pass its self-test: a version
+    ready to `add`. Raises PackageError (exit 4) for an invalid package, EdgepackError (exit 1) when the
+    self-test is out of the package's tolerance."""
+    from .scorer import Scorer  # deferred: onnxruntime loads here, not when a caller only routes
+
+    scorer = Scorer.load(path, artifact)
+    result = scorer.selftest()
+    if not result.passed:
+        raise EdgepackError(f"package {scorer.package.name} {scorer.package.version} failed its self-test "
+                            f"(max error {result.max_error:.3g}, tolerance {result.tolerance})", where=path,
+                            fix="rebuild the package, or run `edgepack-score selftest` on it for the details")
+    return scorer

@@ -15,6 +15,7 @@ import sys
 from .. import __version__
 from ..cli import _HelpFormatter
 from ..errors import EXIT_OK, EdgepackError, UsageError
+from ..versions import load_verified
 from .app import Service
 from .http import HttpServer, Limits
 from .metrics import Metrics
@@ -104,15 +105,7 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 def _load(path: str) -> LoadedVersion:
     """Open, verify, load and self-test one package (runs in a worker thread)."""
-    from ..scorer import Scorer  # deferred: onnxruntime loads here, after the socket answers /healthz
-
-    scorer = Scorer.load(path)
-    result = scorer.selftest()
-    if not result.passed:
-        raise EdgepackError(f"package {scorer.package.name} {scorer.package.version} failed its self-test "
-                            f"(max error {result.max_error:.3g}, tolerance {result.tolerance})", where=path,
-                            fix="rebuild the package, or run `edgepack-score selftest` on it for the details")
-    return LoadedVersion(scorer, path)
+    return LoadedVersion(load_verified(path), path)
 
 
 async def _serve(args: argparse.Namespace) -> int:

@@ -42,6 +42,10 @@ def _error(status: int, err: EdgepackError | str) -> Response:
     return _json(status, body)
 
 
+def _version_headers(version: LoadedVersion) -> tuple[tuple[str, str], ...]:
+    return (("X-Edgepack-Model", version.name), ("X-Edgepack-Version", version.version))
+
+
 class Service:
     """The loaded models (each a VersionSet of micro-batched versions) and the request handler."""
 
@@ -131,6 +135,7 @@ class Service:
             value = parse_line(request.body)
         except (ValueError, RecursionError) as exc:
             response = _error(400, f"the body is not JSON: {exc}" if request.body.strip() else "the body is empty")
+            response.headers = _version_headers(batcher.version)
             self.metrics.request(name, version, 400, time.perf_counter() - request.received)
             return response
         single = not isinstance(value, list)
@@ -151,7 +156,7 @@ class Service:
             answer.set_exception(fut.exception())  # type: ignore[arg-type]
             return
         scored = fut.result()
-        headers = (("X-Edgepack-Model", version.name), ("X-Edgepack-Version", version.version))
+        headers = _version_headers(version)
         if single:
             line = scored.lines[0]
             if line is not None:
@@ -172,11 +177,12 @@ class Service:
         answer.set_result(response)
 
     def _predict_stream(self, request: Request, version: LoadedVersion, fmt: str) -> Response:
-        headers = (("X-Edgepack-Model", version.name), ("X-Edgepack-Version", version.version))
+        headers = _version_headers(version)
         try:
             lines, errors, scored, rejected = version.score_stream(request.body, fmt)
         except DataError as err:
             response = _error(400, err)
+            response.headers = headers
         else:
             error_lines = [json.loads(line) for line in errors.splitlines()]
             self.metrics.scored(version.name, version.version, scored, [e["reason"] for e in error_lines])

@@ -39,8 +39,8 @@ def test_single_records_answer_edgepack_scores_lines_and_reasons(strict_package)
             assert status == 422, name
             assert body["field"] == field and words in body["reason"], (name, body)
             assert body["package"] == "strict" and body["version"] == "2" and body["record"] == 0
-        status, body = server.json("POST", PREDICT, b'{"tenure_months": ')
-        assert status == 400 and "not JSON" in body["error"]
+        status, headers, data = server.request("POST", PREDICT, b'{"tenure_months": ')
+        assert status == 400 and "not JSON" in json.loads(data)["error"] and headers["x-edgepack-version"] == "2"
 
 
 def test_one_record_path_and_batch_path_agree(strict_package):

@@ -96,9 +96,10 @@ def asgi_app(package: str) -> Any:
             body += message.get("body", b"")
             more = message.get("more_body", False)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        later: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         result = service.handle(ServiceRequest(scope["method"], scope["path"], scope["query_string"].decode(), headers,
-                                        body, True))
-        response = result if not isinstance(result, asyncio.Future) else await result
+                                               body, True), later.set_result)
+        response = result if result is not None else await later
         await send({"type": "http.response.start", "status": response.status,
                     "headers": [(b"content-type", response.content_type.encode()),
                                 (b"content-length", str(len(response.body)).encode()),

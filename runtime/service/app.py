@@ -9,7 +9,6 @@ scored it (body and `X-Edgepack-Version` header).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 from ..errors import DataError, EdgepackError
 from ..jsonlines import dumps, parse_line
 from ..versions import Route, VersionSet
-from .http import Request, Response, error_body
+from .http import Request, Respond, Response, error_body
 from .metrics import Metrics
 from .scoring import LoadedVersion, MicroBatcher, Scored
 
@@ -56,7 +55,7 @@ class Service:
         self.models: dict[str, VersionSet[MicroBatcher]] = {}
         self.ready = False
         self.stopping = False
-        self._routes: dict[tuple[str, str], Callable[[Request, str], Response | asyncio.Future[Response]]] = {
+        self._routes: dict[tuple[str, str], Callable[[Request, str, Respond], Response | None]] = {
             ("POST", "predict"): self._predict, ("POST", "switch"): self._switch, ("GET", ""): self._describe,
         }
 
@@ -66,7 +65,8 @@ class Service:
         versions.add(version.version, MicroBatcher(version, self.max_wait, self.max_batch, self.metrics.batch))
 
     # -- dispatch -----------------------------------------------------------------------------------
-    def handle(self, request: Request) -> Response | asyncio.Future[Response]:
+    def handle(self, request: Request, respond: Respond) -> Response | None:
+        """The response, or None when `respond(response)` will be called later (scoring)."""
         path = request.path
         if path.startswith("/v1/models"):
             parts = path[len("/v1/models"):].strip("/").split("/")
@@ -81,7 +81,7 @@ class Service:
                 return _error(405 if known else 404, f"no such endpoint: {request.method} {path}")
             if name not in self.models:
                 return _error(404, f"no model named {name!r}; loaded: {', '.join(sorted(self.models)) or 'none'}")
-            return handler(request, name)
+            return handler(request, name, respond)
         if request.method != "GET":
             return _error(405 if path in ("/healthz", "/readyz", "/metrics") else 404, f"no such endpoint: {request.method} {path}")
         if path == "/healthz":
@@ -100,10 +100,10 @@ class Service:
         return {"name": name, "route": versions.route.as_dict(),
                 "versions": [b.version.describe() for b in versions.versions.values()]}
 
-    def _describe(self, request: Request, name: str) -> Response:
+    def _describe(self, request: Request, name: str, respond: Respond) -> Response:
         return _json(200, self._model_info(name))
 
-    def _switch(self, request: Request, name: str) -> Response:
+    def _switch(self, request: Request, name: str, respond: Respond) -> Response:
         try:
             body = json.loads(request.body or b"null")
         except ValueError as exc:
@@ -123,7 +123,7 @@ class Service:
         return _json(200, {"model": name, "previous": previous.as_dict(), "route": route.as_dict()})
 
     # -- scoring ------------------------------------------------------------------------------------
-    def _predict(self, request: Request, name: str) -> Response | asyncio.Future[Response]:
+    def _predict(self, request: Request, name: str, respond: Respond) -> Response | None:
         if not self.ready:
             return _error(503, "not ready: packages are still loading")
         versions = self.models[name]
@@ -140,22 +140,39 @@ class Service:
             return response
         single = not isinstance(value, list)
         records = [value] if single else value
-        answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        live = batcher.submit(records)
-        live.add_done_callback(lambda fut: self._answer(answer, fut, request, batcher.version, single))
-        if route.shadow is not None and route.shadow != version:
-            shadow = versions.get(route.shadow)
-            shadow.submit(records).add_done_callback(lambda fut: self._compare(live, fut, batcher.version, shadow.version))
-        return answer
+        if route.shadow is None or route.shadow == version:
+            batcher.submit(records, lambda result: respond(self._answer(result, request, batcher.version, single)))
+            return None
+        shadow = versions.get(route.shadow)
+        both: dict[str, Scored | Exception] = {}
 
-    def _answer(self, answer: asyncio.Future[Response], fut: asyncio.Future[Scored], request: Request,
-                version: LoadedVersion, single: bool) -> None:
-        if answer.done():
-            return
-        if fut.exception() is not None:
-            answer.set_exception(fut.exception())  # type: ignore[arg-type]
-            return
-        scored = fut.result()
+        def live_done(result: Scored | Exception) -> None:
+            both["live"] = result
+            respond(self._answer(result, request, batcher.version, single))
+            if "shadow" in both:
+                self._compare(both, batcher.version, shadow.version)
+
+        def shadow_done(result: Scored | Exception) -> None:
+            both["shadow"] = result
+            if "live" in both:
+                self._compare(both, batcher.version, shadow.version)
+
+        batcher.submit(records, live_done)
+        shadow.submit(records, shadow_done)
+        return None
+
+    def _answer(self, result: Scored | Exception, request: Request, version: LoadedVersion, single: bool) -> Response:
+        """The response for a scored request (called from the batcher: never raises)."""
+        try:
+            if isinstance(result, Exception):
+                raise result
+            response = self._scored_response(result, version, single)
+        except Exception as exc:
+            response = error_body(500, f"internal error: {type(exc).__name__}")
+        self.metrics.request(version.name, version.version, response.status, time.perf_counter() - request.received)
+        return response
+
+    def _scored_response(self, scored: Scored, version: LoadedVersion, single: bool) -> Response:
         headers = _version_headers(version)
         if single:
             line = scored.lines[0]
@@ -173,8 +190,7 @@ class Service:
             response = Response(status, body.encode(), headers=headers)
         self.metrics.scored(version.name, version.version, len(scored.lines) - len(scored.rejected),
                             [r.reason for r in scored.rejected])
-        self.metrics.request(version.name, version.version, response.status, time.perf_counter() - request.received)
-        answer.set_result(response)
+        return response
 
     def _predict_stream(self, request: Request, version: LoadedVersion, fmt: str) -> Response:
         headers = _version_headers(version)
@@ -192,14 +208,11 @@ class Service:
         self.metrics.request(version.name, version.version, response.status, time.perf_counter() - request.received)
         return response
 
-    def _compare(self, live: asyncio.Future[Scored], shadow: asyncio.Future[Scored], live_version: LoadedVersion,
+    def _compare(self, both: dict[str, Scored | Exception], live_version: LoadedVersion,
                  candidate: LoadedVersion) -> None:
-        if not live.done():  # the shadow's batch ran first: compare when the live answer is there
-            live.add_done_callback(lambda _: self._compare(live, shadow, live_version, candidate))
+        live, shadow = both["live"], both["shadow"]
+        if isinstance(live, Exception) or isinstance(shadow, Exception):
             return
-        if live.cancelled() or live.exception() is not None or shadow.exception() is not None:
-            return
-        a, b = live.result().keys, shadow.result().keys
-        pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+        pairs = [(x, y) for x, y in zip(live.keys, shadow.keys) if x is not None and y is not None]
         agreed = sum(live_version.agree(x, y) for x, y in pairs)
         self.metrics.compared(live_version.name, live_version.version, candidate.version, len(pairs), agreed)

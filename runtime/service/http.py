@@ -6,8 +6,9 @@ Why not an ASGI server: docs/DEPENDENCIES.md ("edgepack-serve") has the measurem
 path the standard library is as fast as uvicorn + httptools and keeps the device install at numpy +
 onnxruntime.
 
-The application is one callable: `handle(request) -> Response | asyncio.Future[Response]`. A connection
-handles its requests one at a time, in order (pipelined requests wait in the buffer).
+The application is one callable: `handle(request, respond) -> Response | None`; None means it will call
+`respond(response)` later, on the loop (scoring). A connection handles its requests one at a time, in
+order (pipelined requests wait in the buffer).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class Response:
 
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
-Handler = Callable[[Request], "Response | asyncio.Future[Response]"]
+Respond = Callable[[Response], None]
+Handler = Callable[[Request, Respond], "Response | None"]
 
 
 def encode(response: Response, keep_alive: bool) -> bytes:
@@ -170,13 +172,11 @@ class _Connection(asyncio.Protocol):
             self._disarm()
             self.busy = True
             try:
-                result = self.server.handler(request)
+                result = self.server.handler(request, lambda response, req=request: self._answer(req, response))
             except Exception as exc:  # a bug must cost one request, never the server
                 result = error_body(500, f"internal error: {type(exc).__name__}")
-            if isinstance(result, Response):
+            if result is not None:
                 self._answer(request, result)
-            else:
-                result.add_done_callback(lambda fut, req=request: self._answer(req, _result(fut)))
 
     def _parse(self) -> Request | None:
         buf = self.buffer
@@ -254,12 +254,3 @@ class _Connection(asyncio.Protocol):
             self.transport.write(encode(error_body(status, what), False))
         self.buffer.clear()
         self.close()
-
-
-def _result(fut: asyncio.Future[Response]) -> Response:
-    if fut.cancelled():
-        return error_body(503, "the request was cancelled")
-    exc = fut.exception()
-    if exc is not None:
-        return error_body(500, f"internal error: {type(exc).__name__}")
-    return fut.result()

@@ -127,8 +127,15 @@ class LoadedVersion:
         }
 
 
+Done = Callable[["Scored | Exception"], None]
+
+
 class MicroBatcher:
-    """Coalesces the requests submitted to one version into one `score` call per loop turn."""
+    """Coalesces the requests submitted to one version into one `score` call per loop turn.
+
+    `submit(records, done)`: `done` is called once, on the loop, with the request's `Scored` or the
+    exception that scoring raised. Callbacks, not futures: the answer is written in the same loop turn as
+    the scoring, not two turns later."""
 
     def __init__(self, version: LoadedVersion, max_wait: float = 0.0, max_records: int = 4096,
                  on_batch: Callable[[str, str], None] = lambda name, version: None) -> None:
@@ -136,16 +143,15 @@ class MicroBatcher:
         self.on_batch = on_batch
         self.max_wait = max_wait
         self.max_records = max_records
-        self._pending: list[tuple[list[Any], asyncio.Future[Scored]]] = []
+        self._pending: list[tuple[list[Any], Done]] = []
         self._count = 0
         self._handle: asyncio.Handle | asyncio.TimerHandle | None = None
         self._last_requests = 0
         self.batches = 0
 
-    def submit(self, records: list[Any]) -> asyncio.Future[Scored]:
+    def submit(self, records: list[Any], done: Done) -> None:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Scored] = loop.create_future()
-        self._pending.append((records, future))
+        self._pending.append((records, done))
         self._count += len(records)
         if self._count >= self.max_records:
             if self._handle is not None:
@@ -156,7 +162,6 @@ class MicroBatcher:
                 self._handle = loop.call_later(self.max_wait, self._flush)
             else:
                 self._handle = loop.call_soon(self._flush)
-        return future
 
     def _flush(self) -> None:
         self._handle = None
@@ -169,19 +174,20 @@ class MicroBatcher:
             scored = self.version.score(records)
         except Exception as exc:  # a bug or a failing model: every request is answered, none hangs
             if len(pending) == 1:
-                _fail(pending[0][1], exc)
+                pending[0][1](exc)
                 return
             # one request's records must not fail the requests batched with it: score each alone
-            for recs, future in pending:
+            for recs, done in pending:
                 try:
-                    _resolve(future, self.version.score(recs))
-                except Exception as alone:
-                    _fail(future, alone)
+                    alone: Scored | Exception = self.version.score(recs)
+                except Exception as failed:
+                    alone = failed
+                done(alone)
             return
         self.batches += 1
         self.on_batch(self.version.name, self.version.version)
         if len(pending) == 1:
-            _resolve(pending[0][1], scored)
+            pending[0][1](scored)
             return
         by_request: list[list[Rejection]] = [[] for _ in pending]
         starts, start = [], 0
@@ -192,16 +198,6 @@ class MicroBatcher:
         for rej in scored.rejected:
             k = owner[rej.index]
             by_request[k].append(Rejection(rej.index - starts[k], rej.field, rej.reason))
-        for k, (recs, future) in enumerate(pending):
+        for k, (recs, done) in enumerate(pending):
             a, b = starts[k], starts[k] + len(recs)
-            _resolve(future, Scored(scored.lines[a:b], by_request[k], scored.keys[a:b]))
-
-
-def _fail(future: asyncio.Future[Scored], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
-
-
-def _resolve(future: asyncio.Future[Scored], scored: Scored) -> None:
-    if not future.done():  # a connection that went away may have cancelled it
-        future.set_result(scored)
+            done(Scored(scored.lines[a:b], by_request[k], scored.keys[a:b]))

@@ -13,6 +13,13 @@ from edgepack.runtime.service.scoring import LoadedVersion, MicroBatcher
 from service_helpers import bad_records
 
 
+def submit(batcher: MicroBatcher, records: list) -> asyncio.Future:
+    """The batcher's answer as a future (the service passes a callback that writes the response)."""
+    future = asyncio.get_running_loop().create_future()
+    batcher.submit(records, lambda r: future.set_exception(r) if isinstance(r, Exception) else future.set_result(r))
+    return future
+
+
 @pytest.fixture(scope="module")
 def version(strict_package) -> LoadedVersion:
     return LoadedVersion(Scorer.load(strict_package.path), str(strict_package.path))
@@ -24,8 +31,8 @@ def test_concurrent_requests_share_one_call(version, strict_package):
 
     async def go():
         batcher = MicroBatcher(version)
-        futures = [batcher.submit([good[0]]), batcher.submit([good[1], bad]), batcher.submit([bad]),
-                   batcher.submit([good[2], good[0]])]
+        futures = [submit(batcher, [good[0]]), submit(batcher, [good[1], bad]), submit(batcher, [bad]),
+                   submit(batcher, [good[2], good[0]])]
         return batcher, await asyncio.gather(*futures)
 
     batcher, results = asyncio.run(go())
@@ -44,8 +51,8 @@ def test_idle_request_is_not_delayed_by_the_wait(version, strict_package):
 
     async def go():
         batcher = MicroBatcher(version, max_wait=30.0)  # a wait only under load: never reached here
-        first = await asyncio.wait_for(batcher.submit([record]), timeout=10)
-        second = await asyncio.wait_for(batcher.submit([record]), timeout=10)
+        first = await asyncio.wait_for(submit(batcher, [record]), timeout=10)
+        second = await asyncio.wait_for(submit(batcher, [record]), timeout=10)
         return first, second
 
     first, second = asyncio.run(go())
@@ -67,7 +74,7 @@ def test_a_request_that_breaks_scoring_fails_alone(version, strict_package):
 
     async def go():
         batcher = MicroBatcher(broken)
-        futures = [batcher.submit([record]), batcher.submit([{"poison": True}]), batcher.submit([record])]
+        futures = [submit(batcher, [record]), submit(batcher, [{"poison": True}]), submit(batcher, [record])]
         return await asyncio.gather(*futures, return_exceptions=True)
 
     ok1, failed, ok2 = asyncio.run(go())

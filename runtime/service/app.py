@@ -48,8 +48,9 @@ def _version_headers(version: LoadedVersion) -> tuple[tuple[str, str], ...]:
 class Service:
     """The loaded models (each a VersionSet of micro-batched versions) and the request handler."""
 
-    def __init__(self, metrics: Metrics, max_wait: float = 0.0, max_batch: int = 4096) -> None:
+    def __init__(self, metrics: Metrics, max_wait: float = 0.0, max_batch: int = 4096, switching: bool = True) -> None:
         self.metrics = metrics
+        self.switching = switching
         self.max_wait = max_wait
         self.max_batch = max_batch
         self.models: dict[str, VersionSet[MicroBatcher]] = {}
@@ -104,6 +105,8 @@ class Service:
         return _json(200, self._model_info(name))
 
     def _switch(self, request: Request, name: str, respond: Respond) -> Response:
+        if not self.switching:
+            return _error(403, "switching is turned off (--no-switch); restart the service to change versions")
         try:
             body = json.loads(request.body or b"null")
         except ValueError as exc:

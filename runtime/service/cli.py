@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="under load, wait up to MS for more requests to join a batch (default 0: "
                                "only the requests that arrived while the previous batch ran)")
     batching.add_argument("--max-batch", type=int, default=4096, metavar="N", help="records per batch (default 4096)")
+    parser.add_argument("--no-switch", action="store_true",
+                        help="refuse POST .../switch (403): versions change only by a restart. Without it, any "
+                             "client that reaches the port can switch, so keep the port on loopback or behind a proxy")
     parser.add_argument("--grace", type=float, default=10.0, metavar="S",
                         help="on SIGTERM, seconds to finish requests in flight (default 10)")
     parser.add_argument("--quiet", action="store_true", help="no start-up and shutdown lines on stderr")
@@ -111,7 +114,8 @@ def _load(path: str) -> LoadedVersion:
 async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     metrics = Metrics()
-    service = Service(metrics, max_wait=args.batch_wait_ms / 1000.0, max_batch=args.max_batch)
+    service = Service(metrics, max_wait=args.batch_wait_ms / 1000.0, max_batch=args.max_batch,
+                      switching=not args.no_switch)
     limits = Limits(max_body=args.max_body, request_timeout=args.request_timeout, idle_timeout=args.idle_timeout,
                     max_connections=args.max_connections)
     server = HttpServer(service.handle, limits, on_refused=lambda code: metrics.http_errors.__setitem__(

@@ -166,6 +166,12 @@ def test_blue_green_canary_shadow_and_rollback(strict_package, tmp_path):
         assert [v["version"] for v in server.json("GET", "/v1/models/strict")[1]["versions"]] == ["2", "3"]
 
 
+def test_no_switch_refuses_switching(strict_package):
+    with serving([strict_package.path], "--no-switch") as server:
+        status, body = server.json("POST", "/v1/models/strict/switch", {"live": "2"})
+        assert status == 403 and "--no-switch" in body["error"]
+
+
 def test_exit_codes_and_readiness_gate(strict_package, tmp_path):
     broken = another_version(strict_package.path, tmp_path, "4", break_golden=True)
     server = start([broken])

@@ -63,6 +63,11 @@ def test_dockerfile_builds(strict_package):
     info = subprocess.run([docker, "info"], capture_output=True, text=True, timeout=60)
     if info.returncode != 0:
         pytest.skip(f"no docker engine answers here: {(info.stderr or info.stdout).strip().splitlines()[-1]}")
+    base = re.search(r"^FROM\s+(\S+)", (EXAMPLES / "Dockerfile").read_text(), re.M).group(1)  # type: ignore[union-attr]
+    if subprocess.run([docker, "image", "inspect", base], capture_output=True, timeout=60).returncode != 0:
+        pulled = subprocess.run([docker, "pull", base], capture_output=True, text=True, timeout=900)
+        if pulled.returncode != 0:  # no registry reachable: the build cannot start, which says nothing of ours
+            pytest.skip(f"the base image {base} is not here and cannot be pulled: {pulled.stderr.strip()[-300:]}")
     context_package = ROOT / "build" / "test-service" / "package"
     shutil.rmtree(context_package, ignore_errors=True)
     shutil.copytree(strict_package.path, context_package)

@@ -9,6 +9,7 @@ scored it (body and `X-Edgepack-Version` header).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -39,6 +40,11 @@ def _error(status: int, err: EdgepackError | str) -> Response:
     if err.fix:
         body["fix"] = err.fix
     return _json(status, body)
+
+
+def _key(prediction: dict[str, Any]) -> Any:
+    """What shadow agreement compares: the label, or the value."""
+    return prediction["label"] if "label" in prediction else prediction["value"]
 
 
 def _version_headers(version: LoadedVersion) -> tuple[tuple[str, str], ...]:
@@ -133,7 +139,9 @@ class Service:
         version, batcher, route = versions.pick()
         ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         if ctype in CSV_TYPES or ctype in JSONL_TYPES:
-            return self._predict_stream(request, batcher.version, "csv" if ctype in CSV_TYPES else "jsonl")
+            shadow_version = versions.get(route.shadow).version if route.shadow not in (None, version) else None
+            return self._predict_stream(request, batcher.version, "csv" if ctype in CSV_TYPES else "jsonl",
+                                        shadow_version)
         try:
             value = parse_line(request.body)
         except (ValueError, RecursionError) as exc:
@@ -195,7 +203,8 @@ class Service:
                             [r.reason for r in scored.rejected])
         return response
 
-    def _predict_stream(self, request: Request, version: LoadedVersion, fmt: str) -> Response:
+    def _predict_stream(self, request: Request, version: LoadedVersion, fmt: str,
+                        shadow: LoadedVersion | None) -> Response:
         headers = _version_headers(version)
         try:
             lines, errors, scored, rejected = version.score_stream(request.body, fmt)
@@ -208,8 +217,24 @@ class Service:
             body = (f'{{"package": {dumps(version.name)}, "version": {dumps(version.version)}, "predictions": ['
                     + ", ".join(lines.decode().splitlines()) + '], "rejected": ' + dumps(error_lines) + "}")
             response = Response(422 if rejected else 200, body.encode(), headers=headers)
+            if shadow is not None:  # after this answer is written: the shadow never delays it
+                asyncio.get_running_loop().call_soon(self._shadow_stream, request.body, fmt, lines, version, shadow)
         self.metrics.request(version.name, version.version, response.status, time.perf_counter() - request.received)
         return response
+
+    def _shadow_stream(self, body: bytes, fmt: str, live_lines: bytes, live: LoadedVersion,
+                       candidate: LoadedVersion) -> None:
+        """The shadow version scores a CSV or JSON-lines body too; predictions pair by position when both
+        versions scored the same number of records (else their schemas refused different ones: not compared)."""
+        try:
+            lines = candidate.score_stream(body, fmt)[0]
+        except DataError:
+            return
+        a = [_key(json.loads(line)) for line in live_lines.splitlines()]
+        b = [_key(json.loads(line)) for line in lines.splitlines()]
+        if len(a) == len(b):
+            agreed = sum(live.agree(x, y) for x, y in zip(a, b))
+            self.metrics.compared(live.name, live.version, candidate.version, len(a), agreed)
 
     def _compare(self, both: dict[str, Scored | Exception], live_version: LoadedVersion,
                  candidate: LoadedVersion) -> None:

@@ -160,6 +160,11 @@ def test_blue_green_canary_shadow_and_rollback(strict_package, tmp_path):
         assert versions(4) == ["2"] * 4
         assert 'edgepack_shadow_agreement_ratio{model="strict",live="2",candidate="3"} 1.0' in server.metrics()
         assert 'edgepack_shadow_records_total{model="strict",live="2",candidate="3"} 4' in server.metrics()
+        header = ",".join(strict_package.features)
+        rows = [",".join(str(r[f]) for f in strict_package.features) for r in strict_package.records(3)]
+        status, body = server.json("POST", PREDICT, "\n".join([header, *rows]).encode(), headers={"Content-Type": "text/csv"})
+        assert status == 200 and body["version"] == "2"
+        assert 'edgepack_shadow_records_total{model="strict",live="2",candidate="3"} 7' in server.metrics()
         status, body = server.json("POST", "/v1/models/strict/switch", {"live": "9"})
         assert status == 409 and "no version '9'" in body["error"]
         assert server.json("POST", "/v1/models/strict/switch", {"live": "2", "percent": 150})[0] == 409

@@ -128,7 +128,8 @@ async def _serve(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    _say(args, f"listening on http://{args.host}:{port} (loading {len(args.packages)} package(s))")
+    shown = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL takes brackets
+    _say(args, f"listening on http://{shown}:{port} (loading {len(args.packages)} package(s))")
     loading = asyncio.ensure_future(_load_all(loop, service, args.packages))
     waiting = asyncio.ensure_future(stop.wait())
     await asyncio.wait({loading, waiting}, return_when=asyncio.FIRST_COMPLETED)

@@ -134,11 +134,11 @@ async def _serve(args: argparse.Namespace) -> int:
     waiting = asyncio.ensure_future(stop.wait())
     await asyncio.wait({loading, waiting}, return_when=asyncio.FIRST_COMPLETED)
     if loading.done():
-        exc = loading.exception()
-        if exc is not None:
+        failure = loading.exception()
+        if failure is not None:
             waiting.cancel()
             await server.drain(0)
-            raise exc
+            raise failure
         service.ready = True
         names = ", ".join(f"{n} {v.route.live}" for n, v in service.models.items())
         _say(args, f"ready: {names}")

@@ -14,6 +14,7 @@ order (pipelined requests wait in the buffer).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -172,7 +173,7 @@ class _Connection(asyncio.Protocol):
             self._disarm()
             self.busy = True
             try:
-                result = self.server.handler(request, lambda response, req=request: self._answer(req, response))
+                result = self.server.handler(request, functools.partial(self._answer, request))
             except Exception as exc:  # a bug must cost one request, never the server
                 result = error_body(500, f"internal error: {type(exc).__name__}")
             if result is not None:

@@ -23,9 +23,10 @@ import numpy as np
 
 from ..batch import BatchValidator
 from ..errors import RecordError
+from ..judge import PROFILES
 from ..output import PredictionFormatter
 from ..records import Rejection, check_record
-from ..scorer import DEFAULT_TOLERANCE, Scorer
+from ..scorer import Scorer
 from ..stream import StreamOptions, StreamScorer
 
 
@@ -54,7 +55,7 @@ class LoadedVersion:
                                              with_id=False)
         scale = float(scorer.package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
         # regression outputs agree in shadow mode within the float32 profile's error, scaled as the package's
-        self.value_tolerance = DEFAULT_TOLERANCE["max_value_error"] * scale
+        self.value_tolerance = PROFILES["float32"].max_value_error * scale
 
     def score(self, records: list[Any]) -> Scored:
         """Validate and score parsed JSON records in one onnxruntime call."""

@@ -53,7 +53,7 @@ def test_every_variant_is_kept_or_dropped_with_a_reason(wide_keras):
             assert not check["passed"] and check["dropped"].startswith(f"dropped: fails the {check['profile']} profile")
             assert not (result.path / f"model-{check['artifact'].removeprefix('tflite-')}.tflite").exists()
     assert {c["artifact"] for c in result.manifest["parity"]} == {
-        "tflite", "tflite-float16", "tflite-int8-dynamic", "tflite-int8"}
+        "tflite", "tflite-float16", "tflite-int8-weights", "tflite-int8-dynamic", "tflite-int8"}
 
 
 def test_int8_variants_are_small_and_agree(wide_keras):

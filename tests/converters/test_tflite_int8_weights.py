@@ -1,0 +1,81 @@
+"""Weight-only int8 TFLite (issue 16, item 3): int8 weights with one scale per output channel feeding
+DEQUANTIZE, float32 compute. Checked in ai-edge-litert against Keras itself on rows the build never saw;
+a variant whose scales are broken must be dropped by the build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zoo
+from test_tf_targets import run_tflite, tflite_ops
+
+COLUMNS = ["tenure_months", "senior_citizen", "monthly_charges", "total_charges", "support_calls", "data_gb"]
+
+
+@pytest.fixture(scope="module")
+def small_keras(tmp_path_factory: pytest.TempPathFactory):
+    """A 6-64-32-3 network (2.7k weights) on the churn rows, its sample CSV and rows it was not built on."""
+    import keras
+
+    keras.utils.set_random_seed(2)
+    frame = zoo.churn_frame().dropna(subset=COLUMNS).reset_index(drop=True)
+    frame["plan"] = (frame.monthly_charges > 70).astype(int) + (frame.tenure_months > 24).astype(int)
+    train, unseen = frame.iloc[:500], frame.iloc[500:]
+    x = train[COLUMNS].to_numpy(np.float32)
+    norm = keras.layers.Normalization()
+    norm.adapt(x)
+    model = keras.Sequential([keras.Input((6,)), norm, keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(32, activation="relu"), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, train.plan.to_numpy(np.float32), epochs=40, batch_size=32, verbose=0)  # confident: few near-ties
+    root = tmp_path_factory.mktemp("int8w")
+    model.save(root / "small.keras")
+    train[COLUMNS + ["plan"]].to_csv(root / "sample.csv", index=False)
+    return model, root, unseen[COLUMNS].to_numpy(np.float32)
+
+
+def _build(root: Path, out: str):
+    from edgepack.toolchain.build import BuildOptions, build
+
+    return build(BuildOptions(model=root / "small.keras", sample=root / "sample.csv", out=root / out, label_column="plan",
+                              quiet=True, targets=["tflite"], quantize="tflite-int8-weights"))
+
+
+def test_int8_weights_variant_is_per_channel_int8_and_agrees_on_unseen_rows(small_keras):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, root, unseen = small_keras
+    result = _build(root, "package")
+    arts = {a["id"]: a for a in result.manifest["artifacts"]}
+    assert set(arts) == {"tflite", "tflite-int8-weights"}, [(v["reason"], v.get("metrics")) for v in result.manifest["quantization"]["variants"]]
+    entry = arts["tflite-int8-weights"]
+    assert (entry["precision"], entry["quantization"]) == ("int8", "weights-int8")
+    data = (result.path / entry["file"]).read_bytes()
+    assert len(data) < 0.6 * arts["tflite"]["size"]  # tiny network: the flatbuffer's fixed part weighs in
+    assert "DEQUANTIZE" in tflite_ops(data)
+    int8 = [t for t in Interpreter(model_content=data).get_tensor_details() if t["dtype"] == np.int8]
+    assert int8 and all(len(t["quantization_parameters"]["scales"]) > 1 for t in int8)  # one scale per channel
+    want = np.asarray(model(unseen))
+    got = run_tflite(data, unseen)
+    assert np.abs(got - want).max() <= 0.02 and np.mean(got.argmax(1) == want.argmax(1)) >= 0.995
+    checked = {c["data"] for c in result.manifest["parity"] if c["artifact"] == "tflite-int8-weights"}
+    assert checked == {"sample", "holdout", "interpolated"}
+
+
+def test_a_variant_with_broken_scales_is_dropped(small_keras, monkeypatch):
+    from edgepack.converters.quantize import tflite as q
+
+    real = q._quantize
+
+    def wrong_scales(weights, axis):  # every channel dequantized with the first channel's scale reversed
+        values, scale = real(weights, axis)
+        return values, scale[::-1].copy()
+
+    monkeypatch.setattr(q, "_quantize", wrong_scales)
+    _, root, _ = small_keras
+    result = _build(root, "broken")
+    outcome = {v["id"]: v for v in result.manifest["quantization"]["variants"]}["tflite-int8-weights"]
+    assert outcome["status"] == "dropped" and "fails the int8 profile" in outcome["reason"], outcome
+    assert {a["id"] for a in result.manifest["artifacts"]} == {"tflite"}

@@ -104,7 +104,7 @@ def build(opts: BuildOptions) -> BuildResult:
                                 where=str(opts.sample), fix="pass a sample with the columns and types the model was trained on") from exc
         schema = infer_schema(source, frame)
         # The rows variants are checked on but never fitted on (calibration, palettes): the holdout share.
-        calibration, holdout = quantize.split_sample(len(frame)) if plan else (np.arange(len(frame)), np.arange(0))
+        calibration, holdout = quantize.split_sample(len(frame))
         # representative data for targets that calibrate (e.g. full int8 TFLite): never the holdout rows
         source.sample = frame.iloc[calibration]
     artifacts = []
@@ -179,6 +179,13 @@ def build(opts: BuildOptions) -> BuildResult:
                     checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest, batch))
         # Variants a target emitted that are not --quantize candidates: keep those that pass their profile.
         entries, files = drop_failed_variants(entries, files, checks, manifest)
+        unseen = None if plan else quantize.unseen_rows(source, frame, schema, ref, holdout)
+        if unseen is not None:  # the targets' own variants, also on rows none of them was fitted on
+            own = [e for e in entries if not e.get("default") and e["id"] not in candidate_ids]
+            for entry in own:
+                checks.append(check_artifact(staged, entry, unseen[0], schema, unseen[1], scale,
+                                             "holdout+interpolated", manifest))
+            entries, files = drop_failed_variants(entries, files, checks, manifest)
         manifest["artifacts"] = entries
         if plan:
             data = quantize.CheckData(frame, schema, ref, scale, holdout,

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import with_float32
+from .base import quantize_per_channel, with_float32
 
 MODES: dict[str, str] = {
     "float16": "float16 weights dequantized at load; float32 compute (tf.lite float16 quantization)",
@@ -62,7 +62,7 @@ def int8_weights(data: bytes) -> bytes:
             if tensor.type != fb.TensorType.FLOAT32 or buf.data is None or len(buf.data) < 4 * MIN_WEIGHTS:
                 continue
             weights = np.frombuffer(bytes(bytearray(buf.data)), dtype="<f4").reshape(tensor.shape)
-            q, scale = _quantize(weights, spec[1])
+            q, scale = quantize_per_channel(weights, spec[1])
             qt = fb.TensorT()
             qt.shape, qt.type, qt.name = list(tensor.shape), fb.TensorType.INT8, (tensor.name or b"") + b"_int8"
             qt.quantization = fb.QuantizationParametersT()
@@ -85,17 +85,6 @@ def int8_weights(data: bytes) -> bytes:
     if not changed:
         return data
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def _quantize(weights: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 per channel along `axis`: (int8 values, float32 scale per channel)."""
-    other = tuple(i for i in range(weights.ndim) if i != axis)
-    scale = (np.abs(weights).max(axis=other) / 127.0).astype(np.float32)
-    scale[scale == 0] = 1.0
-    shape = [1] * weights.ndim
-    shape[axis] = -1
-    q = np.clip(np.round(weights / scale.reshape(shape)), -127, 127).astype(np.int8)
-    return q, scale
 
 
 def _opcode(model: Any, fb: Any, builtin: int) -> int:

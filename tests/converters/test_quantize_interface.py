@@ -34,7 +34,7 @@ def test_artifact_ids_of_every_target_name_one_format():
     plan = parse_quantize("tflite-int8-weights,tfjs-uint8,coreml-palette,onnx-int8-weights", ALL)
     assert plan.wanted == {("tflite", "int8-weights"), ("tfjs", "uint8"), ("coreml", "palette"), ("onnx", "int8-weights")}
     assert parse_quantize("float16", ALL).wanted == {(f, "float16") for f in ALL}
-    assert parse_quantize("int8-weights", ALL).wanted == {("onnx", "int8-weights"), ("tflite", "int8-weights")}
+    assert parse_quantize("int8-weights", ALL).wanted == {(f, "int8-weights") for f in ("onnx", "tflite", "tfjs")}
     assert parse_quantize("none", ALL) is None and parse_quantize("auto", ALL).auto
 
 
@@ -55,7 +55,7 @@ def test_the_planned_modes_become_the_targets_variants_option():
     ("tflite-int4", ALL, ["tflite", "float16, int8-weights, int8-dynamic, int8"]),
     ("coreml-uint8", ALL, ["coreml", "float16, int8, palette"]),
     ("tfjs-uint8", ["onnx"], ["tfjs", "not among the targets"]),
-    ("int4", ["onnx", "tfjs"], ["onnx: float16", "tfjs: float16, uint16, uint8"]),
+    ("int4", ["onnx", "tfjs"], ["onnx: float16", "tfjs: float16, uint16, uint8, int8-weights"]),
 ])
 def test_unknown_modes_are_refused_naming_the_targets_modes(item, formats, says):
     with pytest.raises(UsageError) as err:

@@ -239,6 +239,23 @@ def interpolated_check(source: Any, frame: Any, schema: Any, holdout: np.ndarray
         return None
 
 
+def unseen_rows(source: Any, frame: Any, schema: Any, ref: dict[str, np.ndarray], holdout: np.ndarray
+                ) -> tuple[Any, dict[str, np.ndarray]] | None:
+    """The holdout rows and the rows interpolated between them, as one set with the reference outputs: what
+    a target's own variants are checked on besides the sample when no --quantize selection runs (one more
+    run per variant rather than two). None when the sample is too small to hold rows out."""
+    import pandas as pd
+
+    if not len(holdout):
+        return None
+    parts = [(frame.iloc[holdout], {k: np.asarray(v)[holdout] for k, v in ref.items()})]
+    between = interpolated_check(source, frame, schema, holdout)
+    if between is not None and len(between[0]):
+        parts.append(between)
+    rows = pd.concat([p[0] for p in parts], ignore_index=True)
+    return rows, {k: np.concatenate([np.asarray(p[1][k]) for p in parts]) for k in ref}
+
+
 def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcomes: list[dict[str, Any]],
            sizes: dict[str, int], data: CheckData, manifest: dict[str, Any], progress: Any) -> Selection:
     """Check every candidate on the sample and the holdout rows, keep what passes (smallest per format

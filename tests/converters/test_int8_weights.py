@@ -1,6 +1,7 @@
-"""Weight-only int8 TFLite (issue 16, item 3): int8 weights with one scale per output channel feeding
-DEQUANTIZE, float32 compute. Checked in ai-edge-litert against Keras itself on rows the build never saw;
-a variant whose scales are broken must be dropped by the build."""
+"""Weight-only int8 (issue 16, item 3): int8 weights with one scale per output channel, float32 compute.
+TFLite (DEQUANTIZE) is checked in ai-edge-litert against Keras itself on rows the build never saw, and a
+variant whose scales are broken must be dropped by the build; TF.js (uint8 storage + a per-channel Mul)
+runs in TF.js in Node through the build's selection."""
 
 from __future__ import annotations
 
@@ -67,15 +68,30 @@ def test_int8_weights_variant_is_per_channel_int8_and_agrees_on_unseen_rows(smal
 def test_a_variant_with_broken_scales_is_dropped(small_keras, monkeypatch):
     from edgepack.converters.quantize import tflite as q
 
-    real = q._quantize
+    real = q.quantize_per_channel
 
     def wrong_scales(weights, axis):  # every channel dequantized with the first channel's scale reversed
         values, scale = real(weights, axis)
         return values, scale[::-1].copy()
 
-    monkeypatch.setattr(q, "_quantize", wrong_scales)
+    monkeypatch.setattr(q, "quantize_per_channel", wrong_scales)
     _, root, _ = small_keras
     result = _build(root, "broken")
     outcome = {v["id"]: v for v in result.manifest["quantization"]["variants"]}["tflite-int8-weights"]
     assert outcome["status"] == "dropped" and "fails the int8 profile" in outcome["reason"], outcome
     assert {a["id"] for a in result.manifest["artifacts"]} == {"tflite"}
+
+
+@pytest.mark.slow  # a TF.js conversion and three Node runs
+def test_tfjs_int8_weights_runs_in_tfjs_and_agrees_on_unseen_rows(small_keras):
+    """The same per-channel form for TF.js, run by TF.js in Node (the build's tfjs runner)."""
+    from edgepack.toolchain.build import BuildOptions, build
+
+    _, root, _ = small_keras
+    result = build(BuildOptions(model=root / "small.keras", sample=root / "sample.csv", out=root / "tfjs", label_column="plan",
+                                quiet=True, targets=["tfjs"], quantize="tfjs-int8-weights"))
+    outcome = {v["id"]: v for v in result.manifest["quantization"]["variants"]}["tfjs-int8-weights"]
+    assert outcome["status"] == "kept" and outcome["size_ratio"] < 0.8, outcome  # tiny: model.json weighs in
+    assert all(m["label_agreement"] >= 0.995 and m["max_probability_error"] <= 0.02 for m in outcome["metrics"].values())
+    checks = [c for c in result.manifest["parity"] if c["artifact"] == "tfjs-int8-weights"]
+    assert {c["runtime"] for c in checks} <= {"tfjs-node-wasm", "tfjs-node-cpu"} and len(checks) == 3

@@ -95,3 +95,18 @@ def test_tfjs_int8_weights_runs_in_tfjs_and_agrees_on_unseen_rows(small_keras):
     assert all(m["label_agreement"] >= 0.995 and m["max_probability_error"] <= 0.02 for m in outcome["metrics"].values())
     checks = [c for c in result.manifest["parity"] if c["artifact"] == "tfjs-int8-weights"]
     assert {c["runtime"] for c in checks} <= {"tfjs-node-wasm", "tfjs-node-cpu"} and len(checks) == 3
+
+
+def test_tolerance_sets_the_profile_the_build_judges_by_and_is_recorded(small_keras):
+    """--tolerance int8:max_probability_error=1e-9: the same variant the default profile keeps is dropped,
+    and the manifest records the profile it was judged by."""
+    from edgepack.toolchain.build import BuildOptions, build
+
+    _, root, _ = small_keras
+    result = build(BuildOptions(model=root / "small.keras", sample=root / "sample.csv", out=root / "strict", label_column="plan",
+                                quiet=True, targets=["tflite"], quantize="tflite-int8-weights",
+                                tolerance=["int8:max_probability_error=1e-9"]))
+    outcome = {v["id"]: v for v in result.manifest["quantization"]["variants"]}["tflite-int8-weights"]
+    assert outcome["status"] == "dropped" and "> 1e-09" in outcome["reason"], outcome
+    assert result.manifest["tolerance_profiles"]["int8"] == {"min_label_agreement": 0.995, "max_probability_error": 1e-9,
+                                                             "max_value_error": 0.02}

@@ -42,23 +42,6 @@ class QuantizeContext:
     frame: Any
 
 
-def quantize_per_channel(weights: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 per channel along `axis` (zero point 0, values -127..127): (int8 values, float32
-    scale per channel); an all-zero channel gets scale 1."""
-    other = tuple(i for i in range(weights.ndim) if i != axis)
-    scale = (np.abs(weights).max(axis=other) / 127.0).astype(np.float32)
-    scale[scale == 0] = 1.0
-    shape = [1] * weights.ndim
-    shape[axis] = -1
-    q = np.clip(np.round(weights / scale.reshape(shape)), -127, 127).astype(np.int8)
-    return q, scale
-
-
-def with_float32(modes: list[str]) -> str:
-    """A target's `variants` option for `modes` when the target always builds float32 (TFLite, TF.js)."""
-    return ",".join(["float32", *modes])
-
-
 def variant_artifact(base: Artifact, mode: str, data: bytes, file: str, precision: str, quantization: str,
                      converter: dict[str, str]) -> Artifact:
     """A variant's Artifact: the base entry's inputs/outputs, its own id, file, precision and converter.

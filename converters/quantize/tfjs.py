@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import quantize_per_channel, with_float32
+from .weights import quantize_per_channel, with_float32
 
 TARGET_OPTION = "variants"  # the target option that takes the wanted modes
 target_option = with_float32  # the target always builds float32, its default

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import quantize_per_channel, with_float32
+from .weights import quantize_per_channel, with_float32
 
 MODES: dict[str, str] = {
     "float16": "float16 weights dequantized at load; float32 compute (tf.lite float16 quantization)",

@@ -17,12 +17,12 @@ examples:
   edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs \\
       --option tflite.variants=float32,int8-dynamic -o build/keras-package
   edgepack build mlp.joblib --sample sample.csv --label-column digit --quantize auto -o build/mlp
-  edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs,coreml \
+  edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs,coreml \\
       --quantize tflite-int8-weights,tfjs-uint8,coreml-palette --tolerance int8:max_probability_error=0.05 -o build/k
 
 --quantize auto builds every quantized variant each target offers (onnx: float16, int8-dynamic,
 int8-static, int8-weights; tflite: float16, int8-weights, int8-dynamic, int8; tfjs: float16, uint16,
-uint8; coreml: float16, int8, palette), checks each in its runtime on the sample, on 20 % of it held out
+uint8, int8-weights; coreml: float16, int8, palette), checks each in its runtime on the sample, on 20 % of it held out
 from calibration and on rows interpolated between those, and keeps per format the smallest one that
 passes its tolerance profile beside the float32 artifact; the table says why each other one was dropped.
 A mode name applies to every target offering it; FORMAT-MODE names one target's. --tolerance sets the

@@ -23,13 +23,14 @@ from ..converters.sources.sample import (
     feature_frame,
     frame_columns,
     infer_schema,
+    mixed_cell,
     read_table,
     records_from_frame,
 )
 from ..converters.targets import get_target
 from ..parity.data import input_batch
 from ..parity.profiles import DEFAULT_PROFILES, profile_for
-from ..runtime.errors import EdgepackError
+from ..runtime.errors import DataError, EdgepackError
 from ..runtime.progress import Progress
 from ..runtime.schema import IOSchema
 from .check import check_artifact, drop_failed_variants, utc_now
@@ -94,9 +95,10 @@ def build(opts: BuildOptions) -> BuildResult:
         frame = feature_frame(source, table, opts.label_column, str(opts.sample))
         try:
             ref = source.predict(frame)
-        except Exception as exc:  # the user's model raising on the user's sample
-            raise EdgepackError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
-                                where=str(opts.sample), fix="pass a sample with the columns and types the model was trained on") from exc
+        except Exception as exc:  # the user's model raising on the user's sample: the data is unusable (exit 6)
+            raise DataError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
+                            where=mixed_cell(frame) or str(opts.sample),
+                            fix="pass a sample with the columns and types the model was trained on") from exc
         schema = infer_schema(source, frame)
         source.sample = frame  # representative data for targets that calibrate (e.g. full int8 TFLite)
     artifacts = []

@@ -213,3 +213,20 @@ def validate_frame(schema: IOSchema, frame: Any) -> tuple[dict[str, np.ndarray],
     for i in np.flatnonzero(checked.bad).tolist():
         errors[i] = reason_text(validator.reason(validator.record_from_columns(values, i)))
     return checked.columns, errors
+
+
+def mixed_cell(frame: Any) -> str | None:
+    """Where a column of numbers holds text ("column 'x', row 5: 'lots'"), the usual reason a model cannot
+    predict on a sample; None when no column mixes them."""
+    import pandas as pd
+
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        numbers = pd.to_numeric(column, errors="coerce")
+        text = numbers.isna() & column.notna()
+        if numbers.notna().sum() > text.sum() > 0:  # mostly numbers, some text
+            row = int(text.to_numpy().nonzero()[0][0])
+            return f"column {name!r}, row {row + 1}: {column.iloc[row]!r}"
+    return None

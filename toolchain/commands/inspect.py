@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...runtime.errors import EXIT_OK, PackageError, UsageError, quoted
 from ...runtime.package import Package
+from ...runtime.signing import TrustSet, read_signatures, verify_package
 from ...runtime.table import render_table
 from ..variants.report import render_variants, variants_html
 
@@ -25,6 +26,8 @@ from ..variants.report import render_variants, variants_html
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("package", type=Path, help="package directory or .edgepack file")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON instead")
+    p.add_argument("--trust", metavar="KEY.pub|DIR", help="also check the package's signature against these public "
+                   "keys (exit 4 when no trusted key signed it)")
     p.add_argument("--variants", action="store_true",
                    help="per format and variant: size, size relative to float32, agreement, error, latency, and "
                         "why the build dropped the others (see edgepack build --quantize)")
@@ -77,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--html goes with --variants", fix="edgepack inspect --variants PACKAGE --html FILE")
     package = Package.open(args.package)
     checked = package.verify()
+    signed = verify_package(package, TrustSet.load(args.trust)) if args.trust else None
     try:
-        return _show(args, package, checked)
+        return _show(args, package, checked, signed)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         # Fields only shown here (parity metrics, the variants' report) are not all typed by the schema: a
         # value of the wrong type is the package's fault, said in one line, not a traceback.
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                            fix="rebuild the package with edgepack build") from exc
 
 
-def _show(args: argparse.Namespace, package: Package, checked: list[str]) -> int:
+def _show(args: argparse.Namespace, package: Package, checked: list[str], signed: str | None) -> int:
     if args.json:
         print(json.dumps(package.manifest, indent=2))
     elif args.variants:
@@ -100,4 +104,9 @@ def _show(args: argparse.Namespace, package: Package, checked: list[str]) -> int
     else:
         print(summary(package))
         print(f"verified: {len(checked)} files match their sha256 and size, all inside the package")
+        signers = [str(e.get("key_id")) for e in read_signatures(package)]
+        if signed:
+            print(f"signature: valid, by trusted key {signed}")
+        else:
+            print(f"signatures: {', '.join(signers) + ' (not checked: pass --trust KEY.pub)' if signers else 'none (unsigned)'}")
     return EXIT_OK

@@ -6,12 +6,15 @@ side never does this: it reads only the manifest and the artifacts.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...runtime.errors import DataError, ModelError
+from . import catboost, lightgbm, xgboost
+from .boosted_trees import BoostedEnsemble
 
 # What the scikit-learn source supports: one readable table (class name -> role).
 SUPPORTED: dict[str, str] = {
@@ -40,11 +43,27 @@ SUPPORTED: dict[str, str] = {
     "MLPClassifier": "classifier",
     "MLPRegressor": "regressor",
 }
+# The boosting libraries' scikit-learn estimators, alone or last in a Pipeline: class -> (role, tree reader).
+BOOSTERS: dict[str, tuple[str, Callable[[Any], BoostedEnsemble]]] = {
+    "XGBClassifier": ("classifier", xgboost.read),
+    "XGBRegressor": ("regressor", xgboost.read),
+    "LGBMClassifier": ("classifier", lightgbm.read),
+    "LGBMRegressor": ("regressor", lightgbm.read),
+    "CatBoostClassifier": ("classifier", catboost.read),
+    "CatBoostRegressor": ("regressor", catboost.read),
+}
+SUPPORTED.update({name: role for name, (role, _) in BOOSTERS.items()})
 TREE_FAMILIES = {
     "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
     "ExtraTreesClassifier", "ExtraTreesRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor",
     "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
 }
+
+
+def booster_trees(final: Any) -> BoostedEnsemble | None:
+    """The trees of a boosting library's estimator as arrays, or None for a scikit-learn estimator."""
+    entry = BOOSTERS.get(type(final).__name__)
+    return entry[1](final) if entry else None
 
 
 def supported_list() -> str:
@@ -131,6 +150,8 @@ class SklearnSource:
         import sklearn
 
         steps = [type(p).__name__ for p in walk(self.model)]
+        if type(self.final).__name__ in BOOSTERS:  # the booster's library version matters as much as scikit-learn's
+            steps[-1] = f"{steps[-1]} ({_library_version(self.final)})"
         return {
             "framework": self.framework,
             "framework_version": sklearn.__version__,
@@ -141,6 +162,10 @@ class SklearnSource:
 
     def feature_names(self, sample_columns: list[str]) -> list[str]:
         names = getattr(self.model, "feature_names_in_", None)
+        if names is None and type(self.model).__name__.startswith("CatBoost"):
+            # CatBoost keeps its own names (numbers as text when fitted on an array)
+            own = list(self.model.feature_names_ or [])
+            names = own if own and own != [str(i) for i in range(len(own))] else None
         if names is not None:
             return [str(n) for n in names]
         n = getattr(self.model, "n_features_in_", None)
@@ -162,3 +187,9 @@ class SklearnSource:
             return {"probabilities": probs, "label": np.asarray(self.model.predict(X))}
         value = np.asarray(self.model.predict(X), dtype=np.float64).reshape(-1)
         return {"value": value}
+
+
+def _library_version(estimator: Any) -> str:
+    from importlib.metadata import version
+
+    return f"{type(estimator).__module__.split('.')[0]} {version(type(estimator).__module__.split('.')[0])}"

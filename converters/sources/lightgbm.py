@@ -78,6 +78,10 @@ def read(model: Any) -> BoostedEnsemble:
     booster = model.booster_ if hasattr(model, "booster_") else model
     # dump_model uses the best iteration after early stopping, as predict does.
     dump = booster.dump_model()
+    if dump.get("pandas_categorical") or any(t.get("num_cat") for t in dump["tree_info"]):
+        raise ModelError("LightGBM categorical splits (categorical_feature or pandas category columns) are not supported yet",
+                         fix="encode the categories in a scikit-learn Pipeline (OneHotEncoder/OrdinalEncoder) "
+                             "instead of LightGBM's categorical_feature")
     words = dump["objective"].split()
     name = words[0]
     link = OBJECTIVES.get(name)

@@ -119,6 +119,8 @@ class SklearnSource:
         check_supported(model, str(path))
         final = final_estimator(model)
         self.final = final
+        # A booster's trees are read now, so that what no target can express is refused before the sample is read.
+        self.ensemble = booster_trees(final)
         self.task = "classification" if SUPPORTED[type(final).__name__] == "classifier" else "regression"
         self.classes = [c.item() if isinstance(c, np.generic) else c for c in getattr(final, "classes_", [])]
         if self.task == "classification" and len(self.classes) < 2:

@@ -62,6 +62,9 @@ def read(model: Any) -> BoostedEnsemble:
         raise ModelError(f"XGBoost model with missing={missing!r}: only NaN as the missing value is supported",
                          fix="train with the default missing=numpy.nan")
     learner = json.loads(bytes(booster.save_raw("json")))["learner"]
+    if "c" in (learner.get("feature_types") or []):
+        raise ModelError("XGBoost categorical splits (enable_categorical=True, a feature of type 'c') are not supported yet",
+                         fix="one-hot or ordinal-encode the categories in a scikit-learn Pipeline before XGBoost")
     booster_name = learner["gradient_booster"]["name"]
     if booster_name != "gbtree":
         raise ModelError(f"XGBoost booster {booster_name!r} is not supported (only gbtree)",

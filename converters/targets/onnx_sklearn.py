@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
-from ..sources.sklearn import booster_trees, walk
+from ..sources.sklearn import walk
 from . import onnx_boosting
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
@@ -169,13 +169,14 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
 
     types, binding = _initial_types(source, schema)
     pre, final = _split(source.model)
-    ensemble = booster_trees(final)  # XGBoost/LightGBM/CatBoost: edgepack's own double TreeEnsemble tail
+    ensemble = source.ensemble  # XGBoost/LightGBM/CatBoost: edgepack's own double TreeEnsemble tail
     final_options = {id(final): {"zipmap": False}} if source.task == "classification" else {}
     try:
         if pre is not None:
             head = convert_sklearn(pre, initial_types=types, target_opset=OPSET)
             _imputers_to_standard_ops(head.graph, pre)
-            n_features = int(final.n_features_in_)
+            # CatBoost's n_features_in_ reads 0 in a Pipeline; its trees know how many columns they take
+            n_features = ensemble.n_features if ensemble is not None else int(final.n_features_in_)
         else:
             n_features = len(schema.features)
             head = helper.make_model(
@@ -191,9 +192,6 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
                          fix="report the model's structure; the estimators listed by edgepack build --help convert") from exc
 
     if ensemble is not None:
-        if ensemble.n_features != n_features:
-            raise ModelError(f"the preprocessing gives {n_features} columns but {type(final).__name__} read "
-                             f"{ensemble.n_features} features")
         tail = onnx_boosting.tail_model(ensemble, "features")
     else:
         _route_missing_like_sklearn(tail, final)

@@ -1,13 +1,15 @@
 """Boosted trees (XGBoost, LightGBM, CatBoost) to ONNX: ai.onnx.ml TreeEnsemble (opset 5) in double.
 
-Why edgepack writes this graph instead of using onnxmltools' XGBoost/LightGBM converters or CatBoost's
-own export: those write TreeEnsembleClassifier/Regressor (ai.onnx.ml opset 1-3) with float32 thresholds
-and a float32 input. LightGBM compares float64 features with float64 thresholds, so a value between a
-threshold and its float32 rounding takes the other branch (docs/ARCHITECTURE.md has the measurement).
-Opset 5 takes double thresholds and a double input: the graph compares exactly in the precision each
-library compares in (XGBoost and CatBoost: the input rounded to float32 by a Cast pair, thresholds that
-are float32 values; LightGBM: float64 as is), routes NaN per node as the library does
-(`nodes_missing_value_tracks_true`), and sums leaves in double.
+Why edgepack writes this graph instead of using onnxmltools' converters or CatBoost's own export (measured,
+docs/ARCHITECTURE.md "Boosted trees"): onnxmltools' XGBoost converter refuses any model fitted on named
+columns (it wants f0, f1...), CatBoost's export covers a bare model only (not a Pipeline), and both
+write float32 TreeEnsembleRegressor/Classifier that sum leaves in float32 (LightGBM Tweedie on diabetes:
+1.5e-4 off). One writer over the arrays every reader produces (sources/boosted_trees.py) serves the three
+libraries alone or behind scikit-learn preprocessing, and the same arrays are what the TensorFlow and
+Core ML tree readers will take. Opset 5 takes double thresholds and a double input: the graph compares
+exactly in the precision each library compares in (XGBoost and CatBoost: the input rounded to float32 by
+a Cast pair, thresholds that are float32 values; LightGBM: float64 as is), routes NaN per node as the
+library does (`nodes_missing_value_tracks_true`), and sums leaves in double.
 
 Input: one tensor [N, F] float64 (`input` for a booster file; the preprocessing's output inside a
 scikit-learn Pipeline). Outputs: `probabilities` [N, C] or `value` [N], float64.

@@ -36,6 +36,9 @@ class TabularCase:
         X = frame[self.features]
         if self.save_as != "joblib" or not _fitted_on_frame(self.model):
             X = X.to_numpy(dtype=np.float64)
+        if self.task == "classification" and not hasattr(self.model, "predict_proba"):  # scores: [-d, d] if binary
+            d = np.asarray(self.model.decision_function(X), dtype=np.float64)
+            return np.stack([-d, d], axis=1) if d.ndim == 1 else d
         if self.task == "classification":
             return np.asarray(self.model.predict_proba(X), dtype=np.float64)
         return np.asarray(self.model.predict(X), dtype=np.float64).reshape(-1)
@@ -144,12 +147,82 @@ BOOSTING = [
     "cb_tweedie_diabetes_pipeline",
 ]
 
+def _sklearn_builders() -> dict[str, Callable[[], TabularCase]]:
+    from sklearn import ensemble, linear_model, naive_bayes, neighbors, svm
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.decomposition import PCA, TruncatedSVD
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import (
+        KBinsDiscretizer,
+        MinMaxScaler,
+        PolynomialFeatures,
+        PowerTransformer,
+        QuantileTransformer,
+        StandardScaler,
+    )
+
+    c, r = "classification", "regression"
+
+    def steps(*parts: Any, impute: Any = None) -> Any:
+        return Pipeline([("impute", impute or SimpleImputer()), *[(f"s{i}", p) for i, p in enumerate(parts)]])
+
+    cases: dict[str, tuple[Any, str, str]] = {
+        "svc_rbf_proba_breast_cancer": (steps(StandardScaler(), svm.SVC(probability=True, random_state=0)), "breast_cancer", c),
+        "svc_linear_wine": (steps(StandardScaler(), svm.SVC(kernel="linear")), "wine", c),
+        "svc_poly_iris": (steps(StandardScaler(), svm.SVC(kernel="poly", degree=3, probability=True, random_state=0)), "iris", c),
+        "svr_rbf_diabetes": (steps(StandardScaler(), svm.SVR(C=50.0)), "diabetes", r),
+        "linear_svc_breast_cancer": (steps(StandardScaler(), svm.LinearSVC()), "breast_cancer", c),
+        "sgd_log_loss_wine": (steps(StandardScaler(), linear_model.SGDClassifier(loss="log_loss", random_state=0)), "wine", c),
+        "sgd_hinge_breast_cancer": (steps(StandardScaler(), linear_model.SGDClassifier(random_state=0)), "breast_cancer", c),
+        "perceptron_iris": (steps(StandardScaler(), linear_model.Perceptron(random_state=0)), "iris", c),
+        "knn_clf_wine": (steps(StandardScaler(), neighbors.KNeighborsClassifier(n_neighbors=5)), "wine", c),
+        "knn_reg_diabetes": (steps(StandardScaler(), neighbors.KNeighborsRegressor(n_neighbors=7)), "diabetes", r),
+        "gaussian_nb_breast_cancer": (steps(naive_bayes.GaussianNB()), "breast_cancer", c),
+        "multinomial_nb_wine": (steps(MinMaxScaler(), naive_bayes.MultinomialNB()), "wine", c),
+        "bernoulli_nb_breast_cancer": (steps(StandardScaler(), naive_bayes.BernoulliNB()), "breast_cancer", c),
+        "ridge_pca_diabetes": (steps(StandardScaler(), PCA(n_components=6), linear_model.Ridge()), "diabetes", r),
+        "elastic_net_poly_diabetes": (steps(StandardScaler(), PolynomialFeatures(2), linear_model.ElasticNet(alpha=0.05)), "diabetes", r),
+        "huber_power_diabetes": (steps(PowerTransformer(), linear_model.HuberRegressor(max_iter=500)), "diabetes", r),
+        "logreg_quantile_breast_cancer": (steps(QuantileTransformer(n_quantiles=100), linear_model.LogisticRegression(max_iter=500)),
+                                          "breast_cancer", c),
+        "logreg_kbins_wine": (steps(KBinsDiscretizer(n_bins=4, encode="onehot-dense", quantile_method="averaged_inverted_cdf"),
+                                    linear_model.LogisticRegression(max_iter=500)), "wine", c),
+        "logreg_truncated_svd_breast_cancer": (steps(StandardScaler(), TruncatedSVD(n_components=8, random_state=0),
+                                                     linear_model.LogisticRegression(max_iter=500)), "breast_cancer", c),
+        "logreg_imputer_indicator_minmax_clip_breast_cancer": (
+            steps(MinMaxScaler(clip=True), linear_model.LogisticRegression(max_iter=500),
+                  impute=SimpleImputer(add_indicator=True)), "breast_cancer", c),
+        "calibrated_linear_svc_breast_cancer": (steps(StandardScaler(), CalibratedClassifierCV(svm.LinearSVC(), cv=3)),
+                                                "breast_cancer", c),
+        "voting_soft_wine": (steps(StandardScaler(), ensemble.VotingClassifier(
+            [("lr", linear_model.LogisticRegression(max_iter=500)), ("nb", naive_bayes.GaussianNB()),
+             ("rf", ensemble.RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0))], voting="soft")), "wine", c),
+        "stacking_breast_cancer": (steps(StandardScaler(), ensemble.StackingClassifier(
+            [("lr", linear_model.LogisticRegression(max_iter=500)), ("nb", naive_bayes.GaussianNB())],
+            final_estimator=linear_model.LogisticRegression(), cv=3)), "breast_cancer", c),
+        "voting_reg_diabetes": (steps(StandardScaler(), ensemble.VotingRegressor(
+            [("ridge", linear_model.Ridge()), ("knn", neighbors.KNeighborsRegressor())])), "diabetes", r),
+    }
+    return {name: (lambda name=name, spec=spec: _fit(name, spec[0], spec[1], spec[2])) for name, spec in cases.items()}
+
+
+SKLEARN = [
+    "svc_rbf_proba_breast_cancer", "svc_linear_wine", "svc_poly_iris", "svr_rbf_diabetes", "linear_svc_breast_cancer",
+    "sgd_log_loss_wine", "sgd_hinge_breast_cancer", "perceptron_iris", "knn_clf_wine", "knn_reg_diabetes",
+    "gaussian_nb_breast_cancer", "multinomial_nb_wine", "bernoulli_nb_breast_cancer", "ridge_pca_diabetes",
+    "elastic_net_poly_diabetes", "huber_power_diabetes", "logreg_quantile_breast_cancer", "logreg_kbins_wine",
+    "logreg_truncated_svd_breast_cancer", "logreg_imputer_indicator_minmax_clip_breast_cancer",
+    "calibrated_linear_svc_breast_cancer", "voting_soft_wine", "stacking_breast_cancer", "voting_reg_diabetes",
+]
+
 _CACHE: dict[str, TabularCase] = {}
 
 
 def get(name: str) -> TabularCase:
     if name not in _CACHE:
-        _CACHE[name] = _builders()[name]()
+        builders = {**_builders(), **_sklearn_builders()}
+        _CACHE[name] = builders[name]()
     return _CACHE[name]
 
 
@@ -170,3 +243,38 @@ def save(case: TabularCase, directory: Path) -> tuple[Path, Path]:
     sample_path = directory / f"{case.name}_sample.csv"
     case.train.to_csv(sample_path, index=False)
     return model_path, sample_path
+
+
+def onnx_outputs(package: Path, frame: Any) -> dict[str, np.ndarray]:
+    """model.onnx of a package run in onnxruntime on a frame, fed as the manifest declares its inputs."""
+    import json
+
+    import onnxruntime as ort
+
+    manifest = json.loads((package / "manifest.json").read_text())
+    feeds = {}
+    for tensor in manifest["artifacts"][0]["inputs"]:
+        part = frame[tensor["features"]]
+        feeds[tensor["name"]] = (part.astype(str).to_numpy(dtype=object) if tensor["dtype"] == "string"
+                                 else part.to_numpy(dtype=np.dtype(tensor["dtype"])))
+    session = ort.InferenceSession(str(package / "model.onnx"), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+
+
+def assert_agrees_on_holdout(case: TabularCase, package: Path) -> None:
+    """The package's ONNX artifact on the held-out rows against the original model: labels 100 %,
+    probabilities (or a score-only classifier's scores) within 1e-5, values within 1e-5 of the target's scale;
+    and the build's own check recorded as passed."""
+    import json
+
+    manifest = json.loads((package / "manifest.json").read_text())
+    assert manifest["parity"] and all(c["passed"] for c in manifest["parity"])
+    got = onnx_outputs(package, case.holdout)
+    want = case.expected(case.holdout)
+    if case.task == "classification":
+        assert np.abs(got["probabilities"] - want).max() <= 1e-5
+        classes = np.asarray(manifest["outputs"]["classes"], dtype=object)
+        assert list(classes[np.argmax(got["probabilities"], axis=1)]) == list(classes[np.argmax(want, axis=1)])
+    else:
+        scale = float(np.std(case.train[LABEL]))
+        assert np.abs(got["value"].reshape(-1) - want).max() <= 1e-5 * scale

@@ -8,66 +8,23 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 import pytest
 import tabular_zoo
 from edgepack.runtime.errors import ModelError
 from edgepack.toolchain.build import BuildOptions, build
 from edgepack.toolchain.cli import main
 
-_BUILT: dict[str, tuple[tabular_zoo.TabularCase, Path, Path]] = {}
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("boosting")
-
-    def get(name: str) -> tuple[tabular_zoo.TabularCase, Path, Path]:
-        if name not in _BUILT:
-            case = tabular_zoo.get(name)
-            model_path, sample_path = tabular_zoo.save(case, root / name)
-            result = build(BuildOptions(model=model_path, sample=sample_path, out=root / name / "package",
-                                        label_column=tabular_zoo.LABEL, quiet=True))
-            _BUILT[name] = (case, model_path, result.path)
-        return _BUILT[name]
-
-    return get
-
-
-def onnx_outputs(package: Path, frame) -> dict[str, np.ndarray]:
-    manifest = json.loads((package / "manifest.json").read_text())
-    feeds = {}
-    for tensor in manifest["artifacts"][0]["inputs"]:
-        part = frame[tensor["features"]]
-        feeds[tensor["name"]] = (part.astype(str).to_numpy(dtype=object) if tensor["dtype"] == "string"
-                                 else part.to_numpy(dtype=np.float64))
-    session = ort.InferenceSession(str(package / "model.onnx"), providers=["CPUExecutionProvider"])
-    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
-
 
 @pytest.mark.parametrize("name", tabular_zoo.BOOSTING)
-def test_onnx_agrees_with_the_library_on_held_out_rows(name, built):
-    case, _model, package = built(name)
-    manifest = json.loads((package / "manifest.json").read_text())
-    assert manifest["parity"] and all(c["passed"] for c in manifest["parity"])
-    holdout = case.holdout
-    assert holdout[case.features].isna().to_numpy().any()  # the held-out rows do carry missing values
-    got = onnx_outputs(package, holdout)
-    want = case.expected(holdout)
-    if case.task == "classification":
-        assert np.abs(got["probabilities"] - want).max() <= 1e-5
-        labels = np.asarray(manifest["outputs"]["classes"], dtype=object)[np.argmax(got["probabilities"], axis=1)]
-        assert list(labels) == list(np.asarray(manifest["outputs"]["classes"], dtype=object)[np.argmax(want, axis=1)])
-    else:
-        scale = float(np.std(case.train[tabular_zoo.LABEL]))
-        assert np.abs(got["value"] - want).max() <= 1e-5 * scale
+def test_onnx_agrees_with_the_library_on_held_out_rows(name, built_tabular):
+    case, _model, package = built_tabular(name)
+    assert case.holdout[case.features].isna().to_numpy().any()  # the held-out rows do carry missing values
+    tabular_zoo.assert_agrees_on_holdout(case, package)
 
 
 @pytest.mark.parametrize("name", ["xgb_binary_breast_cancer", "lgb_poisson_diabetes_booster_txt", "cb_softmax_wine_cbm"])
-def test_parity_catches_a_tampered_tree_artifact(name, built, tmp_path):
+def test_parity_catches_a_tampered_tree_artifact(name, built_tabular, tmp_path):
     """Leaf weights scaled by 1.1 with the checksum fixed: only parity against the model can catch it. The
     untouched copy passes the same command, so the failure is the tampering's."""
     import hashlib
@@ -75,7 +32,7 @@ def test_parity_catches_a_tampered_tree_artifact(name, built, tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    case, model_path, package = built(name)
+    case, model_path, package = built_tabular(name)
     holdout = tmp_path / "holdout.csv"
     case.holdout.to_csv(holdout, index=False)
     args = ["parity", "--quiet", "--runtimes", "onnxruntime", "--reference", str(model_path), "--data", str(holdout),
@@ -137,11 +94,11 @@ def test_native_categorical_splits_are_refused_by_name(library, tmp_path):
         assert "CatBoost models with categorical" in message
 
 
-def test_tflite_refuses_a_booster_with_the_format_and_the_reason(built, tmp_path):
+def test_tflite_refuses_a_booster_with_the_format_and_the_reason(built_tabular):
     from edgepack.converters.sources import load_source
     from edgepack.converters.targets import get_target
 
-    _case, model_path, package = built("lgb_poisson_diabetes_booster_txt")
+    _case, model_path, _package = built_tabular("lgb_poisson_diabetes_booster_txt")
     source = load_source(model_path)
     with pytest.raises(ModelError, match="no TensorFlow lowering for lightgbm"):
         get_target("tflite")(source, None, {})

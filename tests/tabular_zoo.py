@@ -48,7 +48,7 @@ def _fitted_on_frame(model: Any) -> bool:
     return hasattr(model, "feature_names_in_") or type(model).__name__.startswith("CatBoost")
 
 
-def real_frame(loader: str, categorical: bool = False, seed: int = 0) -> tuple[Any, Any]:
+def real_frame(loader: str, categorical: bool | str = False, seed: int = 0) -> tuple[Any, Any]:
     """(train, holdout) of a scikit-learn data set with clean column names and missing cells. With
     `categorical`, diabetes' `sex` becomes a string column and holdout rows get an unseen category."""
     import sklearn.datasets as ds
@@ -67,10 +67,13 @@ def real_frame(loader: str, categorical: bool = False, seed: int = 0) -> tuple[A
     holdout[numeric] = holdout[numeric].mask(rng.random((len(holdout), len(numeric))) < 0.10)
     if categorical:
         holdout.loc[holdout.index[::9], "sex"] = "unrecorded"  # a category the training never saw
+    if categorical == "missing":  # missing categories (None) in training and held-out rows
+        train.loc[train.index[::11], "sex"] = np.nan
+        holdout.loc[holdout.index[1::7], "sex"] = np.nan
     return train, holdout
 
 
-def _fit(name: str, model: Any, loader: str, task: str, save_as: str = "joblib", categorical: bool = False) -> TabularCase:
+def _fit(name: str, model: Any, loader: str, task: str, save_as: str = "joblib", categorical: bool | str = False) -> TabularCase:
     train, holdout = real_frame(loader, categorical)
     X = train.drop(columns=[LABEL])
     model.fit(X if save_as == "joblib" else X.to_numpy(dtype=np.float64), train[LABEL])
@@ -94,6 +97,29 @@ def _with_categories(estimator: Any) -> Any:
     numeric = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
     prepare = ColumnTransformer([("num", StandardScaler(), numeric),
                                  ("cat", OneHotEncoder(handle_unknown="ignore"), ["sex"])])
+    return Pipeline([("prepare", prepare), ("model", estimator)])
+
+
+def _categories_with_missing(estimator: Any, how: str) -> Any:
+    """diabetes with `sex` as strings, some missing: imputed (most frequent, or a constant), or one-hot
+    encoded with the missing value as its own category, or one-hot with drop/infrequent categories."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    encoders = {
+        "most_frequent": Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
+                                   ("onehot", OneHotEncoder(handle_unknown="ignore"))]),
+        "constant": Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="not_given")),
+                              ("onehot", OneHotEncoder(handle_unknown="ignore"))]),
+        "onehot_nan": OneHotEncoder(handle_unknown="ignore"),
+        "onehot_drop": OneHotEncoder(drop="first", handle_unknown="ignore"),
+        "onehot_infrequent": OneHotEncoder(min_frequency=0.2, handle_unknown="infrequent_if_exist"),
+    }
+    prepare = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
+                                 ("cat", encoders[how], ["sex"])])
     return Pipeline([("prepare", prepare), ("model", estimator)])
 
 
@@ -216,12 +242,26 @@ SKLEARN = [
     "calibrated_linear_svc_breast_cancer", "voting_soft_wine", "stacking_breast_cancer", "voting_reg_diabetes",
 ]
 
+def _category_builders() -> dict[str, Callable[[], TabularCase]]:
+    from sklearn.linear_model import Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+
+    cases = {f"ridge_sex_{how}_diabetes": (Ridge(), how) for how in
+             ("most_frequent", "constant", "onehot_nan", "onehot_drop", "onehot_infrequent")}
+    cases["knn_sex_most_frequent_diabetes"] = (KNeighborsRegressor(), "most_frequent")
+    return {name: (lambda name=name, spec=spec: _fit(name, _categories_with_missing(spec[0], spec[1]), "diabetes",
+                                                     "regression", categorical="missing")) for name, spec in cases.items()}
+
+
+CATEGORIES = ["ridge_sex_most_frequent_diabetes", "ridge_sex_constant_diabetes", "ridge_sex_onehot_nan_diabetes",
+              "ridge_sex_onehot_drop_diabetes", "knn_sex_most_frequent_diabetes"]
+
 _CACHE: dict[str, TabularCase] = {}
 
 
 def get(name: str) -> TabularCase:
     if name not in _CACHE:
-        builders = {**_builders(), **_sklearn_builders()}
+        builders = {**_builders(), **_sklearn_builders(), **_category_builders()}
         _CACHE[name] = builders[name]()
     return _CACHE[name]
 
@@ -255,8 +295,9 @@ def onnx_outputs(package: Path, frame: Any) -> dict[str, np.ndarray]:
     feeds = {}
     for tensor in manifest["artifacts"][0]["inputs"]:
         part = frame[tensor["features"]]
-        feeds[tensor["name"]] = (part.astype(str).to_numpy(dtype=object) if tensor["dtype"] == "string"
-                                 else part.to_numpy(dtype=np.dtype(tensor["dtype"])))
+        # a missing category goes as "" (contract 2)
+        feeds[tensor["name"]] = (part.astype(object).where(part.notna(), "").astype(str).to_numpy(dtype=object)
+                                 if tensor["dtype"] == "string" else part.to_numpy(dtype=np.dtype(tensor["dtype"])))
     session = ort.InferenceSession(str(package / "model.onnx"), providers=["CPUExecutionProvider"])
     return dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
 

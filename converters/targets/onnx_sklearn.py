@@ -122,6 +122,40 @@ def _constants_to_double(graph: Any) -> None:
             node.attribute.append(helper.make_attribute("value", numpy_helper.from_array(np.zeros(1, dtype=np.float64))))
 
 
+def _for_missing_categories(pre: Any) -> Any:
+    """The preprocessing as skl2onnx can convert it when a category may be missing. A missing category reaches
+    the graph as "" (contract 2); skl2onnx converts a string SimpleImputer only when its missing value is a
+    string, so a copy (the user's model is not touched) imputes "" instead of NaN/None."""
+    import copy
+
+    string_imputers = [p for p in walk(pre) if type(p).__name__ == "SimpleImputer"
+                       and np.asarray(p.statistics_).dtype.kind == "O" and not isinstance(p.missing_values, str)]
+    if not string_imputers:
+        return pre
+    pre = copy.deepcopy(pre)
+    for part in walk(pre):
+        if type(part).__name__ == "SimpleImputer" and np.asarray(part.statistics_).dtype.kind == "O":
+            part.missing_values = ""
+    return pre
+
+
+def _missing_category_as_empty(graph: Any, model: Any) -> None:
+    """A OneHotEncoder that learnt NaN/None as a category matches it in skl2onnx's graph as the text "nan";
+    the graph receives a missing category as "" (contract 2), so that category is renamed "". (A genuine
+    category spelled "nan" next to a learnt missing one cannot be told apart; scikit-learn can.)"""
+    from onnx import helper
+
+    learnt_missing = any(type(p).__name__ == "OneHotEncoder" and any(
+        not isinstance(c, str) for cats in p.categories_ for c in cats) for p in walk(model))
+    if not learnt_missing:
+        return
+    for node in graph.node:
+        for i, attr in enumerate(node.attribute):
+            if attr.name in ("cats_strings", "keys_strings") and b"nan" in attr.strings:
+                values = [b"" if v == b"nan" else v for v in attr.strings]
+                node.attribute[i].CopyFrom(helper.make_attribute(attr.name, values))
+
+
 def _align_opsets(*models: Any) -> None:
     """onnx.compose needs equal opset imports; the ops emitted here mean the same across these versions."""
     from onnx import helper
@@ -275,7 +309,8 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
     try:
         if pre is not None:
             try:
-                head = convert_sklearn(pre, initial_types=types, target_opset=OPSET)
+                head = convert_sklearn(_for_missing_categories(pre), initial_types=types, target_opset=OPSET)
+                _missing_category_as_empty(head.graph, pre)
                 _imputers_to_standard_ops(head.graph, pre)
                 _constants_to_double(head.graph)
             except RuntimeError:  # skl2onnx cannot write every transformer in double (PowerTransformer:

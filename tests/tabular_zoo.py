@@ -253,6 +253,41 @@ def _category_builders() -> dict[str, Callable[[], TabularCase]]:
                                                      "regression", categorical="missing")) for name, spec in cases.items()}
 
 
+def _native_categories(estimator: Any) -> Any:
+    """diabetes' `sex` ordinal-encoded (missing -2, unseen -1) in front of HistGradientBoosting's own
+    categorical splits."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    numeric = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2)
+    return Pipeline([("prepare", ColumnTransformer([("cat", encode, ["sex"]), ("num", "passthrough", numeric)])),
+                     ("model", estimator)])
+
+
+def _hgb_builders() -> dict[str, Callable[[], TabularCase]]:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    def binary(name: str) -> TabularCase:
+        train, holdout = real_frame("diabetes", categorical="missing")
+        train[LABEL], holdout[LABEL] = (train[LABEL] > 140).astype(int), (holdout[LABEL] > 140).astype(int)
+        model = _native_categories(HistGradientBoostingClassifier(max_iter=15, categorical_features=[0], random_state=0))
+        model.fit(train.drop(columns=[LABEL]), train[LABEL])
+        return TabularCase(name, model, train, holdout, "classification")
+
+    return {
+        "hgb_native_categories_binary_diabetes": lambda: binary("hgb_native_categories_binary_diabetes"),
+        "hgb_native_categories_poisson_diabetes": lambda: _fit(
+            "hgb_native_categories_poisson_diabetes",
+            _native_categories(HistGradientBoostingRegressor(loss="poisson", max_iter=15, categorical_features=[0],
+                                                             random_state=0)),
+            "diabetes", "regression", categorical="missing"),
+    }
+
+
+HGB_NATIVE = ["hgb_native_categories_binary_diabetes", "hgb_native_categories_poisson_diabetes"]
+
 CATEGORIES = ["ridge_sex_most_frequent_diabetes", "ridge_sex_constant_diabetes", "ridge_sex_onehot_nan_diabetes",
               "ridge_sex_onehot_drop_diabetes", "knn_sex_most_frequent_diabetes"]
 
@@ -261,7 +296,7 @@ _CACHE: dict[str, TabularCase] = {}
 
 def get(name: str) -> TabularCase:
     if name not in _CACHE:
-        builders = {**_builders(), **_sklearn_builders(), **_category_builders()}
+        builders = {**_builders(), **_sklearn_builders(), **_category_builders(), **_hgb_builders()}
         _CACHE[name] = builders[name]()
     return _CACHE[name]
 

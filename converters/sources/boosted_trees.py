@@ -24,7 +24,8 @@ class TreeArrays:
     """One tree, node i described by element i of each array. Leaves have left == right == -1.
 
     A node sends x to `left` when `x[feature] <decision> threshold` (the ensemble's `decision`, "<=" or
-    "<"), to `right` otherwise; a missing value (NaN) goes left where `missing_left` is true."""
+    "<"), or, at a categorical split, when x is one of `left_categories[node]`; to `right` otherwise. A
+    missing value (NaN) goes left where `missing_left` is true."""
 
     feature: np.ndarray  # int64
     threshold: np.ndarray  # float64 (NaN at leaves)
@@ -33,6 +34,9 @@ class TreeArrays:
     value: np.ndarray  # float64 leaf value (0 at interior nodes)
     missing_left: np.ndarray  # bool
     target: int = 0  # the output column (class) this tree adds to
+    # categorical splits: node -> the category codes (non-negative integers) sent left; the node's threshold
+    # is then unused and any other value (an unknown code, a negative one) goes right
+    left_categories: dict[int, np.ndarray] | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -85,6 +89,9 @@ def raw_scores(ensemble: BoostedEnsemble, X: np.ndarray) -> np.ndarray:
             x = X[rows, np.where(inner, tree.feature[node], 0)]
             t = tree.threshold[node]
             go_left = (x <= t) if ensemble.decision == "<=" else (x < t)
+            for cat_node, members in (tree.left_categories or {}).items():
+                here = node == cat_node
+                go_left = np.where(here, np.isin(x, members), go_left)
             go_left = np.where(np.isnan(x), tree.missing_left[node], go_left)
             node = np.where(inner, np.where(go_left, tree.left[node], tree.right[node]), node)
         out[:, tree.target] += tree.value[node]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import DataError, ModelError
-from . import catboost, lightgbm, xgboost
+from . import catboost, hist_gradient_boosting, lightgbm, xgboost
 from .boosted_trees import BoostedEnsemble
 
 # What the scikit-learn source supports: one readable table (class name -> role).
@@ -90,6 +90,8 @@ TREE_FAMILIES = {
 def booster_trees(final: Any) -> BoostedEnsemble | None:
     """The trees of a boosting library's estimator as arrays, or None for a scikit-learn estimator."""
     entry = BOOSTERS.get(type(final).__name__)
+    if entry is None and hist_gradient_boosting.has_native_categories(final):
+        return hist_gradient_boosting.read(final)  # skl2onnx writes its categorical splits as thresholds
     return entry[1](final) if entry else None
 
 
@@ -121,7 +123,7 @@ def walk(estimator: Any) -> list[Any]:
                 found.extend(walk(step))
     elif name == "ColumnTransformer":
         for _, trans, _ in getattr(estimator, "transformers_", estimator.transformers):
-            if trans not in ("drop", "passthrough"):
+            if trans not in ("drop", "passthrough") and not _is_passthrough(trans):
                 found.extend(walk(trans))
     elif name.startswith(("Voting", "Stacking")):  # ensembles of estimators: each must be supported too
         for inner in [*getattr(estimator, "estimators_", []), getattr(estimator, "final_estimator_", None)]:
@@ -131,6 +133,11 @@ def walk(estimator: Any) -> list[Any]:
         for calibrated in getattr(estimator, "calibrated_classifiers_", []):
             found.extend(walk(calibrated.estimator))
     return found
+
+
+def _is_passthrough(transformer: Any) -> bool:
+    """A fitted ColumnTransformer holds "passthrough" as an identity FunctionTransformer (scikit-learn >= 1.8)."""
+    return type(transformer).__name__ == "FunctionTransformer" and getattr(transformer, "func", None) is None
 
 
 def final_estimator(estimator: Any) -> Any:

@@ -32,7 +32,7 @@ def _tree_ensemble_node(ensemble: BoostedEnsemble, x: str, out: str) -> Any:
     from onnx import helper, numpy_helper
 
     mode = BRANCH[ensemble.decision]
-    modes, features, splits, missing = [], [], [], []
+    modes, features, splits, missing, members = [], [], [], [], []
     true_ids, true_leaf, false_ids, false_leaf = [], [], [], []
     roots, leaf_targets, leaf_weights = [], [], []
     for tree in ensemble.trees:
@@ -56,15 +56,23 @@ def _tree_ensemble_node(ensemble: BoostedEnsemble, x: str, out: str) -> Any:
             continue
         roots.append(int(inner_at[0]))
         for i in np.flatnonzero(~is_leaf):
-            modes.append(mode)
             features.append(int(tree.feature[i]))
-            splits.append(float(tree.threshold[i]))
+            left_set = (tree.left_categories or {}).get(int(i))
+            if left_set is not None:  # BRANCH_MEMBER: x in the node's set (membership_values, NaN-separated)
+                modes.append(6)
+                splits.append(np.nan)
+                members.extend([*map(float, left_set), np.nan])
+            else:
+                modes.append(mode)
+                splits.append(float(tree.threshold[i]))
             missing.append(int(tree.missing_left[i]))  # the true branch is the left child
             for child, ids, leafs in ((tree.left[i], true_ids, true_leaf), (tree.right[i], false_ids, false_leaf)):
                 ids.append(int(leaf_at[child] if is_leaf[child] else inner_at[child]))
                 leafs.append(int(is_leaf[child]))
+    extra = {"membership_values": numpy_helper.from_array(np.asarray(members, dtype=np.float64), "membership_values")} \
+        if members else {}
     return helper.make_node(
-        "TreeEnsemble", [x], [out], domain="ai.onnx.ml", name="trees",
+        "TreeEnsemble", [x], [out], domain="ai.onnx.ml", name="trees", **extra,
         n_targets=ensemble.n_targets, aggregate_function=1, post_transform=0, tree_roots=roots,
         nodes_modes=numpy_helper.from_array(np.asarray(modes, dtype=np.uint8), "nodes_modes"),
         nodes_featureids=features,

@@ -67,3 +67,30 @@ def test_infrequent_categories_are_refused_with_the_estimator_and_reason(tmp_pat
     with pytest.raises(ModelError, match="OneHotEncoder.*to ONNX: NotImplementedError: Infrequent categories"):
         build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "pkg", label_column=tabular_zoo.LABEL,
                            quiet=True))
+
+
+@pytest.mark.parametrize("name", tabular_zoo.HGB_NATIVE)
+def test_hist_gradient_boosting_native_categories_agree_on_held_out_rows(name, built_tabular):
+    """HistGradientBoosting with categorical_features: before issue 18 its ONNX graph failed its own check
+    (skl2onnx writes category splits as thresholds). Held-out rows carry missing and unseen categories."""
+    case, _model, package = built_tabular(name)
+    assert (case.holdout["sex"] == "unrecorded").any() and case.holdout["sex"].isna().any()
+    tabular_zoo.assert_agrees_on_holdout(case, package)
+
+
+def test_hist_gradient_boosting_on_text_category_columns_is_refused_by_name(tmp_path):
+    """Fitted on pandas category columns (categorical_features='from_dtype'): refused with the reason, where
+    the build used to crash in its own check ("Required inputs (['input']) are missing")."""
+    import joblib
+    from edgepack.runtime.errors import ModelError
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    train, _ = tabular_zoo.real_frame("diabetes", categorical="missing")
+    X = train.drop(columns=[tabular_zoo.LABEL])
+    X["sex"] = X["sex"].astype("category")
+    joblib.dump(HistGradientBoostingRegressor(max_iter=3, categorical_features="from_dtype").fit(X, train[tabular_zoo.LABEL]),
+                tmp_path / "m.joblib")
+    train.to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(ModelError, match="HistGradientBoostingRegressor fitted on pandas category columns of text"):
+        build(BuildOptions(model=tmp_path / "m.joblib", sample=tmp_path / "s.csv", out=tmp_path / "pkg",
+                           label_column=tabular_zoo.LABEL, quiet=True))

@@ -227,6 +227,12 @@ def _sklearn_builders() -> dict[str, Callable[[], TabularCase]]:
         "stacking_breast_cancer": (steps(StandardScaler(), ensemble.StackingClassifier(
             [("lr", linear_model.LogisticRegression(max_iter=500)), ("nb", naive_bayes.GaussianNB())],
             final_estimator=linear_model.LogisticRegression(), cv=3)), "breast_cancer", c),
+        "linear_svr_diabetes": (steps(StandardScaler(), svm.LinearSVR(C=10.0, max_iter=5000, random_state=0)), "diabetes", r),
+        "sgd_regressor_diabetes": (steps(StandardScaler(), linear_model.SGDRegressor(random_state=0)), "diabetes", r),
+        "ridge_classifier_wine": (steps(StandardScaler(), linear_model.RidgeClassifier()), "wine", c),
+        "stacking_reg_diabetes": (steps(StandardScaler(), ensemble.StackingRegressor(
+            [("ridge", linear_model.Ridge()), ("knn", neighbors.KNeighborsRegressor())],
+            final_estimator=linear_model.Ridge(), cv=3)), "diabetes", r),
         "voting_reg_diabetes": (steps(StandardScaler(), ensemble.VotingRegressor(
             [("ridge", linear_model.Ridge()), ("knn", neighbors.KNeighborsRegressor())])), "diabetes", r),
     }
@@ -240,6 +246,7 @@ SKLEARN = [
     "elastic_net_poly_diabetes", "huber_power_diabetes", "logreg_quantile_breast_cancer", "logreg_kbins_wine",
     "logreg_truncated_svd_breast_cancer", "logreg_imputer_indicator_minmax_clip_breast_cancer",
     "calibrated_linear_svc_breast_cancer", "voting_soft_wine", "stacking_breast_cancer", "voting_reg_diabetes",
+    "linear_svr_diabetes", "sgd_regressor_diabetes", "ridge_classifier_wine", "stacking_reg_diabetes",
 ]
 
 def _category_builders() -> dict[str, Callable[[], TabularCase]]:
@@ -290,6 +297,32 @@ HGB_NATIVE = ["hgb_native_categories_binary_diabetes", "hgb_native_categories_po
 
 CATEGORIES = ["ridge_sex_most_frequent_diabetes", "ridge_sex_constant_diabetes", "ridge_sex_onehot_nan_diabetes",
               "ridge_sex_onehot_drop_diabetes", "knn_sex_most_frequent_diabetes"]
+
+# Final estimator family -> a test case that exercises it (tests/zoo.py's name, or one of this module's):
+# test_support_table checks that every family the support table says yes to has one, and that it is so.
+FAMILY_CASES: dict[str, str] = {
+    "LogisticRegression": "logreg_binary", "LinearRegression": "linear_regression", "Ridge": "ridge",
+    "Lasso": "lasso", "DecisionTreeClassifier": "decision_tree_clf", "DecisionTreeRegressor": "decision_tree_reg",
+    "RandomForestClassifier": "random_forest_clf", "RandomForestRegressor": "random_forest_reg",
+    "ExtraTreesClassifier": "extra_trees_clf", "ExtraTreesRegressor": "extra_trees_reg",
+    "GradientBoostingClassifier": "gradient_boosting_clf", "GradientBoostingRegressor": "gradient_boosting_reg",
+    "HistGradientBoostingClassifier": "hist_gradient_boosting_clf",
+    "HistGradientBoostingRegressor": "hist_gradient_boosting_reg", "MLPClassifier": "mlp_clf", "MLPRegressor": "mlp_reg",
+    "SVC": "svc_rbf_proba_breast_cancer", "SVR": "svr_rbf_diabetes", "LinearSVC": "linear_svc_breast_cancer",
+    "SGDClassifier": "sgd_hinge_breast_cancer", "Perceptron": "perceptron_iris", "ElasticNet": "elastic_net_poly_diabetes",
+    "HuberRegressor": "huber_power_diabetes", "KNeighborsClassifier": "knn_clf_wine",
+    "KNeighborsRegressor": "knn_reg_diabetes", "GaussianNB": "gaussian_nb_breast_cancer",
+    "MultinomialNB": "multinomial_nb_wine", "BernoulliNB": "bernoulli_nb_breast_cancer",
+    "CalibratedClassifierCV": "calibrated_linear_svc_breast_cancer", "VotingClassifier": "voting_soft_wine",
+    "VotingRegressor": "voting_reg_diabetes", "StackingClassifier": "stacking_breast_cancer",
+    "LinearSVR": "linear_svr_diabetes", "SGDRegressor": "sgd_regressor_diabetes", "RidgeClassifier": "ridge_classifier_wine",
+    "StackingRegressor": "stacking_reg_diabetes",
+    "XGBClassifier": "xgb_binary_breast_cancer", "XGBRegressor": "xgb_poisson_diabetes",
+    "LGBMClassifier": "lgb_softmax_wine", "LGBMRegressor": "lgb_tweedie_diabetes",
+    "CatBoostClassifier": "cb_binary_breast_cancer", "CatBoostRegressor": "cb_tweedie_diabetes_pipeline",
+    "xgboost Booster .json/.ubj": "xgb_softmax_iris_booster_json", "lightgbm Booster .txt": "lgb_poisson_diabetes_booster_txt",
+    "catboost model .cbm": "cb_softmax_wine_cbm",
+}
 
 _CACHE: dict[str, TabularCase] = {}
 

@@ -22,7 +22,7 @@ from ..converters.sources import catboost as cb_source
 from ..converters.sources import lightgbm as lgb_source
 from ..converters.sources import sklearn as sk_source
 from ..converters.sources import xgboost as xgb_source
-from ..converters.targets import coreml, tfjs, tflite
+from ..converters.targets import MISSING_CATEGORIES, coreml, tfjs, tflite
 from ..converters.targets.coreml_sklearn_models import FINAL_MODELS
 from ..converters.targets.onnx import CONVERTERS
 from ..converters.targets.onnx_sklearn import FLOAT64_FINALS
@@ -154,6 +154,10 @@ def render() -> str:
         "| setting | reason |",
         "|---|---|",
         *settings,
+        "",
+        "A category column with missing values (a `nullable` category feature) is taken by: "
+        + ", ".join(sorted(MISSING_CATEGORIES)) + "; the other formats take it only where the model treats a",
+        "missing category as an unknown one, and refuse it otherwise with the feature's name.",
         "",
         "Also refused, by the tree readers (message names the library and the setting): native categorical",
         "splits of XGBoost (`enable_categorical`), LightGBM (`categorical_feature`) and CatBoost (`cat_features`);",

@@ -112,6 +112,22 @@ def _accepts(source: Any, frame: Any, name: str, value: Any) -> bool:
     return all(np.all(np.isfinite(np.asarray(v, dtype=float))) for k, v in out.items() if k != "label")
 
 
+def missing_differs_from_unknown(source: Any, frame: Any, name: str) -> bool:
+    """Does the model treat a missing category in `name` otherwise than an unseen one (an imputer fills it,
+    or a one-hot encoder learnt it as a category)? Formats that encode a missing category as an unknown one
+    can only take the model when it does not."""
+    probe = frame.head(16).copy()
+    try:
+        probe[name] = np.nan
+        missing = source.predict(probe)
+        probe[name] = PROBE_CATEGORY
+        unknown = source.predict(probe)
+    except Exception:  # the model refuses one of them: they differ
+        return True
+    return any(not np.allclose(np.asarray(missing[k], dtype=float), np.asarray(unknown[k], dtype=float), equal_nan=True)
+               for k in missing if k != "label")
+
+
 def _model_categories(source: Any, name: str) -> list[str] | None:
     """The categories a fitted encoder knows for a column (wider than the sample may show)."""
     if hasattr(source, "categories_for"):  # sources that know their encoders' categories say so

@@ -23,7 +23,8 @@ def test_onnx_agrees_with_the_library_on_held_out_rows(name, built_tabular):
     tabular_zoo.assert_agrees_on_holdout(case, package)
 
 
-@pytest.mark.parametrize("name", ["xgb_binary_breast_cancer", "lgb_poisson_diabetes_booster_txt", "cb_softmax_wine_cbm"])
+@pytest.mark.parametrize("name", ["xgb_binary_breast_cancer", "lgb_poisson_diabetes_booster_txt", "cb_softmax_wine_cbm",
+                                  "hgb_native_categories_binary_diabetes"])
 def test_parity_catches_a_tampered_tree_artifact(name, built_tabular, tmp_path):
     """Leaf weights scaled by 1.1 with the checksum fixed: only parity against the model can catch it. The
     untouched copy passes the same command, so the failure is the tampering's."""

@@ -23,7 +23,7 @@ def test_onnx_agrees_with_sklearn_on_held_out_rows(name, built_tabular):
     tabular_zoo.assert_agrees_on_holdout(case, package)
 
 
-@pytest.mark.parametrize("name", ["svc_rbf_proba_breast_cancer", "knn_reg_diabetes"])
+@pytest.mark.parametrize("name", ["svc_rbf_proba_breast_cancer", "knn_reg_diabetes", "ridge_sex_onehot_nan_diabetes"])
 def test_parity_catches_a_tampered_artifact(name, built_tabular, tmp_path):
     """Every float initializer of model.onnx scaled by 1.01 (checksum fixed): parity against the model fails
     where the untouched package passes."""

@@ -131,7 +131,7 @@ def _builders() -> dict[str, Callable[[], TabularCase]]:
     c, r = "classification", "regression"
     xs = {"n_estimators": 15, "max_depth": 3, "random_state": 0}
     ls = {"n_estimators": 15, "num_leaves": 8, "random_state": 0, "verbose": -1}
-    cs = {"iterations": 15, "depth": 3, "random_seed": 0, "verbose": 0, "thread_count": 1}
+    cs = {"iterations": 15, "depth": 3, "random_seed": 0, "verbose": 0, "thread_count": 1, "allow_writing_files": False}
     return {
         "xgb_binary_breast_cancer": lambda: _fit("xgb_binary_breast_cancer", xgb.XGBClassifier(**xs), "breast_cancer", c),
         "xgb_softmax_wine_pipeline": lambda: _fit("xgb_softmax_wine_pipeline", _scaled(xgb.XGBClassifier(**xs)), "wine", c),

@@ -103,3 +103,16 @@ def test_tflite_refuses_a_booster_with_the_format_and_the_reason(built_tabular):
     source = load_source(model_path)
     with pytest.raises(ModelError, match="no TensorFlow lowering for lightgbm"):
         get_target("tflite")(source, None, {})
+
+
+def test_cli_builds_a_booster_file_and_refuses_tflite_with_exit_5(tmp_path, capsys):
+    """`edgepack build` on a LightGBM text model: the ONNX package is built (exit 0) and its manifest names
+    the library; asking for TFLite as well is refused with the format and the reason (exit 5)."""
+    case = tabular_zoo.get("lgb_binary_breast_cancer_booster_txt")
+    model_path, sample_path = tabular_zoo.save(case, tmp_path)
+    common = [str(model_path), "--sample", str(sample_path), "--label-column", tabular_zoo.LABEL, "-q"]
+    assert main(["build", *common, "-o", str(tmp_path / "pkg")]) == 0
+    manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
+    assert manifest["source"]["framework"] == "lightgbm" and manifest["outputs"]["classes"] == [0, 1]
+    assert main(["build", *common, "--targets", "onnx,tflite", "-o", str(tmp_path / "pkg2")]) == 5
+    assert "no TensorFlow lowering for lightgbm models" in capsys.readouterr().err

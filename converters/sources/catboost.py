@@ -40,12 +40,13 @@ OBJECTIVES: dict[str, str] = {
 def _unroll(splits: list[tuple[int, float, bool]], leaves: np.ndarray, target: int) -> TreeArrays:
     """An oblivious tree as an ordinary binary tree. splits[j] = (feature, border, NaN counts true)."""
     depth = len(splits)
-    feature: list[int] = []
-    threshold: list[float] = []
-    left: list[int] = []
-    right: list[int] = []
-    value: list[float] = []
-    missing_left: list[bool] = []
+    # filled node by node in preorder (a node's slot is taken before its children's)
+    feature: list[Any] = []
+    threshold: list[Any] = []
+    left: list[Any] = []
+    right: list[Any] = []
+    value: list[Any] = []
+    missing_left: list[Any] = []
 
     def node(level: int, index: int) -> int:
         i = len(feature)
@@ -79,8 +80,8 @@ def read(model: Any) -> BoostedEnsemble:
     os.close(fd)
     try:
         model.save_model(tmp, format="json")
-        with open(tmp) as f:
-            dump = json.load(f)
+        with open(tmp) as handle:
+            dump = json.load(handle)
     finally:
         os.unlink(tmp)
     info = dump["features_info"]
@@ -95,7 +96,7 @@ def read(model: Any) -> BoostedEnsemble:
     scale, bias = dump.get("scale_and_bias", [1.0, [0.0]])
     bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
     n_targets = len(bias) if link == "softmax" else 1
-    trees = []
+    trees: list[TreeArrays] = []
     for tree in dump["oblivious_trees"]:
         splits = []
         for s in tree["splits"]:

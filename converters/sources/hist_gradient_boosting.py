@@ -30,8 +30,8 @@ LOSSES: dict[str, str] = {
 
 
 def has_native_categories(model: Any) -> bool:
-    return type(model).__name__.startswith("HistGradientBoosting") and \
-        bool(np.any(getattr(model, "is_categorical_", None) if getattr(model, "is_categorical_", None) is not None else False))
+    mask = getattr(model, "is_categorical_", None)
+    return type(model).__name__.startswith("HistGradientBoosting") and mask is not None and bool(np.any(mask))
 
 
 def _bitset_members(bitset: np.ndarray) -> np.ndarray:

@@ -34,12 +34,13 @@ OBJECTIVES: dict[str, str] = {
 
 
 def _flatten(root: dict[str, Any], target: int, scale: float) -> TreeArrays:
-    feature: list[int] = []
-    threshold: list[float] = []
-    left: list[int] = []
-    right: list[int] = []
-    value: list[float] = []
-    missing_left: list[bool] = []
+    # filled node by node in preorder (a node's slot is taken before its children's)
+    feature: list[Any] = []
+    threshold: list[Any] = []
+    left: list[Any] = []
+    right: list[Any] = []
+    value: list[Any] = []
+    missing_left: list[Any] = []
 
     def visit(node: dict[str, Any]) -> int:
         i = len(feature)
@@ -117,8 +118,10 @@ class LightGBMSource(BoosterSource):
         ensemble = read(booster)
         names = booster.feature_name()
         generic = names == [f"Column_{i}" for i in range(len(names))]  # LightGBM's names for unnamed columns
-        return cls("lightgbm", lgb.__version__, "lightgbm.Booster", path, ensemble, booster.predict,
-                   None if generic else names)
+        def predict(X: np.ndarray) -> np.ndarray:
+            return np.asarray(booster.predict(X))
+
+        return cls("lightgbm", lgb.__version__, "lightgbm.Booster", path, ensemble, predict, None if generic else names)
 
 
 def looks_like_model(path: Path) -> bool:

@@ -32,9 +32,18 @@ def _tree_ensemble_node(ensemble: BoostedEnsemble, x: str, out: str) -> Any:
     from onnx import helper, numpy_helper
 
     mode = BRANCH[ensemble.decision]
-    modes, features, splits, missing, members = [], [], [], [], []
-    true_ids, true_leaf, false_ids, false_leaf = [], [], [], []
-    roots, leaf_targets, leaf_weights = [], [], []
+    modes: list[int] = []
+    features: list[int] = []
+    splits: list[float] = []
+    missing: list[int] = []
+    members: list[float] = []
+    true_ids: list[int] = []
+    true_leaf: list[int] = []
+    false_ids: list[int] = []
+    false_leaf: list[int] = []
+    roots: list[int] = []
+    leaf_targets: list[int] = []
+    leaf_weights: list[float] = []
     for tree in ensemble.trees:
         is_leaf = tree.left < 0
         # number this tree's interior nodes and leaves in the global arrays, in node order

@@ -284,8 +284,7 @@ def _widen_binary_scores(model: Any) -> Any:
     from onnx import helper
 
     out = next((o for o in model.graph.output if o.name == "probabilities"), None)
-    dims = out.type.tensor_type.shape.dim if out is not None else []
-    if len(dims) != 2 or dims[1].dim_value != 1:
+    if out is None or len(out.type.tensor_type.shape.dim) != 2 or out.type.tensor_type.shape.dim[1].dim_value != 1:
         return model
     out.name = "score_d"
     for node in model.graph.node:

@@ -13,6 +13,7 @@ library's base margin and the tests use it to check a reader against the library
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,30 @@ def tree_from_lists(feature: list[int], threshold: list[float], left: list[int],
     return TreeArrays(np.asarray(feature, dtype=np.int64), np.asarray(threshold, dtype=np.float64),
                       np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64),
                       np.asarray(value, dtype=np.float64), np.asarray(missing_left, dtype=bool), int(target))
+
+
+class TreeBuilder:
+    """Builds a TreeArrays node by node, for readers that walk a tree top-down (a node's index is taken
+    before its children are built)."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[Any]] = []  # [feature, threshold, left, right, value, missing_left]
+
+    def leaf(self, value: float) -> int:
+        self.rows.append([0, np.nan, -1, -1, float(value), False])
+        return len(self.rows) - 1
+
+    def split(self, feature: int, threshold: float, missing_left: bool) -> int:
+        """A split node whose children are set with `children` once built."""
+        self.rows.append([int(feature), float(threshold), -1, -1, 0.0, bool(missing_left)])
+        return len(self.rows) - 1
+
+    def children(self, node: int, left: int, right: int) -> None:
+        self.rows[node][2], self.rows[node][3] = left, right
+
+    def build(self, target: int = 0) -> TreeArrays:
+        feature, threshold, left, right, value, missing_left = (list(c) for c in zip(*self.rows))
+        return tree_from_lists(feature, threshold, left, right, value, missing_left, target)
 
 
 def raw_scores(ensemble: BoostedEnsemble, X: np.ndarray) -> np.ndarray:

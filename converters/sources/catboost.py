@@ -12,7 +12,6 @@ The trees are read from CatBoost's own JSON export, which writes the doubles it 
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
-from .boosted_trees import BoostedEnsemble, TreeArrays, tree_from_lists
+from .boosted_trees import BoostedEnsemble, TreeArrays, TreeBuilder
 from .booster_source import BoosterSource
 
 # loss function -> link (what CatBoostClassifier.predict_proba / CatBoostRegressor.predict return)
@@ -39,31 +38,19 @@ OBJECTIVES: dict[str, str] = {
 
 def _unroll(splits: list[tuple[int, float, bool]], leaves: np.ndarray, target: int) -> TreeArrays:
     """An oblivious tree as an ordinary binary tree. splits[j] = (feature, border, NaN counts true)."""
-    depth = len(splits)
-    # filled node by node in preorder (a node's slot is taken before its children's)
-    feature: list[Any] = []
-    threshold: list[Any] = []
-    left: list[Any] = []
-    right: list[Any] = []
-    value: list[Any] = []
-    missing_left: list[Any] = []
+    tree = TreeBuilder()
 
     def node(level: int, index: int) -> int:
-        i = len(feature)
-        for column in (feature, threshold, left, right, value, missing_left):
-            column.append(None)
         if level < 0:
-            feature[i], threshold[i], left[i], right[i], value[i], missing_left[i] = 0, math.nan, -1, -1, float(leaves[index]), False
-            return i
-        f, border, nan_true = splits[level]
+            return tree.leaf(float(leaves[index]))
+        feature, border, nan_true = splits[level]
         # the deepest split is the highest bit of the leaf index: unroll from the last split down
-        feature[i], threshold[i], value[i], missing_left[i] = f, border, 0.0, not nan_true
-        left[i] = node(level - 1, index)
-        right[i] = node(level - 1, index | (1 << level))
+        i = tree.split(feature, border, not nan_true)
+        tree.children(i, node(level - 1, index), node(level - 1, index | (1 << level)))
         return i
 
-    node(depth - 1, 0)
-    return tree_from_lists(feature, threshold, left, right, value, missing_left, target)
+    node(len(splits) - 1, 0)
+    return tree.build(target)
 
 
 def _loss(model: Any) -> str:

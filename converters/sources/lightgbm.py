@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
-from .boosted_trees import BoostedEnsemble, TreeArrays, tree_from_lists
+from .boosted_trees import BoostedEnsemble, TreeArrays, TreeBuilder
 from .booster_source import BoosterSource
 
 # objective (first word of LightGBM's objective string) -> link (what LightGBM's predict returns)
@@ -34,22 +34,11 @@ OBJECTIVES: dict[str, str] = {
 
 
 def _flatten(root: dict[str, Any], target: int, scale: float) -> TreeArrays:
-    # filled node by node in preorder (a node's slot is taken before its children's)
-    feature: list[Any] = []
-    threshold: list[Any] = []
-    left: list[Any] = []
-    right: list[Any] = []
-    value: list[Any] = []
-    missing_left: list[Any] = []
+    tree = TreeBuilder()
 
     def visit(node: dict[str, Any]) -> int:
-        i = len(feature)
-        for column in (feature, threshold, left, right, value, missing_left):
-            column.append(None)
         if "leaf_value" in node or "split_feature" not in node:
-            feature[i], threshold[i], left[i], right[i] = 0, np.nan, -1, -1
-            value[i], missing_left[i] = float(node.get("leaf_value", 0.0)) * scale, False
-            return i
+            return tree.leaf(float(node.get("leaf_value", 0.0)) * scale)
         if node["decision_type"] != "<=":
             raise ModelError("LightGBM categorical splits are not supported yet",
                              fix="encode the categories in a scikit-learn Pipeline (OneHotEncoder/OrdinalEncoder) "
@@ -65,13 +54,12 @@ def _flatten(root: dict[str, Any], target: int, scale: float) -> TreeArrays:
             if goes_left != (0.0 <= t):
                 raise ModelError("a LightGBM split with zero_as_missing sends 0 against its threshold; no comparison "
                                  "expresses that", fix="train without zero_as_missing=True")
-        feature[i], threshold[i], value[i], missing_left[i] = int(node["split_feature"]), t, 0.0, goes_left
-        left[i] = visit(node["left_child"])
-        right[i] = visit(node["right_child"])
+        i = tree.split(int(node["split_feature"]), t, goes_left)
+        tree.children(i, visit(node["left_child"]), visit(node["right_child"]))
         return i
 
     visit(root)
-    return tree_from_lists(feature, threshold, left, right, value, missing_left, target)
+    return tree.build(target)
 
 
 def read(model: Any) -> BoostedEnsemble:

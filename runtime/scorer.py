@@ -41,6 +41,10 @@ class SelfTestResult:
         return self.verdict.passed
 
 
+# A category no model knows, for an unknown index in a numeric array ("" would read as missing).
+UNKNOWN_CATEGORY = "\x00unknown"
+
+
 class Scorer:
     """Scores records with one artifact of a package. Use `Scorer.load(path)`."""
 
@@ -185,10 +189,11 @@ class Scorer:
                 columns[feat.name] = col.astype(np.float64)
             elif X.dtype == object:
                 columns[feat.name] = col
-            else:  # an index into the categories -> the category string ("" when unknown)
-                cats = np.array([*(feat.categories or ()), ""], dtype=object)
-                index = col.astype(np.int64)
-                columns[feat.name] = cats[np.where((index >= 0) & (index < len(cats) - 1), index, -1)]
+            else:  # an index into the categories -> the category string; -1 unknown, NaN missing (contract 2)
+                cats = np.array([*(feat.categories or ()), UNKNOWN_CATEGORY, None], dtype=object)
+                index = np.where(np.isnan(col.astype(np.float64)), -1, col).astype(np.int64)
+                known = (index >= 0) & (index < len(cats) - 2)
+                columns[feat.name] = cats[np.where(known, index, np.where(np.isnan(col.astype(np.float64)), -1, -2))]
         raw = self.run_columns(columns)
         key = self._array_output[0]
         return {key: raw[key]}

@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ...runtime.errors import UsageError
+from .catboost import CatBoostSource
 from .keras import KerasSource
+from .lightgbm import LightGBMSource, looks_like_model
 from .sklearn import SklearnSource
 from .spark import SparkSource
+from .xgboost import XGBoostSource
 
 
 def _is_spark_pipeline(path: Path) -> bool:
@@ -24,6 +27,9 @@ SOURCES: list[tuple[str, Callable[[Path], bool], Callable[[Path], Any]]] = [
     ("scikit-learn", lambda p: p.is_file() and p.suffix.lower() in (".joblib", ".pkl", ".pickle"), SklearnSource.load),
     ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", KerasSource.load),
     ("spark", _is_spark_pipeline, SparkSource.load),
+    ("xgboost", lambda p: p.is_file() and p.suffix.lower() in (".json", ".ubj"), XGBoostSource.load),
+    ("lightgbm", lambda p: p.is_file() and p.suffix.lower() == ".txt" and looks_like_model(p), LightGBMSource.load),
+    ("catboost", lambda p: p.is_file() and p.suffix.lower() == ".cbm", CatBoostSource.load),
 ]
 
 
@@ -37,4 +43,5 @@ def load_source(path: Path) -> Any:
     known = "; ".join(name for name, _, _ in SOURCES)
     raise UsageError(f"cannot tell which framework saved {path.name}", where=str(path),
                      fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle; keras: .keras; "
-                         "spark: a directory written by PipelineModel.save)")
+                         "spark: a directory written by PipelineModel.save; xgboost: .json, .ubj; lightgbm: .txt; "
+                         "catboost: .cbm)")

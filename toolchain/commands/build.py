@@ -17,6 +17,7 @@ examples:
   edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs \\
       --option tflite.variants=float32,int8-dynamic -o build/keras-package
   edgepack build mlp.joblib --sample sample.csv --label-column digit --quantize auto -o build/mlp
+  edgepack build booster.json --sample sample.csv --label-column y -o build/xgb   (XGBoost; LightGBM .txt, CatBoost .cbm)
 
 --quantize auto builds every quantized variant each target offers (ONNX: float16, int8-dynamic,
 int8-static, int8-weights), checks each in its runtime on the sample, on 20 % of it held out from
@@ -37,7 +38,8 @@ from ..variants.report import render_variants
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path,
-                   help="trained model file (.joblib, .pkl, .keras) or a Spark ML PipelineModel directory (PipelineModel.save)")
+                   help="trained model file (.joblib, .pkl, .keras; XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm) "
+                        "or a Spark ML PipelineModel directory (PipelineModel.save)")
     p.add_argument("--sample", type=Path, required=True, help="CSV/Parquet sample of the model's input")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="output directory, or FILE.edgepack. An existing OUT must be empty or hold an edgepack "

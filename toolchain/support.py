@@ -24,7 +24,7 @@ from ..converters.sources import lightgbm as lgb_source
 from ..converters.sources import sklearn as sk_source
 from ..converters.sources import xgboost as xgb_source
 from ..converters.targets import MISSING_CATEGORIES, coreml, tfjs, tflite
-from ..converters.targets.coreml_sklearn_models import FINAL_MODELS
+from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS
 from ..converters.targets.onnx import CONVERTERS
 from ..converters.targets.onnx_sklearn import FLOAT64_FINALS
 

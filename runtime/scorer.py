@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .signing import TrustSet
+    from .stats import StatsCollector
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,10 @@ class Scorer:
             ]
         return [{"value": float(v)} for v in raw["value"]]
 
-    def score(self, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0
-              ) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
+    def score(self, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0,
+              stats: StatsCollector | None = None) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
         """Validate and score. Returns (indices of scored records, their predictions, rejections).
+        `stats` (runtime/stats.py) counts the batch in the package's reference bins.
 
         Validation is vectorised (runtime/batch.py) with the reasons of records.check_record."""
         records = records if isinstance(records, list) else list(records)
@@ -219,9 +221,13 @@ class Scorer:
             if b:
                 err = validator.reason(records[i])
                 rejected.append(Rejection(i + start, err.field, err.reason))
-        if not kept:
+        columns = checked.good_columns() if kept else None
+        raw = self.run_columns(columns) if columns is not None else None
+        if stats is not None:
+            stats.observe(columns, raw, [r.field for r in rejected])
+        if raw is None:
             return [], [], rejected
-        return kept, self.format(self.run_columns(checked.good_columns())), rejected
+        return kept, self.format(raw), rejected
 
     def predict(self, records: Iterable[Any]) -> list[dict[str, Any]]:
         """Predictions for records (dicts keyed by feature name). Raises RecordError on the first bad one."""

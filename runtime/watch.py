@@ -35,6 +35,7 @@ from .stream import StreamOptions, StreamScorer
 
 if TYPE_CHECKING:
     from .follow import Follower
+    from .stats import StatsCollector
 
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 PROCESSING, DONE, FAILED = ".processing", "done", "failed"
@@ -69,13 +70,14 @@ class _Stop:
 
 
 def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: WatchOptions = WatchOptions(),
-          follower: Follower | None = None) -> int:
+          follower: Follower | None = None, stats: StatsCollector | None = None) -> int:
     """Run the watch loop until SIGTERM (or, with `once`, until IN_DIR holds no eligible file). Returns 0.
     With a `follower` (runtime/follow.py) the scorer may change between two files, never inside one.
 
     Raises UsageError when IN_DIR is missing or the folders cannot be created.
     """
     folder = WatchFolder(follower.scorer if follower else scorer, Path(in_dir), Path(out_dir), options)
+    folder.stats = stats
 
     def poll() -> None:  # before a file: a new version takes over from the next file on
         if follower is not None and follower.poll():
@@ -119,6 +121,7 @@ class WatchFolder:
         if not in_dir.is_dir():
             raise UsageError(f"no folder {in_dir}", fix="create the input folder first, or fix --watch")
         self.scorer = scorer
+        self.stats: StatsCollector | None = None  # runtime/stats.py, when the device keeps statistics
         self.in_dir, self.out_dir, self.options = in_dir, out_dir, options
         self.work, self.done, self.failed = in_dir / PROCESSING, in_dir / DONE, in_dir / FAILED
         try:
@@ -195,7 +198,10 @@ class WatchFolder:
             source.seek(0)
             try:
                 with open(tmp_out, "wb") as sink, open(tmp_err, "w", encoding="utf-8") as errors:
-                    stream = StreamScorer(self.scorer, sink, errors, StreamOptions(format=fmt, id_field=self.options.id_field))
+                    if self.stats is not None:
+                        self.stats.follow(self.scorer.package)  # a followed registry may have switched versions
+                    stream = StreamScorer(self.scorer, sink, errors, StreamOptions(format=fmt, id_field=self.options.id_field),
+                                          stats=self.stats)
                     counts = stream.run(source)
                     for handle in (sink, errors):
                         handle.flush()

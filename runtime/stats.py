@@ -1,0 +1,249 @@
+"""Statistics on the device: count each scored batch in the package's reference bins, write windows.
+
+    edgepack-score PKG --stats DIR [--stats-every N|SECONDS]      (stdin and the watch folder)
+    stats = StatsCollector(scorer.package, "stats/", every="10000"); scorer.score(records, stats=stats)
+
+One `observe` call per batch (the validated feature columns, the raw outputs, the fields of the rejected
+records) adds to a window of counts held in numpy arrays shaped by the profile (runtime/profile.py: the
+same bins and the same binning rule as the build's reference). A window closes at the first batch
+boundary after N records or SECONDS (`--stats-every 10000`, `--stats-every 300s`, `5m`, `1h`) and at the
+end of the input, and is written to DIR as one small JSON file, atomically (a hidden temporary, fsync,
+rename): a reader never sees half a window. Windows are sums of counts, so files of many runs and devices
+merge exactly (`edgepack drift`).
+
+Cost per batch and numeric column: a min and a max (NaN and out-of-range checks need more only when
+they find something), one searchsorted and one bincount; per category column a Counter. Memory: the
+counts of one window (a few hundred integers) and at most MAX_UNSEEN unseen names per category.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .errors import UsageError
+from .profile import MAX_UNSEEN, VERSION, WINDOW_FORMAT, bin_counts, category_counts, load_profile
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+DEFAULT_EVERY = "1h"
+
+
+def parse_every(text: str) -> tuple[int | None, float | None]:
+    """`--stats-every`: a whole number of records ("10000") or a duration ("300s", "5m", "1h", "1d").
+    Returns (records, seconds), one of them None. Raises UsageError for anything else."""
+    text = str(text).strip().lower()
+    try:
+        if text and text[-1] in _UNITS:
+            seconds = float(text[:-1]) * _UNITS[text[-1]]
+            if seconds > 0:
+                return None, seconds
+        elif text.isdigit() and int(text) > 0:
+            return int(text), None
+    except ValueError:
+        pass
+    raise UsageError(f"--stats-every {text!r}: not a record count or a duration",
+                     fix="give a number of records (10000) or seconds with a unit (300s, 5m, 1h, 1d)")
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+class _Numbers:
+    """One numeric feature or output column: counts in the reference bins, missing, out of range."""
+
+    __slots__ = ("edges", "lo", "hi", "counts", "below", "above", "min", "max")
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.edges = np.asarray(entry["edges"], dtype=np.float64)
+        self.lo = entry["min"] if entry["min"] is not None else np.inf
+        self.hi = entry["max"] if entry["max"] is not None else -np.inf
+        self.counts = np.zeros(len(self.edges) + 2, dtype=np.int64)  # bins, then missing
+        self.below = self.above = 0
+        self.min = self.max = np.nan
+
+    def add(self, col: np.ndarray) -> None:
+        if not col.size:
+            return
+        low, high = col.min(), col.max()
+        if low != low:  # a NaN somewhere (min propagates it): the NaN-aware extremes
+            low, high = np.fmin.reduce(col), np.fmax.reduce(col)
+        self.counts += bin_counts(col, self.edges)
+        if low < self.lo:
+            self.below += int(np.count_nonzero(col < self.lo))
+        if high > self.hi:
+            self.above += int(np.count_nonzero(col > self.hi))
+        self.min = np.fmin(self.min, low)
+        self.max = np.fmax(self.max, high)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts[:-1].tolist(), "missing": int(self.counts[-1]), "below": self.below,
+                "above": self.above, "min": None if self.min != self.min else float(self.min),
+                "max": None if self.max != self.max else float(self.max)}
+
+
+class _Categories:
+    __slots__ = ("known", "counts", "unseen", "unseen_total")
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.known = {c: i for i, c in enumerate(entry["categories"])}
+        self.counts = np.zeros(len(self.known) + 1, dtype=np.int64)  # categories, then missing
+        self.unseen: Counter[Any] = Counter()
+        self.unseen_total = 0
+
+    def add(self, col: Any) -> None:
+        counts, unseen = category_counts(col, self.known)
+        self.counts += counts
+        for value, n in unseen.items():
+            self.unseen_total += n
+            if value in self.unseen or len(self.unseen) < MAX_UNSEEN:
+                self.unseen[str(value)] += n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts[:-1].tolist(), "missing": int(self.counts[-1]), "unseen": self.unseen_total,
+                "unseen_names": dict(self.unseen)}
+
+
+class StatsCollector:
+    """Accumulates windows of statistics for one package and writes them to a folder.
+
+    Raises UsageError when the package has no reference profile or the folder cannot be created."""
+
+    def __init__(self, package: Any, directory: str | os.PathLike[str], every: str = DEFAULT_EVERY,
+                 device: str | None = None) -> None:
+        self.directory = os.fspath(directory)
+        self.every_records, self.every_seconds = parse_every(every)
+        self.device = device or _hostname()
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the --stats folder {self.directory}: {exc.strerror}",
+                             fix="choose a writable folder for --stats") from exc
+        self.written: list[str] = []
+        self._seq = 0
+        self.bind(package)
+
+    def bind(self, package: Any) -> None:
+        """Count for `package` from now on (a device following a registry switched versions); the open
+        window, counted in the previous package's bins, is written first."""
+        if getattr(self, "_records", 0):
+            self.flush()
+        try:
+            profile = load_profile(package)
+        except KeyError:
+            raise UsageError(f"package {package.name} {package.version} has no reference profile",
+                             fix="rebuild it with edgepack build (packages carry profile.json since issue 20)") from None
+        self.package = {"name": package.name, "version": package.version,
+                        "profile_sha256": package.manifest["reference_profile"]["sha256"]}
+        self._profile = profile
+        self._reset()
+
+    def follow(self, package: Any) -> None:
+        """Rebind when `package` is another version than the one counted for (a followed registry switched)."""
+        if (package.name, package.version) != (self.package["name"], self.package["version"]):
+            self.bind(package)
+
+    def _reset(self) -> None:
+        profile = self._profile
+        self._features: list[tuple[str, Any]] = [
+            (name, _Categories(e) if e["kind"] == "category" else _Numbers(e)) for name, e in profile["features"].items()]
+        outs = profile["outputs"]
+        self._scores = [(c, _Numbers(e)) for c, e in outs["scores"].items()] if "scores" in outs else []
+        self._labels = np.zeros(len(self._scores), dtype=np.int64)
+        self._value = _Numbers(outs["value"]) if "value" in outs else None
+        self._records = self._scored = self._rejected = 0
+        self._rejected_by_field: Counter[str] = Counter()
+        self._start = time.time()
+        self._started = time.monotonic()
+
+    # -- per batch ----------------------------------------------------------------------------------
+    def observe(self, columns: dict[str, Any] | None, raw: dict[str, np.ndarray] | None,
+                rejected_fields: Iterable[str | None] = ()) -> None:
+        """Count one batch: the validated columns of its scored records and their raw outputs (None when
+        none was scored), and the field named by each rejected record's reason (None: the whole record)."""
+        if columns is not None and raw is not None:
+            n = 0
+            for name, acc in self._features:
+                col = columns[name]
+                n = len(col)
+                acc.add(col)
+            probs = raw.get("probabilities")
+            if probs is not None:
+                probs = np.asarray(probs)
+                n = len(probs)
+                for j, (_, acc) in enumerate(self._scores):
+                    acc.add(probs[:, j].astype(np.float64))
+                self._labels += np.bincount(np.argmax(probs, axis=1), minlength=len(self._scores))
+            elif self._value is not None and "value" in raw:
+                value = np.asarray(raw["value"], dtype=np.float64).reshape(-1)
+                n = len(value)
+                self._value.add(value)
+            self._scored += n
+            self._records += n
+        fields = [f or "(record)" for f in rejected_fields]
+        if fields:
+            self._rejected += len(fields)
+            self._records += len(fields)
+            self._rejected_by_field.update(fields)
+        if (self.every_records is not None and self._records >= self.every_records) or (
+                self.every_seconds is not None and time.monotonic() - self._started >= self.every_seconds):
+            self.flush()
+
+    # -- windows ------------------------------------------------------------------------------------
+    def window(self) -> dict[str, Any]:
+        """The open window as the JSON object written to DIR."""
+        outputs: dict[str, Any] = {}
+        if self._scores:
+            outputs["scores"] = {c: acc.as_dict() for c, acc in self._scores}
+            outputs["labels"] = self._labels.tolist()
+        if self._value is not None:
+            outputs["value"] = self._value.as_dict()
+        return {"format": WINDOW_FORMAT, "version": VERSION, "package": dict(self.package), "device": self.device,
+                "start": _utc(self._start), "end": _utc(time.time()), "records": self._records, "scored": self._scored,
+                "rejected": self._rejected, "rejected_by_field": dict(self._rejected_by_field),
+                "features": {name: acc.as_dict() for name, acc in self._features}, "outputs": outputs}
+
+    def flush(self) -> str | None:
+        """Write the open window (when it counted anything) and start a new one. Returns the file written."""
+        if not self._records:
+            self._reset()
+            return None
+        self._seq += 1
+        name = (f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(self._start))}-{_safe(self.device)}-"
+                f"{os.getpid()}-{self._seq:05d}.stats.json")
+        path = os.path.join(self.directory, name)
+        tmp = os.path.join(self.directory, f".{name}.tmp")
+        data = (json.dumps(self.window(), separators=(",", ":")) + "\n").encode()
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise UsageError(f"cannot write statistics to {self.directory}: {exc.strerror}",
+                             fix="free space or fix permissions in the --stats folder") from exc
+        self.written.append(path)
+        self._reset()
+        return path
+
+    def close(self) -> str | None:
+        """Write the last window (the end of the input)."""
+        return self.flush()
+
+
+def _hostname() -> str:
+    try:
+        return os.uname().nodename or "device"
+    except AttributeError:  # Windows has no uname
+        return os.environ.get("COMPUTERNAME", "device")
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:64] or "device"

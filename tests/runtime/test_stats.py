@@ -1,0 +1,130 @@
+"""On-device statistics (issue 20, item 2): windows counted in the reference profile's bins, written
+atomically, merging exactly; the profile is a listed, checksummed file of every package."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from edgepack.runtime import Package, Scorer
+from edgepack.runtime.errors import PackageError, UsageError
+from edgepack.runtime.profile import empty_window, load_profile, merge_into
+from edgepack.runtime.signing import listed_files
+from edgepack.runtime.stats import StatsCollector, parse_every
+from edgepack.runtime.stream import StreamOptions, StreamScorer
+from scorer_helpers import jsonl, run_scorer
+
+
+def _windows(folder):
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.stats.json"))]
+
+
+def test_profile_is_listed_checksummed_and_signed(strict_package, tmp_path):
+    package = Package.open(strict_package.path)
+    entry = package.manifest["reference_profile"]
+    assert entry["file"] in listed_files(package.manifest)  # so signatures cover it
+    profile = load_profile(package)
+    assert profile["rows"] == 300 and set(profile["features"]) == set(strict_package.features)
+    import shutil
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(strict_package.path, copy)
+    text = (copy / entry["file"]).read_text().replace('"rows": 300', '"rows": 301')
+    (copy / entry["file"]).write_text(text)
+    with pytest.raises(PackageError, match="checksum"):
+        load_profile(Package.open(copy))
+
+
+def test_window_counts_are_the_reference_bins_counted_by_hand(strict_package, tmp_path):
+    scorer = Scorer.load(strict_package.path)
+    records = strict_package.records(100)
+    bad = dict(records[0], contract="ten-year")  # refused by this model: counted as rejected, by field
+    stats = StatsCollector(scorer.package, tmp_path / "stats", every="1h", device="gw1")
+    sink = io.BytesIO()
+    StreamScorer(scorer, sink, io.StringIO(), StreamOptions(), stats=stats).run(io.BytesIO(jsonl(records + [bad]).encode()))
+    assert stats.close() is not None
+    (window,) = _windows(tmp_path / "stats")
+    assert (window["records"], window["scored"], window["rejected"]) == (101, 100, 1)
+    assert window["rejected_by_field"] == {"contract": 1} and window["device"] == "gw1"
+    profile = load_profile(scorer.package)
+    edges = profile["features"]["monthly_charges"]["edges"]
+    values = [r["monthly_charges"] for r in records]
+    bounds = [-np.inf, *edges, np.inf]
+    by_hand = [sum(1 for v in values if lo < v <= hi) for lo, hi in zip(bounds, bounds[1:])]
+    assert window["features"]["monthly_charges"]["counts"] == by_hand
+    cats = profile["features"]["contract"]["categories"]
+    assert window["features"]["contract"]["counts"] == [sum(r["contract"] == c for r in records) for c in cats]
+    probs = np.array([[p["probabilities"][k] for k in ("0", "1")] for p in map(json.loads, sink.getvalue().splitlines())])
+    assert window["outputs"]["labels"] == np.bincount(np.argmax(probs, 1), minlength=2).tolist()
+    assert not list((tmp_path / "stats").glob(".*"))  # no temporary left behind
+
+
+def test_windows_of_a_split_stream_merge_to_the_whole(strict_package, tmp_path):
+    scorer = Scorer.load(strict_package.path)
+    data = jsonl(strict_package.records(100)).encode()
+    whole = StatsCollector(scorer.package, tmp_path / "whole")
+    StreamScorer(scorer, io.BytesIO(), io.StringIO(), StreamOptions(), stats=whole).run(io.BytesIO(data))
+    whole.close()
+    parts = StatsCollector(scorer.package, tmp_path / "parts", every="30")
+    # small micro-batches so that windows close inside the stream (at the first batch past 30 records)
+    StreamScorer(scorer, io.BytesIO(), io.StringIO(), StreamOptions(batch_bytes=2000), stats=parts).run(io.BytesIO(data))
+    parts.close()
+    windows = _windows(tmp_path / "parts")
+    assert len(windows) >= 3
+    profile = load_profile(scorer.package)
+    merged = empty_window(profile)
+    for window in reversed(windows):  # any order
+        merge_into(merged, window)
+    (single,) = _windows(tmp_path / "whole")
+    for key in ("records", "scored", "features", "outputs"):
+        assert merged[key] == single[key], key
+
+
+def test_python_api_counts_a_batch(strict_package, tmp_path):
+    scorer = Scorer.load(strict_package.path)
+    stats = StatsCollector(scorer.package, tmp_path, every="10")
+    scorer.score(strict_package.records(12), stats=stats)
+    (window,) = _windows(tmp_path)  # 12 records passed the 10-record mark: written
+    assert window["scored"] == 12
+
+
+def test_cli_writes_windows_and_refuses_bad_options(strict_package, tmp_path):
+    done = run_scorer([strict_package.path, "--stats", tmp_path / "s", "--stats-every", "5m", "--quiet"],
+                      stdin=jsonl(strict_package.records(20)))
+    assert done.returncode == 0, done.stderr
+    assert _windows(tmp_path / "s")[0]["scored"] == 20
+    bad = run_scorer([strict_package.path, "--stats", tmp_path / "s", "--stats-every", "soon"], stdin="")
+    assert bad.returncode == 2 and b"--stats-every" in bad.stderr and b"Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(("text", "want"), [("10000", (10000, None)), ("300s", (None, 300.0)), ("5m", (None, 300.0)),
+                                            ("1h", (None, 3600.0))])
+def test_stats_every(text, want):
+    assert parse_every(text) == want
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "soon", "5x", ""])
+def test_stats_every_refuses(text):
+    with pytest.raises(UsageError):
+        parse_every(text)
+
+
+def test_watch_folder_counts_every_file(strict_package, tmp_path):
+    import os
+    import time
+
+    from edgepack.runtime.watch import WatchOptions, watch
+
+    scorer = Scorer.load(strict_package.path)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for name, rows in (("a.jsonl", 7), ("b.jsonl", 5)):
+        path = inbox / name
+        path.write_text(jsonl(strict_package.records(rows)))
+        os.utime(path, (time.time() - 10, time.time() - 10))
+    stats = StatsCollector(scorer.package, tmp_path / "stats")
+    watch(scorer, inbox, tmp_path / "out", WatchOptions(once=True, min_age=0, quiet=True), stats=stats)
+    stats.close()
+    assert sum(w["scored"] for w in _windows(tmp_path / "stats")) == 12

@@ -11,8 +11,9 @@ end of the input, and is written to DIR as one small JSON file, atomically (a hi
 rename): a reader never sees half a window. Windows are sums of counts, so files of many runs and devices
 merge exactly (`edgepack drift`).
 
-Cost per batch and numeric column: a min and a max (NaN and out-of-range checks need more only when
-they find something), one searchsorted and one bincount; per category column a Counter. Memory: the
+Cost per batch: the numeric features as one [N, F] block, one comparison pass per bin edge (two more
+find the values out of the reference's range), a sum to find NaN and one bincount for all of them; per
+category column a Counter. Memory: the
 counts of one window (a few hundred integers) and at most MAX_UNSEEN unseen names per category.
 """
 
@@ -28,7 +29,15 @@ from typing import Any
 import numpy as np
 
 from .errors import UsageError
-from .profile import MAX_UNSEEN, VERSION, WINDOW_FORMAT, bin_counts, category_counts, load_profile
+from .profile import (
+    MAX_UNSEEN,
+    VERSION,
+    WINDOW_FORMAT,
+    bin_counts,
+    category_counts,
+    load_profile,
+    padded_edges,
+)
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 DEFAULT_EVERY = "1h"
@@ -56,36 +65,38 @@ def _utc(t: float) -> str:
 
 
 class _Numbers:
-    """One numeric feature or output column: counts in the reference bins, missing, out of range."""
+    """Numeric columns counted together (the features, or the class scores): counts in the reference bins,
+    missing, and out of the reference's range.
 
-    __slots__ = ("edges", "lo", "hi", "counts", "below", "above", "min", "max")
+    Each column's edges are the profile's with two more around them, the largest double below the
+    reference minimum and the reference maximum, so that the same comparisons that find a value's bin
+    also find the values below and above the reference range: slot 0 below, slot 1 the first bin's
+    in-range part, ..., slot k+1 the last bin's in-range part, slot k+2 above (then missing, last)."""
 
-    def __init__(self, entry: dict[str, Any]) -> None:
-        self.edges = np.asarray(entry["edges"], dtype=np.float64)
-        self.lo = entry["min"] if entry["min"] is not None else np.inf
-        self.hi = entry["max"] if entry["max"] is not None else -np.inf
-        self.counts = np.zeros(len(self.edges) + 2, dtype=np.int64)  # bins, then missing
-        self.below = self.above = 0
-        self.min = self.max = np.nan
+    __slots__ = ("names", "sizes", "edges", "slots")
 
-    def add(self, col: np.ndarray) -> None:
-        if not col.size:
-            return
-        low, high = col.min(), col.max()
-        if low != low:  # a NaN somewhere (min propagates it): the NaN-aware extremes
-            low, high = np.fmin.reduce(col), np.fmax.reduce(col)
-        self.counts += bin_counts(col, self.edges)
-        if low < self.lo:
-            self.below += int(np.count_nonzero(col < self.lo))
-        if high > self.hi:
-            self.above += int(np.count_nonzero(col > self.hi))
-        self.min = np.fmin(self.min, low)
-        self.max = np.fmax(self.max, high)
+    def __init__(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
+        self.names = [name for name, _ in entries]
+        self.sizes = [len(e["edges"]) for _, e in entries]
+        lows = [-np.inf if e["min"] is None else float(np.nextafter(e["min"], -np.inf)) for _, e in entries]
+        highs = [np.inf if e["max"] is None else e["max"] for _, e in entries]
+        self.edges = padded_edges([[lo, *e["edges"], hi] for lo, (_, e), hi in zip(lows, entries, highs)])
+        self.slots = np.zeros((len(entries), len(self.edges) + 2), dtype=np.int64)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"counts": self.counts[:-1].tolist(), "missing": int(self.counts[-1]), "below": self.below,
-                "above": self.above, "min": None if self.min != self.min else float(self.min),
-                "max": None if self.max != self.max else float(self.max)}
+    def add(self, block: np.ndarray) -> None:
+        """Count a [N, F] float64 block (columns in `names` order)."""
+        if block.size:
+            self.slots += bin_counts(block, self.edges)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for j, (name, k) in enumerate(zip(self.names, self.sizes)):
+            s = self.slots[j]
+            counts = s[1: k + 2].copy()  # in range, per profile bin
+            counts[0] += s[0]  # below the range: the first bin (-inf, e1]
+            counts[-1] += s[k + 2]  # above it: the last bin (ek, inf)
+            out[name] = {"counts": counts.tolist(), "missing": int(s[-1]), "below": int(s[0]), "above": int(s[k + 2])}
+        return out
 
 
 class _Categories:
@@ -151,12 +162,13 @@ class StatsCollector:
 
     def _reset(self) -> None:
         profile = self._profile
-        self._features: list[tuple[str, Any]] = [
-            (name, _Categories(e) if e["kind"] == "category" else _Numbers(e)) for name, e in profile["features"].items()]
+        features = profile["features"]
+        self._numbers = _Numbers([(n, e) for n, e in features.items() if e["kind"] != "category"])
+        self._categories = [(n, _Categories(e)) for n, e in features.items() if e["kind"] == "category"]
         outs = profile["outputs"]
-        self._scores = [(c, _Numbers(e)) for c, e in outs["scores"].items()] if "scores" in outs else []
-        self._labels = np.zeros(len(self._scores), dtype=np.int64)
-        self._value = _Numbers(outs["value"]) if "value" in outs else None
+        self._scores = _Numbers(list(outs["scores"].items())) if "scores" in outs else None
+        self._labels = np.zeros(len(outs["scores"]) if "scores" in outs else 0, dtype=np.int64)
+        self._value = _Numbers([("value", outs["value"])]) if "value" in outs else None
         self._records = self._scored = self._rejected = 0
         self._rejected_by_field: Counter[str] = Counter()
         self._start = time.time()
@@ -168,22 +180,24 @@ class StatsCollector:
         """Count one batch: the validated columns of its scored records and their raw outputs (None when
         none was scored), and the field named by each rejected record's reason (None: the whole record)."""
         if columns is not None and raw is not None:
-            n = 0
-            for name, acc in self._features:
-                col = columns[name]
-                n = len(col)
-                acc.add(col)
+            names = self._numbers.names
+            if names:
+                # one [N, F] block for every numeric feature: bin_counts then costs one pass per edge
+                self._numbers.add(_block(columns, names))
+            for name, acc in self._categories:
+                acc.add(columns[name])
+            n = len(columns[next(iter(columns))]) if columns else 0
             probs = raw.get("probabilities")
-            if probs is not None:
-                probs = np.asarray(probs)
-                n = len(probs)
-                for j, (_, acc) in enumerate(self._scores):
-                    acc.add(probs[:, j].astype(np.float64))
-                self._labels += np.bincount(np.argmax(probs, axis=1), minlength=len(self._scores))
+            if probs is not None and self._scores is not None:
+                probs = np.asarray(probs, dtype=np.float64)
+                self._scores.add(probs)
+                if probs.shape[1] == 2:  # argmax over 2 columns is a slow strided loop; same rule (first on ties)
+                    ones = int(np.count_nonzero(probs[:, 1] > probs[:, 0]))
+                    self._labels += (len(probs) - ones, ones)
+                else:
+                    self._labels += np.bincount(np.argmax(probs, axis=1), minlength=len(self._labels))
             elif self._value is not None and "value" in raw:
-                value = np.asarray(raw["value"], dtype=np.float64).reshape(-1)
-                n = len(value)
-                self._value.add(value)
+                self._value.add(np.asarray(raw["value"], dtype=np.float64).reshape(-1, 1))
             self._scored += n
             self._records += n
         fields = [f or "(record)" for f in rejected_fields]
@@ -199,15 +213,16 @@ class StatsCollector:
     def window(self) -> dict[str, Any]:
         """The open window as the JSON object written to DIR."""
         outputs: dict[str, Any] = {}
-        if self._scores:
-            outputs["scores"] = {c: acc.as_dict() for c, acc in self._scores}
+        if self._scores is not None:
+            outputs["scores"] = self._scores.as_dict()
             outputs["labels"] = self._labels.tolist()
         if self._value is not None:
-            outputs["value"] = self._value.as_dict()
+            outputs["value"] = self._value.as_dict()["value"]
+        features = {**self._numbers.as_dict(), **{name: acc.as_dict() for name, acc in self._categories}}
         return {"format": WINDOW_FORMAT, "version": VERSION, "package": dict(self.package), "device": self.device,
                 "start": _utc(self._start), "end": _utc(time.time()), "records": self._records, "scored": self._scored,
                 "rejected": self._rejected, "rejected_by_field": dict(self._rejected_by_field),
-                "features": {name: acc.as_dict() for name, acc in self._features}, "outputs": outputs}
+                "features": {name: features[name] for name in self._profile["features"]}, "outputs": outputs}
 
     def flush(self) -> str | None:
         """Write the open window (when it counted anything) and start a new one. Returns the file written."""
@@ -236,6 +251,21 @@ class StatsCollector:
     def close(self) -> str | None:
         """Write the last window (the end of the input)."""
         return self.flush()
+
+
+def _block(columns: dict[str, Any], names: list[str]) -> np.ndarray:
+    """The columns `names` as one [N, F] float64 block. When they are the columns, in order, of one
+    matrix (batch.py validates an all-numeric JSON batch as one array and hands out its column views),
+    that matrix itself: gathering strided columns again would cost more than counting them."""
+    first = columns[names[0]]
+    base = first.base if isinstance(first, np.ndarray) else None
+    if (isinstance(base, np.ndarray) and base.ndim == 2 and base.dtype == np.float64 and base.shape == (len(first), len(names))
+            and base.flags.c_contiguous):
+        start, step = base.__array_interface__["data"][0], base.itemsize
+        if all(columns[n].base is base and columns[n].__array_interface__["data"][0] == start + j * step
+               for j, n in enumerate(names)):
+            return base
+    return np.column_stack([columns[n] for n in names]).astype(np.float64, copy=False)
 
 
 def _hostname() -> str:

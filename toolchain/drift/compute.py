@@ -40,7 +40,7 @@ def _number(name: str, ref: dict[str, Any], cur: dict[str, Any]) -> dict[str, An
            **_compare(r, c, [ref["counts"], cur["counts"]]),
            "missing_rate": _share(cur["missing"], cur_n), "reference_missing_rate": _share(ref["missing"], ref_n),
            "out_of_range": _share(cur.get("below", 0) + cur.get("above", 0), cur_n),
-           "min": cur.get("min"), "max": cur.get("max"), "reference_min": ref.get("min"), "reference_max": ref.get("max"),
+           "reference_min": ref.get("min"), "reference_max": ref.get("max"),
            "edges": ref["edges"], "reference_counts": ref["counts"], "counts": cur["counts"]}
     row["missing_change"] = (row["missing_rate"] - row["reference_missing_rate"]
                              if row["missing_rate"] is not None and row["reference_missing_rate"] is not None else None)

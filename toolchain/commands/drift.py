@@ -9,9 +9,10 @@ examples:
   edgepack drift build/churn/package --stats stats/
   edgepack drift churn.edgepack --stats gw1/*.stats.json gw2/*.stats.json --by device --html drift.html
   edgepack drift churn.edgepack --stats stats/ --labels labels.csv --predictions predictions.jsonl \\
-      --alert psi>0.2 --alert auroc_drop>0.05 --json drift.json
+      --alert 'psi>0.2' --alert 'auroc_drop>0.05' --json drift.json
 
 default alerts: psi>0.2 output_psi>0.2 unseen>0.01 rejected_rate>0.05 auroc_drop>0.05
+(quote each --alert: an unquoted > is the shell's redirection)
 exit codes: 0 no alert, 1 an alert fired, 2 usage error, 4 invalid package, 6 unusable statistics or labels
 """
 

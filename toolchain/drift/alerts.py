@@ -54,7 +54,7 @@ def parse_alert(text: str) -> Alert:
     match = _PATTERN.match(text)
     if not match or match.group(1) not in FIGURES:
         raise UsageError(f"--alert {text!r}: write FIGURE>VALUE or FIGURE<VALUE",
-                         fix="figures: " + ", ".join(FIGURES) + " (e.g. --alert psi>0.2 --alert auroc_drop>0.05)")
+                         fix="figures: " + ", ".join(FIGURES) + " (e.g. --alert 'psi>0.2' --alert 'auroc_drop>0.05', quoted for the shell)")
     try:
         limit = float(match.group(3))
     except ValueError:

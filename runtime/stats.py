@@ -126,16 +126,19 @@ class StatsCollector:
 
     Raises UsageError when the package has no reference profile or the folder cannot be created."""
 
-    def __init__(self, package: Any, directory: str | os.PathLike[str], every: str = DEFAULT_EVERY,
+    def __init__(self, package: Any, directory: str | os.PathLike[str] | None, every: str | None = DEFAULT_EVERY,
                  device: str | None = None) -> None:
-        self.directory = os.fspath(directory)
-        self.every_records, self.every_seconds = parse_every(every)
+        """`directory` None and `every` None: one window kept in memory (`window()`), never written, e.g. a
+        Spark partition's, merged by the driver."""
+        self.directory = os.fspath(directory) if directory is not None else None
+        self.every_records, self.every_seconds = parse_every(every) if every is not None else (None, None)
         self.device = device or _hostname()
-        try:
-            os.makedirs(self.directory, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create the --stats folder {self.directory}: {exc.strerror}",
-                             fix="choose a writable folder for --stats") from exc
+        if self.directory is not None:
+            try:
+                os.makedirs(self.directory, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"cannot create the --stats folder {self.directory}: {exc.strerror}",
+                                 fix="choose a writable folder for --stats") from exc
         self.written: list[str] = []
         self._seq = 0
         self.bind(package)
@@ -229,21 +232,10 @@ class StatsCollector:
         if not self._records:
             self._reset()
             return None
+        if self.directory is None:
+            raise ValueError("this collector keeps its window in memory (no --stats folder)")
         self._seq += 1
-        name = (f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(self._start))}-{_safe(self.device)}-"
-                f"{os.getpid()}-{self._seq:05d}.stats.json")
-        path = os.path.join(self.directory, name)
-        tmp = os.path.join(self.directory, f".{name}.tmp")
-        data = (json.dumps(self.window(), separators=(",", ":")) + "\n").encode()
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise UsageError(f"cannot write statistics to {self.directory}: {exc.strerror}",
-                             fix="free space or fix permissions in the --stats folder") from exc
+        path = write_window(self.directory, self.window(), self._start, self._seq)
         self.written.append(path)
         self._reset()
         return path
@@ -251,6 +243,26 @@ class StatsCollector:
     def close(self) -> str | None:
         """Write the last window (the end of the input)."""
         return self.flush()
+
+
+def write_window(directory: str, window: dict[str, Any], start: float, seq: int = 1) -> str:
+    """Write one window to `directory` atomically (hidden temporary, fsync, rename); returns its path.
+    Raises UsageError when the folder cannot be written."""
+    name = (f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(start))}-{_safe(str(window.get('device', 'device')))}-"
+            f"{os.getpid()}-{seq:05d}.stats.json")
+    path = os.path.join(directory, name)
+    tmp = os.path.join(directory, f".{name}.tmp")
+    data = (json.dumps(window, separators=(",", ":")) + "\n").encode()
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write statistics to {directory}: {exc.strerror}",
+                         fix="free space or fix permissions in the --stats folder") from exc
+    return path
 
 
 def _block(columns: dict[str, Any], names: list[str]) -> np.ndarray:

@@ -115,3 +115,15 @@ def test_build_writes_a_valid_manifest_entry(monitored):
     profile = json.loads((Path(monitored) / "package" / manifest["reference_profile"]["file"]).read_text())
     assert profile["source"] == "reference.csv" and profile["rows"] == 250
     assert 0.5 < profile["performance"]["auroc"] <= 1
+
+
+def test_by_day_groups_windows_by_their_start_date(monitored, tmp_path):
+    window = json.loads(next((monitored / "plain").glob("*.stats.json")).read_text())
+    for day in ("2026-11-29", "2026-11-30"):
+        (tmp_path / f"{day}.stats.json").write_text(json.dumps({**window, "start": f"{day}T10:00:00Z"}))
+    assert main(["drift", str(monitored / "package"), "--stats", str(tmp_path), "--by", "day",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [g["key"] for g in report["groups"]] == ["2026-11-29", "2026-11-30"]
+    assert report["total"]["summary"]["records"] == 2 * window["records"]  # merged exactly
+    assert [t["key"] for t in report["timeline"]] == ["2026-11-29", "2026-11-30"]

@@ -18,6 +18,7 @@ export { FORMAT_VERSION, Package, checkManifest, safeRelPath, sha256Hex } from '
 export { checkRecord, tensorsFor, validateRecords } from './records.js';
 export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
 export { Scorer } from './scorer.js';
+export { StatsCollector } from './stats.js';
 export { verifyPackage } from './signing.js';
 export { openFromChannel } from './registry.js';
 

@@ -93,7 +93,7 @@ def score_parquet(package: str | Path, input_path: str, output: str, id_column: 
                 rows_seen.add(len(out))
                 rejected.add(int(out["error"].notna().sum()))
                 yield out
-            if counter is not None:
+            if counter is not None and windows is not None:
                 windows.add(counter.window())
 
         df.mapInPandas(score_partition, schema).write.mode("overwrite").parquet(str(output))

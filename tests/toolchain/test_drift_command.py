@@ -127,3 +127,22 @@ def test_by_day_groups_windows_by_their_start_date(monitored, tmp_path):
     assert [g["key"] for g in report["groups"]] == ["2026-11-29", "2026-11-30"]
     assert report["total"]["summary"]["records"] == 2 * window["records"]  # merged exactly
     assert [t["key"] for t in report["timeline"]] == ["2026-11-29", "2026-11-30"]
+
+
+def test_regression_package_profile_stats_and_drift(built_packages, tmp_path, capsys):
+    from edgepack.runtime import Scorer
+    from edgepack.runtime.stats import StatsCollector
+
+    model, path = built_packages("ridge")
+    profile = json.loads((path / "profile.json").read_text())
+    assert "value" in profile["outputs"] and {"mae", "rmse"} <= set(profile["performance"])
+    scorer = Scorer.load(path)
+    records = [{k: (None if v != v else (v.item() if hasattr(v, "item") else v)) for k, v in r.items()}
+               for r in model.holdout.drop(columns=model.label).to_dict(orient="records")]
+    stats = StatsCollector(scorer.package, tmp_path / "w")
+    scorer.score(records, stats=stats)
+    stats.close()
+    assert main(["drift", str(path), "--stats", str(tmp_path / "w"), "--json", str(tmp_path / "r.json")]) in (0, 1)
+    report = json.loads((tmp_path / "r.json").read_text())
+    (value,) = report["total"]["outputs"]
+    assert value["name"] == "value" and value["rows"] == len(records) - report["total"]["summary"]["rejected"]

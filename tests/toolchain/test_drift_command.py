@@ -146,3 +146,15 @@ def test_regression_package_profile_stats_and_drift(built_packages, tmp_path, ca
     report = json.loads((tmp_path / "r.json").read_text())
     (value,) = report["total"]["outputs"]
     assert value["name"] == "value" and value["rows"] == len(records) - report["total"]["summary"]["rejected"]
+
+
+def test_labels_that_do_not_fit_are_refused_with_a_reason(monitored, tmp_path, capsys):
+    base = ["drift", str(monitored / "package"), "--stats", str(monitored / "plain")]
+    (tmp_path / "labels.csv").write_text("customer,churn\n1,0\n")
+    assert main(base + ["--labels", str(tmp_path / "labels.csv"), "--predictions",
+                        str(monitored / "plain.predictions.jsonl")]) == 6
+    assert "id column 'id'" in capsys.readouterr().err
+    (tmp_path / "preds.jsonl").write_text('{"label": 1}\n')
+    assert main(base + ["--labels", str(monitored / "labels.csv"), "--predictions", str(tmp_path / "preds.jsonl")]) == 6
+    err = capsys.readouterr().err
+    assert "preds.jsonl:1" in err and "Traceback" not in err

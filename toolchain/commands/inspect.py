@@ -12,8 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
-from ...runtime.errors import EXIT_OK, UsageError
+from ...runtime.errors import EXIT_OK, PackageError, UsageError
 from ...runtime.package import Package
+from ...runtime.profile import load_profile
 from ...runtime.table import render_table
 from ..variants.report import render_variants, variants_html
 
@@ -65,7 +66,22 @@ def summary(package: Package) -> str:
                                   rows, title="parity"))
     lines.append("")
     lines.append(f"golden vectors: {m['golden']['rows']} rows in {m['golden']['file']}")
+    if "reference_profile" in m:
+        lines.append(_profile_line(package))
     return "\n".join(lines)
+
+
+def _profile_line(package: Package) -> str:
+    """One line on the drift reference (docs/monitoring.md); a profile that fails its checksum says so."""
+    entry = package.manifest["reference_profile"]
+    try:
+        profile = load_profile(package)
+    except PackageError as err:
+        return f"drift reference: {entry['file']} unusable ({err})"
+    perf = profile.get("performance") or {}
+    shown = ", ".join(f"{k} {perf[k]:.4g}" for k in ("auroc", "average_precision", "accuracy", "mae") if perf.get(k) is not None)
+    return (f"drift reference: {profile['rows']} rows of {profile['source']} in {entry['file']} ({entry['size']} bytes)"
+            + (f"; build-time {shown}" if shown else ""))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ merge exactly (`edgepack drift`).
 
 Cost per batch: the numeric features as one [N, F] block, one comparison pass per bin edge (two more
 find the values out of the reference's range), a sum to find NaN and one bincount for all of them; per
-category column a Counter. Memory: the
+category column a Counter. Batches of fewer than SMALL_BATCH records (`--line-buffered` scores one record
+at a time) wait until PENDING_ROWS records are there and are counted together. Memory: the
 counts of one window (a few hundred integers) and at most MAX_UNSEEN unseen names per category.
 """
 
@@ -41,6 +42,7 @@ from .profile import (
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 DEFAULT_EVERY = "1h"
+SMALL_BATCH, PENDING_ROWS = 64, 512  # batches under SMALL_BATCH rows wait until PENDING_ROWS are there
 
 
 def parse_every(text: str) -> tuple[int | None, float | None]:
@@ -174,6 +176,8 @@ class StatsCollector:
         self._value = _Numbers([("value", outs["value"])]) if "value" in outs else None
         self._records = self._scored = self._rejected = 0
         self._rejected_by_field: Counter[str] = Counter()
+        self._pending: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self._pending_rows = 0
         self._start = time.time()
         self._started = time.monotonic()
 
@@ -183,24 +187,16 @@ class StatsCollector:
         """Count one batch: the validated columns of its scored records and their raw outputs (None when
         none was scored), and the field named by each rejected record's reason (None: the whole record)."""
         if columns is not None and raw is not None:
-            names = self._numbers.names
-            if names:
-                # one [N, F] block for every numeric feature: bin_counts then costs one pass per edge
-                self._numbers.add(_block(columns, names))
-            for name, acc in self._categories:
-                acc.add(columns[name])
             n = len(columns[next(iter(columns))]) if columns else 0
-            probs = raw.get("probabilities")
-            if probs is not None and self._scores is not None:
-                probs = np.asarray(probs, dtype=np.float64)
-                self._scores.add(probs)
-                if probs.shape[1] == 2:  # argmax over 2 columns is a slow strided loop; same rule (first on ties)
-                    ones = int(np.count_nonzero(probs[:, 1] > probs[:, 0]))
-                    self._labels += (len(probs) - ones, ones)
-                else:
-                    self._labels += np.bincount(np.argmax(probs, axis=1), minlength=len(self._labels))
-            elif self._value is not None and "value" in raw:
-                self._value.add(np.asarray(raw["value"], dtype=np.float64).reshape(-1, 1))
+            if n < SMALL_BATCH:
+                # one record at a time (--line-buffered): the per-call cost of the numpy passes would be
+                # several times the scoring; small batches wait and are counted together
+                self._pending.append((columns, raw))
+                self._pending_rows += n
+                if self._pending_rows >= PENDING_ROWS:
+                    self._count_pending()
+            else:
+                self._count(columns, raw)
             self._scored += n
             self._records += n
         fields = [f or "(record)" for f in rejected_fields]
@@ -212,9 +208,37 @@ class StatsCollector:
                 self.every_seconds is not None and time.monotonic() - self._started >= self.every_seconds):
             self.flush()
 
+    def _count(self, columns: dict[str, Any], raw: dict[str, Any]) -> None:
+        names = self._numbers.names
+        if names:
+            # one [N, F] block for every numeric feature: bin_counts then costs one pass per edge
+            self._numbers.add(_block(columns, names))
+        for name, acc in self._categories:
+            acc.add(columns[name])
+        probs = raw.get("probabilities")
+        if probs is not None and self._scores is not None:
+            probs = np.asarray(probs, dtype=np.float64)
+            self._scores.add(probs)
+            if probs.shape[1] == 2:  # argmax over 2 columns is a slow strided loop; same rule (first on ties)
+                ones = int(np.count_nonzero(probs[:, 1] > probs[:, 0]))
+                self._labels += (len(probs) - ones, ones)
+            else:
+                self._labels += np.bincount(np.argmax(probs, axis=1), minlength=len(self._labels))
+        elif self._value is not None and "value" in raw:
+            self._value.add(np.asarray(raw["value"], dtype=np.float64).reshape(-1, 1))
+
+    def _count_pending(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        columns = {name: np.concatenate([c[name] for c, _ in pending]) for name in pending[0][0]}
+        raw = {key: np.concatenate([np.asarray(r[key]) for _, r in pending]) for key in pending[0][1]}
+        self._count(columns, raw)
+
     # -- windows ------------------------------------------------------------------------------------
     def window(self) -> dict[str, Any]:
         """The open window as the JSON object written to DIR."""
+        self._count_pending()
         outputs: dict[str, Any] = {}
         if self._scores is not None:
             outputs["scores"] = self._scores.as_dict()

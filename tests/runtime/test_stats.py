@@ -128,3 +128,17 @@ def test_watch_folder_counts_every_file(strict_package, tmp_path):
     watch(scorer, inbox, tmp_path / "out", WatchOptions(once=True, min_age=0, quiet=True), stats=stats)
     stats.close()
     assert sum(w["scored"] for w in _windows(tmp_path / "stats")) == 12
+
+
+def test_line_buffered_records_are_counted_like_a_batch(strict_package, tmp_path):
+    # one record per batch waits in the collector (runtime/stats.py: SMALL_BATCH) and is counted in groups
+    scorer = Scorer.load(strict_package.path)
+    data = jsonl(strict_package.records(100)).encode()
+    for name, options in (("lines", StreamOptions(line_buffered=True)), ("batch", StreamOptions())):
+        stats = StatsCollector(scorer.package, tmp_path / name)
+        StreamScorer(scorer, io.BytesIO(), io.StringIO(), options, stats=stats).run(io.BytesIO(data))
+        stats.close()
+    (lines,), (batch,) = _windows(tmp_path / "lines"), _windows(tmp_path / "batch")
+    assert lines["scored"] == 100
+    for key in ("features", "outputs"):
+        assert lines[key] == batch[key], key

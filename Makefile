@@ -12,7 +12,7 @@ WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test lint typecheck install bench clean web web-test java
-.PHONY: device-test device-test-arm64 device-tools postgres
+.PHONY: device-test device-test-arm64 device-tools postgres codegen-tools
 
 install: $(STAMP) java
 
@@ -30,6 +30,14 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
 		|| echo "warning: PostgreSQL could not be installed; its catalog tests will be skipped"; }
+
+# A 32-bit ARM cross compiler and qemu-user for the generated C's ARM check (tests/converters/test_codegen.py);
+# installed when missing and apt-get is there, otherwise that test skips with the reason.
+codegen-tools:
+	@command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 && command -v qemu-arm-static >/dev/null 2>&1 || { \
+		command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq gcc-arm-linux-gnueabihf qemu-user-static) \
+		|| echo "warning: no 32-bit ARM toolchain; the generated C's ARM check will be skipped"; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,7 +71,7 @@ typecheck: $(STAMP)
 	cd $(TYPECHECK) && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml --follow-imports=silent \
 		$(addprefix -m ,$(PUBLIC_API))
 
-test: $(STAMP) java postgres lint typecheck web
+test: $(STAMP) java postgres codegen-tools lint typecheck web
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 	$(MAKE) web-test
 

@@ -25,6 +25,22 @@ def profile_for(precision: str, manifest: dict[str, Any] | None = None) -> dict[
     return recorded_profile(precision, manifest)
 
 
+def package_profiles(manifest: dict[str, Any], asked: bool, notes: list[str] | None = None
+                     ) -> dict[str, Any] | None:
+    """What `edgepack parity` may take from the package it judges: its tolerance_profiles only when the
+    user asked (--manifest-tolerances), else nothing (a package never grades itself: a manifest that loosens
+    its own profiles must not pass a swapped model). Adds a note to `notes` when profiles were left out
+    that differ from the defaults."""
+    if asked:
+        return manifest
+    own = manifest.get("tolerance_profiles") or {}
+    differing = sorted(p for p, v in own.items() if {**DEFAULT_PROFILES.get(p, {}), **v} != DEFAULT_PROFILES.get(p))
+    if notes is not None and differing:
+        notes.append(f"the package's own tolerance_profiles ({', '.join(differing)}) were not applied: a package "
+                     "never grades itself (--manifest-tolerances applies them, --tolerance sets yours)")
+    return None
+
+
 # -- the harness's additions (runtime/judge.py and parity/compare.py read them) -----------------------
 # Extra keys a profile may carry:
 #     max_auc_change          binary classification with labels: largest allowed |AUC(reference) - AUC(artifact)|

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .batch import BatchValidator
-from .errors import PackageError, RecordError
+from .errors import PackageError, RecordError, quoted
 from .judge import Metrics, ToleranceProfile, Verdict, judge, profile_of
 from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
@@ -57,7 +57,7 @@ class Scorer:
         self._class_keys = [str(c) for c in self._classes]
         self._plan, self._number_positions = _array_plan(self._binding, self.schema)
         self._has_strings = any(kind == "string" for *_, kind in self._plan)
-        self._validators: dict[frozenset[str], BatchValidator] = {}
+        self._validators: dict[tuple[frozenset[str], bool], BatchValidator] = {}
         # The binding under InferenceSession.run skips its per-call input checks (2-3 us of a 15 us call);
         # predict_array's plan already guarantees the inputs.
         inner = getattr(session, "_sess", None)
@@ -78,8 +78,10 @@ class Scorer:
         `trust`: a public key file, a directory of them or a TrustSet; the package must then carry a valid
         signature by one of those keys (runtime/signing.py).
 
-        Raises PackageError when the package is invalid, its checksum fails or, with `trust`, it is unsigned
-        or wrongly signed; UsageError when `trust` names no usable key or the `signing` extra is missing.
+        Verifies the manifest's shape, the artifact's and the golden vectors' checksums, and that the
+        artifact is self-contained (no external data). Raises PackageError when any of that fails or, with
+        `trust`, the package is unsigned or wrongly signed; UsageError when `trust` names no usable key or
+        the `signing` extra is missing.
         """
         import onnxruntime as ort  # the one heavy import of the device runtime
 
@@ -93,18 +95,23 @@ class Scorer:
             verify_package(package, trust if isinstance(trust, TrustSet) else TrustSet.load(trust))
         art = package.artifact(artifact, format="onnx")
         if art.format != "onnx":
-            raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX artifacts",
+            raise PackageError(f"artifact {quoted(art.id)} is {art.format}; this scorer runs ONNX artifacts",
                                fix="choose an ONNX artifact (edgepack inspect lists them)")
         data = package.artifact_bytes(art)
+        package.check_golden()  # the README's promise: every checksum verified before anything is scored
         options = ort.SessionOptions()
         # One thread each: a gateway shares its cores, and single-record latency is best without handoffs.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Bytes that are not an ONNX model (an ORT-format flatbuffer, which runtime/onnx_check.py does not
+        # read) are refused rather than guessed at.
+        options.add_session_config_entry("session.load_model_format", "ONNX")
         try:
             session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise PackageError(f"onnxruntime cannot load {art.file!r}: {exc}", where=str(package.location)) from exc
+            raise PackageError(f"onnxruntime cannot load {quoted(art.file)}: {exc}", where=str(package.location)) from exc
+        _check_binding(art, session, package.location)
         return cls(package, art, session)
 
     # -- scoring -------------------------------------------------------------------------------------
@@ -204,15 +211,19 @@ class Scorer:
         return [{"value": float(v)} for v in raw["value"]]
 
     def score(self, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0,
-              stats: StatsCollector | None = None) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
+              strict: bool = False, stats: StatsCollector | None = None
+              ) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
         """Validate and score. Returns (indices of scored records, their predictions, rejections).
         `stats` (runtime/stats.py) counts the batch in the package's reference bins.
 
+        The input contract: fields the model does not use are ignored, unless `strict` (then only
+        `allowed_extra` may appear besides the features); a nullable feature left out is missing.
         Validation is vectorised (runtime/batch.py) with the reasons of records.check_record."""
         records = records if isinstance(records, list) else list(records)
-        validator = self._validators.get(allowed_extra)
+        key = (allowed_extra, strict)
+        validator = self._validators.get(key)
         if validator is None:
-            validator = self._validators[allowed_extra] = BatchValidator(self.schema, allowed_extra)
+            validator = self._validators[key] = BatchValidator(self.schema, allowed_extra, strict=strict)
         checked = validator.records(records)
         bad = checked.bad.tolist()
         kept = [i + start for i, b in enumerate(bad) if not b]
@@ -229,10 +240,11 @@ class Scorer:
             return [], [], rejected
         return kept, self.format(raw), rejected
 
-    def predict(self, records: Iterable[Any]) -> list[dict[str, Any]]:
-        """Predictions for records (dicts keyed by feature name). Raises RecordError on the first bad one."""
+    def predict(self, records: Iterable[Any], strict: bool = False) -> list[dict[str, Any]]:
+        """Predictions for records (dicts keyed by feature name; fields the model does not use are
+        ignored unless `strict`). Raises RecordError on the first bad one."""
         records = list(records)
-        kept, outputs, rejected = self.score(records)
+        kept, outputs, rejected = self.score(records, strict=strict)
         if rejected:
             first = rejected[0]
             raise RecordError(first.reason, field=first.field, record=first.index)
@@ -241,9 +253,7 @@ class Scorer:
     # -- self-test -----------------------------------------------------------------------------------
     def selftest(self) -> SelfTestResult:
         """Score the package's golden vectors and compare with the source model's stored outputs."""
-        golden = self.package.golden()
-        records = golden["records"]
-        expected = golden["outputs"]
+        records, expected = _golden_parts(self.package.golden(), self.schema, self.package.location)
         raw = self.run_columns(encode_checked(self.schema, records))
         tolerance = profile_of(self.artifact.precision, self.package.manifest)
         if "probabilities" in raw:
@@ -257,6 +267,64 @@ class Scorer:
         scale = float(self.package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
         err = float(np.max(np.abs(raw["value"] - want)) / scale) if len(want) else 0.0
         return SelfTestResult(len(records), None, err, tolerance, judge(Metrics(max_scaled_error=err), tolerance))
+
+
+# The manifest's tensor dtypes as onnxruntime names the graph's input types.
+_ORT_TYPES = {"float32": "tensor(float)", "float64": "tensor(double)", "int64": "tensor(int64)",
+              "int32": "tensor(int32)", "string": "tensor(string)"}
+
+
+def _check_binding(art: ArtifactInfo, session: Any, where: str) -> None:
+    """The manifest's tensors are the graph's (names, dtypes, [N, features] shapes): a manifest that says
+    otherwise is refused at load, not by onnxruntime in the middle of a stream."""
+    def bad(what: str) -> PackageError:
+        return PackageError(f"artifact {quoted(art.id)}: {what}", where=where, fix="rebuild the package with edgepack build")
+
+    graph_inputs = {i.name: i for i in session.get_inputs()}
+    declared = {t["name"]: t for t in art.entry["inputs"]}
+    if set(declared) != set(graph_inputs) or len(declared) != len(art.entry["inputs"]):
+        raise bad(f"the manifest's input tensors {sorted(declared)} are not the model's {sorted(graph_inputs)}")
+    for name, tensor in declared.items():
+        node = graph_inputs[name]
+        if node.type != _ORT_TYPES[tensor["dtype"]]:
+            raise bad(f"input {quoted(name)} is {node.type} in the model, {tensor['dtype']} in the manifest")
+        shape = node.shape
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != len(tensor["features"])):
+            raise bad(f"input {quoted(name)} has shape {shape} in the model; the manifest stacks "
+                      f"{len(tensor['features'])} feature(s) as [N, {len(tensor['features'])}]")
+    graph_outputs = {o.name for o in session.get_outputs()}
+    missing = [name for name in art.entry["outputs"].values() if name not in graph_outputs]
+    if missing:
+        raise bad(f"the model has no output {quoted(missing[0])}")
+
+
+def _golden_parts(golden: Any, schema: IOSchema, where: str) -> tuple[list[Any], dict[str, Any]]:
+    """The golden vectors' records and expected outputs, refused (PackageError) unless they fit the
+    manifest: as many outputs as records, labels among its classes, one probability per class."""
+    def bad(what: str) -> PackageError:
+        return PackageError(f"golden vectors: {what}", where=where, fix="rebuild the package with edgepack build")
+
+    if not isinstance(golden, dict) or not isinstance(golden.get("records"), list) \
+            or not isinstance(golden.get("outputs"), dict):
+        raise bad("expected {\"records\": [...], \"outputs\": {...}}")
+    records, outputs = golden["records"], golden["outputs"]
+    n = len(records)
+    if schema.task == "classification":
+        labels, probs = outputs.get("label"), outputs.get("probabilities")
+        if not isinstance(labels, list) or not isinstance(probs, list) or len(labels) != n or len(probs) != n:
+            raise bad(f"expected {n} labels and {n} probability rows, one per record")
+        known = {(type(c), c) for c in schema.classes}
+        for i, (label, row) in enumerate(zip(labels, probs)):
+            if (type(label), label) not in known:
+                raise bad(f"row {i}: label {quoted(label)} is not one of the manifest's classes")
+            if not isinstance(row, list) or len(row) != len(schema.classes) \
+                    or not all(type(p) in (int, float) for p in row):
+                raise bad(f"row {i}: expected {len(schema.classes)} probabilities")
+    else:
+        values = outputs.get("value")
+        if not isinstance(values, list) or len(values) != n or not all(type(v) in (int, float) for v in values):
+            raise bad(f"expected {n} numbers under outputs.value, one per record")
+    return records, outputs
 
 
 def encode_checked(schema: IOSchema, records: list[Any]) -> dict[str, np.ndarray]:

@@ -137,7 +137,7 @@ export const FORMAT_VERSION: 1;
 export const version: string;
 
 export class Package {
-  static open(location: string | URL | PackageFiles): Promise<Package>;
+  static open(location: string | URL | PackageFiles, options?: { maxManifestBytes?: number }): Promise<Package>;
   readonly manifest: Manifest;
   readonly where: string;
   readonly name: string;
@@ -166,7 +166,7 @@ export class Scorer {
   /** Predictions; rejects with RecordError naming the first bad record. */
   predict(records: Iterable<unknown>): Promise<Prediction[]>;
   /** Validate and score; bad records are listed, the others scored. */
-  score(records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number; stats?: StatsCollector }): Promise<ScoreResult>;
+  score(records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number; strict?: boolean; stats?: StatsCollector }): Promise<ScoreResult>;
   /** Raw outputs ([N, C] probabilities in class order, or [N] values); rejects on the first bad record. */
   raw(records: Iterable<unknown>): Promise<RawOutputs>;
   /** Score the golden vectors and compare with the source model's outputs under the artifact's profile. */
@@ -214,11 +214,15 @@ export const BACKENDS: readonly { name: BackendName; format: string; unavailable
 export const BACKEND_NAMES: readonly BackendName[];
 
 export function checkManifest(manifest: unknown, where?: string): void;
+/** Throws PackageError when a serialized ONNX model declares external data (or is not well-formed protobuf). */
+export function checkSelfContained(bytes: Uint8Array, where?: string): void;
+/** The default manifest size limit of Package.open (8 MiB). */
+export const MAX_MANIFEST_BYTES: number;
 export function safeRelPath(name: string, where?: string): string;
 export function sha256Hex(bytes: BufferSource): Promise<string>;
 /** The record's values in schema order; throws RecordError with the Python scorer's message. */
-export function checkRecord(schema: InputSchema, record: unknown, allowedExtra?: Set<string>): (number | string | null)[];
-export function validateRecords(schema: InputSchema, records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number }): {
+export function checkRecord(schema: InputSchema, record: unknown, allowedExtra?: Set<string>, strict?: boolean): (number | string | null)[];
+export function validateRecords(schema: InputSchema, records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number; strict?: boolean }): {
   rows: (number | string | null)[][]; kept: number[]; rejections: Rejection[];
 };
 export function tensorsFor(binding: TensorBinding[], rows: (number | string | null)[][], schema: InputSchema): Record<string, {

@@ -33,7 +33,7 @@ from ...runtime.package import Package
 from ...runtime.schema import IOSchema
 from ...runtime.table import render_table
 from ..harness import PairResult, ParityReport
-from ..profiles import harness_profile
+from ..profiles import harness_profile, package_profiles
 from ..runners import RUNNERS, runner_class, runners_for
 from ..runners.base import InputBatch
 from .sketch import Summary
@@ -54,6 +54,7 @@ class SparkParityOptions:
     runtimes: list[str] | None = None
     label_column: str | None = None
     tolerance: dict[str, dict[str, Any]] = field(default_factory=dict)  # precision or artifact id -> profile keys
+    manifest_tolerances: bool = False  # apply the package's own tolerance_profiles (never by default)
 
 
 @dataclass
@@ -194,10 +195,15 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
                             fix=f"the package takes: {', '.join(schema.names)}")
         if opts.label_column and opts.label_column not in df.columns:
             raise DataError(f"no label column {opts.label_column!r} in the data", where=str(opts.data))
-        casts = [F.col(f.name).cast("string" if f.type == "category" else "double").alias(f.name) for f in schema.features]
+        # The columns as stored (decimals read as doubles): the device's record rules judge the values
+        # themselves, so a boolean column for a float feature is refused here as the device refuses `true`
+        # (a cast to double first would have turned it into 1.0 and let it through).
+        stored = dict(df.dtypes)
+        columns = [F.col(f.name).cast("double").alias(f.name) if stored[f.name].startswith("decimal")
+                   else F.col(f.name) for f in schema.features]
         if opts.label_column and task == "classification":
-            casts.append(F.col(opts.label_column).cast("string").alias(LABEL))
-        df = df.select(*casts)
+            columns.append(F.col(opts.label_column).cast("string").alias(LABEL))
+        df = df.select(*columns)
 
         # 1. the package's own validation: refused records are counted, never compared
         rejected = spark.sparkContext.accumulator(0)
@@ -211,6 +217,9 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
                 yield frame.assign(**{VALID: ok})
 
         df = df.mapInPandas(mark_valid, valid_schema).filter(F.col(VALID)).drop(VALID)
+        # valid records only from here: categories as strings, numbers as doubles, as the runners take them
+        df = df.select(*[F.col(f.name).cast("string" if f.type == "category" else "double").alias(f.name)
+                         for f in schema.features], *([LABEL] if LABEL in df.columns else []))
 
         # 2. the reference: Spark's own transform, or a Python model inside the executors
         native = looks_like_pipeline(Path(opts.reference))
@@ -287,7 +296,8 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
         results = []
         for art, name in pairs:
             summary = merged[(art.id, name)]
-            profile = harness_profile(art.precision, manifest, opts.tolerance, art.id)
+            profile = harness_profile(art.precision, package_profiles(manifest, opts.manifest_tolerances),
+                                      opts.tolerance, art.id)
             entry: dict[str, Any] = {"artifact": art.id, "format": art.format, "precision": art.precision,
                                      "runtime": name, "rows": summary.rows, "profile_name": art.precision,
                                      "profile": profile}

@@ -19,7 +19,7 @@ from ...runtime.errors import DataError
 from ...runtime.profile import empty_window, load_profile, merge_into
 from ...runtime.scorer import Scorer
 from ...runtime.stats import StatsCollector, write_window
-from .frames import ROW_COLUMN, check_columns, layout_for, score_frame
+from .frames import ROW_COLUMN, check_columns, input_columns, layout_for, score_frame
 
 _SCORERS: dict[tuple[str, str | None], Any] = {}  # per Python worker: loaded once, reused by every partition
 
@@ -48,8 +48,8 @@ def executor_scorer(location: str, shipped: bool, artifact: str | None) -> Any:
 
 
 def score_parquet(package: str | Path, input_path: str, output: str, id_column: str | None = None,
-                  artifact: str | None = None, master: str | None = None, stats: dict[str, Any] | None = None
-                  ) -> dict[str, Any]:
+                  artifact: str | None = None, master: str | None = None, keep: tuple[str, ...] = (),
+                  strict: bool = False, stats: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score every record of the Parquet input into the Parquet directory `output` on Spark.
     Returns {"rows", "rejected", "output"}. With `stats` ({"dir", "device"}) every partition counts its
     records in the package's reference bins, a Spark accumulator sums the partitions' windows (exact:
@@ -60,7 +60,7 @@ def score_parquet(package: str | Path, input_path: str, output: str, id_column: 
 
     package = Path(package)
     scorer = Scorer.load(package, artifact=artifact)  # fail early, in the driver, on a bad package
-    layout = layout_for(scorer, id_column)
+    layout = layout_for(scorer, id_column, keep)
     spark = spark_session.acquire(master)
     try:
         try:
@@ -68,15 +68,15 @@ def score_parquet(package: str | Path, input_path: str, output: str, id_column: 
         except Exception as exc:  # Spark's AnalysisException: path missing, not Parquet
             raise DataError(f"Spark cannot read {input_path} as Parquet: {str(exc).splitlines()[0]}",
                             where=str(input_path), fix="pass a Parquet file or directory") from exc
-        check_columns(scorer.schema, df.columns, str(input_path), id_column)
+        check_columns(scorer.schema, df.columns, str(input_path), id_column, keep, strict)
         id_name = id_column or ROW_COLUMN
-        wanted = list(dict.fromkeys(scorer.schema.names))
-        if id_column:
-            df = df.select(*wanted, *([id_column] if id_column not in wanted else []))
-        else:
-            df = df.select(*wanted).withColumn(ROW_COLUMN, F.monotonically_increasing_id())
+        wanted = input_columns(scorer.schema, df.columns, id_column, layout.keep)
+        df = df.select(*wanted)
+        if not id_column:
+            df = df.withColumn(ROW_COLUMN, F.monotonically_increasing_id())
         arrow_id = _arrow_type(df.schema[id_name].dataType)
-        schema = from_arrow_schema(layout.arrow_schema(arrow_id))
+        schema = from_arrow_schema(layout.arrow_schema(arrow_id, {k: _arrow_type(df.schema[k].dataType)
+                                                                  for k in layout.keep}))
         location, shipped = package_on_executors(spark, package)
         rows_seen = spark.sparkContext.accumulator(0)
         rejected = spark.sparkContext.accumulator(0)

@@ -85,11 +85,12 @@ export class Scorer {
 
   /**
    * Validate and score. Returns the indices of the scored records, their predictions and the
-   * rejections ({record, field, reason}), numbering records from `start`. `stats` (a StatsCollector of
-   * src/stats.js) counts the batch for drift monitoring.
+   * rejections ({record, field, reason}), numbering records from `start`. Fields the model does not
+   * use are ignored unless `strict` (then only `allowedExtra` may appear besides the features).
+   * `stats` (a StatsCollector of src/stats.js) counts the batch for drift monitoring.
    */
-  async score(records, { allowedExtra = new Set(), start = 0, stats = null } = {}) {
-    const { rows, kept, rejections } = validateRecords(this.schema, records, { allowedExtra, start });
+  async score(records, { allowedExtra = new Set(), start = 0, strict = false, stats = null } = {}) {
+    const { rows, kept, rejections } = validateRecords(this.schema, records, { allowedExtra, start, strict });
     const raw = rows.length ? await this.runRows(rows) : null;
     stats?.observe(rows, raw, rejections); // src/stats.js: counts in the package's reference bins
     if (!raw) return { kept, predictions: [], rejections };

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import PackageError
+
 PROFILE_FILE = "profile.json"
 PROFILE_FORMAT = "edgepack-profile"
 WINDOW_FORMAT = "edgepack-stats"
@@ -191,4 +193,15 @@ def load_profile(package: Any) -> dict[str, Any]:
     """The package's reference profile, checksum-verified. Raises PackageError when the file fails its
     checksum, KeyError when the package has none (built before profiles existed)."""
     entry = package.manifest["reference_profile"]
-    return json.loads(package.verify_file(entry["file"], entry["sha256"]))
+    if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str)):
+        raise PackageError("manifest.json: reference_profile must name a file and its sha256",
+                           where=str(package.location), fix="rebuild the package with edgepack build")
+    data = package.verify_file(entry["file"], entry["sha256"], size=entry.get("size"), what="reference profile")
+    try:
+        profile = json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        profile = None
+    if not (isinstance(profile, dict) and profile.get("format") == PROFILE_FORMAT and isinstance(profile.get("features"), dict)):
+        raise PackageError(f"{entry['file']} is not an edgepack reference profile", where=str(package.location),
+                           fix="rebuild the package with edgepack build")
+    return profile

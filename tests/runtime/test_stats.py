@@ -142,3 +142,27 @@ def test_line_buffered_records_are_counted_like_a_batch(strict_package, tmp_path
     assert lines["scored"] == 100
     for key in ("features", "outputs"):
         assert lines[key] == batch[key], key
+
+
+def test_hostile_profile_entries_are_refused(strict_package, tmp_path):
+    import shutil
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(strict_package.path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["reference_profile"] = "profile.json"  # not an entry
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match="reference_profile"):
+        load_profile(Package.open(copy))
+    manifest["reference_profile"] = {"file": "../outside.json", "sha256": "0" * 64, "size": 1}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match="unsafe path"):
+        Package.open(copy)
+    (copy / "junk.json").write_text("[1, 2]")
+    manifest["reference_profile"] = {"file": "junk.json", "sha256": __import__("hashlib").sha256(b"[1, 2]").hexdigest(),
+                                     "size": 6}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match="not an edgepack reference profile"):
+        load_profile(Package.open(copy))
+    done = run_scorer([copy, "--stats", tmp_path / "s"], stdin="")
+    assert done.returncode == 4 and b"Traceback" not in done.stderr

@@ -158,3 +158,16 @@ def test_labels_that_do_not_fit_are_refused_with_a_reason(monitored, tmp_path, c
     assert main(base + ["--labels", str(monitored / "labels.csv"), "--predictions", str(tmp_path / "preds.jsonl")]) == 6
     err = capsys.readouterr().err
     assert "preds.jsonl:1" in err and "Traceback" not in err
+
+
+def test_inspect_verifies_the_profile_and_shows_it(monitored, tmp_path, capsys):
+    import shutil
+
+    assert main(["inspect", str(monitored / "package")]) == 0
+    out = capsys.readouterr().out
+    assert "drift reference: 250 rows of reference.csv" in out and "verified: 3 files" in out
+    copy = tmp_path / "pkg"
+    shutil.copytree(monitored / "package", copy)
+    (copy / "profile.json").write_text((copy / "profile.json").read_text().replace('"bins": 10', '"bins": 11'))
+    assert main(["inspect", str(copy)]) == 4
+    assert "reference profile" in capsys.readouterr().err

@@ -11,9 +11,9 @@ end of the input, and is written to DIR as one small JSON file, atomically (a hi
 rename): a reader never sees half a window. Windows are sums of counts, so files of many runs and devices
 merge exactly (`edgepack drift`).
 
-Cost per batch: the numeric features as one [N, F] block, one comparison pass per bin edge (two more
-find the values out of the reference's range), a sum to find NaN and one bincount for all of them; per
-category column a Counter. Batches of fewer than SMALL_BATCH records (`--line-buffered` scores one record
+Cost per batch: the numeric features as one [N, F] block, each column sorted once and its bin edges
+(two more find the values out of the reference's range, one more the NaN) looked up by binary search
+(profile.bin_counts); per category column a Counter. Batches of fewer than SMALL_BATCH records (`--line-buffered` scores one record
 at a time) wait until PENDING_ROWS records are there and are counted together. Memory: the
 counts of one window (a few hundred integers) and at most MAX_UNSEEN unseen names per category.
 """
@@ -71,8 +71,8 @@ class _Numbers:
     missing, and out of the reference's range.
 
     Each column's edges are the profile's with two more around them, the largest double below the
-    reference minimum and the reference maximum, so that the same comparisons that find a value's bin
-    also find the values below and above the reference range: slot 0 below, slot 1 the first bin's
+    reference minimum and the reference maximum, so that the same lookups that find the bins also find
+    the values below and above the reference range: slot 0 below, slot 1 the first bin's
     in-range part, ..., slot k+1 the last bin's in-range part, slot k+2 above (then missing, last)."""
 
     __slots__ = ("names", "sizes", "edges", "slots")
@@ -211,7 +211,7 @@ class StatsCollector:
     def _count(self, columns: dict[str, Any], raw: dict[str, Any]) -> None:
         names = self._numbers.names
         if names:
-            # one [N, F] block for every numeric feature: bin_counts then costs one pass per edge
+            # one [N, F] block for every numeric feature: bin_counts sorts it column by column in one call
             self._numbers.add(_block(columns, names))
         for name, acc in self._categories:
             acc.add(columns[name])

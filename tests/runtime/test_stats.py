@@ -166,3 +166,21 @@ def test_hostile_profile_entries_are_refused(strict_package, tmp_path):
         load_profile(Package.open(copy))
     done = run_scorer([copy, "--stats", tmp_path / "s"], stdin="")
     assert done.returncode == 4 and b"Traceback" not in done.stderr
+
+
+def test_bin_counts_is_the_rule_counted_by_hand():
+    from edgepack.runtime.profile import bin_counts, padded_edges
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n, f = int(rng.integers(0, 40)), int(rng.integers(1, 5))
+        X = np.round(rng.normal(size=(n, f)), 1)  # ties with the edges on purpose
+        X[rng.random((n, f)) < 0.2] = np.nan
+        lists = [sorted(set(np.round(rng.normal(size=int(rng.integers(0, 5))), 1).tolist())) for _ in range(f)]
+        got = bin_counts(X, padded_edges(lists))
+        for j, edges in enumerate(lists):
+            bounds = [-np.inf, *edges, np.inf]
+            want = [int(np.sum((X[:, j] > lo) & (X[:, j] <= hi))) for lo, hi in zip(bounds, bounds[1:])]
+            assert got[j, : len(edges) + 1].tolist() == want
+            assert got[j, -1] == int(np.isnan(X[:, j]).sum())
+        assert bin_counts(X[:, 0], np.asarray(lists[0])).tolist() == got[0, : len(lists[0]) + 1].tolist() + [got[0, -1]]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .signing import TrustSet
+    from .stats import StatsCollector
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,10 @@ class Scorer:
         return [{"value": float(v)} for v in raw["value"]]
 
     def score(self, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0,
-              strict: bool = False) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
+              strict: bool = False, stats: StatsCollector | None = None
+              ) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
         """Validate and score. Returns (indices of scored records, their predictions, rejections).
+        `stats` (runtime/stats.py) counts the batch in the package's reference bins.
 
         The input contract: fields the model does not use are ignored, unless `strict` (then only
         `allowed_extra` may appear besides the features); a nullable feature left out is missing.
@@ -234,9 +237,13 @@ class Scorer:
             if b:
                 err = validator.reason(records[i])
                 rejected.append(Rejection(i + start, err.field, err.reason))
-        if not kept:
+        columns = checked.good_columns() if kept else None
+        raw = self.run_columns(columns) if columns is not None else None
+        if stats is not None:
+            stats.observe(columns, raw, [r.field for r in rejected])
+        if raw is None:
             return [], [], rejected
-        return kept, self.format(self.run_columns(checked.good_columns())), rejected
+        return kept, self.format(raw), rejected
 
     def predict(self, records: Iterable[Any], strict: bool = False) -> list[dict[str, Any]]:
         """Predictions for records (dicts keyed by feature name; fields the model does not use are

@@ -9,6 +9,7 @@ import sys
 
 FORBIDDEN = ["sklearn", "tensorflow", "coremltools", "pandas", "keras", "torch", "scipy"]
 RUNTIME_MODULES = ["edgepack.runtime", "edgepack.runtime.scorer", "edgepack.runtime.records", "edgepack.runtime.cli",
+                   "edgepack.runtime.profile", "edgepack.runtime.stats",
                    "edgepack.runtime.stream", "edgepack.runtime.batch", "edgepack.runtime.watch",
                    "edgepack.runtime.output", "edgepack.runtime.jsonlines", "edgepack.runtime.signing",
                    "edgepack.runtime.judge", "edgepack.runtime.follow", "edgepack.runtime.versions",

@@ -58,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "modes such as float16,int8-dynamic,int8-static,int8-weights or ids such as onnx-int8-static")
     p.add_argument("--default-variant", metavar="ID",
                    help="make this artifact (e.g. onnx-int8-dynamic) its format's default (default: the float32 one)")
+    p.add_argument("--reference-data", type=Path, metavar="FILE",
+                   help="CSV/Parquet rows for the drift reference profile (profile.json; default: the sample). "
+                        "A holdout with the label column gives honest build-time AUROC for `edgepack drift`")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
         quiet=args.quiet, target_options=parse_options(args.option), quantize=args.quantize,
-        default_variant=args.default_variant, force=args.force,
+        default_variant=args.default_variant, force=args.force, reference_data=args.reference_data,
     ))
     rows = []
     for check in result.checks:

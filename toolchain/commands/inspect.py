@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...runtime.errors import EXIT_OK, PackageError, UsageError, quoted
 from ...runtime.package import Package
+from ...runtime.profile import load_profile
 from ...runtime.signing import TrustSet, read_signatures, verify_package
 from ...runtime.table import render_table
 from ..variants.report import render_variants, variants_html
@@ -72,7 +73,22 @@ def summary(package: Package) -> str:
                                   rows, title="parity"))
     lines.append("")
     lines.append(f"golden vectors: {m['golden']['rows']} rows in {m['golden']['file']}")
+    if "reference_profile" in m:
+        lines.append(_profile_line(package))
     return "\n".join(lines)
+
+
+def _profile_line(package: Package) -> str:
+    """One line on the drift reference (docs/monitoring.md); a profile that fails its checksum says so."""
+    entry = package.manifest["reference_profile"]
+    try:
+        profile = load_profile(package)
+    except PackageError as err:
+        return f"drift reference: {entry['file']} unusable ({err})"
+    perf = profile.get("performance") or {}
+    shown = ", ".join(f"{k} {perf[k]:.4g}" for k in ("auroc", "average_precision", "accuracy", "mae") if perf.get(k) is not None)
+    return (f"drift reference: {profile['rows']} rows of {profile['source']} in {entry['file']} ({entry['size']} bytes)"
+            + (f"; build-time {shown}" if shown else ""))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -152,6 +152,24 @@ describe('the demo page (ONNX through onnxruntime-web)', () => {
   });
 });
 
+describe('the demo page for a package with generated JavaScript (js)', () => {
+  test('auto runs model.mjs: the page says js, fetches no WebAssembly, and scores as scikit-learn', async () => {
+    const { records, sklearn, package: dir } = fx.expected.gen;
+    const { page, problems, requests } = await openPage(await servePackage(dir));
+    assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
+    assert.match(await page.textContent('#backend'), /^js · generated ES module edgepack /);
+    assert.match(await page.textContent('#artifact'), /^js \(js, float64\)/);
+    assert.match(await page.textContent('#selftest'), /^pass · /);
+    assert.deepEqual(requests.filter((r) => r.endsWith('.wasm') || r.includes('/vendor/')), []);
+    assert.ok(requests.some((r) => r.endsWith('/package/model.mjs')), requests.join('\n'));
+    const raw = await page.evaluate((recs) => window.edgepack.raw(recs), records);
+    assert.ok(maxAbsDiff(raw.probabilities, sklearn.probabilities) <= 1e-12);
+    await page.screenshot({ path: join(ARTIFACTS, 'generated-js.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
+
 describe('the demo page for a regressor', () => {
   test('the value shown equals the Python scorer\'s', async () => {
     const dir = fx.expected.reg.package;

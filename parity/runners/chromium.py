@@ -26,7 +26,7 @@ URL_LINE = re.compile(r"at (http://\S+)")
 
 class ChromiumRunner(Runner):
     name = "chromium"
-    formats = ("onnx", "tfjs")
+    formats: tuple[str, ...] = ("onnx", "tfjs")
     # npm packages under web/node_modules the page needs for these formats.
     needs: tuple[str, ...] = ("playwright-core", "onnxruntime-web", "@tensorflow/tfjs-core")
 

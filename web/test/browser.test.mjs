@@ -168,6 +168,23 @@ describe('the demo page for a package with generated JavaScript (js)', () => {
     assert.deepEqual(problems, []);
     await page.close();
   });
+
+  test('a Content-Security-Policy without blob: scripts: auto falls back to the ONNX artifact', async () => {
+    const url = await servePackage(fx.expected.gen.package);
+    const page = await browser.newPage();
+    // The page's own policy, as a site might set it: its inline import map and WebAssembly allowed, blob: not.
+    const policy = "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'";
+    await page.route((u) => u.pathname === '/', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': policy } });
+    });
+    await page.goto(url);
+    const info = await page.evaluate(() => window.edgepack.ready);
+    assert.equal(info.backend, 'ort-wasm');
+    assert.equal(info.artifact, 'onnx');
+    assert.ok(info.selftest.passed);
+    await page.close();
+  });
 });
 
 describe('the demo page for a regressor', () => {

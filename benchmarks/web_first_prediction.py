@@ -5,7 +5,8 @@ onnxruntime-web (ort-wasm) and TF.js (tfjs-wasm) for the same package, in one ru
 
 1. Node, in a fresh process per run: `loadPackage(PKG, {backend})` + `predict([record])` (verify the files,
    start the backend, score one golden record), and the whole process from its start to that prediction
-   (`node -e ''` started and ended is the floor). Medians of --runs.
+   (`node -e ''` started and ended is the floor). Then, warm in the same process, the golden records
+   scored in one call over and over for about a second: records per second. Medians of --runs.
 2. Headless Chromium (when installed): the demo page of `edgepack serve PKG?backend=B`, a new browser
    context per run (edgepack serve sends no-store, so nothing is cached), from the page's navigation start
    to its first form prediction. Medians of --page-runs.
@@ -44,13 +45,13 @@ def _json_line(command: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def node_figures(package: Path, backends: list[str], record: dict, runs: int) -> dict[str, dict[str, float]]:
+def node_figures(package: Path, backends: list[str], records: list[dict], runs: int) -> dict[str, dict[str, float]]:
     figures = {}
     for backend in backends:
-        lines = [_json_line(["node", str(DRIVER), "node", str(package), backend, json.dumps(record)]) for _ in range(runs)]
+        lines = [_json_line(["node", str(DRIVER), "node", str(package), backend, json.dumps(records)]) for _ in range(runs)]
         assert all(line["backend"] == backend for line in lines)
-        figures[backend] = {"load_and_predict_s": statistics.median(line["load_and_predict_s"] for line in lines),
-                            "process_s": statistics.median(line["process_s"] for line in lines)}
+        figures[backend] = {key: statistics.median(line[key] for line in lines)
+                            for key in ("load_and_predict_s", "process_s", "records_per_s")}
     floor = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -89,17 +90,18 @@ def main() -> int:
     if "js" not in formats or "onnx" not in formats:
         raise SystemExit("the package needs js and onnx artifacts: build it with --targets onnx,js (tfjs too for TF.js)")
     backends = ["js", "ort-wasm", *(["tfjs-wasm"] if "tfjs" in formats else [])]
-    record = json.loads((package / manifest["golden"]["file"]).read_text())["records"][0]
+    records = json.loads((package / manifest["golden"]["file"]).read_text())["records"]
 
-    node = node_figures(package, backends, record, args.runs)
+    node = node_figures(package, backends, records, args.runs)
     page = page_figures(package, backends, args.page_runs) if CHROMIUM.exists() else {}
     base = node["ort-wasm"]
     print(f"Node, a fresh process per run, medians of {args.runs} ({package})")
-    print(f"  {'backend':<18} {'load+predict':>12} {'vs ort-wasm':>11} {'process start->prediction':>26}")
+    print(f"  {'backend':<18} {'load+predict':>12} {'vs ort-wasm':>11} {'process start->prediction':>26} {'warm records/s':>15}")
     for name, fig in node.items():
         load = fig.get("load_and_predict_s")
-        shown = f"{load:10.3f} s {load / base['load_and_predict_s']:10.3f}" if load is not None else f"{'':12} {'':11}"
-        print(f"  {name:<18} {shown} {fig['process_s']:24.3f} s")
+        shown = f"{load:10.3f} s {load / base['load_and_predict_s']:11.3f}" if load is not None else f"{'':12} {'':11}"
+        warm = f"{fig['records_per_s']:15,.0f}" if "records_per_s" in fig else ""
+        print(f"  {name:<18} {shown} {fig['process_s']:24.3f} s {warm}")
     if page:
         print(f"Chromium, the demo page from navigation to its first prediction, medians of {args.page_runs}")
         for name, seconds in page.items():

@@ -96,7 +96,7 @@ export interface SelfTestResult {
   passed: boolean;
 }
 
-export type BackendName = 'ort-wasm' | 'tfjs-wasm' | 'tfjs-webgl' | 'tfjs-cpu';
+export type BackendName = 'js' | 'ort-wasm' | 'tfjs-wasm' | 'tfjs-webgl' | 'tfjs-cpu';
 
 export interface LoadOptions {
   /** An artifact id (default: the package's default ONNX artifact, else its default TF.js artifact). */

@@ -53,6 +53,8 @@ export class Scorer {
 
   /** Raw outputs for checked rows (schema order): {probabilities: number[][]} or {value: number[]}. */
   async runRows(rows) {
+    // Generated code (the js backend) takes checked rows as records, not tensors.
+    if (this._engine.runRows) return this._engine.runRows(rows, this.schema, this.classes);
     const probabilities = [];
     const value = [];
     for (let start = 0; start < rows.length; start += CHUNK) {

@@ -44,7 +44,9 @@ export async function loadPackage(location, options = {}) {
   // whose Content-Security-Policy forbids importing the generated module, say). A file that fails its
   // checksum stops everything: the package is damaged, and no other artifact is trusted instead.
   const failures = [];
-  const triedFormats = [];
+  // A js artifact is code that runs with the page's rights, where an ONNX graph can only compute: `auto`
+  // runs it only for a package whose signature a trust set verified (`backend: 'js'` asks for it outright).
+  const triedFormats = options.trust === undefined ? ['js'] : [];
   for (;;) {
     let plan;
     try {

@@ -153,9 +153,9 @@ describe('the demo page (ONNX through onnxruntime-web)', () => {
 });
 
 describe('the demo page for a package with generated JavaScript (js)', () => {
-  test('auto runs model.mjs: the page says js, fetches no WebAssembly, and scores as scikit-learn', async () => {
+  test('?backend=js runs model.mjs: the page says js, fetches no WebAssembly, and scores as scikit-learn', async () => {
     const { records, sklearn, package: dir } = fx.expected.gen;
-    const { page, problems, requests } = await openPage(await servePackage(dir));
+    const { page, problems, requests } = await openPage(`${await servePackage(dir)}?backend=js`);
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
     assert.match(await page.textContent('#backend'), /^js · generated ES module edgepack /);
     assert.match(await page.textContent('#artifact'), /^js \(js, float64\)/);
@@ -169,7 +169,7 @@ describe('the demo page for a package with generated JavaScript (js)', () => {
     await page.close();
   });
 
-  test('a Content-Security-Policy without blob: scripts: auto falls back to the ONNX artifact', async () => {
+  test('auto on an unsigned package runs the ONNX artifact, never the package\'s code', async () => {
     const url = await servePackage(fx.expected.gen.package);
     const page = await browser.newPage();
     // The page's own policy, as a site might set it: its inline import map and WebAssembly allowed, blob: not.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { before, describe, test } from 'node:test';
 import { PackageError, UsageError, loadPackage, sha256Hex } from '../src/index.js';
-import { WEB, fixtures, maxAbsDiff, tampered } from './helpers.js';
+import { PYTHON, WEB, fixtures, maxAbsDiff, tampered } from './helpers.js';
 
 let gen;
 let clf;
@@ -22,8 +22,25 @@ before(async () => {
 const jsonl = (records) => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
 describe('the js backend (generated model.mjs)', () => {
-  test('auto picks js for a package with a js artifact; predictions equal scikit-learn\'s', async () => {
-    const scorer = await loadPackage(gen.package);
+  test('auto runs generated code only for a package verified against trusted keys', async () => {
+    assert.equal((await loadPackage(gen.package)).backend, 'ort-wasm');
+    const dir = join(tmpdir(), 'edgepack-web-gen-signed');
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(gen.package, dir, { recursive: true });
+    const key = join(tmpdir(), `edgepack-web-gen-key-${process.pid}`);
+    rmSync(key, { force: true });
+    rmSync(`${key}.pub`, { force: true });
+    for (const args of [['keygen', key], ['sign', dir, '--key', key]]) {
+      const done = spawnSync(PYTHON, ['-m', 'edgepack.toolchain.cli', ...args], { encoding: 'utf8' });
+      assert.equal(done.status, 0, done.stderr);
+    }
+    const scorer = await loadPackage(dir, { trust: [readFileSync(`${key}.pub`, 'utf8')] });
+    assert.equal(scorer.backend, 'js');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('backend js runs model.mjs; predictions equal scikit-learn\'s', async () => {
+    const scorer = await loadPackage(gen.package, { backend: 'js' });
     assert.equal(scorer.backend, 'js');
     const info = scorer.describe();
     assert.equal(info.artifact, 'js');
@@ -41,7 +58,7 @@ describe('the js backend (generated model.mjs)', () => {
   });
 
   test('the records rules are edgepack-web\'s: a bad record is rejected with its field, the rest scored', async () => {
-    const scorer = await loadPackage(gen.package);
+    const scorer = await loadPackage(gen.package, { backend: 'js' });
     const bad = { ...gen.records[0], contract: 7 };
     const { kept, predictions, rejections } = await scorer.score([gen.records[0], bad, gen.records[1]]);
     assert.deepEqual(kept, [0, 2]);
@@ -66,7 +83,7 @@ describe('the js backend (generated model.mjs)', () => {
 
   test('a model.mjs changed after the build fails its checksum: refused, no fallback to ONNX', async () => {
     const dir = tampered(gen.package, join(tmpdir(), 'edgepack-web-gen-tampered'), 'model.mjs');
-    for (const backend of ['auto', 'js']) {
+    for (const backend of ['js']) {
       await assert.rejects(loadPackage(dir, { backend }), (err) => {
         assert.ok(err instanceof PackageError, String(err));
         assert.match(err.what, /artifact 'model\.mjs' failed its checksum/);

@@ -20,6 +20,10 @@ from .errors import PackageError
 
 FORMAT_NAME = "edgepack"
 FORMAT_VERSION = 1
+# Version 2: tensor packages (named tensor inputs: images, sequences; docs/package-format.md). Tabular
+# packages stay version 1, so every runtime released before version 2 keeps reading them.
+TENSOR_FORMAT_VERSION = 2
+READABLE_VERSIONS = (FORMAT_VERSION, TENSOR_FORMAT_VERSION)
 MANIFEST = "manifest.json"
 # Bounds for a zipped package: generous for real models, fatal for zip bombs.
 MAX_MEMBER_BYTES = 1 << 30
@@ -249,15 +253,20 @@ def check_manifest(manifest: Any, where: str) -> None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise PackageError("manifest.json is not an edgepack manifest", where=where)
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise PackageError(
-            f"unknown package format version {version!r}; this runtime reads version {FORMAT_VERSION}",
+            f"unknown package format version {version!r}; this runtime reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}",
             where=where,
             fix="upgrade edgepack on this device, or rebuild the package with a matching edgepack",
         )
     for key in ("model", "source", "inputs", "outputs", "artifacts", "golden"):
         if key not in manifest:
             raise PackageError(f"manifest.json lacks {key!r}", where=where, fix="rebuild the package")
+    wanted = "tensors" if version == TENSOR_FORMAT_VERSION else "features"
+    if not isinstance(manifest["inputs"], dict) or wanted not in manifest["inputs"]:
+        raise PackageError(f"a format version {version} manifest lacks inputs.{wanted}", where=where,
+                           fix="rebuild the package")
     for entry in manifest["artifacts"]:
         for key in ("id", "format", "file", "sha256", "size"):
             if key not in entry:

@@ -31,6 +31,7 @@ from ..parity.profiles import DEFAULT_PROFILES, profile_for
 from ..runtime.errors import EdgepackError
 from ..runtime.progress import Progress
 from ..runtime.schema import IOSchema
+from .build_tensor import build_tensor
 from .check import check_artifact, drop_failed_variants, utc_now
 from .variants import select as quantize
 from .variants.select import parse_quantize
@@ -86,6 +87,12 @@ def build(opts: BuildOptions) -> BuildResult:
     progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
     with progress.step(f"loading {opts.model.name}"):
         source = load_source(opts.model)
+    if getattr(source, "kind", "table") == "tensor":  # images, sequences: format version 2 (build_tensor.py)
+        if plan or opts.label_column:
+            raise EdgepackError("--quantize and --label-column apply to tabular models only",
+                                fix="tensor models take --sample x.npz; pick variants with --option tflite.variants=...")
+        path, manifest, checks = build_tensor(opts, source, progress)
+        return BuildResult(path=path, manifest=manifest, checks=checks)
     with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
         table = read_table(opts.sample)
         frame = feature_frame(source, table, opts.label_column, str(opts.sample))

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ...runtime.errors import UsageError
-from .keras import KerasSource
+from . import keras_tensor
+from .onnx_graph import OnnxSource
 from .sklearn import SklearnSource
 from .spark import SparkSource
 
@@ -22,7 +23,9 @@ def _is_spark_pipeline(path: Path) -> bool:
 # (name, does this path look like the framework's model?, loader)
 SOURCES: list[tuple[str, Callable[[Path], bool], Callable[[Path], Any]]] = [
     ("scikit-learn", lambda p: p.is_file() and p.suffix.lower() in (".joblib", ".pkl", ".pickle"), SklearnSource.load),
-    ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", KerasSource.load),
+    # flat [N, F] models -> sources/keras.py; image, sequence and multi-input models -> keras_tensor.py
+    ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", keras_tensor.load),
+    ("onnx", lambda p: p.is_file() and p.suffix.lower() == ".onnx", OnnxSource.load),
     ("spark", _is_spark_pipeline, SparkSource.load),
 ]
 
@@ -36,5 +39,5 @@ def load_source(path: Path) -> Any:
             return loader(path)
     known = "; ".join(name for name, _, _ in SOURCES)
     raise UsageError(f"cannot tell which framework saved {path.name}", where=str(path),
-                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle; keras: .keras; "
+                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle; keras: .keras; onnx: .onnx; "
                          "spark: a directory written by PipelineModel.save)")

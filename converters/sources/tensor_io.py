@@ -1,0 +1,95 @@
+"""What tensor sources (ONNX graphs, Keras image and sequence models) share: their declared inputs and
+outputs, the optional sidecar files beside the model, and the `.npz` sample.
+
+Sidecars (JSON, optional, next to the model file):
+    MODEL.classes.json   a list of class names: the first output is a classifier's scores (top-k)
+    MODEL.inputs.json    {input name: {"layout": "NHWC", "image": {"size": [h, w], "channels": "RGB",
+                          "scale": 0.0039, "mean": [0, 0, 0], "std": [1, 1, 1]}}}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...runtime.errors import DataError, ModelError
+from ...runtime.tensors import TensorSpec
+
+
+def read_sidecars(path: Path) -> tuple[list[Any] | None, dict[str, Any]]:
+    """(class names or None, per-input metadata) from the files beside the model."""
+    found = []
+    for suffix in (".classes.json", ".inputs.json"):
+        side = path.with_suffix(suffix)
+        if not side.is_file():
+            found.append(None)
+            continue
+        try:
+            found.append(json.loads(side.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read {side.name}: {exc}", where=str(side), fix="write valid JSON") from exc
+    classes, inputs = found
+    if classes is not None and not isinstance(classes, list):
+        raise ModelError("the classes file must hold a JSON list of class names", where=str(path.with_suffix(".classes.json")))
+    return classes, inputs or {}
+
+
+def guess_layout(shape: tuple[int | None, ...], channels_last: bool | None = None) -> str | None:
+    """The layout of an input from its shape: rank 4 images, rank 3 sequences. None when it is not one."""
+    rank = len(shape)
+    if rank == 4:
+        if channels_last is None:
+            channels_last = not (shape[1] in (1, 3, 4) and shape[3] not in (1, 3, 4))
+        return "NHWC" if channels_last else "NCHW"
+    if rank == 3:
+        return "NWC" if channels_last in (None, True) else "NCW"
+    return {2: "NC", 1: "N"}.get(rank)
+
+
+def input_spec(name: str, dtype: str, shape: tuple[int | None, ...], extra: dict[str, Any],
+               channels_last: bool | None = None) -> TensorSpec:
+    """One package input from a model input plus its sidecar entry (layout and image preprocessing)."""
+    if any(d is None for d in shape[1:]):
+        raise ModelError(f"input {name!r} has shape {list(shape)}: edgepack needs every dimension but the batch fixed",
+                         fix="export the model with a fixed input size (only the batch may be dynamic)")
+    layout = extra.get("layout") or guess_layout(shape, channels_last)
+    return TensorSpec(name=name, dtype=dtype, shape=(None, *shape[1:]), layout=layout, image=extra.get("image"))
+
+
+def read_npz(path: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:
+    """A `.npz` sample: one array per input name, all with the same number of rows, each row shaped as the
+    input. Raises DataError naming what is missing or mis-shaped."""
+    if not path.is_file() or path.suffix.lower() != ".npz":
+        raise DataError(f"a tensor model needs an .npz sample (one array per input name), got {path.name}",
+                        where=str(path), fix="np.savez('sample.npz', **{input name: array [N, ...]})")
+    try:
+        with np.load(path, allow_pickle=False) as data:  # no pickles: the sample is untrusted input too
+            arrays = {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path.name}: {exc}", where=str(path),
+                        fix="write it with numpy.savez (numeric arrays only)") from exc
+    out = {}
+    for spec in inputs:
+        if spec.name not in arrays:
+            raise DataError(f"the sample has no array {spec.name!r}", where=str(path),
+                            fix=f"the model's inputs are {', '.join(s.name for s in inputs)}; arrays given: "
+                                f"{', '.join(arrays) or 'none'}")
+        array = arrays[spec.name]
+        if array.ndim != len(spec.shape) or tuple(array.shape[1:]) != tuple(spec.shape[1:]):
+            raise DataError(f"array {spec.name!r} has shape {list(array.shape)}; the model takes [N, "
+                            f"{', '.join(map(str, spec.shape[1:]))}]", where=str(path))
+        if array.dtype.kind not in "fiub":
+            raise DataError(f"array {spec.name!r} is not numeric ({array.dtype})", where=str(path))
+        out[spec.name] = array.astype(spec.dtype)
+    rows = {len(a) for a in out.values()}
+    if len(rows) != 1 or 0 in rows:
+        raise DataError(f"the sample's arrays have different or zero row counts: {sorted(rows)}", where=str(path))
+    return out
+
+
+def softmax_like(values: np.ndarray) -> bool:
+    """Do these rows look like probabilities (non-negative, summing to 1)?"""
+    return bool(values.ndim == 2 and np.all(values >= -1e-6) and np.allclose(values.sum(axis=1), 1.0, atol=1e-3))

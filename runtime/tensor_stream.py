@@ -1,0 +1,84 @@
+"""Score JSON lines for a tensor package: one object per line, {input name: nested array, ...}; one output
+line per record in input order: {"label", "top_k": [{"class", "probability"}]} for a classifier, else
+{output name: nested array}. A rejected record becomes one error line {"line", "field", "reason"}, as
+for tabular packages (runtime/stream.py). Records are scored in batches bounded by count and bytes, so
+a stream of images stays within the same memory budget as a stream of rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO
+
+from .errors import RecordError
+
+BATCH_RECORDS = 32
+BATCH_BYTES = 4 << 20
+
+
+@dataclass
+class TensorCounts:
+    scored: int = 0
+    rejected: int = 0
+
+
+def score_stream(scorer: Any, source: BinaryIO, out: IO[bytes], errors: IO[str], id_field: str | None = None,
+                 line_buffered: bool = False) -> TensorCounts:
+    """Read JSON lines from `source`, write prediction lines to `out` and error lines to `errors`."""
+    counts = TensorCounts()
+    pending: list[tuple[int, bytes]] = []
+    size = 0
+    limit = 1 if line_buffered else BATCH_RECORDS
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        pending.append((number, line))
+        size += len(line)
+        if len(pending) >= limit or size >= BATCH_BYTES:
+            _flush(scorer, pending, out, errors, id_field, counts, line_buffered)
+            pending, size = [], 0
+    if pending:
+        _flush(scorer, pending, out, errors, id_field, counts, line_buffered)
+    return counts
+
+
+def _flush(scorer: Any, lines: list[tuple[int, bytes]], out: IO[bytes], errors: IO[str], id_field: str | None,
+           counts: TensorCounts, line_buffered: bool) -> None:
+    records: list[Any] = []
+    numbers: list[int] = []
+    idents: list[Any] = []
+    failed: list[tuple[int, RecordError, Any]] = []
+    for number, line in lines:
+        try:
+            record = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            failed.append((number, RecordError(f"not valid JSON: {exc}"), None))
+            continue
+        ident = record.pop(id_field, None) if isinstance(record, dict) and id_field else None
+        records.append(record)
+        numbers.append(number)
+        idents.append(ident)
+    good, rows, rejected = scorer.score(records)
+    for err in rejected:
+        index = err.record if err.record is not None else 0
+        failed.append((numbers[index], err, idents[index]))
+    for number, err, ident in sorted(failed, key=lambda f: f[0]):  # error lines in input order
+        _error(errors, number, err, ident, id_field, counts)
+    text = []
+    for index, row in zip(good, rows):
+        if id_field is not None and idents[index] is not None:
+            row = {"id": idents[index], **row}
+        text.append(json.dumps(row, allow_nan=False) + "\n")
+    out.write("".join(text).encode())
+    counts.scored += len(rows)
+    if line_buffered:
+        out.flush()
+
+
+def _error(errors: IO[str], number: int, err: RecordError, ident: Any, id_field: str | None, counts: TensorCounts) -> None:
+    entry: dict[str, Any] = {"line": number, "field": err.field, "reason": err.reason}
+    if id_field is not None and ident is not None:
+        entry["id"] = ident
+    errors.write(json.dumps(entry) + "\n")
+    counts.rejected += 1

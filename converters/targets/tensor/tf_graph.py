@@ -122,6 +122,17 @@ def _match(name: str, candidates: list[str]) -> str:
     raise ModelError(f"cannot find tensor {name!r} among onnx2tf's names {candidates}")
 
 
+def save_model(fn: TFFunction, directory: str) -> str:
+    """The function as a SavedModel with one `serving_default` signature (inputs and outputs by package
+    name), the form the TFLite and TF.js converters keep names from."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.keep = fn.keep  # track the variables the function reads
+    tf.saved_model.save(module, directory, signatures={"serving_default": fn.function})
+    return directory
+
+
 def frozen(fn: TFFunction) -> Any:
     """The function with its variables folded into constants (for TFLite and tf2onnx)."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2

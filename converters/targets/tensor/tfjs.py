@@ -11,7 +11,7 @@ from typing import Any
 
 from ..base import Artifact, check_options, chosen_variants
 from ..tfjs import run_converter, unfuse_activations
-from .tf_graph import tf_function
+from .tf_graph import save_model, tf_function
 
 OPTIONS: dict[str, Any] = {"variants": "float32,float16,uint8"}
 VARIANTS: dict[str, tuple[str, str, str | None, str | None]] = {
@@ -24,16 +24,12 @@ VARIANTS: dict[str, tuple[str, str, str | None, str | None]] = {
 def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
     from importlib.metadata import version
 
-    import tensorflow as tf
-
     opts = check_options("tfjs", options or {}, OPTIONS)
     fn = tf_function(source)
     artifacts = []
     with tempfile.TemporaryDirectory(prefix="edgepack-tfjs-") as tmp:
         saved = Path(tmp) / "saved_model"
-        module = tf.Module()
-        module.keep = fn.keep  # track the variables the function reads
-        tf.saved_model.save(module, str(saved), signatures={"serving_default": fn.function})
+        save_model(fn, str(saved))
         for variant in chosen_variants("tfjs", opts["variants"], VARIANTS):
             art_id, precision, dtype, quantization = VARIANTS[variant]
             out = Path(tmp) / art_id

@@ -8,7 +8,9 @@ input and output names there are the package's, whatever the flatbuffer calls it
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ import numpy as np
 from ....runtime.errors import ModelError
 from ....runtime.tensors import relayout
 from ..base import Artifact, check_options, chosen_variants
-from .tf_graph import TFFunction, tf_function
+from .tf_graph import TFFunction, save_model, tf_function
 
 OPTIONS: dict[str, Any] = {"variants": "float32,float16,int8-dynamic,int8"}
 REPRESENTATIVE_ROWS = 100
@@ -30,11 +32,12 @@ VARIANTS: dict[str, tuple[str, str, str, str | None]] = {
 }
 
 
-def convert(fn: TFFunction, variant: str, sample: dict[str, np.ndarray] | None) -> bytes:
-    """One variant's flatbuffer. Raises ModelError when TFLite builtins cannot express the graph."""
+def convert(fn: TFFunction, saved: str, variant: str, sample: dict[str, np.ndarray] | None) -> bytes:
+    """One variant's flatbuffer from the function's SavedModel (`saved`). Raises ModelError when TFLite
+    builtins cannot express the graph."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.function])
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[SIGNATURE])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if variant != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -44,7 +47,8 @@ def convert(fn: TFFunction, variant: str, sample: dict[str, np.ndarray] | None) 
         if sample is None:
             raise ModelError("full int8 needs the build's sample as representative data")
         arrays = [_to_layout(sample[name], fn, name)[:REPRESENTATIVE_ROWS] for name in fn.inputs]
-        converter.representative_dataset = lambda: ([a[i:i + 1] for a in arrays] for i in range(len(arrays[0])))
+        converter.representative_dataset = lambda: ({n: a[i:i + 1] for n, a in zip(fn.inputs, arrays)}
+                                                    for i in range(len(arrays[0])))
     try:
         return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError and others
@@ -73,15 +77,18 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
     fn = tf_function(source)
     fn.package_layouts = {s.name: s.layout for s in source.inputs}  # type: ignore[attr-defined]
     artifacts = []
-    for variant in chosen_variants("tflite", opts["variants"], VARIANTS):
+    with tempfile.TemporaryDirectory(prefix="edgepack-tflite-") as tmp:
+        saved = save_model(fn, os.path.join(tmp, "saved_model"))
+        built = {}
+        for variant in chosen_variants("tflite", opts["variants"], VARIANTS):
+            try:
+                built[variant] = convert(fn, saved, variant, getattr(source, "sample_inputs", None))
+            except ModelError as err:
+                if variant == "float32":
+                    raise
+                print(f"{VARIANTS[variant][0]}: not built: {err.what}", file=sys.stderr)
+    for variant, data in built.items():
         art_id, file, precision, quantization = VARIANTS[variant]
-        try:
-            data = convert(fn, variant, getattr(source, "sample_inputs", None))
-        except ModelError as err:
-            if variant == "float32":
-                raise
-            print(f"{art_id}: not built: {err.what}", file=sys.stderr)
-            continue
         sig_in, sig_out = signature_names(data)
         entry = {"id": art_id, "format": "tflite", "file": file, "precision": precision, "default": variant == "float32",
                  "converter": {"name": f"tensorflow.lite (from {fn.converter['name']} {fn.converter['version']})",

@@ -127,9 +127,19 @@ def save_model(fn: TFFunction, directory: str) -> str:
     name), the form the TFLite and TF.js converters keep names from."""
     import tensorflow as tf
 
-    module = tf.Module()
-    module.keep = fn.keep  # track the variables the function reads
-    tf.saved_model.save(module, directory, signatures={"serving_default": fn.function})
+    # Frozen first: a Keras model's variables would otherwise reach TFLite as READ_VARIABLE ops reading
+    # variables the interpreter never initialises (measured: every output 0).
+    const = frozen(fn)
+    order = sorted(fn.outputs)  # a frozen function returns a list, in the dict's flattened (sorted) order
+    specs = [tf.TensorSpec(t.shape, t.dtype, name=n) for n, t in zip(fn.inputs, fn.function.inputs)]
+
+    def serve(*args: Any) -> dict[str, Any]:
+        out = const(*args)
+        out = out if isinstance(out, (list, tuple)) else [out]
+        return {n: tf.identity(t, name=n) for n, t in zip(order, out)}
+
+    signature = tf.function(serve, input_signature=specs).get_concrete_function()
+    tf.saved_model.save(tf.Module(), directory, signatures={"serving_default": signature})
     return directory
 
 

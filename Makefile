@@ -28,6 +28,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel "setuptools<81"
 	$(PY) -m pip install --quiet -e ".[all]"
+	# onnx2tf (ONNX -> TensorFlow for the tensor TFLite/TF.js/Core ML targets) pins exact old versions of
+	# onnx, onnxruntime, numpy and protobuf that conflict with this stack: installed without its
+	# dependencies, with the two it imports that the stack lacks (docs/DEPENDENCIES.md).
+	$(PY) -m pip install --quiet --no-deps onnx2tf==1.29.24 onnx-graphsurgeon==0.6.1 sng4onnx==2.0.1
 	touch $(STAMP)
 
 $(CHURN)/churn.csv: examples/churn/generate.py | $(STAMP)

@@ -1,0 +1,44 @@
+"""Small tensor models for the tests, made here (no downloads): an ONNX CNN written with onnx.helper in
+the layout a PyTorch export has (NCHW, opset 17), and the digits example's Keras CNN trained briefly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def onnx_cnn(path: Path, rows: int = 40, seed: int = 0) -> tuple[Path, Path]:
+    """Conv + BatchNorm + ReLU, depthwise conv with a residual add, max pool, global average pool,
+    Gemm, Softmax over a [N, 1, 8, 8] input. Returns (model.onnx, sample.npz)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+
+    def init(name: str, shape: tuple[int, ...], low: float | None = None) -> onnx.TensorProto:
+        value = rng.uniform(low, 1.5, shape) if low is not None else rng.normal(0, 0.6, shape)
+        return numpy_helper.from_array(value.astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c1", "g", "be", "m", "v"], ["bn"]),
+        helper.make_node("Relu", ["bn"], ["r1"]),
+        helper.make_node("Conv", ["r1", "wd", "bd"], ["dw"], pads=[1, 1, 1, 1], group=4),
+        helper.make_node("Add", ["dw", "r1"], ["res"]),
+        helper.make_node("MaxPool", ["res"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("GlobalAveragePool", ["p1"], ["gap"]),
+        helper.make_node("Flatten", ["gap"], ["f"]),
+        helper.make_node("Gemm", ["f", "wf", "bf"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
+    ]
+    inits = [init("w1", (4, 1, 3, 3)), init("b1", (4,)), init("wd", (4, 1, 3, 3)), init("bd", (4,)),
+             init("wf", (10, 4)), init("bf", (10,)), init("g", (4,), 0.5), init("be", (4,)), init("m", (4,)),
+             init("v", (4,), 0.5)]
+    graph = helper.make_graph(nodes, "tiny_cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1, 8, 8])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="edgepack-tests")
+    path.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path / "cnn.onnx"))
+    np.savez(path / "sample.npz", x=rng.uniform(0, 1, (rows, 1, 8, 8)).astype(np.float32))
+    return path / "cnn.onnx", path / "sample.npz"

@@ -1,0 +1,74 @@
+"""The device side of tensor packages: edgepack-score on JSON lines of nested arrays (top-k, error lines,
+exit codes), selftest, and a runtime that refuses what it cannot read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from edgepack.runtime.errors import PackageError, RecordError
+from edgepack.runtime.package import Package, check_manifest
+from edgepack.runtime.tensor_scorer import TensorScorer
+
+
+def _score(package, lines: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edgepack.runtime", str(package), *args], input=lines,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_score_cli_writes_top_k_per_image(digits_package, digits):
+    images = np.load(digits / "holdout.npz")["image"][:3]
+    lines = "".join(json.dumps({"id": f"img{i}", "image": img.tolist()}) + "\n" for i, img in enumerate(images))
+    proc = _score(digits_package.path, lines, "--id-field", "id")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["img0", "img1", "img2"]
+    from edgepack.converters.sources import load_source
+
+    probs = load_source(digits / "digits.keras").predict_tensors({"image": images})["probabilities"]
+    for row, p in zip(rows, probs):
+        assert row["label"] == int(np.argmax(p))
+        assert len(row["top_k"]) == 5
+        assert abs(row["top_k"][0]["probability"] - float(np.max(p))) < 1e-5
+
+
+def test_score_cli_rejects_bad_records_and_scores_the_rest(digits_package, digits):
+    image = np.load(digits / "holdout.npz")["image"][0].tolist()
+    lines = "\n".join([json.dumps({"image": image}), json.dumps({"image": [[1, 2]]}), "not json",
+                       json.dumps({"other": 1}), json.dumps({"image": image})]) + "\n"
+    proc = _score(digits_package.path, lines)
+    assert proc.returncode == 3
+    assert len(proc.stdout.splitlines()) == 2
+    errors = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert [e["line"] for e in errors] == [2, 3, 4]
+    assert "shape [1, 2] where the model takes [8, 8, 1]" in errors[0]["reason"]
+    assert errors[2]["field"] == "image"
+
+
+def test_selftest_passes_on_a_tensor_package(digits_package):
+    proc = subprocess.run([sys.executable, "-m", "edgepack.runtime", "selftest", str(digits_package.path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "top-1 agreement" in proc.stdout and "PASS" in proc.stdout
+
+
+def test_predict_checks_shapes(digits_package):
+    scorer = TensorScorer.load(digits_package.path)
+    with pytest.raises(RecordError, match="shape"):
+        scorer.predict({"image": np.zeros((2, 8, 8), dtype=np.float32)})
+    with pytest.raises(RecordError, match="NaN"):
+        scorer.predict({"image": np.full((1, 8, 8, 1), np.nan, dtype=np.float32)})
+    assert scorer.predict({"image": np.zeros((3, 8, 8, 1))})["probabilities"].shape == (3, 10)
+
+
+def test_version_2_needs_tensors_and_unknown_versions_are_refused(digits_package):
+    manifest = Package.open(digits_package.path).manifest
+    broken = json.loads(json.dumps(manifest))
+    broken["inputs"] = {"features": []}
+    with pytest.raises(PackageError, match="inputs.tensors"):
+        check_manifest(broken, "here")
+    with pytest.raises(PackageError, match="unknown package format version 3"):
+        check_manifest(dict(manifest, format_version=3), "here")

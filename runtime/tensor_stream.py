@@ -82,3 +82,30 @@ def _error(errors: IO[str], number: int, err: RecordError, ident: Any, id_field:
         entry["id"] = ident
     errors.write(json.dumps(entry) + "\n")
     counts.rejected += 1
+
+
+def score_npy(scorer: Any, source: BinaryIO, out: IO[bytes], errors: IO[str]) -> TensorCounts:
+    """A `.npy` file (watch mode): one array [N, ...] for a package with one input, scored in batches.
+    Its rows become output lines 1..N; a file that is not a numeric array of the input's shape is
+    rejected whole, as one error line. Never unpickles (allow_pickle=False)."""
+    import numpy as np
+
+    counts = TensorCounts()
+    if len(scorer.inputs) != 1:
+        _error(errors, 1, RecordError(f"a .npy file feeds one input; this model takes {len(scorer.inputs)}"), None, None, counts)
+        return counts
+    spec = scorer.inputs[0]
+    try:
+        array = np.load(source, mmap_mode=None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        _error(errors, 1, RecordError(f"not a readable .npy array: {exc}", field=spec.name), None, None, counts)
+        return counts
+    try:
+        for start in range(0, max(len(array), 1) if array.ndim else 1, BATCH_RECORDS):
+            batch = array[start:start + BATCH_RECORDS] if array.ndim else array
+            rows = scorer.format(scorer.predict({spec.name: batch}))
+            out.write("".join(json.dumps(r, allow_nan=False) + "\n" for r in rows).encode())
+            counts.scored += len(rows)
+    except RecordError as err:
+        _error(errors, 1, RecordError(f"the array does not fit the input: {err.reason}", field=spec.name), None, None, counts)
+    return counts

@@ -32,7 +32,7 @@ from .errors import EXIT_OK, DataError, UsageError
 from .scorer import Scorer
 from .stream import StreamOptions, StreamScorer
 
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".npy": "npy"}
 PROCESSING, DONE, FAILED = ".processing", "done", "failed"
 
 
@@ -167,14 +167,22 @@ class WatchFolder:
             head = source.read(4096)
         except OSError as exc:
             return self._fail(claimed, f"cannot read the file: {exc}")
+        tensor = getattr(self.scorer, "tensor", False)  # a tensor package (format version 2)
         with source:
-            if b"\x00" in head:
-                return self._fail(claimed, "the file is binary (NUL bytes), not JSON lines or CSV")
+            refused = _refusal(fmt, tensor, head)
+            if refused:
+                return self._fail(claimed, refused)
             source.seek(0)
             try:
                 with open(tmp_out, "wb") as sink, open(tmp_err, "w", encoding="utf-8") as errors:
-                    stream = StreamScorer(self.scorer, sink, errors, StreamOptions(format=fmt, id_field=self.options.id_field))
-                    counts = stream.run(source)
+                    if tensor:
+                        from .tensor_stream import score_npy, score_stream  # deferred: tensor packages only
+
+                        counts = score_npy(self.scorer, source, sink, errors) if fmt == "npy" else \
+                            score_stream(self.scorer, source, sink, errors, self.options.id_field)
+                    else:
+                        stream = StreamScorer(self.scorer, sink, errors, StreamOptions(format=fmt, id_field=self.options.id_field))
+                        counts = stream.run(source)
                     for handle in (sink, errors):
                         handle.flush()
                         os.fsync(handle.fileno())
@@ -216,6 +224,17 @@ class WatchFolder:
     def _say(self, text: str) -> None:
         if not self.options.quiet:
             print(f"edgepack-score: {text}", file=sys.stderr, flush=True)
+
+
+def _refusal(fmt: str, tensor: bool, head: bytes) -> str | None:
+    """Why a file cannot be scored by this package at all (None: go ahead)."""
+    if fmt == "npy":
+        return None if tensor else "a .npy file holds tensors; this package takes JSON lines or CSV records"
+    if tensor and fmt == "csv":
+        return "a tensor package takes JSON lines of named arrays or .npy files, not CSV"
+    if b"\x00" in head:
+        return "the file is binary (NUL bytes), not JSON lines or CSV"
+    return None
 
 
 def _remove(*paths: Path) -> None:

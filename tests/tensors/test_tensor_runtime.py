@@ -72,3 +72,21 @@ def test_version_2_needs_tensors_and_unknown_versions_are_refused(digits_package
         check_manifest(broken, "here")
     with pytest.raises(PackageError, match="unknown package format version 3"):
         check_manifest(dict(manifest, format_version=3), "here")
+
+
+def test_watch_mode_scores_npy_files(digits_package, digits, tmp_path):
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    images = np.load(digits / "holdout.npz")["image"][:40]
+    np.save(inbox / "batch.npy", images)
+    np.save(inbox / "wrong.npy", np.zeros((2, 3), dtype=np.float32))
+    lines = "".join(json.dumps({"image": img.tolist()}) + "\n" for img in images[:2])
+    (inbox / "two.jsonl").write_text(lines)
+    proc = subprocess.run([sys.executable, "-m", "edgepack.runtime", str(digits_package.path), "--watch", str(inbox),
+                           "--out", str(outbox), "--once", "--min-age", "0"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 3), proc.stderr
+    rows = [json.loads(line) for line in (outbox / "batch.jsonl").read_text().splitlines()]
+    assert len(rows) == 40 and all(len(r["top_k"]) == 5 for r in rows)
+    assert len((outbox / "two.jsonl").read_text().splitlines()) == 2
+    error = json.loads((outbox / "wrong.errors.jsonl").read_text())
+    assert "the array does not fit the input" in error["reason"]

@@ -166,5 +166,21 @@ def format_outputs(raw: dict[str, np.ndarray], outputs: list[TensorSpec], classe
     return rows
 
 
+def image_to_input(pixels: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """Pictures already at the input's size, as [N, height, width, channels] 0..255 values in the
+    declared channel order, -> the model's input: (p * scale - mean) / std per channel, in the input's
+    layout and dtype. The one preprocessing rule every runtime applies (docs/package-format.md)."""
+    image = spec.image or {}
+    if not image:
+        raise RecordError("this input takes no pictures (no image preprocessing is declared)", field=spec.name)
+    x = np.asarray(pixels, dtype=np.float32)
+    mean = np.asarray(image["mean"], dtype=np.float32)
+    std = np.asarray(image["std"], dtype=np.float32)
+    x = (x * np.float32(image["scale"]) - mean) / std
+    if spec.layout == "NCHW":
+        x = np.transpose(x, (0, 3, 1, 2))
+    return np.ascontiguousarray(x, dtype=DTYPES[spec.dtype])
+
+
 def _shape_text(shape: Any) -> str:
     return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"

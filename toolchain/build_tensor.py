@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..converters.package_writer import file_record, write_package
-from ..converters.sources.tensor_io import read_npz
+from ..converters.sources.tensor_io import read_sample
 from ..converters.targets.tensor import get_tensor_target
 from ..parity.runners.tensor import tensor_runners_for
 from ..parity.tensor_metrics import tensor_failures, tensor_metrics, tensor_profile
@@ -69,7 +69,7 @@ def build_tensor(opts: Any, source: Any, progress: Progress) -> tuple[Path, dict
     """Build a format version 2 package from a tensor source (`opts`: BuildOptions).
     Returns (package path, manifest, checks)."""
     with progress.step(f"reading {opts.sample.name} and running the model on it"):
-        inputs = read_npz(opts.sample, source.inputs)
+        inputs = read_sample(opts.sample, source.inputs)
         ref = source.predict_tensors(inputs)
         source.check_classifier(ref)
         source.sample_inputs = inputs  # representative data for full int8 calibration

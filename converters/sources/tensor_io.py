@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import DataError, ModelError
-from ...runtime.tensors import TensorSpec
+from ...runtime.tensors import TensorSpec, image_to_input
 
 
 def read_sidecars(path: Path) -> tuple[list[Any] | None, dict[str, Any]]:
@@ -88,6 +88,47 @@ def read_npz(path: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:
     if len(rows) != 1 or 0 in rows:
         raise DataError(f"the sample's arrays have different or zero row counts: {sorted(rows)}", where=str(path))
     return out
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def read_sample(path: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:
+    """The build's sample: an `.npz`, or a folder of PNG/JPEG pictures for a model with one image input."""
+    return read_images(path, inputs) if path.is_dir() else read_npz(path, inputs)
+
+
+def read_images(folder: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:
+    """A folder of pictures (sorted by name) for a model with one image input, read with Pillow: each
+    converted to the declared channels, resized to the declared size (bilinear), then prepared by
+    runtime.tensors.image_to_input, the rule every runtime applies. Raises DataError."""
+    if len(inputs) != 1 or not inputs[0].image:
+        raise DataError("a folder of pictures is a sample for a model with one image input, whose preprocessing "
+                        "is declared", where=str(folder),
+                        fix="declare it in MODEL.inputs.json ({input: {\"image\": {size, channels, scale, mean, std}}}) "
+                            "or pass an .npz sample")
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise DataError("reading pictures needs Pillow", fix="pip install 'edgepack[images]'") from exc
+    spec = inputs[0]
+    image = spec.image or {}
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"no PNG or JPEG pictures in {folder}", where=str(folder))
+    height, width = image["size"]
+    mode = "L" if image["channels"] == "L" else "RGB"
+    pixels = []
+    for path in files:
+        try:
+            with Image.open(path) as picture:
+                picture = picture.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+                array = np.asarray(picture, dtype=np.float32)
+        except (OSError, ValueError) as exc:  # Pillow's UnidentifiedImageError is an OSError
+            raise DataError(f"cannot read the picture {path.name}: {exc}", where=str(path)) from exc
+        array = array[..., None] if array.ndim == 2 else array
+        pixels.append(array[..., ::-1] if image["channels"] == "BGR" else array)
+    return {spec.name: image_to_input(np.stack(pixels), spec)}
 
 
 def softmax_like(values: np.ndarray) -> bool:

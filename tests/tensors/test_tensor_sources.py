@@ -46,3 +46,23 @@ def test_old_opset_and_garbage_are_refused(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="cannot read junk.onnx"):
         load_source(tmp_path / "junk.onnx")
+
+
+def test_a_folder_of_pictures_is_a_sample(digits, tmp_path):
+    """Pictures (8-bit grey PNGs) read with Pillow through the declared preprocessing give the model the
+    same inputs as the arrays they were made from, to within the 8-bit rounding."""
+    from edgepack.converters.sources.tensor_io import read_sample
+    from PIL import Image
+
+    images = np.load(digits / "holdout.npz")["image"][:12]  # 0..16
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i, img in enumerate(images):
+        Image.fromarray(np.round(img[..., 0] * 255 / 16).astype(np.uint8), mode="L").save(folder / f"{i:02d}.png")
+    source = load_source(digits / "digits.keras")
+    got = read_sample(folder, source.inputs)["image"]
+    assert got.shape == images.shape
+    assert np.max(np.abs(got - images)) <= 16 / 255 / 2 + 1e-6
+    (folder / "broken.png").write_bytes(b"not a picture")
+    with pytest.raises(DataError, match="cannot read the picture broken.png"):
+        read_sample(folder, source.inputs)

@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path,
                    help="trained model file (.joblib, .pkl, .keras, .onnx) or a Spark ML PipelineModel directory (PipelineModel.save)")
     p.add_argument("--sample", type=Path, required=True,
-                   help="CSV/Parquet sample of the model's input; for image/sequence models an .npz (one array per input name)")
+                   help="CSV/Parquet sample of the model's input; for image/sequence models an .npz (one array per "
+                        "input name) or, for one image input, a folder of PNG/JPEG pictures")
     p.add_argument("-o", "--out", type=Path, required=True, help="output directory, or FILE.edgepack")
     p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")
     p.add_argument("--name", help="package name (default: the model file's name)")

@@ -4,18 +4,21 @@ the same TensorFlow function the other targets convert."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ....runtime.errors import ModelError
-from ..base import Artifact, check_options
+from ..base import Artifact, check_options, chosen_variants
+from .onnx_variants import VARIANTS, emit_variant
 from .tf_graph import frozen, tf_function
 
-OPTIONS: dict[str, Any] = {}
+OPTIONS: dict[str, Any] = {"variants": "float32,float16,int8-dynamic,int8-static"}
+KNOWN = {"float32": None, **{v: None for v in VARIANTS}}
 OPSET = 17
 
 
 def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
-    check_options("onnx", options or {}, OPTIONS)
+    opts = check_options("onnx", options or {}, OPTIONS)
     if source.framework == "onnx":
         import onnx
 
@@ -29,7 +32,16 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
              "inputs": [{"name": s.name, "input": s.name, "dtype": s.dtype, **({"layout": s.layout} if s.layout else {})}
                         for s in source.inputs],
              "outputs": {o.name: o.name for o in source.outputs}}
-    return [Artifact(id="onnx", format="onnx", files={"model.onnx": data}, entry=entry)]
+    base = Artifact(id="onnx", format="onnx", files={"model.onnx": data}, entry=entry)
+    built = [base]
+    for mode in chosen_variants("onnx", opts["variants"], KNOWN):
+        if mode == "float32":
+            continue
+        try:
+            built.append(emit_variant(base, mode, source))
+        except Exception as exc:  # a quantizer refusing a graph loses the variant, not the package
+            print(f"onnx-{mode}: not built: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return built
 
 
 def _from_keras(source: Any) -> tuple[bytes, dict[str, str], dict[str, int]]:

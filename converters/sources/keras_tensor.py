@@ -30,6 +30,14 @@ def load(path: Path) -> Any:
     return KerasSource.load(path, model) if is_flat(model) else KerasTensorSource(model, path)
 
 
+def input_name(tensor: Any) -> str:
+    """The name of the Input layer behind a model input (what a saved model is reloaded with; the
+    KerasTensor's own name differs before saving, e.g. 'keras_tensor' against 'input_layer')."""
+    history = getattr(tensor, "_keras_history", None)
+    layer = history[0] if history else None
+    return str(getattr(layer, "name", None) or tensor.name.split(":")[0])
+
+
 class KerasTensorSource:
     framework = "keras"
     kind = "tensor"
@@ -40,7 +48,7 @@ class KerasTensorSource:
         classes, extra = read_sidecars(path)
         self.inputs: list[TensorSpec] = []
         for tensor in model.inputs:
-            name = tensor.name.split(":")[0]
+            name = input_name(tensor)
             dtype = _DTYPES.get(str(tensor.dtype).replace("<dtype: '", "").rstrip("'>"), "float32")
             self.inputs.append(input_spec(name, dtype, tuple(tensor.shape), extra.get(name, {}), channels_last=True))
         activation = _last_activation(model)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 SAMPLE_ROWS = 256
-EPOCHS = 12
+EPOCHS = 25
 
 
 def build_model(dense_units: int = 128):  # noqa: ANN201  (a keras.Model; keras is imported here)

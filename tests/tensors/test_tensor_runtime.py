@@ -90,3 +90,14 @@ def test_watch_mode_scores_npy_files(digits_package, digits, tmp_path):
     assert len((outbox / "two.jsonl").read_text().splitlines()) == 2
     error = json.loads((outbox / "wrong.errors.jsonl").read_text())
     assert "the array does not fit the input" in error["reason"]
+
+
+def test_tabular_commands_explain_tensor_packages(digits_package):
+    """edgepack inspect shows a tensor package; commands for tabular packages refuse it in words, exit 4."""
+    run = [sys.executable, "-m", "edgepack.toolchain.cli"]
+    shown = subprocess.run([*run, "inspect", str(digits_package.path)], capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    assert "[N, 8, 8, 1]" in shown.stdout and "NHWC" in shown.stdout and "tflite-int8" in shown.stdout
+    refused = subprocess.run([*run, "parity", str(digits_package.path)], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 4
+    assert "this is a tensor package" in refused.stderr and "Traceback" not in refused.stderr

@@ -146,7 +146,40 @@ def _slice_by_index(x: np.ndarray, begin: Any, end: Any, stride: Any = None, beg
     return np.squeeze(y, axis=tuple(i for i in range(n) if sq[i])) if any(sq) else y
 
 
+def _gather(x: np.ndarray, indices: Any, axis: Any = 0, batch_dims: Any = 0, validate_indices: Any = False) -> np.ndarray:
+    if int(batch_dims) != 0:
+        raise SpecError("gather with batch_dims is outside the supported subset")
+    idx = np.asarray(indices).astype(np.int64)
+    size = x.shape[int(axis)]
+    if np.any((idx < -size) | (idx >= size)):
+        raise SpecError("gather index out of range")
+    return np.take(x, idx, axis=int(axis))
+
+
+def _gather_along_axis(x: np.ndarray, indices: Any, axis: Any = 0, validate_indices: Any = False) -> np.ndarray:
+    return np.take_along_axis(x, np.asarray(indices).astype(np.int64), axis=int(axis))
+
+
 TENSOR_OPS: dict[str, Callable[..., Any]] = {
+    # comparisons, selection and gathers (Embedding lowers to a bounds check, select and gather)
+    "less": lambda x, y: np.less(x, y),
+    "less_equal": lambda x, y: np.less_equal(x, y),
+    "greater": lambda x, y: np.greater(x, y),
+    "greater_equal": lambda x, y: np.greater_equal(x, y),
+    "equal": lambda x, y: np.equal(x, y),
+    "not_equal": lambda x, y: np.not_equal(x, y),
+    "logical_and": lambda x, y: np.logical_and(x, y),
+    "logical_or": lambda x, y: np.logical_or(x, y),
+    "logical_not": lambda x: np.logical_not(x),
+    "select": lambda cond, a, b: np.where(cond, a, b),
+    "gather": _gather,
+    "gather_along_axis": _gather_along_axis,
+    "floor": lambda x: np.floor(x),
+    "square": lambda x: (x * x).astype(x.dtype),
+    "pow": lambda x, y: np.power(x, y),
+    "reduce_min": _reduce(np.min),
+    "reduce_prod": _reduce(np.prod),
+    "tile": lambda x, reps: np.tile(x, [int(r) for r in np.asarray(reps).reshape(-1)]),
     "conv": _conv,
     "max_pool": _pool("max"),
     "avg_pool": _pool("avg"),

@@ -34,7 +34,7 @@ def run_tflite(package: Any, art: Any, inputs: dict[str, np.ndarray]) -> dict[st
     parts: dict[str, list[np.ndarray]] = {name: [] for name in entry["outputs"]}
     n = len(next(iter(feeds.values())))
     for start in range(0, n, 32):  # the signature runner resizes per call; batches bound its memory
-        out = runner(**{k: v[start:start + 32].astype(np.float32) for k, v in feeds.items()})
+        out = runner(**{k: v[start:start + 32] for k, v in feeds.items()})
         for name, tensor in entry["outputs"].items():
             parts[name].append(np.asarray(out[tensor]))
     return {name: np.concatenate(p) for name, p in parts.items()}
@@ -44,7 +44,8 @@ def run_tfjs_wasm(package: Any, art: Any, inputs: dict[str, np.ndarray], backend
     entry = art.entry
     feeds = artifact_feeds(entry["inputs"], input_specs(package.manifest), inputs)
     request = {"package": package.location, "artifact": art.id, "backend": backend,
-               "inputs": {k: {"dims": list(v.shape), "data": v.astype(np.float32).reshape(-1).tolist()} for k, v in feeds.items()}}
+               "inputs": {k: {"dims": list(v.shape), "dtype": "int32" if v.dtype.kind in "iub" else "float32",
+                              "data": v.reshape(-1).tolist()} for k, v in feeds.items()}}
     proc = subprocess.run([NODE, str(WEB_DIR / "bin" / "tensor-run.mjs")], input=json.dumps(request),
                           capture_output=True, text=True, timeout=TIMEOUT, cwd=WEB_DIR)
     if proc.returncode != 0:
@@ -67,7 +68,7 @@ def run_coreml_spec(package: Any, art: Any, inputs: dict[str, np.ndarray]) -> di
 
     model = CoreMLModel.from_bytes(package.artifact_bytes(art), read_file)
     feeds = artifact_feeds(entry["inputs"], input_specs(package.manifest), inputs)
-    result = model.predict({k: v.astype(np.float32) for k, v in feeds.items()})
+    result = model.predict(feeds)
     return {name: np.asarray(result[tensor]) for name, tensor in entry["outputs"].items()}
 
 

@@ -76,3 +76,25 @@ def mobilenet_v2(folder: Path, rows: int = 16, seed: int = 0) -> tuple[Path, Pat
 
     np.savez(folder / "sample.npz", **{input_name(model.inputs[0]): x})
     return folder / "mobilenet_v2.keras", folder / "sample.npz"
+
+
+def keras_sequence(folder: Path, rows: int = 64, seed: int = 0) -> tuple[Path, Path]:
+    """Two inputs: int32 tokens [N, 12] through Embedding + Conv1D + global max pooling, and 3 numbers
+    through a Normalization layer; concatenated into Dense layers and a softmax over 4 classes."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    tokens = keras.Input((12,), dtype="int32", name="tokens")
+    extra = keras.Input((3,), name="extra")
+    x = layers.Embedding(50, 8)(tokens)
+    x = layers.Conv1D(8, 3, padding="same", activation="relu")(x)
+    x = layers.GlobalMaxPooling1D()(x)
+    x = layers.Concatenate()([x, layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 9.0])(extra)])
+    out = layers.Dense(4, activation="softmax")(layers.Dense(16, activation="relu")(x))
+    folder.mkdir(parents=True, exist_ok=True)
+    keras.Model([tokens, extra], out).save(folder / "sequence.keras")
+    rng = np.random.default_rng(seed)
+    np.savez(folder / "sample.npz", tokens=rng.integers(0, 50, (rows, 12)).astype(np.int32),
+             extra=rng.normal(2, 2, (rows, 3)).astype(np.float32))
+    return folder / "sequence.keras", folder / "sample.npz"

@@ -147,3 +147,29 @@ def test_int8_tflite_of_a_trained_cnn_is_small_and_keeps_its_labels(digits_packa
     float32 = np.argmax(run(package, package.artifact("tflite"), images)["probabilities"], axis=1)
     int8 = np.argmax(run(package, package.artifact("tflite-int8"), images)["probabilities"], axis=1)
     assert np.mean(int8 == float32) >= 0.99
+
+
+def test_sequence_model_with_two_inputs_reaches_every_format(tmp_path):
+    """Embedding over int32 tokens, Conv1D, a second numeric input through Normalization."""
+    from edgepack.toolchain.build import BuildOptions, build
+
+    from .models import keras_sequence
+
+    model, sample = keras_sequence(tmp_path)
+    result = build(BuildOptions(model=model, sample=sample, out=tmp_path / "package", quiet=True,
+                                targets=list(FORMATS), target_options={f: {"variants": "float32"} for f in FORMATS}))
+    assert [t["dtype"] for t in result.manifest["inputs"]["tensors"]] == ["int32", "float32"]
+    for check in result.checks:
+        assert check["status"] == "pass", check
+        assert check["metrics"]["top1_agreement"] == 1.0 and check["metrics"]["max_abs_error"] <= 1e-4
+    scorer_lines = "".join(json.dumps({"tokens": list(range(12)), "extra": [0.5, 1.0, 2.0]}) + "\n" for _ in range(2))
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "edgepack.runtime", str(result.path)], input=scorer_lines,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2, proc.stderr
+    bad = json.dumps({"tokens": [0.5] * 12, "extra": [0.0, 0.0, 0.0]}) + "\n"
+    proc = subprocess.run([sys.executable, "-m", "edgepack.runtime", str(result.path)], input=bad,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3 and "expected integers (int32)" in proc.stderr

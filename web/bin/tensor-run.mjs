@@ -26,7 +26,10 @@ for (const f of entry.files ?? [{ file: entry.file, sha256: entry.sha256 }]) {
 }
 const engine = await createEngine(request.backend ?? 'wasm', files, entry);
 const feeds = {};
-for (const [name, t] of Object.entries(request.inputs)) feeds[name] = { data: Float32Array.from(t.data), dims: t.dims, dtype: 'float32' };
+for (const [name, t] of Object.entries(request.inputs)) {
+  const int = t.dtype === 'int32';
+  feeds[name] = { data: int ? Int32Array.from(t.data) : Float32Array.from(t.data), dims: t.dims, dtype: int ? 'int32' : 'float32' };
+}
 const out = await engine.run(feeds, Object.values(entry.outputs));
 const result = {};
 for (const [name, t] of Object.entries(out)) result[name] = { dims: t.dims, data: Array.from(t.data) };

@@ -12,11 +12,13 @@ import importlib.metadata
 import json
 from typing import Any
 
+import numpy as np
+
 from ....runtime.errors import ModelError
 from ..base import Artifact, check_options, chosen_variants
 from ..coreml_keras import _package_files, _renamed
 from ..coreml_proto import OS_FOR_SPEC
-from .tf_graph import tf_function
+from .tf_graph import input_dtype, tf_function
 
 OPTIONS: dict[str, Any] = {"variants": "float32,float16"}
 VARIANTS = {"float32": ("coreml", "float32"), "float16": ("coreml-float16", "float16")}
@@ -28,7 +30,8 @@ def _convert(fn: Any, source: Any, precision: str) -> Any:
 
     func = fn.function
     placeholders = [t.name.split(":")[0] for t in func.inputs if t.dtype != "resource"][: len(fn.inputs)]
-    inputs = [ct.TensorType(name=p, shape=(ct.RangeDim(1, MAX_ROWS), *[int(d) for d in t.shape[1:]]))
+    inputs = [ct.TensorType(name=p, shape=(ct.RangeDim(1, MAX_ROWS), *[int(d) for d in t.shape[1:]]),
+                            dtype=np.int32 if t.dtype.is_integer else np.float32)
               for p, t in zip(placeholders, func.inputs)]
     try:
         ml = ct.convert([func], source="tensorflow", convert_to="mlprogram", inputs=inputs,
@@ -61,7 +64,7 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
             "default": ident == "coreml",
             "converter": {"name": f"coremltools (from {fn.converter['name']} {fn.converter['version']})",
                           "version": importlib.metadata.version("coremltools")},
-            "inputs": [{"name": n, "input": n, "dtype": "float32", **({"layout": fn.layouts[n]} if fn.layouts.get(n) else {})}
+            "inputs": [{"name": n, "input": n, "dtype": input_dtype(fn, n), **({"layout": fn.layouts[n]} if fn.layouts.get(n) else {})}
                        for n in fn.inputs],
             "outputs": {o: o for o in fn.outputs},
             "spec_version": version, **OS_FOR_SPEC.get(version, {}),

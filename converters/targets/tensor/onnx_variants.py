@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ....runtime.tensors import DTYPES
 from ...quantize.base import variant_artifact
 from ...quantize.onnx import _float16, _ort_converter, _quiet_quantizer
 from ..base import Artifact
@@ -46,7 +47,8 @@ def emit_variant(base: Artifact, mode: str, source: Any) -> Artifact:
             quantization = "dynamic"
         else:
             sample = getattr(source, "sample_inputs", None) or {}
-            feeds = {t["name"]: np.asarray(sample[t["input"]][:CALIBRATION_ROWS], dtype=np.float32) for t in base.entry["inputs"]}
+            feeds = {t["name"]: np.asarray(sample[t["input"]][:CALIBRATION_ROWS], dtype=DTYPES[t["dtype"]])
+                     for t in base.entry["inputs"]}
             rows = [{k: v[i:i + 1] for k, v in feeds.items()} for i in range(len(next(iter(feeds.values()))))]
 
             class Reader(CalibrationDataReader):

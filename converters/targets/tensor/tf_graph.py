@@ -31,8 +31,13 @@ class TFFunction:
     layouts: dict[str, str | None]
     outputs: list[str]
     converter: dict[str, str]
+    dtypes: dict[str, str] | None = None  # package input name -> dtype (float32 unless the model says otherwise)
     keep: Any = None  # what holds the function's variables (the Keras model, the loaded SavedModel)
     _tmp: Any = None
+
+
+def input_dtype(fn: TFFunction, name: str) -> str:
+    return (fn.dtypes or {}).get(name, "float32")
 
 
 def channels_last(layout: str | None) -> str | None:
@@ -41,7 +46,9 @@ def channels_last(layout: str | None) -> str | None:
 
 def tf_function(source: Any) -> TFFunction:
     """The source's model as one TensorFlow function. Raises ModelError when it cannot be made."""
-    return _onnx_function(source) if source.framework == "onnx" else _keras_function(source)
+    fn = _onnx_function(source) if source.framework == "onnx" else _keras_function(source)
+    fn.dtypes = {s.name: s.dtype for s in source.inputs}
+    return fn
 
 
 def _keras_function(source: Any) -> TFFunction:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..base import Artifact, check_options, chosen_variants
 from ..tfjs import run_converter, unfuse_activations
-from .tf_graph import save_model, tf_function
+from .tf_graph import input_dtype, save_model, tf_function
 
 OPTIONS: dict[str, Any] = {"variants": "float32,float16,uint8"}
 VARIANTS: dict[str, tuple[str, str, str | None, str | None]] = {
@@ -44,7 +44,7 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
                      "default": variant == "float32",
                      "converter": {"name": f"tensorflowjs (from {fn.converter['name']} {fn.converter['version']})",
                                    "version": version("tensorflowjs")},
-                     "inputs": [{"name": signature["inputs"][n]["name"].split(":")[0], "input": n, "dtype": "float32",
+                     "inputs": [{"name": signature["inputs"][n]["name"].split(":")[0], "input": n, "dtype": input_dtype(fn, n),
                                  **({"layout": fn.layouts[n]} if fn.layouts.get(n) else {})} for n in fn.inputs],
                      "outputs": {o: signature["outputs"][o]["name"].split(":")[0] for o in fn.outputs}}
             if quantization:

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from ....runtime.errors import ModelError
-from ....runtime.tensors import relayout
+from ....runtime.tensors import DTYPES, relayout
 from ..base import Artifact, check_options, chosen_variants
-from .tf_graph import TFFunction, save_model, tf_function
+from .tf_graph import TFFunction, input_dtype, save_model, tf_function
 
 OPTIONS: dict[str, Any] = {"variants": "float32,float16,int8-dynamic,int8"}
 REPRESENTATIVE_ROWS = 100
@@ -56,7 +56,7 @@ def convert(fn: TFFunction, saved: str, variant: str, sample: dict[str, np.ndarr
 
 
 def _to_layout(array: np.ndarray, fn: TFFunction, name: str) -> np.ndarray:
-    return relayout(np.asarray(array, dtype=np.float32), _package_layout(fn, name), fn.layouts.get(name))
+    return relayout(np.asarray(array, dtype=DTYPES[input_dtype(fn, name)]), _package_layout(fn, name), fn.layouts.get(name))
 
 
 def _package_layout(fn: TFFunction, name: str) -> str | None:
@@ -94,7 +94,7 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
                  "converter": {"name": f"tensorflow.lite (from {fn.converter['name']} {fn.converter['version']})",
                                "version": tf.__version__},
                  "signature": SIGNATURE,
-                 "inputs": [{"name": _pick(n, sig_in), "input": n, "dtype": "float32",
+                 "inputs": [{"name": _pick(n, sig_in), "input": n, "dtype": input_dtype(fn, n),
                              **({"layout": fn.layouts[n]} if fn.layouts.get(n) else {})} for n in fn.inputs],
                  "outputs": {o: _pick(o, sig_out) for o in fn.outputs}}
         if quantization:

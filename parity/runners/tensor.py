@@ -33,8 +33,9 @@ def run_tflite(package: Any, art: Any, inputs: dict[str, np.ndarray]) -> dict[st
     feeds = artifact_feeds(entry["inputs"], input_specs(package.manifest), inputs)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in entry["outputs"]}
     n = len(next(iter(feeds.values())))
-    for start in range(0, n, 32):  # the signature runner resizes per call; batches bound its memory
-        out = runner(**{k: v[start:start + 32] for k, v in feeds.items()})
+    step = int(entry.get("batch") or 32)  # a fixed-batch artifact (recurrent layers) takes `batch` rows a call
+    for start in range(0, n, step):  # the signature runner resizes per call; batches bound its memory
+        out = runner(**{k: v[start:start + step] for k, v in feeds.items()})
         for name, tensor in entry["outputs"].items():
             parts[name].append(np.asarray(out[tensor]))
     return {name: np.concatenate(p) for name, p in parts.items()}

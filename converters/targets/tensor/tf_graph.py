@@ -44,18 +44,19 @@ def channels_last(layout: str | None) -> str | None:
     return {"NCHW": "NHWC", "NCW": "NWC"}.get(layout or "", layout)
 
 
-def tf_function(source: Any) -> TFFunction:
-    """The source's model as one TensorFlow function. Raises ModelError when it cannot be made."""
-    fn = _onnx_function(source) if source.framework == "onnx" else _keras_function(source)
+def tf_function(source: Any, batch: int | None = None) -> TFFunction:
+    """The source's model as one TensorFlow function (`batch`: a fixed batch size, for converters that need
+    static shapes; Keras only). Raises ModelError when it cannot be made."""
+    fn = _onnx_function(source) if source.framework == "onnx" else _keras_function(source, batch)
     fn.dtypes = {s.name: s.dtype for s in source.inputs}
     return fn
 
 
-def _keras_function(source: Any) -> TFFunction:
+def _keras_function(source: Any, batch: int | None = None) -> TFFunction:
     import keras
     import tensorflow as tf
 
-    specs = [tf.TensorSpec([None, *s.shape[1:]], tf.as_dtype(s.dtype), name=s.name) for s in source.inputs]
+    specs = [tf.TensorSpec([batch, *s.shape[1:]], tf.as_dtype(s.dtype), name=s.name) for s in source.inputs]
     names = [o.name for o in source.outputs]
     model = source.model
 

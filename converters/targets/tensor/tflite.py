@@ -76,17 +76,19 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
     opts = check_options("tflite", options or {}, OPTIONS)
     fn = tf_function(source)
     fn.package_layouts = {s.name: s.layout for s in source.inputs}  # type: ignore[attr-defined]
+    batch = None
+    try:
+        built = _convert_all(fn, opts, source)
+    except ModelError as err:
+        # Recurrent layers (GRU, LSTM) keep a TensorList whose element shape must be static: TFLite's
+        # builtins take them (as fused sequence ops) only with a fixed batch. One row per call then.
+        if "TensorList" not in err.what or source.framework != "keras":
+            raise
+        batch = 1
+        fn = tf_function(source, batch=batch)
+        fn.package_layouts = {s.name: s.layout for s in source.inputs}  # type: ignore[attr-defined]
+        built = _convert_all(fn, opts, source)
     artifacts = []
-    with tempfile.TemporaryDirectory(prefix="edgepack-tflite-") as tmp:
-        saved = save_model(fn, os.path.join(tmp, "saved_model"))
-        built = {}
-        for variant in chosen_variants("tflite", opts["variants"], VARIANTS):
-            try:
-                built[variant] = convert(fn, saved, variant, getattr(source, "sample_inputs", None))
-            except ModelError as err:
-                if variant == "float32":
-                    raise
-                print(f"{VARIANTS[variant][0]}: not built: {err.what}", file=sys.stderr)
     for variant, data in built.items():
         art_id, file, precision, quantization = VARIANTS[variant]
         sig_in, sig_out = signature_names(data)
@@ -99,8 +101,26 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
                  "outputs": {o: _pick(o, sig_out) for o in fn.outputs}}
         if quantization:
             entry["quantization"] = quantization
+        if batch:
+            entry["batch"] = batch  # the artifact takes exactly this many rows per call
         artifacts.append(Artifact(id=art_id, format="tflite", files={file: data}, entry=entry))
     return artifacts
+
+
+def _convert_all(fn: TFFunction, opts: dict[str, Any], source: Any) -> dict[str, bytes]:
+    """Every requested variant's flatbuffer; a variant other than float32 that fails is left out (said on
+    stderr), float32 failing raises ModelError."""
+    built = {}
+    with tempfile.TemporaryDirectory(prefix="edgepack-tflite-") as tmp:
+        saved = save_model(fn, os.path.join(tmp, "saved_model"))
+        for variant in chosen_variants("tflite", opts["variants"], VARIANTS):
+            try:
+                built[variant] = convert(fn, saved, variant, getattr(source, "sample_inputs", None))
+            except ModelError as err:
+                if variant == "float32":
+                    raise
+                print(f"{VARIANTS[variant][0]}: not built: {err.what}", file=sys.stderr)
+    return built
 
 
 def _pick(name: str, names: list[str]) -> str:

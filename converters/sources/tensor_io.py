@@ -56,7 +56,32 @@ def input_spec(name: str, dtype: str, shape: tuple[int | None, ...], extra: dict
         raise ModelError(f"input {name!r} has shape {list(shape)}: edgepack needs every dimension but the batch fixed",
                          fix="export the model with a fixed input size (only the batch may be dynamic)")
     layout = extra.get("layout") or guess_layout(shape, channels_last)
-    return TensorSpec(name=name, dtype=dtype, shape=(None, *shape[1:]), layout=layout, image=extra.get("image"))
+    image = extra.get("image")
+    if image is not None:
+        _check_image(name, image, layout, shape)
+    return TensorSpec(name=name, dtype=dtype, shape=(None, *shape[1:]), layout=layout, image=image)
+
+
+def _check_image(name: str, image: Any, layout: str | None, shape: tuple[int | None, ...]) -> None:
+    """The declared preprocessing of an image input must be complete and fit the input's shape."""
+    fix = ('declare {"size": [height, width], "channels": "RGB"|"BGR"|"L", "scale": number, "mean": [...], '
+           '"std": [...]} (one mean/std per channel) in MODEL.inputs.json')
+    try:
+        channels = 1 if image["channels"] == "L" else 3
+        ok = (image["channels"] in ("RGB", "BGR", "L") and len(image["size"]) == 2
+              and all(isinstance(v, int) and v > 0 for v in image["size"]) and isinstance(image["scale"], (int, float))
+              and len(image["mean"]) == channels and len(image["std"]) == channels and all(v > 0 for v in image["std"]))
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ModelError(f"the image preprocessing declared for input {name!r} is incomplete or inconsistent", fix=fix)
+    if layout not in ("NHWC", "NCHW"):
+        raise ModelError(f"input {name!r} has layout {layout} and cannot take pictures", fix="images need NHWC or NCHW")
+    dims = shape[1:3] if layout == "NHWC" else shape[2:4]
+    depth = shape[3] if layout == "NHWC" else shape[1]
+    if list(dims) != list(image["size"]) or depth != channels:
+        raise ModelError(f"input {name!r} takes {list(shape[1:])} ({layout}) but the image preprocessing declares "
+                         f"{image['size']} with {image['channels']}", fix=fix)
 
 
 def read_npz(path: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:

@@ -66,3 +66,18 @@ def test_a_folder_of_pictures_is_a_sample(digits, tmp_path):
     (folder / "broken.png").write_bytes(b"not a picture")
     with pytest.raises(DataError, match="cannot read the picture broken.png"):
         read_sample(folder, source.inputs)
+
+
+def test_incomplete_image_preprocessing_is_refused(tmp_path):
+    import json
+
+    model, _ = onnx_cnn(tmp_path)
+    (tmp_path / "cnn.inputs.json").write_text(json.dumps({"x": {"image": {"size": [8, 8], "channels": "RGB"}}}))
+    with pytest.raises(ModelError, match="image preprocessing declared for input 'x' is incomplete"):
+        load_source(model)
+    good = {"size": [8, 8], "channels": "L", "scale": 1 / 255, "mean": [0.5], "std": [0.25]}
+    (tmp_path / "cnn.inputs.json").write_text(json.dumps({"x": {"image": {**good, "size": [9, 9]}}}))
+    with pytest.raises(ModelError, match=r"takes \[1, 8, 8\] \(NCHW\)"):
+        load_source(model)
+    (tmp_path / "cnn.inputs.json").write_text(json.dumps({"x": {"image": good}}))
+    assert load_source(model).inputs[0].image == good

@@ -6,12 +6,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHURN := build/churn
+DIGITS := build/digits
 PYTEST_ARGS ?=
 
 WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint install bench clean web web-test java
+.PHONY: demo test lint install bench clean web web-test java digits
 .PHONY: device-test device-test-arm64 device-tools
 
 install: $(STAMP) java
@@ -39,6 +40,12 @@ $(CHURN)/churn.csv: examples/churn/generate.py | $(STAMP)
 
 $(CHURN)/churn.joblib: $(CHURN)/churn.csv examples/churn/train.py
 	$(PY) examples/churn/train.py --data $(CHURN)/churn.csv --out $(CHURN)
+
+# The image example: a small CNN trained on scikit-learn's digits, packaged to all four formats.
+digits: $(STAMP) $(WEB_STAMP)
+	$(PY) examples/digits/train.py --out $(DIGITS)
+	$(VENV)/bin/edgepack build $(DIGITS)/digits.keras --sample $(DIGITS)/sample.npz \
+		--targets onnx,tflite,tfjs,coreml --name digits -o $(DIGITS)/package
 
 demo: $(STAMP) $(CHURN)/churn.joblib
 	$(VENV)/bin/edgepack build $(CHURN)/churn.joblib --sample $(CHURN)/sample.csv --label-column churn \

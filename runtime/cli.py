@@ -71,7 +71,8 @@ def _score_parser() -> argparse.ArgumentParser:
                     "Never opens a network connection. `edgepack-score selftest PACKAGE` checks a package.",
         epilog=EXAMPLES + "\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
-    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX artifact)")
+    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX "
+                        "artifact); for a tensor package also a TFLite one, with ai-edge-litert installed")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
                         help="input format on stdin: JSON lines, or CSV with a header row (default: jsonl)")
     parser.add_argument("--id-field", metavar="NAME", help="field (or CSV column) copied into each output line as \"id\"")

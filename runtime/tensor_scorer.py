@@ -58,14 +58,18 @@ class TensorScorer:
 
     @classmethod
     def load(cls, path: Any, artifact: str | None = None, threads: int = 1) -> TensorScorer:
-        """Open and verify a package and load its ONNX artifact. Raises PackageError."""
-        import onnxruntime as ort  # the one heavy import of the device runtime
-
+        """Open and verify a package and load its ONNX artifact (or, by id, a TFLite one). Raises PackageError."""
         package = path if isinstance(path, Package) else Package.open(path)
         art = package.artifact(artifact, format="onnx")
+        if art.format == "tflite":  # boards without an onnxruntime wheel: the optional tflite extra
+            from .tflite_session import TFLiteSession  # deferred: only a chosen TFLite artifact needs it
+
+            return cls(package, art, TFLiteSession(package.artifact_bytes(art), art.entry, threads))
         if art.format != "onnx":
-            raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX artifacts",
-                               fix="choose an ONNX artifact (edgepack inspect lists them)")
+            raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX and TFLite artifacts",
+                               fix="choose an ONNX or TFLite artifact (edgepack inspect lists them)")
+        import onnxruntime as ort  # the one heavy import of the device runtime
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

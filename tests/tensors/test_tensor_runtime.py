@@ -101,3 +101,40 @@ def test_tabular_commands_explain_tensor_packages(digits_package):
     refused = subprocess.run([*run, "parity", str(digits_package.path)], capture_output=True, text=True, timeout=300)
     assert refused.returncode == 4
     assert "this is a tensor package" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_tensor_scoring_opens_no_socket_and_loads_no_heavy_library(digits_package, digits, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    # The tabular test's audit-hook script, loaded by path (tests/ is not a package).
+    spec = importlib.util.spec_from_file_location("runtime_imports", Path(__file__).parents[1] / "runtime" / "test_imports.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    code = module.NO_NETWORK.format(forbidden=module.FORBIDDEN)
+    image = np.load(digits / "holdout.npz")["image"][:2]
+    record = json.dumps({"image": image[0].tolist()}) + "\n"
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "a.npy", image)
+    runs = [([str(digits_package.path)], record), (["selftest", str(digits_package.path)], ""),
+            ([str(digits_package.path), "--watch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--once",
+              "--min-age", "0"], "")]
+    for args, stdin in runs:
+        result = subprocess.run([sys.executable, "-c", code, *args], input=stdin, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert "NETWORK" not in result.stderr and "FORBIDDEN \n" in result.stderr
+    assert len((tmp_path / "out" / "a.jsonl").read_text().splitlines()) == 2
+
+
+def test_score_cli_runs_the_tflite_artifact_with_the_same_output(digits_package, digits):
+    images = np.load(digits / "holdout.npz")["image"][:4]
+    lines = "".join(json.dumps({"image": img.tolist()}) + "\n" for img in images)
+    onnx = _score(digits_package.path, lines)
+    tflite = _score(digits_package.path, lines, "--artifact", "tflite")
+    assert tflite.returncode == 0, tflite.stderr
+    for a, b in zip(onnx.stdout.splitlines(), tflite.stdout.splitlines()):
+        a, b = json.loads(a), json.loads(b)
+        assert a["label"] == b["label"]
+        assert abs(a["top_k"][0]["probability"] - b["top_k"][0]["probability"]) < 1e-5
+    refused = _score(digits_package.path, lines, "--artifact", "tfjs")
+    assert refused.returncode == 4 and "runs ONNX and TFLite artifacts" in refused.stderr

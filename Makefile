@@ -12,8 +12,8 @@ PYTEST_ARGS ?=
 WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint install bench clean web web-test java digits
-.PHONY: device-test device-test-arm64 device-tools
+.PHONY: demo test lint typecheck install bench clean web web-test java digits
+.PHONY: device-test device-test-arm64 device-tools postgres codegen-tools
 
 install: $(STAMP) java
 
@@ -24,6 +24,21 @@ java:
 	@command -v java >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless) \
 		|| echo "warning: Java 17 could not be installed; Spark tests will be skipped"; }
+
+# PostgreSQL's server binaries for the shared-catalog tests (tests/toolchain/test_registry.py starts a
+# throwaway cluster); installed when missing and apt-get is there, otherwise those tests skip with the reason.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+		|| echo "warning: PostgreSQL could not be installed; its catalog tests will be skipped"; }
+
+# A 32-bit ARM cross compiler and qemu-user for the generated C's ARM check (tests/converters/test_codegen.py);
+# installed when missing and apt-get is there, otherwise that test skips with the reason.
+codegen-tools:
+	@command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 && command -v qemu-arm-static >/dev/null 2>&1 || { \
+		command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq gcc-arm-linux-gnueabihf qemu-user-static) \
+		|| echo "warning: no 32-bit ARM toolchain; the generated C's ARM check will be skipped"; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,7 +71,18 @@ demo: $(STAMP) $(CHURN)/churn.joblib
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) java lint web
+# mypy over the device runtime and the public API modules (the folders are mapped onto `edgepack.*` by
+# package-dir; a tree of symlinks gives mypy those names).
+TYPECHECK := build/typecheck
+PUBLIC_API := edgepack.toolchain.build edgepack.parity.harness edgepack.parity.profiles edgepack.parity.metrics
+typecheck: $(STAMP)
+	mkdir -p $(TYPECHECK)/edgepack
+	for d in runtime converters parity toolchain; do ln -sfn ../../../$$d $(TYPECHECK)/edgepack/$$d; done
+	cd $(TYPECHECK) && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml -p edgepack.runtime
+	cd $(TYPECHECK) && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml --follow-imports=silent \
+		$(addprefix -m ,$(PUBLIC_API))
+
+test: $(STAMP) java postgres codegen-tools lint typecheck web
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 	$(MAKE) web-test
 

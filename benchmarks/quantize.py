@@ -223,7 +223,7 @@ def selection_check(tmp: Path) -> str:
     import joblib
     import onnxruntime as ort
     import pandas as pd
-    from edgepack.parity.profiles import DEFAULT_PROFILES
+    from edgepack.runtime.judge import PROFILES, Metrics, judge
     from edgepack.toolchain.build import BuildOptions, build
     from sklearn.datasets import load_digits
     from sklearn.neural_network import MLPClassifier
@@ -254,9 +254,8 @@ def selection_check(tmp: Path) -> str:
         for art in kept:
             session = ort.InferenceSession(str(tmp / "sel" / art["file"]), providers=["CPUExecutionProvider"])
             got = session.run(["probabilities"], {"input": unseen[PIXELS].to_numpy(np.float64)})[0]
-            profile = DEFAULT_PROFILES[art["precision"]]
             agree, err = float(np.mean(got.argmax(1) == want.argmax(1))), float(np.abs(got - want).max())
-            ok = agree >= profile["min_label_agreement"] and err <= profile["max_probability_error"]
+            ok = judge(Metrics(label_agreement=agree, max_probability_error=err), PROFILES[art["precision"]]).passed
             cells.append((f"{art['id']} ({100 * art['size'] / result.manifest['artifacts'][0]['size']:.1f} %)",
                           f"{100 * agree:.2f} %, {err:.3g}, {'passes' if ok else 'FAILS'}"))
         kept_text = "; ".join(c[0] for c in cells) or "none"

@@ -6,7 +6,8 @@
    200 seeded flowfiles of good, mixed, unparseable and empty content, plus flowfiles whose attribute names
    an artifact the package lacks; every route and every record is checked, the total time recorded.
 2. GetFile/PutFile through the watch folder, with the scorer killed by SIGKILL at seeded random moments and
-   restarted until done: every input record must appear exactly once across the outputs and error reports.
+   restarted until done, while a GetFile-like consumer takes (reads, then deletes) every output: every input
+   record must reach the consumer exactly once, as a prediction or an error line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import random
 import signal
 import statistics
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -196,6 +198,32 @@ def _read_ids(path: Path) -> list[str]:
     return [json.loads(line)["id"] for line in path.read_text().splitlines() if line.strip()]
 
 
+class _GetFile(threading.Thread):
+    """GetFile with `Keep Source File: false` and docs/minifi.md's File Filter, running beside the scorer:
+    every few milliseconds it reads each visible output whole, then deletes it."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(daemon=True)
+        self.folder, self.scored, self.rejected = folder, [], []
+        self.stopping = threading.Event()
+
+    def take(self) -> None:
+        for path in sorted(self.folder.iterdir()):
+            if path.is_file() and not path.name.startswith(".") and path.name.endswith(".jsonl"):
+                ids = _read_ids(path)
+                path.unlink()
+                (self.rejected if path.name.endswith(".errors.jsonl") else self.scored).extend(ids)
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.005):
+            self.take()
+
+    def finish(self) -> None:
+        self.stopping.set()
+        self.join()
+        self.take()
+
+
 def test_watch_folder_survives_sigkill_and_keeps_every_record_once(device_install, churn, tmp_path):
     rng = random.Random(20261122)
     inbox, outbox = tmp_path / "in", tmp_path / "out"
@@ -207,6 +235,8 @@ def test_watch_folder_survives_sigkill_and_keeps_every_record_once(device_instal
 
     done = inbox / "done"
     kills = starts = kills_mid_run = 0
+    consumer = _GetFile(outbox)
+    consumer.start()
     start = time.perf_counter()
     while _pending(inbox) and starts < 2 * MAX_KILLS:
         starts += 1
@@ -231,19 +261,16 @@ def test_watch_folder_survives_sigkill_and_keeps_every_record_once(device_instal
         proc.wait(timeout=300)
         assert proc.returncode in (0, -signal.SIGKILL), f"start {starts} exited {proc.returncode}: {log.read_text()[-2000:]}"
     total_s = time.perf_counter() - start
+    consumer.finish()
     assert not _pending(inbox), f"still pending after {starts} starts: {_pending(inbox)[:3]}"
     # Under heavy load many kills land during start-up (CI saw 4 of 30 mid-run); one mid-run kill is
     # enough to exercise the commit protocol, and the crash-window test covers every state by hand.
     assert kills_mid_run >= 1, f"only {kills_mid_run} kills landed mid-run"
 
-    scored_ids, rejected_ids = [], []
-    for path in sorted(outbox.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
-            continue  # hidden temporaries of writes a kill interrupted are never outputs
-        (rejected_ids if path.name.endswith(".errors.jsonl") else scored_ids).extend(_read_ids(path))
+    scored_ids, rejected_ids = consumer.scored, consumer.rejected  # what the flow received
     seen = collections.Counter(scored_ids + rejected_ids)
     twice = sorted(i for i, c in seen.items() if c > 1)
-    assert not twice, f"{len(twice)} records written more than once, e.g. {twice[:5]}"
+    assert not twice, f"{len(twice)} records delivered more than once, e.g. {twice[:5]}"
     assert set(scored_ids) == good, f"missing {sorted(good - set(scored_ids))[:5]}, extra {sorted(set(scored_ids) - good)[:5]}"
     assert set(rejected_ids) == bad, f"missing {sorted(bad - set(rejected_ids))[:5]}"
     assert len([p for p in done.iterdir() if p.suffix == ".jsonl"]) == WATCH_FILES

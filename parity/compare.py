@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime.judge import Metrics, ToleranceProfile, judge
 from .metrics import classification_metrics, regression_metrics
 
 
@@ -48,36 +49,19 @@ def compare(task: str, reference: dict[str, np.ndarray], got: dict[str, np.ndarr
         result.disagreeing = np.flatnonzero(np.argmax(out, axis=1) != np.argmax(ref, axis=1))
         if np.isnan(out).any():
             result.metrics["max_probability_error"] = float("inf")
-        _at_least(result, "label_agreement", profile.get("min_label_agreement", 1.0))
-        _at_most(result, "max_probability_error", profile.get("max_probability_error", 1e-5))
         if labels is not None and ref.shape[1] == 2:
-            _auc_check(result, ref, out, labels, profile)
+            _auc_metrics(result, ref, out, labels)
     else:
         result.metrics = regression_metrics(ref, out, scale)
         if np.isnan(out).any():
             result.metrics.update(max_abs_error=float("inf"), max_scaled_error=float("inf"), max_rel_error=float("inf"))
-        _at_most(result, "max_scaled_error", profile.get("max_value_error", 1e-5), key="max_value_error")
-        for name in ("max_abs_error", "max_rel_error"):
-            if name in profile:
-                _at_most(result, name, profile[name])
+    verdict = judge(Metrics.from_dict(result.metrics), ToleranceProfile.from_dict(profile))
+    result.failures = [f.to_dict() for f in verdict.failures]
     for name, spec in profile.get("outputs", {}).items():
         if name in got and name in reference:
             _output_check(result, name, np.asarray(reference[name], dtype=np.float64),
                           np.asarray(got[name], dtype=np.float64).reshape(np.shape(reference[name])), spec)
     return result
-
-
-def _at_least(result: Comparison, metric: str, limit: float) -> None:
-    value = result.metrics[metric]
-    if not value >= limit:
-        result.failures.append({"metric": metric, "value": value, "limit": limit, "check": ">="})
-
-
-def _at_most(result: Comparison, metric: str, limit: float, key: str | None = None) -> None:
-    value = result.metrics[metric]
-    if not value <= limit:  # NaN fails
-        result.failures.append({"metric": metric, "value": value, "limit": limit, "check": "<=",
-                                **({"profile_key": key} if key else {})})
 
 
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -97,7 +81,8 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def _auc_check(result: Comparison, ref: np.ndarray, out: np.ndarray, labels: np.ndarray, profile: dict[str, Any]) -> None:
+def _auc_metrics(result: Comparison, ref: np.ndarray, out: np.ndarray, labels: np.ndarray) -> None:
+    """AUC before and after on the labelled rows; no auc_change (so no AUC check) without both classes."""
     known = labels >= 0
     if known.sum() == 0:
         return
@@ -107,7 +92,6 @@ def _auc_check(result: Comparison, ref: np.ndarray, out: np.ndarray, labels: np.
         return
     result.metrics.update(auc_reference=before, auc_artifact=after, auc_change=abs(after - before),
                           labelled_rows=int(known.sum()))
-    _at_most(result, "auc_change", profile.get("max_auc_change", 1e-4), key="max_auc_change")
 
 
 def _output_check(result: Comparison, name: str, ref: np.ndarray, out: np.ndarray, spec: dict[str, Any]) -> None:

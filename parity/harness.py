@@ -25,7 +25,7 @@ from . import runners as runner_table
 from .compare import compare, failure_text
 from .data import ParityData, assemble
 from .explain import tree_explanations, worst_rows
-from .profiles import harness_profile
+from .profiles import harness_profile, package_profiles
 from .runners import runner_class, runners_for
 from .runners.base import InputBatch, Unavailable
 
@@ -45,6 +45,8 @@ class ParityOptions:
     tolerance: dict[str, dict[str, Any]] = field(default_factory=dict)  # parity/profiles.py: load_overrides
     strict: bool = False  # an unavailable runtime fails the gate too
     quiet: bool = False
+    # A package never grades itself: its manifest's tolerance_profiles apply only when the user asks.
+    manifest_tolerances: bool = False
 
 
 @dataclass
@@ -150,6 +152,7 @@ def run_parity(opts: ParityOptions) -> ParityReport:
     if opts.reference is not None:
         _note_model_identity(package, opts.reference, data.notes)
     artifacts = package.artifacts()
+    own = package_profiles(package.manifest, opts.manifest_tolerances, data.notes)
     pairs = [(art, name) for art in artifacts for name in runners_for(art.format) if name in runtimes]
     for name in runtimes:
         if name != REFERENCE and not any(n == name for _, n in pairs):
@@ -167,7 +170,7 @@ def run_parity(opts: ParityOptions) -> ParityReport:
             results.append(PairResult(art.id, art.format, art.precision, "-", UNAVAILABLE, data.description, 0,
                                       art.precision, {}, reason=f"no runner in the runners table runs {art.format} artifacts"))
         for name in (n for a, n in pairs if a.id == art.id):
-            profile = harness_profile(art.precision, package.manifest, opts.tolerance, art.id)
+            profile = harness_profile(art.precision, own, opts.tolerance, art.id)
             with progress.step(f"{art.id} in {name}"):
                 results.append(_run_pair(package, art, name, batch, data, reference_outputs, profile, feature_names))
     return ParityReport(package.name, package.version, str(package.location), data.description,
@@ -178,6 +181,7 @@ def _reference(package: Any, opts: ParityOptions, data: ParityData
                ) -> tuple[PairResult, dict[str, np.ndarray], list[str] | None]:
     """Reference outputs for every row from the model, and a check that it reproduces the golden outputs
     (a different model file than the one the package was built from shows here first)."""
+    assert opts.reference is not None, "called only with a reference model"
     cls = runner_class(REFERENCE)
     start = time.perf_counter()
     runner = cls(package, None, model=opts.reference)
@@ -187,7 +191,7 @@ def _reference(package: Any, opts: ParityOptions, data: ParityData
     except Exception as exc:  # the user's model raising on the package's own inputs
         raise ModelError(f"the reference model cannot predict on the package's inputs: {type(exc).__name__}: {exc}",
                          where=str(opts.reference), fix="pass the model the package was built from") from exc
-    profile = harness_profile("float32", package.manifest, opts.tolerance)
+    profile = harness_profile("float32", package_profiles(package.manifest, opts.manifest_tolerances), opts.tolerance)
     n = data.n_golden
     head = {k: v[:n] for k, v in outputs.items()}
     result = PairResult(artifact=opts.reference.name, format="model", precision="float32", runtime=REFERENCE, status=PASS,

@@ -1,6 +1,6 @@
 """Agreement and error between a reference model's outputs and an artifact's outputs.
 
-Pure numpy: the build's own check, the device self-test and the parity comparator share these.
+Pure numpy: the build's own check and the parity comparator share these; the verdict is runtime/judge.py's.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ..runtime.judge import Metrics, ToleranceProfile, judge
 
 
 def classification_metrics(ref_probs: np.ndarray, got_probs: np.ndarray, ref_labels_idx: np.ndarray | None = None
@@ -40,8 +42,5 @@ def regression_metrics(ref: np.ndarray, got: np.ndarray, scale: float) -> dict[s
 
 
 def passes(metrics: dict[str, float], profile: dict[str, Any]) -> bool:
-    """Whether metrics meet the simple profile keys (min_label_agreement, max_probability_error, max_value_error)."""
-    if "label_agreement" in metrics:
-        return (metrics["label_agreement"] >= profile.get("min_label_agreement", 1.0)
-                and metrics["max_probability_error"] <= profile.get("max_probability_error", 1e-5))
-    return metrics["max_scaled_error"] <= profile.get("max_value_error", 1e-5)
+    """Whether recorded metrics meet a recorded profile: runtime/judge.py's verdict."""
+    return judge(Metrics.from_dict(metrics), ToleranceProfile.from_dict(profile)).passed

@@ -5,34 +5,43 @@ A profile says how close an artifact's outputs must be to the reference model's.
     max_probability_error   classification: largest absolute probability difference allowed
     max_value_error         regression: largest absolute error, relative to the target's scale
                             (the manifest's outputs.value_scale)
-The parity harness may add keys (statistic, atol/rtol per output, AUC change); passes() ignores keys it
-does not know. Reasons for each number: docs/parity.md.
+The parity harness may add keys (statistic, atol/rtol per output, AUC change). The verdict on a profile:
+runtime/judge.py. Reasons for each number: docs/parity.md.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_PROFILES: dict[str, dict[str, Any]] = {
-    # Same model, same numbers up to float32 rounding: every label, and probabilities within 1e-5.
-    "float32": {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5},
-    # Half precision keeps ~3 decimal digits: labels may flip only for near-ties.
-    "float16": {"min_label_agreement": 0.995, "max_probability_error": 0.01, "max_value_error": 0.01},
-    # 8-bit weights/activations: a few near-tie labels and ~2 % probability error are the price.
-    "int8": {"min_label_agreement": 0.995, "max_probability_error": 0.02, "max_value_error": 0.02},
-    "uint8": {"min_label_agreement": 0.995, "max_probability_error": 0.02, "max_value_error": 0.02},
-    "uint16": {"min_label_agreement": 0.999, "max_probability_error": 0.005, "max_value_error": 0.005},
-}
+from ..runtime.judge import DEFAULT_AUC_CHANGE, DEFAULT_AUC_CHANGE_QUANTIZED, PROFILES, recorded_profile
+
+# The defaults live in runtime/judge.py (the device judges its self-test with them); this is their
+# recorded form, {precision: {key: limit}}.
+DEFAULT_PROFILES: dict[str, dict[str, Any]] = {name: p.to_dict() for name, p in PROFILES.items()}
 
 
 def profile_for(precision: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
     """The profile for an artifact precision: the manifest's own if it declares one, else the default."""
-    if manifest and precision in manifest.get("tolerance_profiles", {}):
-        return dict(manifest["tolerance_profiles"][precision])
-    return dict(DEFAULT_PROFILES.get(precision, DEFAULT_PROFILES["int8"]))
+    return recorded_profile(precision, manifest)
 
 
-# -- the harness's additions (parity/compare.py reads them; passes() ignores them) -----------------------
+def package_profiles(manifest: dict[str, Any], asked: bool, notes: list[str] | None = None
+                     ) -> dict[str, Any] | None:
+    """What `edgepack parity` may take from the package it judges: its tolerance_profiles only when the
+    user asked (--manifest-tolerances), else nothing (a package never grades itself: a manifest that loosens
+    its own profiles must not pass a swapped model). Adds a note to `notes` when profiles were left out
+    that differ from the defaults."""
+    if asked:
+        return manifest
+    own = manifest.get("tolerance_profiles") or {}
+    differing = sorted(p for p, v in own.items() if {**DEFAULT_PROFILES.get(p, {}), **v} != DEFAULT_PROFILES.get(p))
+    if notes is not None and differing:
+        notes.append(f"the package's own tolerance_profiles ({', '.join(differing)}) were not applied: a package "
+                     "never grades itself (--manifest-tolerances applies them, --tolerance sets yours)")
+    return None
+
+
+# -- the harness's additions (runtime/judge.py and parity/compare.py read them) -----------------------
 # Extra keys a profile may carry:
 #     max_auc_change          binary classification with labels: largest allowed |AUC(reference) - AUC(artifact)|
 #     max_abs_error           regression: largest absolute error (unscaled); absent = not checked
@@ -46,9 +55,6 @@ STATISTICS = ("elementwise", "max", "mean", "quantile")
 NUMBER_KEYS = ("min_label_agreement", "max_probability_error", "max_value_error", "max_auc_change",
                "max_abs_error", "max_rel_error")
 OUTPUT_KEYS = ("atol", "rtol", "statistic", "q")
-# AUC drifts far less than single probabilities: a ranking changes only where two rows swap order.
-DEFAULT_AUC_CHANGE: dict[str, float] = {"float32": 1e-4, "float16": 0.002, "uint16": 0.002}
-DEFAULT_AUC_CHANGE_QUANTIZED = 0.005
 
 
 def harness_profile(precision: str, manifest: dict[str, Any] | None = None,

@@ -66,7 +66,7 @@ class _Rule:
         self.known = frozenset(feat.categories or ())
 
     # -- values already typed (JSON) -----------------------------------------------------------------
-    def typed_column(self, col: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    def typed_column(self, col: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """A column of JSON values -> (array, bad mask or None)."""
         bad = None
         if not set(map(type, col)) <= self.ok_types:
@@ -84,7 +84,7 @@ class _Rule:
             arr = np.array([None if f else v for v, f in zip(col, flags)], dtype=np.float64)
         return arr, _merge(bad, self.value_mask(arr))
 
-    def _unknown_mask(self, arr: np.ndarray, col: Sequence[Any]) -> np.ndarray | None:
+    def _unknown_mask(self, arr: np.ndarray, col: Sequence[Any] | np.ndarray) -> np.ndarray | None:
         if not self.refuse_unknown:
             return None
         unknown = set(col) - self.known - {None}
@@ -113,7 +113,7 @@ class _Rule:
         return mask if mask.any() else None
 
     # -- CSV cells (strings) ---------------------------------------------------------------------------
-    def cell_column(self, cells: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def cell_column(self, cells: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if isinstance(cells, np.ndarray) and cells.dtype == np.float64:  # parsed already (numpy's CSV reader)
             return cells, self.value_mask(cells)
         if self.category:
@@ -200,8 +200,9 @@ class BatchValidator:
         self.names = schema.names
         self._extra = tuple(k for k in allowed_extra if k not in self.names)  # an id may also be a feature
         n = len(self.names)
+        only = self.names[0]
         self._getter: Callable[[Any], tuple[Any, ...]] = (
-            operator.itemgetter(*self.names) if n > 1 else (lambda r, k=self.names[0]: (r[k],)))
+            operator.itemgetter(*self.names) if n > 1 else (lambda r: (r[only],)))
         # A schema of numbers only can be validated as one 2-D array: one type check for all cells.
         self._all_numeric = all(not r.category for r in self.rules)
         self._numeric_ok = frozenset.intersection(*(r.ok_types for r in self.rules)) if self.rules else frozenset()

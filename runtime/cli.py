@@ -14,17 +14,24 @@ import os
 import sys
 from typing import Any, TextIO
 
-from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError
+from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError, UsageError
 
 PROG = "edgepack-score"
 
 EXIT_CODES = """exit codes:
   0  every record was scored (empty input included); selftest within tolerance
   1  selftest out of the package's tolerance
-  2  usage error (bad arguments, unreadable --errors file or folders); stdin or stdout failing (a full disk)
+  2  usage error (bad arguments, unreadable --errors file or folders, watch folders that overlap or that
+     another watcher holds); stdin, stdout or a watch folder failing (a full disk)
   3  some records were rejected (the others were scored; one error line per rejected record)
-  4  the package is invalid (checksum mismatch, unknown format version, missing artifact)
+  4  the package is invalid or cannot be trusted (a malformed manifest, checksum mismatch of an artifact
+     or golden.json, unknown format version, missing artifact, a path or symlink out of the package,
+     ONNX external data, a zip with two entries of one name); one line says what and where
   6  the CSV header does not match the model's inputs
+
+environment:
+  EDGEPACK_MAX_MANIFEST_BYTES  refuse a larger manifest.json before parsing it (default 8388608, 8 MiB)
+  EDGEPACK_MAX_GOLDEN_BYTES    selftest: refuse larger golden vectors before parsing them (default 16777216)
 """
 
 EXAMPLES = """examples:
@@ -34,10 +41,13 @@ EXAMPLES = """examples:
   edgepack-score churn.edgepack --format csv --id-field customer_id --errors rejected.jsonl < batch.csv
   # a long-lived process fed by a pipe: each prediction is written as soon as its line arrives
   sensor-feed | edgepack-score churn.edgepack --line-buffered
-  # a watch folder (MiNiFi PutFile -> IN, GetFile <- OUT)
+  # a watch folder (MiNiFi PutFile -> IN, GetFile <- OUT): each record delivered exactly once, even
+  # across SIGKILL; outputs never overwrite a file (NAME.1.jsonl when NAME.jsonl is taken)
   edgepack-score churn.edgepack --watch /data/in --out /data/out
   # check the package against its golden vectors
   edgepack-score selftest churn.edgepack
+  # accept only packages signed by a key this device trusts (edgepack keygen / edgepack sign)
+  edgepack-score churn.edgepack --trust /etc/edgepack/trusted/ < records.jsonl
 
 output line:  {"label": 1, "probabilities": {"0": 0.31, "1": 0.69}, "package": "churn", "version": "1"}
               (regression: {"value": 12.5, ...}; "id" first with --id-field)
@@ -73,6 +83,8 @@ def _score_parser() -> argparse.ArgumentParser:
     parser.add_argument("package", help="package directory or .edgepack file")
     parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX "
                         "artifact); for a tensor package also a TFLite one, with ai-edge-litert installed")
+    parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by this public key (or by "
+                        "any key in DIR); unsigned or wrongly signed packages exit 4. Needs edgepack[signing]")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
                         help="input format on stdin: JSON lines, or CSV with a header row (default: jsonl)")
     parser.add_argument("--id-field", metavar="NAME", help="field (or CSV column) copied into each output line as \"id\"")
@@ -82,9 +94,20 @@ def _score_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-bytes", type=int, default=1 << 20, metavar="N", help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no summary line on stderr at the end")
     watch = parser.add_argument_group("watch-folder mode")
-    watch.add_argument("--watch", metavar="IN_DIR", help="score each new .jsonl/.csv file dropped in IN_DIR")
-    watch.add_argument("--out", metavar="OUT_DIR", help="where NAME.jsonl (and NAME.errors.jsonl) are written")
+    watch.add_argument("--watch", metavar="IN_DIR",
+                       help="score each new .jsonl/.csv file dropped in IN_DIR (regular files only: links are "
+                            "moved to IN_DIR/failed, never followed)")
+    watch.add_argument("--out", metavar="OUT_DIR",
+                       help="where NAME.jsonl (and NAME.errors.jsonl) are written, or NAME.1.jsonl... when those "
+                            "are taken; a folder of its own (not IN_DIR, not around it)")
     watch.add_argument("--once", action="store_true", help="process the files present, then exit")
+    watch.add_argument("--follow", metavar="REGISTRY", help="take new versions of the model from a registry channel "
+                       "(directory or http(s) URL): verified, self-tested, switched between files; needs --trust")
+    watch.add_argument("--channel", default="production", help="registry channel to follow (default production)")
+    watch.add_argument("--every", type=float, default=60.0, metavar="S", help="seconds between registry polls (default 60)")
+    watch.add_argument("--state", metavar="DIR", help="where followed versions and status.json live (default IN_DIR/.follow)")
+    watch.add_argument("--shadow-agreement", type=float, default=0.95, metavar="SHARE",
+                       help="label agreement a version promoted with --shadow needs before the switch (default 0.95)")
     watch.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between scans (default 1)")
     watch.add_argument("--min-age", type=float, default=1.0, metavar="S",
                        help="ignore files modified less than S seconds ago, still being written (default 1)")
@@ -99,6 +122,7 @@ def _selftest_parser() -> argparse.ArgumentParser:
         epilog="example:\n  edgepack-score selftest build/churn/package --artifact onnx\n\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
     parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id (default: the package's default)")
+    parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by a trusted key (exit 4)")
     return parser
 
 
@@ -139,7 +163,7 @@ def run() -> None:
     os._exit(code)
 
 
-def _load(package: str, artifact: str | None):  # noqa: ANN202  (Scorer, imported lazily with onnxruntime)
+def _load(package: str, artifact: str | None, trust: str | None = None):  # noqa: ANN202  (Scorer, lazily)
     from .package import Package  # deferred: --help and --version read no package
     from .scorer import Scorer  # deferred: onnxruntime loads here, not for --help or --version
     from .tensors import is_tensor_package  # deferred: --help and --version read no package
@@ -148,8 +172,8 @@ def _load(package: str, artifact: str | None):  # noqa: ANN202  (Scorer, importe
     if is_tensor_package(opened.manifest):
         from .tensor_scorer import TensorScorer  # deferred: only tensor packages need it
 
-        return TensorScorer.load(opened, artifact)
-    return Scorer.load(opened, artifact)
+        return TensorScorer.load(opened, artifact, trust=trust)
+    return Scorer.load(opened, artifact, trust=trust)
 
 
 def _score_tensors(scorer: Any, args: argparse.Namespace, errors: TextIO) -> int:
@@ -182,7 +206,7 @@ def _score(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"{PROG}: error: cannot write --errors {args.errors}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
-    scorer = _load(args.package, args.artifact)
+    scorer = _load(args.package, args.artifact, args.trust)
     if getattr(scorer, "tensor", False):  # a format version 2 package: JSON lines of named tensors
         return _score_tensors(scorer, args, errors)
     options = StreamOptions(format=args.format, id_field=args.id_field, line_buffered=args.line_buffered,
@@ -207,31 +231,42 @@ def _score(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace) -> int:
     from .watch import WatchOptions, watch  # deferred: only the command that runs pays its start-up
 
-    scorer = _load(args.package, args.artifact)
+    scorer = _load(args.package, args.artifact, args.trust)
     if args.format != "jsonl" or args.errors or args.line_buffered:
         _score_parser().error("in watch mode the format comes from each file's suffix and errors go to OUT_DIR")
     options = WatchOptions(once=args.once, interval=args.interval, min_age=args.min_age, id_field=args.id_field,
                            quiet=args.quiet)
-    return watch(scorer, args.watch, args.out, options)
+    follower = None
+    if args.follow:
+        from .follow import Follower, FollowOptions  # deferred: only a device that follows a registry
+        from .signing import TrustSet  # deferred: only a device that follows a registry
+
+        if not args.trust:
+            raise UsageError("--follow needs --trust: a device takes new versions only from keys it trusts",
+                             fix="add --trust KEY.pub|DIR")
+        follower = Follower.start(scorer, FollowOptions(args.follow, args.channel, max(args.every, 1.0),
+                                                                  shadow_agreement=args.shadow_agreement),
+                                  TrustSet.load(args.trust), args.state or os.path.join(args.watch, ".follow"))
+    return watch(scorer, args.watch, args.out, options, follower)
 
 
 def _selftest(args: argparse.Namespace) -> int:
     from .table import render_table  # deferred: only the command that runs pays its start-up
 
-    scorer = _load(args.package, args.artifact)
+    scorer = _load(args.package, args.artifact, args.trust)
     result = scorer.selftest()
     tol = result.tolerance
     if getattr(scorer, "tensor", False):
         return _tensor_selftest(scorer, result)
     rows = [["rows", result.rows, ""]]
     if result.label_agreement is not None:
-        rows.append(["label agreement", result.label_agreement, f">= {tol['min_label_agreement']}"])
-        rows.append(["max probability error", result.max_error, f"<= {tol['max_probability_error']}"])
+        rows.append(["label agreement", result.label_agreement, f">= {tol.min_label_agreement}"])
+        rows.append(["max probability error", result.max_error, f"<= {tol.max_probability_error}"])
     else:
-        rows.append(["max value error (scaled)", result.max_error, f"<= {tol['max_value_error']}"])
+        rows.append(["max value error (scaled)", result.max_error, f"<= {tol.max_value_error}"])
     title = f"selftest {scorer.package.name} {scorer.package.version}, artifact {scorer.artifact.id}"
     print(render_table(["check", "measured", "tolerance"], rows, title=title))
-    print("PASS" if result.passed else "FAIL: outside the package's tolerance")
+    print("PASS" if result.passed else f"FAIL: outside the package's tolerance ({result.verdict.reasons()})")
     return EXIT_OK if result.passed else 1
 
 

@@ -21,6 +21,13 @@ EXIT_MODEL = 5
 EXIT_DATA = 6
 
 
+def quoted(value: object, limit: int = 60) -> str:
+    """`repr(value)` cut to `limit` characters: a name taken from an untrusted package or record goes into
+    a one-line message however long it is (repr escapes newlines and control characters)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class EdgepackError(Exception):
     """Base error. `what` is one sentence, `where` names the file/record/field, `fix` says what to do."""
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from json import decoder, scanner
 from typing import Any
 
+_orjson: Any
 try:
     if os.environ.get("EDGEPACK_NO_ORJSON"):
         raise ImportError("disabled by EDGEPACK_NO_ORJSON")
@@ -24,7 +25,9 @@ except ImportError:
 
 ACCELERATOR = "orjson" if _orjson is not None else "stdlib"
 
-_scan_once = (scanner.c_make_scanner or scanner.py_make_scanner)(decoder.JSONDecoder())  # type: ignore[misc]
+# json.scanner.make_scanner is the C scanner when CPython has it, the Python one otherwise.
+# (typeshed declares make_scanner as a class taking a scanner, hence the ignore.)
+_scan_once = scanner.make_scanner(decoder.JSONDecoder())  # type: ignore[arg-type]
 _WS = " \t\r\n"
 
 
@@ -42,8 +45,8 @@ def _stdlib_line(line: bytes) -> Any:
 
 def _orjson_line(line: bytes) -> Any:
     try:
-        return _orjson.loads(line)  # type: ignore[union-attr]
-    except _orjson.JSONDecodeError:  # type: ignore[union-attr]
+        return _orjson.loads(line)
+    except _orjson.JSONDecodeError:
         return _stdlib_line(line)  # NaN/Infinity literals, or a real error explained by json
 
 

@@ -16,15 +16,24 @@ if TYPE_CHECKING:
 
 # Paths are plain strings (os.path), not pathlib: importing pathlib costs a device 0.7 MiB at start-up.
 
-from .errors import PackageError
+from .errors import PackageError, quoted
+from .manifest import FORMAT_NAME, FORMAT_VERSION, check_manifest
+from .onnx_check import check_self_contained
 
-FORMAT_NAME = "edgepack"
-FORMAT_VERSION = 1
-# Version 2: tensor packages (named tensor inputs: images, sequences; docs/package-format.md). Tabular
-# packages stay version 1, so every runtime released before version 2 keeps reading them.
-TENSOR_FORMAT_VERSION = 2
-READABLE_VERSIONS = (FORMAT_VERSION, TENSOR_FORMAT_VERSION)
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST", "ArtifactInfo", "Package", "check_manifest", "sha256_bytes"]
+
 MANIFEST = "manifest.json"
+# A manifest larger than this is refused before it is parsed: JSON costs a Python process several times
+# its size in objects, and a device has 256 MiB in all. Real manifests are kilobytes (a feature with
+# 50,000 categories and their frequencies is about 2 MiB). Change it with EDGEPACK_MAX_MANIFEST_BYTES or
+# Package.open(..., max_manifest_bytes=N).
+MAX_MANIFEST_BYTES = 8 << 20
+MANIFEST_LIMIT_ENV = "EDGEPACK_MAX_MANIFEST_BYTES"
+# The golden vectors are only parsed by the self-test and parity (a build writes 128 rows, tens of KiB);
+# loading a scorer checks their sha256 streamed, in 1 MiB chunks, whatever their size.
+MAX_GOLDEN_BYTES = 16 << 20
+GOLDEN_LIMIT_ENV = "EDGEPACK_MAX_GOLDEN_BYTES"
+_CHUNK = 1 << 20
 # Bounds for a zipped package: generous for real models, fatal for zip bombs.
 MAX_MEMBER_BYTES = 1 << 30
 MAX_TOTAL_BYTES = 2 << 30
@@ -48,11 +57,11 @@ class ArtifactInfo:
 def _safe_relpath(name: str, where: str) -> str:
     """Refuse absolute paths, drive letters and `..` so that nothing resolves outside the package."""
     if not name or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        raise PackageError(f"unsafe path {name!r}: absolute paths are refused", where=where,
+        raise PackageError(f"unsafe path {quoted(name)}: absolute paths are refused", where=where,
                            fix="rebuild the package with edgepack build")
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise PackageError(f"unsafe path {name!r}: '..' is refused", where=where,
+        raise PackageError(f"unsafe path {quoted(name)}: '..' is refused", where=where,
                            fix="rebuild the package with edgepack build")
     return "/".join(parts)
 
@@ -61,16 +70,29 @@ class _DirSource:
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
 
-    def read(self, rel: str) -> bytes:
+    def _path(self, rel: str) -> str:
+        """The file's real path: inside the package (symlinks resolved before the check) and present."""
         rel = _safe_relpath(rel, self.root)
-        path = os.path.realpath(os.path.join(self.root, rel))  # symlinks resolved before the check
+        path = os.path.realpath(os.path.join(self.root, rel))
         if os.path.commonpath([self.root, path]) != self.root:
-            raise PackageError(f"{rel!r} resolves outside the package", where=self.root)
+            raise PackageError(f"{quoted(rel)} resolves outside the package (a symlink or path out of it is refused)",
+                               where=self.root, fix="copy the real file into the package, or rebuild it")
         if not os.path.isfile(path):
-            raise PackageError(f"missing file {rel!r}", where=self.root,
+            raise PackageError(f"missing file {quoted(rel)}", where=self.root,
                                fix="the package is incomplete: copy it again or rebuild it")
-        with open(path, "rb") as handle:
-            return handle.read()
+        return path
+
+    def read(self, rel: str, limit: int | None = None) -> bytes:
+        with open(self._path(rel), "rb") as handle:
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        if limit is not None and len(data) > limit:
+            raise _too_large(rel, limit, self.root)
+        return data
+
+    def digest(self, rel: str) -> tuple[str, int]:
+        """sha256 and size of a file, read in chunks: never the whole file in memory."""
+        with open(self._path(rel), "rb") as handle:
+            return _hash_chunks(iter(lambda: handle.read(_CHUNK), b""))
 
     def names(self) -> list[str]:
         return sorted(os.path.relpath(os.path.join(folder, f), self.root)
@@ -98,20 +120,25 @@ class _ZipSource:
             if info.is_dir():
                 continue
             if info.file_size > MAX_MEMBER_BYTES:
-                raise PackageError(f"entry {rel!r} unpacks to {info.file_size} bytes, over the limit", where=path)
+                raise PackageError(f"entry {quoted(rel)} unpacks to {info.file_size} bytes, over the limit", where=path)
             if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                raise PackageError(f"entry {rel!r} has a compression ratio typical of a zip bomb", where=path)
+                raise PackageError(f"entry {quoted(rel)} has a compression ratio typical of a zip bomb", where=path)
+            if rel in self.members:  # readers disagree on which copy wins (Python the last, unzip the first)
+                raise PackageError(f"the zip holds two entries named {quoted(rel)}", where=path,
+                                   fix="the package was altered: use the .edgepack file written by edgepack build")
             total += info.file_size
             self.members[rel] = info
         if total > MAX_TOTAL_BYTES:
             raise PackageError(f"package unpacks to {total} bytes, over the limit of {MAX_TOTAL_BYTES}", where=path)
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, limit: int | None = None) -> bytes:
         rel = _safe_relpath(rel, self.path)
         info = self.members.get(rel)
         if info is None:
-            raise PackageError(f"missing file {rel!r}", where=self.path,
+            raise PackageError(f"missing file {quoted(rel)}", where=self.path,
                                fix="the package is incomplete: rebuild it")
+        if limit is not None and info.file_size > limit:
+            raise _too_large(rel, limit, self.path)
         # Read with a cap: the declared size in the zip header is itself untrusted.
         import zipfile
         import zlib
@@ -120,14 +147,82 @@ class _ZipSource:
             with self.zip.open(info) as handle:
                 data = handle.read(info.file_size + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
-            raise PackageError(f"entry {rel!r} is damaged: {exc}", where=self.path,
+            raise PackageError(f"entry {quoted(rel)} is damaged: {exc}", where=self.path,
                                fix="the package was altered or damaged in transit: copy it again from the build") from exc
         if len(data) != info.file_size:
-            raise PackageError(f"entry {rel!r} does not match its declared size", where=self.path)
+            raise PackageError(f"entry {quoted(rel)} does not match its declared size", where=self.path)
         return data
+
+    def digest(self, rel: str) -> tuple[str, int]:
+        """sha256 and size of an entry, inflated in chunks (at most one byte past its declared size)."""
+        rel = _safe_relpath(rel, self.path)
+        info = self.members.get(rel)
+        if info is None:
+            raise PackageError(f"missing file {quoted(rel)}", where=self.path, fix="the package is incomplete: rebuild it")
+        import zipfile
+        import zlib
+
+        try:
+            with self.zip.open(info) as handle:
+                left = info.file_size + 1
+                def pieces() -> Any:
+                    nonlocal left
+                    while left > 0:
+                        piece = handle.read(min(_CHUNK, left))
+                        if not piece:
+                            return
+                        left -= len(piece)
+                        yield piece
+
+                digest, size = _hash_chunks(pieces())  # consumed here, while the entry is open
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
+            raise PackageError(f"entry {quoted(rel)} is damaged: {exc}", where=self.path,
+                               fix="the package was altered or damaged in transit: copy it again from the build") from exc
+        return digest, size
 
     def names(self) -> list[str]:
         return sorted(self.members)
+
+
+def _too_large(rel: str, limit: int, where: str) -> PackageError:
+    env = MANIFEST_LIMIT_ENV if rel == MANIFEST else GOLDEN_LIMIT_ENV
+    return PackageError(f"{quoted(rel)} is larger than the limit of {limit} bytes", where=where,
+                        fix=f"raise the limit ({env}=BYTES) if this package is trusted and really that large")
+
+
+def _limit(env: str, default: int) -> int:
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise PackageError(f"{env}={quoted(raw)} is not a number of bytes", where=env,
+                           fix=f"set it to a whole number, e.g. {default}")
+    return int(raw)
+
+
+def manifest_limit() -> int:
+    """The manifest size limit in force: $EDGEPACK_MAX_MANIFEST_BYTES, else MAX_MANIFEST_BYTES."""
+    return _limit(MANIFEST_LIMIT_ENV, MAX_MANIFEST_BYTES)
+
+
+def golden_limit() -> int:
+    """The golden vectors' size limit for parsing them: $EDGEPACK_MAX_GOLDEN_BYTES, else MAX_GOLDEN_BYTES."""
+    return _limit(GOLDEN_LIMIT_ENV, MAX_GOLDEN_BYTES)
+
+
+def _hash_chunks(chunks: Any) -> tuple[str, int]:
+    """sha256 (hex) and total size of an iterable of byte chunks."""
+    builtin = _builtin_sha256()
+    if builtin is None:
+        import hashlib
+
+        builtin = hashlib.sha256
+    hasher = builtin()
+    size = 0
+    for chunk in chunks:
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
 
 
 # Small files are hashed with Python's built-in sha256: importing hashlib loads OpenSSL, several MiB of
@@ -163,8 +258,10 @@ class Package:
         self.manifest = manifest
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Package:
-        """Open a package directory or `.edgepack` file. Raises PackageError when it cannot be trusted."""
+    def open(cls, path: str | os.PathLike[str], *, max_manifest_bytes: int | None = None) -> Package:
+        """Open a package directory or `.edgepack` file and check its manifest's shape (runtime/manifest.py).
+        Raises PackageError when it cannot be trusted. The manifest may be at most `max_manifest_bytes`
+        (default: manifest_limit())."""
         location = os.fspath(path)
         if os.path.isdir(location):
             source: _DirSource | _ZipSource = _DirSource(location)
@@ -173,12 +270,18 @@ class Package:
         else:
             raise PackageError(f"no package at {location}", where=location,
                                fix="pass the directory or .edgepack file written by edgepack build")
-        raw = source.read(MANIFEST)
+        raw = source.read(MANIFEST, max_manifest_bytes if max_manifest_bytes is not None else manifest_limit())
         try:
             manifest = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PackageError(f"manifest.json is not valid JSON: {exc}", where=location) from exc
+            raise PackageError(f"manifest.json is not valid JSON: {exc}", where=location,
+                               fix="rebuild the package with edgepack build") from exc
+        except RecursionError:  # 100,000 nested lists: no manifest field nests more than a few levels
+            raise PackageError("manifest.json nests too deeply to be a manifest", where=location,
+                               fix="rebuild the package with edgepack build") from None
         check_manifest(manifest, location)
+        for name in _manifest_paths(manifest):
+            _safe_relpath(name, location)
         return cls(location, source, manifest)
 
     # -- the manifest, in the user's words ---------------------------------------------------------
@@ -208,7 +311,7 @@ class Package:
                 if art.id == ident:
                     return art
             known = ", ".join(a.id for a in candidates)
-            raise PackageError(f"no artifact {ident!r} in this package", where=self.location,
+            raise PackageError(f"no artifact {quoted(ident)} in this package", where=self.location,
                                fix=f"choose one of: {known}")
         of_format = [a for a in candidates if a.format == format]
         if not of_format:
@@ -224,51 +327,74 @@ class Package:
         return self._source.names()
 
     def artifact_bytes(self, art: ArtifactInfo) -> bytes:
-        """The artifact's bytes, after checking size and sha256 against the manifest."""
+        """The artifact's bytes, after checking size and sha256 against the manifest; an ONNX artifact
+        must also be self-contained (runtime/onnx_check.py: no external data), whoever loads it next."""
         data = self._source.read(art.file)
         digest = sha256_bytes(data)
         if digest != art.sha256 or len(data) != art.size:
             raise PackageError(
-                f"artifact {art.file!r} failed its checksum (manifest sha256 {art.sha256[:12]}..., file {digest[:12]}...)",
+                f"artifact {quoted(art.file)} failed its checksum (manifest sha256 {art.sha256[:12]}..., file {digest[:12]}...)",
                 where=self.location,
                 fix="the package was altered or damaged in transit: copy it again from the build",
             )
+        if art.format == "onnx":
+            check_self_contained(data, f"{self.location}: {art.file}")
         return data
 
-    def verify_file(self, rel: str, sha256: str) -> bytes:
+    def verify_file(self, rel: str, sha256: str, *, size: int | None = None, what: str = "") -> bytes:
+        """A file's bytes after checking its sha256 (and size, when given) against the manifest's."""
         data = self._source.read(rel)
-        if sha256_bytes(data) != sha256:
-            raise PackageError(f"{rel!r} failed its checksum", where=self.location,
+        if sha256_bytes(data) != sha256 or (size is not None and len(data) != size):
+            raise PackageError(f"{what + ' ' if what else ''}{quoted(rel)} failed its checksum", where=self.location,
                                fix="the package was altered or damaged: copy it again from the build")
         return data
 
-    def golden(self) -> dict[str, Any]:
-        """The golden vectors (sample records and the source model's outputs), checksum-verified."""
+    def check_golden(self) -> None:
+        """Check golden.json's sha256, streamed (Scorer.load does, before scoring anything): memory stays
+        flat whatever its size. Raises PackageError when it is missing, outside the package or altered."""
         entry = self.manifest["golden"]
-        return json.loads(self.verify_file(entry["file"], entry["sha256"]))
+        digest, _size = self._source.digest(entry["file"])
+        if digest != entry["sha256"]:
+            raise PackageError(f"golden vectors {quoted(entry['file'])} failed their checksum", where=self.location,
+                               fix="the package was altered or damaged: copy it again from the build")
+
+    def golden(self) -> dict[str, Any]:
+        """The golden vectors (sample records and the source model's outputs), checksum-verified and parsed
+        (at most golden_limit() bytes)."""
+        entry = self.manifest["golden"]
+        data = self._source.read(entry["file"], golden_limit())
+        if sha256_bytes(data) != entry["sha256"]:
+            raise PackageError(f"golden vectors {quoted(entry['file'])} failed their checksum", where=self.location,
+                               fix="the package was altered or damaged: copy it again from the build")
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise PackageError(f"the golden vectors are not valid JSON: {exc}", where=self.location,
+                               fix="rebuild the package with edgepack build") from None
+
+    def verify(self) -> list[str]:
+        """Check every file the manifest lists (each artifact, its parts, the golden vectors) against its
+        sha256 and size, inside the package (no symlink out). Returns the files checked; raises PackageError
+        on the first that fails."""
+        checked = []
+        for art in self.artifacts():
+            self.artifact_bytes(art)
+            checked.append(art.file)
+            for part in art.entry.get("files", []):
+                if part["file"] != art.file:
+                    self.verify_file(part["file"], part["sha256"], size=part["size"])
+                    checked.append(part["file"])
+        self.check_golden()
+        checked.append(self.manifest["golden"]["file"])
+        return checked
 
 
-def check_manifest(manifest: Any, where: str) -> None:
-    """The structural checks a device can afford without jsonschema (the full schema is checked at build)."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise PackageError("manifest.json is not an edgepack manifest", where=where)
-    version = manifest.get("format_version")
-    if version not in READABLE_VERSIONS:
-        raise PackageError(
-            f"unknown package format version {version!r}; this runtime reads versions "
-            f"{', '.join(map(str, READABLE_VERSIONS))}",
-            where=where,
-            fix="upgrade edgepack on this device, or rebuild the package with a matching edgepack",
-        )
-    for key in ("model", "source", "inputs", "outputs", "artifacts", "golden"):
-        if key not in manifest:
-            raise PackageError(f"manifest.json lacks {key!r}", where=where, fix="rebuild the package")
-    wanted = "tensors" if version == TENSOR_FORMAT_VERSION else "features"
-    if not isinstance(manifest["inputs"], dict) or wanted not in manifest["inputs"]:
-        raise PackageError(f"a format version {version} manifest lacks inputs.{wanted}", where=where,
-                           fix="rebuild the package")
-    for entry in manifest["artifacts"]:
-        for key in ("id", "format", "file", "sha256", "size"):
-            if key not in entry:
-                raise PackageError(f"artifact entry lacks {key!r}", where=where, fix="rebuild the package")
-        _safe_relpath(entry["file"], where)
+def _manifest_paths(manifest: dict[str, Any]) -> list[str]:
+    """Every path the manifest names inside the package."""
+    names = [manifest["golden"]["file"]]
+    for art in manifest["artifacts"]:
+        names.append(art["file"])
+        names += [part["file"] for part in art.get("files", []) if isinstance(part.get("file"), str)]
+        if isinstance(art.get("bundle"), str):
+            names.append(art["bundle"])
+    return names

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .batch import BatchValidator
-from .errors import PackageError, RecordError
+from .errors import PackageError, RecordError, quoted
+from .judge import Metrics, ToleranceProfile, Verdict, judge, profile_of
 from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
 from .records import Rejection, encode_records, tensors_for
@@ -24,8 +25,7 @@ from .schema import IOSchema
 if TYPE_CHECKING:
     from pathlib import Path
 
-# The float32 profile a package falls back to when its manifest names none for the artifact.
-DEFAULT_TOLERANCE = {"min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
+    from .signing import TrustSet
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,12 @@ class SelfTestResult:
     rows: int
     label_agreement: float | None
     max_error: float
-    tolerance: dict[str, float]
-    passed: bool
+    tolerance: ToleranceProfile
+    verdict: Verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
 
 
 class Scorer:
@@ -67,28 +71,46 @@ class Scorer:
         self._array_output = (kind, [self._outputs[kind]])
 
     @classmethod
-    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1) -> Scorer:
+    def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1,
+             trust: str | Path | TrustSet | None = None) -> Scorer:
         """Open and verify a package and load its ONNX artifact (`artifact`: an id, default the package's).
+        `trust`: a public key file, a directory of them or a TrustSet; the package must then carry a valid
+        signature by one of those keys (runtime/signing.py).
 
-        Raises PackageError when the package is invalid or its checksum fails.
+        Verifies the manifest's shape, the artifact's and the golden vectors' checksums, and that the
+        artifact is self-contained (no external data). Raises PackageError when any of that fails or, with
+        `trust`, the package is unsigned or wrongly signed; UsageError when `trust` names no usable key or
+        the `signing` extra is missing.
         """
         import onnxruntime as ort  # the one heavy import of the device runtime
 
         package = path if isinstance(path, Package) else Package.open(path)
+        if trust is not None:
+            from .signing import (  # deferred: a start-up without --trust stays as small
+                TrustSet,
+                verify_package,
+            )
+
+            verify_package(package, trust if isinstance(trust, TrustSet) else TrustSet.load(trust))
         art = package.artifact(artifact, format="onnx")
         if art.format != "onnx":
-            raise PackageError(f"artifact {art.id!r} is {art.format}; this scorer runs ONNX artifacts",
+            raise PackageError(f"artifact {quoted(art.id)} is {art.format}; this scorer runs ONNX artifacts",
                                fix="choose an ONNX artifact (edgepack inspect lists them)")
         data = package.artifact_bytes(art)
+        package.check_golden()  # the README's promise: every checksum verified before anything is scored
         options = ort.SessionOptions()
         # One thread each: a gateway shares its cores, and single-record latency is best without handoffs.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Bytes that are not an ONNX model (an ORT-format flatbuffer, which runtime/onnx_check.py does not
+        # read) are refused rather than guessed at.
+        options.add_session_config_entry("session.load_model_format", "ONNX")
         try:
             session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise PackageError(f"onnxruntime cannot load {art.file!r}: {exc}", where=str(package.location)) from exc
+            raise PackageError(f"onnxruntime cannot load {quoted(art.file)}: {exc}", where=str(package.location)) from exc
+        _check_binding(art, session, package.location)
         return cls(package, art, session)
 
     # -- scoring -------------------------------------------------------------------------------------
@@ -220,23 +242,78 @@ class Scorer:
     # -- self-test -----------------------------------------------------------------------------------
     def selftest(self) -> SelfTestResult:
         """Score the package's golden vectors and compare with the source model's stored outputs."""
-        golden = self.package.golden()
-        records = golden["records"]
-        expected = golden["outputs"]
+        records, expected = _golden_parts(self.package.golden(), self.schema, self.package.location)
         raw = self.run_columns(encode_checked(self.schema, records))
-        tolerance = dict(DEFAULT_TOLERANCE)
-        tolerance.update(self.package.manifest.get("tolerance_profiles", {}).get(self.artifact.precision, {}))
+        tolerance = profile_of(self.artifact.precision, self.package.manifest)
         if "probabilities" in raw:
             got = np.asarray(raw["probabilities"], dtype=np.float64)
             want = np.asarray(expected["probabilities"], dtype=np.float64)
             agree = float(np.mean(np.argmax(got, 1) == np.asarray([self._classes.index(v) for v in expected["label"]])))
             err = float(np.max(np.abs(got - want))) if len(want) else 0.0
-            ok = agree >= tolerance["min_label_agreement"] and err <= tolerance["max_probability_error"]
-            return SelfTestResult(len(records), agree, err, tolerance, ok)
+            verdict = judge(Metrics(label_agreement=agree, max_probability_error=err), tolerance)
+            return SelfTestResult(len(records), agree, err, tolerance, verdict)
         want = np.asarray(expected["value"], dtype=np.float64)
         scale = float(self.package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
         err = float(np.max(np.abs(raw["value"] - want)) / scale) if len(want) else 0.0
-        return SelfTestResult(len(records), None, err, tolerance, err <= tolerance["max_value_error"])
+        return SelfTestResult(len(records), None, err, tolerance, judge(Metrics(max_scaled_error=err), tolerance))
+
+
+# The manifest's tensor dtypes as onnxruntime names the graph's input types.
+_ORT_TYPES = {"float32": "tensor(float)", "float64": "tensor(double)", "int64": "tensor(int64)",
+              "int32": "tensor(int32)", "string": "tensor(string)"}
+
+
+def _check_binding(art: ArtifactInfo, session: Any, where: str) -> None:
+    """The manifest's tensors are the graph's (names, dtypes, [N, features] shapes): a manifest that says
+    otherwise is refused at load, not by onnxruntime in the middle of a stream."""
+    def bad(what: str) -> PackageError:
+        return PackageError(f"artifact {quoted(art.id)}: {what}", where=where, fix="rebuild the package with edgepack build")
+
+    graph_inputs = {i.name: i for i in session.get_inputs()}
+    declared = {t["name"]: t for t in art.entry["inputs"]}
+    if set(declared) != set(graph_inputs) or len(declared) != len(art.entry["inputs"]):
+        raise bad(f"the manifest's input tensors {sorted(declared)} are not the model's {sorted(graph_inputs)}")
+    for name, tensor in declared.items():
+        node = graph_inputs[name]
+        if node.type != _ORT_TYPES[tensor["dtype"]]:
+            raise bad(f"input {quoted(name)} is {node.type} in the model, {tensor['dtype']} in the manifest")
+        shape = node.shape
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != len(tensor["features"])):
+            raise bad(f"input {quoted(name)} has shape {shape} in the model; the manifest stacks "
+                      f"{len(tensor['features'])} feature(s) as [N, {len(tensor['features'])}]")
+    graph_outputs = {o.name for o in session.get_outputs()}
+    missing = [name for name in art.entry["outputs"].values() if name not in graph_outputs]
+    if missing:
+        raise bad(f"the model has no output {quoted(missing[0])}")
+
+
+def _golden_parts(golden: Any, schema: IOSchema, where: str) -> tuple[list[Any], dict[str, Any]]:
+    """The golden vectors' records and expected outputs, refused (PackageError) unless they fit the
+    manifest: as many outputs as records, labels among its classes, one probability per class."""
+    def bad(what: str) -> PackageError:
+        return PackageError(f"golden vectors: {what}", where=where, fix="rebuild the package with edgepack build")
+
+    if not isinstance(golden, dict) or not isinstance(golden.get("records"), list) \
+            or not isinstance(golden.get("outputs"), dict):
+        raise bad("expected {\"records\": [...], \"outputs\": {...}}")
+    records, outputs = golden["records"], golden["outputs"]
+    n = len(records)
+    if schema.task == "classification":
+        labels, probs = outputs.get("label"), outputs.get("probabilities")
+        if not isinstance(labels, list) or not isinstance(probs, list) or len(labels) != n or len(probs) != n:
+            raise bad(f"expected {n} labels and {n} probability rows, one per record")
+        known = {(type(c), c) for c in schema.classes}
+        for i, (label, row) in enumerate(zip(labels, probs)):
+            if (type(label), label) not in known:
+                raise bad(f"row {i}: label {quoted(label)} is not one of the manifest's classes")
+            if not isinstance(row, list) or len(row) != len(schema.classes) \
+                    or not all(type(p) in (int, float) for p in row):
+                raise bad(f"row {i}: expected {len(schema.classes)} probabilities")
+    else:
+        values = outputs.get("value")
+        if not isinstance(values, list) or len(values) != n or not all(type(v) in (int, float) for v in values):
+            raise bad(f"expected {n} numbers under outputs.value, one per record")
+    return records, outputs
 
 
 def encode_checked(schema: IOSchema, records: list[Any]) -> dict[str, np.ndarray]:
@@ -268,7 +345,7 @@ def _array_plan(binding: list[dict[str, Any]], schema: IOSchema) -> tuple[list[t
 
     numbers = [position[n] for t in binding if is_number(t) for n in t["features"]]
     in_block = {j: k for k, j in enumerate(numbers)}
-    plan = []
+    plan: list[tuple[str, Any, Any, Any, str]] = []
     for tensor in binding:
         idx = [position[n] for n in tensor["features"]]
         if tensor["dtype"] == "string":

@@ -274,7 +274,7 @@ class _CsvLayout:
                 continue
             rows.append(fields)
             batch.line_numbers.append(number)
-        return [[r[p] for r in rows] if p >= 0 else [None] * len(rows) for p in self.positions]  # type: ignore[misc]
+        return [[r[p] for r in rows] if p >= 0 else [None] * len(rows) for p in self.positions]
 
     def _clean_columns(self, text: str, lines: list[str]) -> list[Any]:
         count = len(lines)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..converters import package_destination
 from ..converters.package_writer import file_record, write_package
 from ..converters.sources import load_source
 from ..converters.sources.sample import (
@@ -55,6 +56,7 @@ class BuildOptions:
     # none | auto | MODE[,MODE...] (converters/quantize/select.py); default_variant: an artifact id to make default
     quantize: str = "none"
     default_variant: str | None = None
+    force: bool = False  # write into a non-empty OUT that holds no package (converters/package_destination.py)
 
 
 @dataclass
@@ -83,6 +85,7 @@ def _outputs_json(ref: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any
 
 def build(opts: BuildOptions) -> BuildResult:
     """Build a package. Raises an EdgepackError subclass for user errors (bad model, bad sample)."""
+    package_destination.plan(opts.out, opts.force)  # refuse a destination that would lose files before any work
     plan = parse_quantize(opts.quantize, opts.targets)
     progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
     with progress.step(f"loading {opts.model.name}"):
@@ -200,7 +203,7 @@ def build(opts: BuildOptions) -> BuildResult:
             _set_default(entries, opts.default_variant, manifest.get("quantization"))
         manifest["parity"] = checks
         with progress.step(f"writing {opts.out}"):
-            path = write_package(opts.out, manifest, files)
+            path = write_package(opts.out, manifest, files, force=opts.force)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if hasattr(source, "close"):  # e.g. the Spark source stops the Spark session it started

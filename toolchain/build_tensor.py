@@ -21,7 +21,8 @@ from ..converters.sources.tensor_io import read_sample
 from ..converters.targets.tensor import get_tensor_target
 from ..parity.runners.tensor import tensor_runners_for
 from ..parity.tensor_metrics import tensor_failures, tensor_metrics, tensor_profile
-from ..runtime.package import TENSOR_FORMAT_VERSION, Package
+from ..runtime.manifest import TENSOR_FORMAT_VERSION
+from ..runtime.package import Package
 from ..runtime.progress import Progress
 from .check import utc_now
 

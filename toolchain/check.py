@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..parity.data import input_batch
-from ..parity.metrics import classification_metrics, passes, regression_metrics
-from ..parity.profiles import profile_for
+from ..parity.metrics import classification_metrics, regression_metrics
 from ..parity.runners import runner_class, runners_for
+from ..runtime.judge import Metrics, judge, profile_of
 from ..runtime.package import Package
 from ..runtime.schema import IOSchema
 
@@ -52,7 +52,7 @@ def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSche
     else:
         metrics = regression_metrics(ref["value"], got["value"], scale)
     return {**result, "runtime": names[0], "metrics": metrics,
-            "passed": passes(metrics, profile_for(precision, manifest))}
+            "passed": judge(Metrics.from_dict(metrics), profile_of(precision, manifest)).passed}
 
 
 def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes], checks: list[dict[str, Any]],
@@ -69,20 +69,13 @@ def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes],
             continue
         check["size"] = entry["size"]
         check["dropped"] = (f"dropped: not verified ({check['unavailable']})" if "unavailable" in check else
-                            failure_reason(check["metrics"], profile_for(check["profile"], manifest), check["profile"]))
+                            failure_reason(check["metrics"], check["profile"], manifest))
         dropped_files.update([entry["file"], *(f["file"] for f in entry.get("files", []))])
     still_used = {f for e in kept for f in [e["file"], *(x["file"] for x in e.get("files", []))]}
     return kept, {k: v for k, v in files.items() if k not in dropped_files or k in still_used}
 
 
-def failure_reason(metrics: dict[str, float], profile: dict[str, Any], name: str) -> str:
-    """Which limits of the profile the metrics break, in words."""
-    broken = []
-    if "label_agreement" in metrics:
-        if metrics["label_agreement"] < profile.get("min_label_agreement", 1.0):
-            broken.append(f"label agreement {metrics['label_agreement']:.4f} < {profile.get('min_label_agreement', 1.0)}")
-        if metrics["max_probability_error"] > profile.get("max_probability_error", 1e-5):
-            broken.append(f"probability error {metrics['max_probability_error']:.3g} > {profile.get('max_probability_error', 1e-5)}")
-    elif metrics.get("max_scaled_error", 0.0) > profile.get("max_value_error", 1e-5):
-        broken.append(f"scaled value error {metrics['max_scaled_error']:.3g} > {profile.get('max_value_error', 1e-5)}")
-    return f"dropped: fails the {name} profile ({'; '.join(broken) or 'check failed'})"
+def failure_reason(metrics: dict[str, float], precision: str, manifest: dict[str, Any] | None) -> str:
+    """Which limits of the precision's profile the recorded metrics break, in words."""
+    verdict = judge(Metrics.from_dict(metrics), profile_of(precision, manifest))
+    return f"dropped: fails the {precision} profile ({verdict.reasons() or 'check failed'})"

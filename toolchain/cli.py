@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parity": ("parity", "run every artifact in its runtimes against the original model; exit 1 on drift"),
     "serve": ("serve", "serve a package's demo page: scoring in the browser, form and CSV drop zone"),
     "batch-score": ("batch_score", "score a Parquet dataset with a package's ONNX artifact (locally or on Spark)"),
+    "keygen": ("keygen", "make an Ed25519 key pair for signing packages"),
+    "sign": ("sign", "sign a package so that devices can check who built it"),
+    "publish": ("publish", "publish a package to a registry (a directory or object store, with a SQL catalog)"),
+    "registry": ("registry", "list, show, promote and retire the versions in a registry"),
 }
 
 EPILOG = """examples:

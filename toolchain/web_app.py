@@ -6,15 +6,23 @@ URL layout (read-only, GET/HEAD):
     /lib/...              web/src/ (the edgepack-web library)
     /vendor/PKG/dist/...  the dist/ folder of the npm packages the page runs (onnxruntime-web, TF.js):
                           every script and .wasm file comes from here, never from a CDN
-    /package/...          the package's files, read through edgepack.runtime.Package (a directory or a
-                          .edgepack zip), so the same path rules apply: no '..', no absolute paths
+    /package/...          only the files the page reads: manifest.json, signatures.json, the golden vectors and each
+                          artifact's files as the manifest lists them, read through edgepack.runtime.Package
+                          (a directory or a .edgepack zip). Anything else in the package folder (.env,
+                          .git/config, the model's .joblib) is 404.
 
 Every path segment is checked after percent-decoding: '.', '..', empty segments, backslashes, NUL and
 drive letters are refused, and files outside their root (symlinks included) are not served.
+
+A web page the user visits elsewhere may point a DNS name at 127.0.0.1 (DNS rebinding) and read this
+server as same-origin: every request must carry a Host header that is an IP address, `localhost` or a name
+given with `allowed_hosts` (`--allow-host`), else 421. Idle connections are closed after
+`idle_timeout` seconds, and at most `max_connections` are served at once (more are closed at once).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +30,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..runtime.errors import PackageError, UsageError
-from ..runtime.package import Package
+from ..runtime.package import MANIFEST, Package
+from ..runtime.signing import SIGNATURES
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # npm packages whose dist/ folder the page may load (see the import map in web/app/index.html).
@@ -78,18 +87,75 @@ def _file_under(root: Path, segments: list[str]) -> Path | None:
     return path
 
 
+def page_files(package: Package) -> frozenset[str]:
+    """The package files the page (or edgepack-web with a trust set) reads: the manifest, its signatures,
+    the golden vectors, every artifact's files."""
+    manifest = package.manifest
+    names = {MANIFEST, SIGNATURES, manifest["golden"]["file"]}
+    for art in manifest["artifacts"]:
+        names.add(art["file"])
+        names.update(part["file"] for part in art.get("files", []))
+    return frozenset("/".join(p for p in name.replace("\\", "/").split("/") if p not in ("", ".")) for name in names)
+
+
+def host_allowed(header: str | None, allowed: frozenset[str] = frozenset()) -> bool:
+    """A Host header this server answers: an IP address or `localhost` (with any port), or a name the user
+    allowed. A DNS name pointed at this machine by someone else's page is refused (DNS rebinding)."""
+    if not header:
+        return False
+    host = header.strip().lower()
+    if host.startswith("["):  # [::1]:8765
+        host = host[1:host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    if host in ("localhost", *allowed):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# An idle connection is dropped after this many seconds; at most MAX_CONNECTIONS are served at once.
+IDLE_TIMEOUT = 10.0
+MAX_CONNECTIONS = 32
+
+
 class AppServer(ThreadingHTTPServer):
     """Serves one package and the demo app. `url` is where the page is."""
 
     daemon_threads = True
 
     def __init__(self, package: Package, host: str = "127.0.0.1", port: int = 0, web: Path = WEB_DIR,
-                 log: bool = False) -> None:
+                 log: bool = False, allowed_hosts: tuple[str, ...] = (), idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         check_web_dir(web)
         self.package = package
+        self.files = page_files(package)
         self.web = web
         self.log = log
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self.idle_timeout = idle_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__((host, port), _Handler)
+
+    def process_request(self, request, client_address) -> None:  # type: ignore[no-untyped-def]  # socketserver API
+        if not self._slots.acquire(blocking=False):  # full: close at once rather than queue a thread
+            self.shutdown_request(request)
+            return
+        request.settimeout(self.idle_timeout)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def url(self) -> str:
@@ -112,7 +178,7 @@ class AppServer(ThreadingHTTPServer):
                 if rest[: len(parts)] == parts and rest[len(parts): len(parts) + 1] == ["dist"]:
                     return _file_under(self.web / "node_modules" / name / "dist", rest[len(parts) + 1:])
             return None
-        if head == "package" and rest:
+        if head == "package" and "/".join(rest) in self.files:
             try:
                 return self.package.read_file("/".join(rest))
             except PackageError:
@@ -137,6 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._respond(body=False)
 
     def _respond(self, body: bool) -> None:
+        if not host_allowed(self.headers.get("Host"), self.server.allowed_hosts):
+            self._error(HTTPStatus.MISDIRECTED_REQUEST, "unexpected Host header (see edgepack serve --allow-host)")
+            return
         segments = url_segments(self.path)
         if segments is None:
             self._error(HTTPStatus.BAD_REQUEST, "unsafe path")

@@ -107,6 +107,8 @@ export interface LoadOptions {
   wasmPaths?: { ort?: string; tfjs?: string };
   /** onnxruntime-web threads (default 1). */
   threads?: number;
+  /** PEM public keys (edgepack keygen's .pub): accept the package only with a valid signature by one of them. */
+  trust?: string[];
 }
 
 /** A .edgepack file (bytes or Blob), or a package directory in memory: relative path -> bytes, Blob or File, or a dropped folder's files. */
@@ -135,7 +137,7 @@ export const FORMAT_VERSION: 1;
 export const version: string;
 
 export class Package {
-  static open(location: string | URL | PackageFiles): Promise<Package>;
+  static open(location: string | URL | PackageFiles, options?: { maxManifestBytes?: number }): Promise<Package>;
   readonly manifest: Manifest;
   readonly where: string;
   readonly name: string;
@@ -179,10 +181,23 @@ export class Scorer {
  */
 export function loadPackage(location: string | URL | PackageFiles | Package, options?: LoadOptions): Promise<Scorer>;
 
+/** The id of a trusted key whose Ed25519 signature over the package is valid; rejects with PackageError. */
+export function verifyPackage(pkg: Package, trust: string[]): Promise<string>;
+
+/** The Package a registry channel serves: pointer signature, archive sha256 and package signature checked. */
+export function openFromChannel(registry: string | URL, model: string, channel: string, trust: string[]): Promise<{ pkg: Package; pointer: Record<string, unknown> }>;
+
+/** Load the version a registry channel serves (openFromChannel, then loadPackage). */
+export function loadFromChannel(registry: string | URL, model: string, channel: string, options: LoadOptions & { trust: string[] }): Promise<Scorer>;
+
 export const BACKENDS: readonly { name: BackendName; format: string; unavailable(): string | null }[];
 export const BACKEND_NAMES: readonly BackendName[];
 
 export function checkManifest(manifest: unknown, where?: string): void;
+/** Throws PackageError when a serialized ONNX model declares external data (or is not well-formed protobuf). */
+export function checkSelfContained(bytes: Uint8Array, where?: string): void;
+/** The default manifest size limit of Package.open (8 MiB). */
+export const MAX_MANIFEST_BYTES: number;
 export function safeRelPath(name: string, where?: string): string;
 export function sha256Hex(bytes: BufferSource): Promise<string>;
 /** The record's values in schema order; throws RecordError with the Python scorer's message. */

@@ -11,6 +11,7 @@ from typing import Any
 
 from ...runtime.errors import UsageError
 from . import coreml, onnx, tfjs, tflite
+from .codegen import target as codegen_target
 
 # format name -> emitter
 TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
@@ -18,6 +19,8 @@ TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
     "tflite": tflite.emit,
     "tfjs": tfjs.emit,
     "coreml": coreml.emit,
+    "c": codegen_target.emit_c,
+    "js": codegen_target.emit_js,
 }
 
 

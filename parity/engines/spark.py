@@ -28,11 +28,12 @@ from ...converters.sources.sample import records_from_frame
 from ...converters.sources.sample import validate_frame as validate
 from ...converters.sources.spark import SparkSource, looks_like_pipeline
 from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, DataError, EdgepackError, UsageError
+from ...runtime.judge import Metrics, ToleranceProfile, judge
 from ...runtime.package import Package
 from ...runtime.schema import IOSchema
 from ...runtime.table import render_table
 from ..harness import PairResult, ParityReport
-from ..profiles import harness_profile
+from ..profiles import harness_profile, package_profiles
 from ..runners import RUNNERS, runner_class, runners_for
 from ..runners.base import InputBatch
 from .sketch import Summary
@@ -53,6 +54,7 @@ class SparkParityOptions:
     runtimes: list[str] | None = None
     label_column: str | None = None
     tolerance: dict[str, dict[str, Any]] = field(default_factory=dict)  # precision or artifact id -> profile keys
+    manifest_tolerances: bool = False  # apply the package's own tolerance_profiles (never by default)
 
 
 @dataclass
@@ -78,24 +80,9 @@ class SparkParityResult:
         return {**self.__dict__, "passed": self.exit_code == EXIT_OK, "engine": "spark"}
 
 
-def judge(task: str, metrics: dict[str, float], profile: dict[str, Any]) -> list[dict[str, Any]]:
-    """The profile's checks on merged metrics, as the single-machine comparator words its failures."""
-    checks: list[tuple[str, float, str, str | None]] = []
-    if task == "classification":
-        checks += [("label_agreement", profile.get("min_label_agreement", 1.0), ">=", None),
-                   ("max_probability_error", profile.get("max_probability_error", 1e-5), "<=", None)]
-        if "auc_change" in metrics:
-            checks.append(("auc_change", profile.get("max_auc_change", 1e-4), "<=", "max_auc_change"))
-    else:
-        checks.append(("max_scaled_error", profile.get("max_value_error", 1e-5), "<=", "max_value_error"))
-    failures = []
-    for metric, limit, op, key in checks:
-        value = metrics[metric]
-        ok = value >= limit if op == ">=" else value <= limit
-        if not ok:
-            failures.append({"metric": metric, "value": value, "limit": limit, "check": op,
-                             **({"profile_key": key} if key else {})})
-    return failures
+def failures_of(metrics: dict[str, float], profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The one judge's verdict on merged metrics, as the single-machine comparator records its failures."""
+    return [f.to_dict() for f in judge(Metrics.from_dict(metrics), ToleranceProfile.from_dict(profile)).failures]
 
 
 def to_report(result: SparkParityResult, strict: bool = False) -> Any:
@@ -301,7 +288,8 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
         results = []
         for art, name in pairs:
             summary = merged[(art.id, name)]
-            profile = harness_profile(art.precision, manifest, opts.tolerance, art.id)
+            profile = harness_profile(art.precision, package_profiles(manifest, opts.manifest_tolerances),
+                                      opts.tolerance, art.id)
             entry: dict[str, Any] = {"artifact": art.id, "format": art.format, "precision": art.precision,
                                      "runtime": name, "rows": summary.rows, "profile_name": art.precision,
                                      "profile": profile}
@@ -309,7 +297,7 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
                 entry.update(status="error", reason=crashed[(art.id, name)], metrics={}, failures=[])
             else:
                 metrics = summary.metrics(task, len(classes), scale)
-                failures = judge(task, metrics, profile)
+                failures = failures_of(metrics, profile)
                 entry.update(status="fail" if failures else "pass", metrics=metrics, failures=failures)
             results.append(entry)
         rows_compared = max((r["rows"] for r in results), default=0)

@@ -26,6 +26,8 @@ RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("tflite", ("tflite",), "tflite:TFLiteRunner"),
     ("tfjs-node-wasm", ("tfjs",), "tfjs_node:TfjsNodeWasmRunner"),
     ("tfjs-node-cpu", ("tfjs",), "tfjs_node:TfjsNodeCpuRunner"),
+    ("c-gcc", ("c",), "c_gcc:CGccRunner"),
+    ("js-node", ("js",), "js_node:JsNodeRunner"),
     ("onnx-reference", ("onnx",), "onnx_reference:OnnxReferenceRunner"),
     ("scorer-cli", ("onnx",), "scorer_cli:ScorerCliRunner"),
     # The original model (--reference MODEL): runs no artifact, gives the reference outputs.

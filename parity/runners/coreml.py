@@ -34,11 +34,13 @@ class CoreMLRunner(Runner):
 
         entry = self.artifact.entry
         self._dir = Path(tempfile.mkdtemp(prefix="edgepack-coreml-"))
-        names = [f["file"] for f in entry.get("files", [])] or [self.artifact.file]
-        for name in names:
+        parts = {f["file"]: f for f in entry.get("files", [])}
+        for name in parts or [self.artifact.file]:
             target = self._dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self.package.read_file(name))
+            part = parts.get(name)  # every file checked against the manifest before Core ML reads it
+            target.write_bytes(self.package.verify_file(name, part["sha256"], size=part["size"]) if part
+                               else self.package.artifact_bytes(self.artifact))
         bundle = entry.get("bundle")
         self._model = ct.models.MLModel(str(self._dir / (bundle or self.artifact.file)), compute_units=ct.ComputeUnit.CPU_ONLY)
         self._schema = IOSchema.from_manifest(self.package.manifest)

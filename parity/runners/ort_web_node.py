@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .base import InputBatch, Runner
@@ -21,7 +23,8 @@ class NodeScoreRunner(Runner):
         return node_availability(*cls.needs)
 
     def command(self) -> list[str]:
-        return [NODE, str(WEB_DIR / "bin" / "score.mjs"), str(self.package.location),
+        # Absolute: run_jsonl starts the CLI in web/, where a relative package path would not resolve.
+        return [NODE, str(WEB_DIR / "bin" / "score.mjs"), os.path.abspath(self.package.location),
                 "--artifact", self.artifact.id, "--backend", self.backend]
 
     def _predict(self, batch: InputBatch) -> dict[str, np.ndarray]:

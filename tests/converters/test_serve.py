@@ -112,3 +112,80 @@ def test_cli_prints_the_url_and_refuses_a_bad_port(built_packages):
     bad = subprocess.run([sys.executable, "-m", "edgepack.toolchain.cli", "serve", str(path), "--port", "70000"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "not a port number" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.fixture()
+def cluttered(built_packages, tmp_path):
+    """A package folder holding what a user's folder holds besides the package: secrets, git, the model."""
+    import shutil
+
+    _, src = built_packages("logreg_binary")
+    folder = shutil.copytree(src, tmp_path / "package")
+    (folder / ".env").write_text("API_KEY=secret\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "config").write_text("[remote]\n")
+    (folder / "churn.joblib").write_bytes(b"pickle")
+    app = AppServer(Package.open(folder), idle_timeout=1.0, max_connections=4)
+    app.serve_in_thread()
+    yield app
+    app.shutdown()
+    app.server_close()
+
+
+@pytest.mark.parametrize("path", ["/package/.env", "/package/.git/config", "/package/churn.joblib"])
+def test_only_the_files_the_page_reads_are_served(cluttered, path):
+    status, _, body = get(cluttered, path)
+    assert status in (400, 404) and b"secret" not in body and b"pickle" not in body
+    for listed in ("manifest.json", "golden.json", "model.onnx"):
+        assert get(cluttered, f"/package/{listed}")[0] == 200
+
+
+def _request(server: AppServer, host_header: str | None) -> int:
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.putrequest("GET", "/package/manifest.json", skip_host=True)
+    if host_header is not None:
+        conn.putheader("Host", host_header)
+    conn.endheaders()
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_host_header_is_checked_against_dns_rebinding(cluttered):
+    port = cluttered.server_address[1]
+    for ok in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+        assert _request(cluttered, ok) == 200, ok
+    for bad in (f"attacker.example:{port}", "rebind.example", None, ""):
+        assert _request(cluttered, bad) == 421, bad
+
+
+def test_allowed_host_names_are_answered(built_packages):
+    from edgepack.toolchain.web_app import host_allowed
+
+    assert host_allowed("my-box.lan:8765", frozenset({"my-box.lan"}))
+    assert not host_allowed("my-box.lan.attacker.example:8765", frozenset({"my-box.lan"}))
+
+
+def test_idle_connections_are_closed_and_threads_bounded(cluttered):
+    import socket
+    import threading
+
+    host, port = cluttered.server_address[:2]
+    before = threading.active_count()
+    idle = [socket.create_connection((host, port), timeout=30) for _ in range(12)]
+    try:
+        import time
+
+        deadline = time.monotonic() + 10  # let the server accept them all (a wait, not a timed assertion)
+        while cluttered._slots._value and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        # at most max_connections (4) handler threads, however many connections wait
+        assert threading.active_count() <= before + 4
+        # each connection ends: refused at once when full, else closed once idle past the timeout
+        for sock in idle:
+            assert sock.recv(1) == b""
+        assert _request(cluttered, f"127.0.0.1:{port}") == 200  # the slots came back
+    finally:
+        for sock in idle:
+            sock.close()

@@ -207,7 +207,7 @@ def test_crashing_runner_is_reported_not_hidden(built_packages, tmp_path):
     code, report = parity(package, "--runtimes", ONNX_RUNTIMES, "--junit", str(junit), tmp=tmp_path)
     assert code == 1
     assert [r["status"] for r in report["results"]] == ["error", "error"]
-    assert "onnxruntime cannot load" in report["results"][0]["reason"]
+    assert "not a well-formed ONNX model" in report["results"][0]["reason"]  # refused before onnxruntime
     assert report["results"][1]["reason"]
     assert len(ET.parse(junit).getroot().findall(".//error")) == 2
 
@@ -280,19 +280,44 @@ def test_artifact_no_runner_can_run_is_listed(built_packages, tmp_path, monkeypa
     assert coreml["status"] == "unavailable" and "runs coreml artifacts" in coreml["reason"]
 
 
-def test_manifest_tolerance_profile_is_applied(mlp_with_float16, tmp_path):
-    package = tamper.copy_package(mlp_with_float16, tmp_path / "package")
+def test_a_package_never_grades_itself(built_packages, tmp_path):
+    """A tampered artifact whose manifest loosens its own tolerance_profiles still fails the gate: the
+    profiles come from the defaults and --tolerance; the manifest's apply only with --manifest-tolerances."""
+    _model, src = built_packages("logreg_binary")
+    package = tamper.copy_with_model(src, tmp_path / "logreg_binary" / "package")
+    tamper.edit_attribute(package, "LinearClassifier", "coefficients", lambda w: [-v for v in w])  # a swapped model
     manifest = json.loads((package / "manifest.json").read_text())
-    manifest["tolerance_profiles"]["float16"] = {"min_label_agreement": 1.0, "max_probability_error": 1e-6}
+    manifest["tolerance_profiles"]["float32"] = {"min_label_agreement": 0.0, "max_probability_error": 1.0,
+                                                 "max_auc_change": 1.0}
     (package / "manifest.json").write_text(json.dumps(manifest))
-    code, report = parity(package, "--runtimes", "onnxruntime", tmp=tmp_path, reference=False)
+    code, report = parity(package, "--runtimes", "onnxruntime", tmp=tmp_path)
     assert code == 1
-    f16 = next(r for r in report["results"] if r["artifact"] == "onnx-float16")
-    assert f16["status"] == "fail" and f16["profile"]["max_probability_error"] == 1e-6
-    # and the command line still wins over the manifest
-    code, _ = parity(package, "--runtimes", "onnxruntime", "--tolerance", "float16:max_probability_error=0.01",
-                     tmp=tmp_path, reference=False)
-    assert code == 0
+    result = report["results"][0]
+    assert result["status"] == "fail" and result["profile"]["max_probability_error"] == 1e-5
+    assert any("never grades itself" in note for note in report["notes"])
+    # asked for explicitly, the manifest's profile applies (and is recorded in the report) ...
+    code, report = parity(package, "--runtimes", "onnxruntime", "--manifest-tolerances", tmp=tmp_path)
+    assert code == 0 and report["results"][0]["profile"]["max_probability_error"] == 1.0
+    # ... and the command line still wins over it
+    code, _ = parity(package, "--runtimes", "onnxruntime", "--manifest-tolerances",
+                     "--tolerance", "float32:max_probability_error=1e-5", tmp=tmp_path)
+    assert code == 1
+
+
+def test_relative_package_path_reaches_the_node_runner(built_packages, tmp_path, monkeypatch):
+    """The Node CLI starts in web/: a relative package path must still name the user's package."""
+    from edgepack.parity.runners.node_cli import node_availability
+
+    if node_availability("onnxruntime-web"):
+        pytest.skip(node_availability("onnxruntime-web"))
+    _model, src = built_packages("logreg_binary")
+    tamper.copy_package(src, tmp_path / "pkg")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "report.json"
+    code = main(["parity", "pkg", "--quiet", "--runtimes", "ort-web-node", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert code == 0, report
+    assert [r["status"] for r in report["results"]] == ["pass"]
 
 
 def test_runner_module_that_cannot_load_is_unavailable(built_packages, tmp_path, monkeypatch):

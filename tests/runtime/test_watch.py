@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import time
 from collections import Counter
 
+from edgepack.runtime.watch_ledger import Commit, Ledger
 from scorer_helpers import SCORER, read_lines, run_scorer
 
 
@@ -59,29 +61,51 @@ def test_files_become_outputs_and_move_to_done(strict_package, tmp_path):
     assert "missing column(s)" in (failed / "wrong.csv.reason").read_text()
     assert sorted(p.name for p in inbox.iterdir()) == [".partial.jsonl", ".processing", "done", "failed", "notes.txt"]
 
-    # A new file reusing a committed name must not overwrite the earlier predictions.
+    # A new file reusing a name whose outputs are still there must not overwrite them: it gets the next name.
     _drop(inbox, "a", records[:1])
     assert run_scorer(_watch_args(strict_package, tmp_path, "--once")).returncode == 0
-    assert len(read_lines(out / "a.jsonl")) == 4
-    assert "already exists" in (failed / "a.jsonl.reason").read_text()
+    assert len(read_lines(out / "a.jsonl")) == 4 and len(read_lines(out / "a.errors.jsonl")) == 2
+    assert [r["id"] for r in read_lines(out / "a.1.jsonl")] == ["a-0"]
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == ["a.jsonl", "a.jsonl.1", "b.csv", "empty.jsonl"]
+
+
+def _commit(work, name, publish, sha256=None):
+    """The commit marker a run writes at its commit point (step 3), for the claimed input `work/name`."""
+    if sha256 is None:
+        sha256 = hashlib.sha256((work / name).read_bytes()).hexdigest()
+    Ledger(work).write(Commit(name, sha256, tuple(publish), 3, 0))
 
 
 def test_restart_finishes_each_crash_window(strict_package, tmp_path):
-    """The states a kill can leave behind, set up by hand; a restart resolves each exactly once."""
+    """The states a kill can leave behind, set up by hand; a restart resolves each exactly once, and an
+    output a consumer has already taken is never written again."""
     inbox, out = tmp_path / "in", tmp_path / "out"
     work = inbox / ".processing"
     work.mkdir(parents=True)
     out.mkdir()
     records = strict_package.records(3)
-    _drop(work, "claimed", records)  # killed while scoring: output never committed
+    hand = "".join(json.dumps({"id": f"hidden-{j}", "from": "temporary"}) + "\n" for j in range(3))
+
+    _drop(work, "claimed", records)  # killed while scoring: nothing committed
     (out / ".claimed.jsonl.tmp").write_text('{"id": "claimed-0"}\n')  # its half-written temporary
-    _drop(work, "committed", records)  # killed after the commit rename, before the release
-    (out / "committed.jsonl").write_text("".join(json.dumps({"id": f"committed-{j}"}) + "\n" for j in range(3)))
+    _drop(work, "hidden", records)  # killed after the commit, before the publish: the temporary is the output
+    (out / ".hidden.jsonl.tmp").write_text(hand)
+    _commit(work, "hidden.jsonl", [(".hidden.jsonl.tmp", "hidden.jsonl")])
+    _drop(work, "taken", records)  # killed after the publish, before the release; GetFile took the output since
+    _commit(work, "taken.jsonl", [(".taken.jsonl.tmp", "taken.jsonl")])
+    _drop(work, "stale", records)  # a marker left by an earlier file of the same name vouches for nothing
+    _commit(work, "stale.jsonl", [(".stale.jsonl.tmp", "stale.jsonl")], sha256="0" * 64)
+    _commit(work, "gone.jsonl", [(".gone.jsonl.tmp", "gone.jsonl")], sha256="1" * 64)  # released, then killed
     _drop(inbox, "fresh", records)
+
     assert run_scorer(_watch_args(strict_package, tmp_path, "--once")).returncode == 0
-    assert _ids(out.glob("*.jsonl")) == Counter({f"{n}-{j}": 1 for n in ("claimed", "committed", "fresh") for j in range(3)})
+    assert (out / "hidden.jsonl").read_text() == hand  # published as committed, not scored again
+    assert not (out / "taken.jsonl").exists()  # delivered once already: not scored again
+    assert _ids(out.glob("*.jsonl")) == Counter({f"{n}-{j}": 1 for n in ("claimed", "hidden", "stale", "fresh")
+                                                 for j in range(3)})
     assert not list(work.iterdir()) and not list(out.glob(".*"))
-    assert sorted(p.name for p in (inbox / "done").iterdir()) == ["claimed.jsonl", "committed.jsonl", "fresh.jsonl"]
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == [
+        "claimed.jsonl", "fresh.jsonl", "hidden.jsonl", "stale.jsonl", "taken.jsonl"]
 
 
 def test_sigkill_at_random_moments_then_restart_loses_and_repeats_nothing(strict_package, tmp_path):

@@ -67,7 +67,7 @@ def test_predict_checks_shapes(digits_package):
 def test_version_2_needs_tensors_and_unknown_versions_are_refused(digits_package):
     manifest = Package.open(digits_package.path).manifest
     broken = json.loads(json.dumps(manifest))
-    broken["inputs"] = {"features": []}
+    broken["inputs"] = {}
     with pytest.raises(PackageError, match="inputs.tensors"):
         check_manifest(broken, "here")
     with pytest.raises(PackageError, match="unknown package format version 3"):

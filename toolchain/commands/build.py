@@ -3,6 +3,11 @@
 The sample (CSV or Parquet, with a header row) gives the input schema, the golden vectors and the rows
 every artifact is checked on. OUT is a directory, or a single file when it ends in .edgepack.
 
+OUT may already exist when it is empty or holds an earlier edgepack package: that package's own files are
+replaced (atomically when the folder holds nothing else) and every other file is kept. A non-empty OUT
+without a package (`-o .` in a project folder) is refused (exit 2) unless --force. Nothing is ever
+deleted recursively.
+
 Loading a .joblib/.pkl file executes code from it: build only from models you trust.
 
 examples:
@@ -37,7 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample", type=Path, required=True,
                    help="CSV/Parquet sample of the model's input; for image/sequence models an .npz (one array per "
                         "input name) or, for one image input, a folder of PNG/JPEG pictures")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output directory, or FILE.edgepack")
+    p.add_argument("-o", "--out", type=Path, required=True,
+                   help="output directory, or FILE.edgepack. An existing OUT must be empty or hold an edgepack "
+                        "package (whose own files are replaced; other files there are kept)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty OUT that holds no package: the package's files are written beside "
+                        "the files there (same-named ones replaced); nothing else is removed")
     p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")
     p.add_argument("--name", help="package name (default: the model file's name)")
     p.add_argument("--version", default="1", help="model version recorded in the manifest (default 1)")
@@ -69,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
         quiet=args.quiet, target_options=parse_options(args.option), quantize=args.quantize,
-        default_variant=args.default_variant,
+        default_variant=args.default_variant, force=args.force,
     ))
     rows = []
     for check in result.checks:

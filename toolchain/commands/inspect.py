@@ -1,5 +1,9 @@
 """Print a readable summary of an edge package: model, inputs, outputs, artifacts and parity.
 
+Before printing anything it checks the package the way a device does: the manifest's shape, and every
+listed file (each artifact, its parts, the golden vectors) against its sha256 and size, inside the
+package (a symlink out of it is refused). A package that fails exits 4 with the reason.
+
 example:
   edgepack inspect build/churn/package
   edgepack inspect build/churn/churn.edgepack --json
@@ -12,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ...runtime.errors import EXIT_OK, UsageError
+from ...runtime.errors import EXIT_OK, PackageError, UsageError, quoted
 from ...runtime.package import Package
 from ...runtime.table import render_table
 from ..variants.report import render_variants, variants_html
@@ -78,9 +82,21 @@ def summary(package: Package) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    package = Package.open(args.package)
     if args.html and not args.variants:
         raise UsageError("--html goes with --variants", fix="edgepack inspect --variants PACKAGE --html FILE")
+    package = Package.open(args.package)
+    checked = package.verify()
+    try:
+        return _show(args, package, checked)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Fields only shown here (parity metrics, the variants' report) are not all typed by the schema: a
+        # value of the wrong type is the package's fault, said in one line, not a traceback.
+        raise PackageError(f"manifest.json: a field edgepack inspect shows is malformed ({type(exc).__name__}: "
+                           f"{quoted(str(exc), 80)})", where=str(args.package),
+                           fix="rebuild the package with edgepack build") from exc
+
+
+def _show(args: argparse.Namespace, package: Package, checked: list[str]) -> int:
     if args.json:
         print(json.dumps(package.manifest, indent=2))
     elif args.variants:
@@ -92,4 +108,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"\nplot written to {args.html}")
     else:
         print(summary(package))
+        print(f"verified: {len(checked)} files match their sha256 and size, all inside the package")
     return EXIT_OK

@@ -15,9 +15,11 @@ directory, any path Spark reads), with the model as reference (a Spark pipeline 
 and merges the metrics without collecting rows (docs/spark.md).
 
 Without --reference the artifacts are compared with the golden vectors only (the build stored the model's
-outputs for them). Tolerances: the manifest's tolerance_profiles, else the defaults per precision
-(docs/parity.md), overridden by --tolerance SCOPE:KEY=VALUE (SCOPE a precision or an artifact id; KEY a
-profile key or OUTPUT.atol / .rtol / .statistic / .q) or --tolerance FILE.json.
+outputs for them). Tolerances: the defaults per precision (docs/parity.md), overridden by --tolerance
+SCOPE:KEY=VALUE (SCOPE a precision or an artifact id; KEY a profile key or OUTPUT.atol / .rtol / .statistic
+/ .q) or --tolerance FILE.json. The package's own tolerance_profiles are ignored: a package never grades
+itself (a manifest that loosens them must not pass a swapped model). --manifest-tolerances applies them
+when you trust the package's author; --tolerance still wins over them.
 
 exit codes: 0 every artifact x runtime passed, 1 any failed or its runner crashed (or, with --strict, a
 runtime was unavailable), 2 usage error, 4 invalid package, 5 unusable --reference model, 6 unusable holdout.
@@ -52,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed for generated rows (default 0)")
     p.add_argument("--tolerance", action="append", default=[], metavar="SCOPE:KEY=VALUE|FILE.json",
                    help="override a tolerance (repeatable)")
+    p.add_argument("--manifest-tolerances", action="store_true",
+                   help="apply the tolerance_profiles of the package's manifest (default: ignored, a package never "
+                        "grades itself; use only for a package whose author you trust)")
     p.add_argument("--strict", action="store_true", help="an unavailable runtime fails the gate too")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the full report as JSON")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (one case per artifact x runtime)")
@@ -95,7 +100,8 @@ def _local(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None
         raise UsageError(f"no holdout file at {args.data}", where="--data", fix="pass a CSV or Parquet file")
     return run_parity(ParityOptions(package=args.package, data=args.data, reference=args.reference, runtimes=runtimes,
                                     rows=args.rows, seed=args.seed, label_column=args.label_column,
-                                    tolerance=overrides, strict=args.strict, quiet=args.quiet))
+                                    tolerance=overrides, strict=args.strict, quiet=args.quiet,
+                                    manifest_tolerances=args.manifest_tolerances))
 
 
 def _spark(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None) -> object:
@@ -104,7 +110,7 @@ def _spark(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None
                          fix="pass --data PARQUET_DIR and --reference MODEL")
     result = run_spark_parity(SparkParityOptions(package=args.package, data=str(args.data), reference=args.reference,
                                                  master=args.master, runtimes=runtimes, label_column=args.label_column,
-                                                 tolerance=overrides))
+                                                 tolerance=overrides, manifest_tolerances=args.manifest_tolerances))
     return to_report(result, strict=args.strict)
 
 

@@ -29,8 +29,8 @@ from ...converters.quantize import VARIANT_EMITTERS, modes_of, variant_emitter
 from ...converters.quantize.base import NotApplicable, QuantizeContext
 from ...converters.targets.base import Artifact
 from ...parity.data import input_batch
-from ...parity.profiles import profile_for
 from ...runtime.errors import EdgepackError, UsageError
+from ...runtime.judge import Metrics, judge, profile_of
 from ..check import check_artifact
 from .latency import measure_latency
 
@@ -249,21 +249,10 @@ def _check(staged: Path, entry: dict[str, Any], data: CheckData, manifest: dict[
         if check.get("unavailable"):
             return {"checks": results, "reason": f"cannot be checked here: {check['unavailable']}"}
         if not check["passed"]:
-            profile = profile_for(entry["precision"], manifest)
+            verdict = judge(Metrics.from_dict(check["metrics"]), profile_of(entry["precision"], manifest))
             return {"checks": results, "reason": f"fails the {entry['precision']} profile on the {name} rows: "
-                                                 + _why(check["metrics"], profile)}
+                                                 + verdict.reasons()}
     return {"checks": results, "reason": ""}
-
-
-def _why(metrics: dict[str, float], profile: dict[str, Any]) -> str:
-    if "label_agreement" in metrics:
-        parts = []
-        if metrics["label_agreement"] < profile.get("min_label_agreement", 1.0):
-            parts.append(f"label agreement {metrics['label_agreement']:.4f} < {profile.get('min_label_agreement')}")
-        if metrics["max_probability_error"] > profile.get("max_probability_error", 1e-5):
-            parts.append(f"max probability error {metrics['max_probability_error']:.4g} > {profile.get('max_probability_error')}")
-        return ", ".join(parts)
-    return f"max scaled error {metrics['max_scaled_error']:.4g} > {profile.get('max_value_error')}"
 
 
 def _keep(plan: QuantizePlan, passing: list[Artifact], sizes: dict[str, int], outcomes: list[dict[str, Any]]) -> list[str]:

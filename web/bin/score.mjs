@@ -4,7 +4,7 @@
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, loadPackage } from '../src/index.js';
+import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
 import { parseLine, resultObjects } from '../node/lines.js';
 
 const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME]
@@ -20,6 +20,7 @@ options:
   --backend NAME     auto (default), ${BACKEND_NAMES.filter((b) => b !== 'tfjs-webgl').join(', ')}
   --id-field NAME    copy this field of each record into its output line as "id" (not a model input)
   --batch N          records per backend call (default 2048)
+  --trust KEY|DIR    accept only a package signed by this public key (or any .pub in DIR); else exit 4
   -h, --help         this text
 
 example:
@@ -33,6 +34,22 @@ function fail(message, code) {
   return code;
 }
 
+/** PEM public keys from a .pub/.pem file or a directory of them (as edgepack-score --trust). */
+async function readTrust(path) {
+  const { readFile, readdir, stat } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  let files;
+  try {
+    files = (await stat(path)).isDirectory()
+      ? (await readdir(path)).filter((f) => f.endsWith('.pub') || f.endsWith('.pem')).sort().map((f) => join(path, f))
+      : [path];
+  } catch {
+    throw new UsageError(`no trusted key at ${path}`, { fix: 'pass a public key file written by `edgepack keygen`, or a directory of them' });
+  }
+  if (files.length === 0) throw new UsageError(`no public key (*.pub, *.pem) in ${path}`, { fix: 'copy the .pub file written by `edgepack keygen` there' });
+  return Promise.all(files.map((f) => readFile(f, 'utf8')));
+}
+
 async function main(argv) {
   let args;
   try {
@@ -44,6 +61,7 @@ async function main(argv) {
         backend: { type: 'string', default: 'auto' },
         'id-field': { type: 'string' },
         batch: { type: 'string', default: '2048' },
+        trust: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -60,7 +78,8 @@ async function main(argv) {
 
   let scorer;
   try {
-    scorer = await loadPackage(args.positionals[0], { artifact: args.values.artifact, backend: args.values.backend });
+    const trust = args.values.trust === undefined ? undefined : await readTrust(args.values.trust);
+    scorer = await loadPackage(args.positionals[0], { artifact: args.values.artifact, backend: args.values.backend, trust });
   } catch (err) {
     if (err instanceof EdgepackError) return fail(err.toString(), err.exitCode);
     return fail(String(err?.stack ?? err), EXIT_PACKAGE);

@@ -6,29 +6,37 @@
 //   p.label, p.probabilities                                  // contract 3: label = classes[argmax]
 
 import { chooseBackend } from './backends/index.js';
-import { PackageError } from './errors.js';
+import { PackageError, UsageError } from './errors.js';
 import { Package } from './package.js';
 import { Scorer } from './scorer.js';
+import { openFromChannel } from './registry.js';
+import { verifyPackage } from './signing.js';
 
 export { BACKENDS, BACKEND_NAMES } from './backends/index.js';
 export { EdgepackError, PackageError, RecordError, UsageError, EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_PACKAGE } from './errors.js';
-export { FORMAT_VERSION, Package, checkManifest, safeRelPath, sha256Hex } from './package.js';
+export { FORMAT_VERSION, MAX_MANIFEST_BYTES, Package, checkManifest, safeRelPath, sha256Hex } from './package.js';
+export { checkSelfContained } from './onnx.js';
 export { checkRecord, tensorsFor, validateRecords } from './records.js';
 export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
 export { Scorer } from './scorer.js';
+export { verifyPackage } from './signing.js';
+export { openFromChannel } from './registry.js';
 
 /**
  * Open a package, verify the chosen artifact's files against the manifest and start a backend.
  *
  * @param {string|URL|Map<string, any>|Record<string, any>|FileList|File[]|Package} location
  *        a URL (pages), a directory path (Node), the package's files, or a Package already opened
- * @param {{artifact?: string, backend?: string, wasmPaths?: {ort?: string, tfjs?: string}, threads?: number}} [options]
+ * @param {{artifact?: string, backend?: string, wasmPaths?: {ort?: string, tfjs?: string}, threads?: number, trust?: string[]}} [options]
+ *        trust: PEM public keys; the package must then carry a valid signature by one of them
  * @returns {Promise<Scorer>}
- * @throws {PackageError} unknown format version, missing file, checksum mismatch, artifact the runtime cannot load
+ * @throws {PackageError} unknown format version, missing file, checksum mismatch, artifact the runtime cannot load,
+ *        with `trust`: unsigned, signed by another key, or changed after signing
  * @throws {UsageError}   unknown backend or artifact/backend mismatch
  */
 export async function loadPackage(location, options = {}) {
   const pkg = location instanceof Package ? location : await Package.open(location);
+  if (options.trust !== undefined) await verifyPackage(pkg, options.trust);
   const { entry, candidates } = chooseBackend(pkg, options.artifact ?? null, options.backend ?? 'auto');
   const files = await pkg.artifactFiles(entry);
   let failure = null;
@@ -43,6 +51,17 @@ export async function loadPackage(location, options = {}) {
   throw new PackageError(`${failure.backend} cannot load artifact '${entry.id}' (${entry.file}): ${failure.err?.message ?? failure.err}`, {
     where: pkg.where, fix: 'check the artifact with edgepack inspect; try another backend or artifact',
   });
+}
+
+/**
+ * Load the version a registry channel serves, verified by `trust` (PEM public keys) at every step.
+ * @param {string|URL} registry  the registry's base URL (pages) or directory (Node)
+ * @returns {Promise<Scorer>}
+ */
+export async function loadFromChannel(registry, model, channel, options) {
+  if (!options?.trust) throw new UsageError('loadFromChannel needs options.trust: the public keys to accept', { fix: 'pass {trust: [pemText]}' });
+  const { pkg } = await openFromChannel(registry, model, channel, options.trust);
+  return loadPackage(pkg, { ...options, trust: undefined });
 }
 
 export const version = '0.1.0';

@@ -5,31 +5,19 @@
 import { PackageError } from './errors.js';
 import { safeRelPath } from './paths.js';
 import { MANIFEST, sourceFor } from './sources.js';
+import { FORMAT_NAME, FORMAT_VERSION, checkManifest as checkManifestFields } from './manifest.js';
+import { checkSelfContained } from './onnx.js';
 
-export { MANIFEST, safeRelPath };
+export { FORMAT_NAME, FORMAT_VERSION, MANIFEST, safeRelPath };
 
-export const FORMAT_NAME = 'edgepack';
-export const FORMAT_VERSION = 1;
+// A manifest larger than this is refused before it is parsed (runtime/package.py: MAX_MANIFEST_BYTES).
+export const MAX_MANIFEST_BYTES = 8 * 2 ** 20;
 
-/** The structural checks the device scorer makes (runtime/package.py: check_manifest). */
+/** The structural checks the device scorer makes (runtime/package.py: Package.open), paths included. */
 export function checkManifest(manifest, where) {
-  if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT_NAME) {
-    throw new PackageError('manifest.json is not an edgepack manifest', { where });
-  }
-  const version = manifest.format_version;
-  if (version !== FORMAT_VERSION) {
-    throw new PackageError(
-      `unknown package format version ${JSON.stringify(version ?? null)}; this runtime reads version ${FORMAT_VERSION}`,
-      { where, fix: 'upgrade edgepack-web, or rebuild the package with a matching edgepack' },
-    );
-  }
-  for (const key of ['model', 'source', 'inputs', 'outputs', 'artifacts', 'golden']) {
-    if (!(key in manifest)) throw new PackageError(`manifest.json lacks '${key}'`, { where, fix: 'rebuild the package' });
-  }
+  checkManifestFields(manifest, where);
+  safeRelPath(manifest.golden.file, where);
   for (const entry of manifest.artifacts) {
-    for (const key of ['id', 'format', 'file', 'sha256', 'size']) {
-      if (!(key in entry)) throw new PackageError(`artifact entry lacks '${key}'`, { where, fix: 'rebuild the package' });
-    }
     safeRelPath(entry.file, where);
     for (const part of entry.files ?? []) safeRelPath(part.file, where);
   }
@@ -48,10 +36,16 @@ export class Package {
     this.where = source.where;
   }
 
-  /** Read and check manifest.json. Throws PackageError when it cannot be trusted. */
-  static async open(location) {
+  /** Read and check manifest.json (at most `maxManifestBytes`, default 8 MiB as in runtime/package.py).
+   * Throws PackageError when it cannot be trusted. */
+  static async open(location, { maxManifestBytes = MAX_MANIFEST_BYTES } = {}) {
     const source = await sourceFor(location);
     const raw = await source.read(MANIFEST);
+    if (raw.length > maxManifestBytes) {
+      throw new PackageError(`'manifest.json' is larger than the limit of ${maxManifestBytes} bytes`, {
+        where: source.where, fix: 'raise the limit (maxManifestBytes) if this package is trusted and really that large',
+      });
+    }
     let manifest;
     try {
       manifest = JSON.parse(new TextDecoder().decode(raw));
@@ -96,12 +90,14 @@ export class Package {
     return data;
   }
 
-  /** Every file of an artifact, verified: {relative path: bytes}. The main file is always included. */
+  /** Every file of an artifact, verified: {relative path: bytes}. The main file is always included; an
+   * ONNX artifact must be self-contained (no external data: src/onnx.js). */
   async artifactFiles(entry) {
     const parts = entry.files?.length ? entry.files : [];
     const files = {};
     if (!parts.some((p) => p.file === entry.file)) files[entry.file] = await this.verifiedFile(entry.file, entry.sha256, entry.size);
     for (const part of parts) files[part.file] = await this.verifiedFile(part.file, part.sha256, part.size);
+    if (entry.format === 'onnx') checkSelfContained(files[entry.file], `${this.where}: ${entry.file}`);
     return files;
   }
 

@@ -60,6 +60,10 @@ export class ZipSource {
       if (size > 2 ** 20 && size > MAX_RATIO * Math.max(compressed, 1)) {
         throw new PackageError(`entry '${rel}' has a compression ratio typical of a zip bomb`, { where: this.where });
       }
+      if (this.members.has(rel)) {
+        // readers disagree on which copy wins (Python's zipfile and this code the last, unzip the first)
+        throw new PackageError(`the zip holds two entries named '${rel}'`, { where: this.where, fix: 'the package was altered: use the .edgepack file written by edgepack build' });
+      }
       total += size;
       this.members.set(rel, { method, compressed, size, offset });
     }

@@ -57,9 +57,19 @@ class TensorScorer:
         self._names = artifact.entry["outputs"]
 
     @classmethod
-    def load(cls, path: Any, artifact: str | None = None, threads: int = 1) -> TensorScorer:
-        """Open and verify a package and load its ONNX artifact (or, by id, a TFLite one). Raises PackageError."""
+    def load(cls, path: Any, artifact: str | None = None, threads: int = 1, trust: Any = None) -> TensorScorer:
+        """Open and verify a package and load its ONNX artifact (or, by id, a TFLite one). `trust`: as for
+        Scorer.load, a public key file, a directory of them or a TrustSet the package must be signed by.
+        Raises PackageError (UsageError for an unusable `trust`)."""
         package = path if isinstance(path, Package) else Package.open(path)
+        if trust is not None:
+            from .signing import (  # deferred: a start-up without --trust stays as small
+                TrustSet,
+                verify_package,
+            )
+
+            verify_package(package, trust if isinstance(trust, TrustSet) else TrustSet.load(trust))
+        package.check_golden()  # every checksum verified before anything is scored, as Scorer.load does
         art = package.artifact(artifact, format="onnx")
         if art.format == "tflite":  # boards without an onnxruntime wheel: the optional tflite extra
             from .tflite_session import TFLiteSession  # deferred: only a chosen TFLite artifact needs it

@@ -595,19 +595,7 @@ export const MANIFEST_SCHEMA = {
                     "N"
                   ]
                 }
-              },
-              "anyOf": [
-                {
-                  "required": [
-                    "features"
-                  ]
-                },
-                {
-                  "required": [
-                    "input"
-                  ]
-                }
-              ]
+              }
             }
           },
           "outputs": {
@@ -881,6 +869,21 @@ export const MANIFEST_SCHEMA = {
             ]
           }
         }
+      },
+      "artifacts": {
+        "items": {
+          "properties": {
+            "inputs": {
+              "items": {
+                "required": [
+                  "name",
+                  "features",
+                  "dtype"
+                ]
+              }
+            }
+          }
+        }
       }
     }
   },
@@ -896,6 +899,21 @@ export const MANIFEST_SCHEMA = {
           "names",
           "tensors"
         ]
+      },
+      "artifacts": {
+        "items": {
+          "properties": {
+            "inputs": {
+              "items": {
+                "required": [
+                  "name",
+                  "input",
+                  "dtype"
+                ]
+              }
+            }
+          }
+        }
       }
     }
   }

@@ -8,25 +8,19 @@ a stream of images stays within the same memory budget as a stream of rows.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
 from .errors import RecordError
+from .stream import StreamCounts
 
 BATCH_RECORDS = 32
 BATCH_BYTES = 4 << 20
 
 
-@dataclass
-class TensorCounts:
-    scored: int = 0
-    rejected: int = 0
-
-
 def score_stream(scorer: Any, source: BinaryIO, out: IO[bytes], errors: IO[str], id_field: str | None = None,
-                 line_buffered: bool = False) -> TensorCounts:
+                 line_buffered: bool = False) -> StreamCounts:
     """Read JSON lines from `source`, write prediction lines to `out` and error lines to `errors`."""
-    counts = TensorCounts()
+    counts = StreamCounts()
     pending: list[tuple[int, bytes]] = []
     size = 0
     limit = 1 if line_buffered else BATCH_RECORDS
@@ -44,7 +38,7 @@ def score_stream(scorer: Any, source: BinaryIO, out: IO[bytes], errors: IO[str],
 
 
 def _flush(scorer: Any, lines: list[tuple[int, bytes]], out: IO[bytes], errors: IO[str], id_field: str | None,
-           counts: TensorCounts, line_buffered: bool) -> None:
+           counts: StreamCounts, line_buffered: bool) -> None:
     records: list[Any] = []
     numbers: list[int] = []
     idents: list[Any] = []
@@ -76,7 +70,7 @@ def _flush(scorer: Any, lines: list[tuple[int, bytes]], out: IO[bytes], errors: 
         out.flush()
 
 
-def _error(errors: IO[str], number: int, err: RecordError, ident: Any, id_field: str | None, counts: TensorCounts) -> None:
+def _error(errors: IO[str], number: int, err: RecordError, ident: Any, id_field: str | None, counts: StreamCounts) -> None:
     entry: dict[str, Any] = {"line": number, "field": err.field, "reason": err.reason}
     if id_field is not None and ident is not None:
         entry["id"] = ident
@@ -84,13 +78,13 @@ def _error(errors: IO[str], number: int, err: RecordError, ident: Any, id_field:
     counts.rejected += 1
 
 
-def score_npy(scorer: Any, source: BinaryIO, out: IO[bytes], errors: IO[str]) -> TensorCounts:
+def score_npy(scorer: Any, source: BinaryIO, out: IO[bytes], errors: IO[str]) -> StreamCounts:
     """A `.npy` file (watch mode): one array [N, ...] for a package with one input, scored in batches.
     Its rows become output lines 1..N; a file that is not a numeric array of the input's shape is
     rejected whole, as one error line. Never unpickles (allow_pickle=False)."""
     import numpy as np
 
-    counts = TensorCounts()
+    counts = StreamCounts()
     if len(scorer.inputs) != 1:
         _error(errors, 1, RecordError(f"a .npy file feeds one input; this model takes {len(scorer.inputs)}"), None, None, counts)
         return counts

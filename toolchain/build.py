@@ -94,8 +94,7 @@ def build(opts: BuildOptions) -> BuildResult:
         if plan or opts.label_column:
             raise EdgepackError("--quantize and --label-column apply to tabular models only",
                                 fix="tensor models take --sample x.npz; pick variants with --option tflite.variants=...")
-        path, manifest, checks = build_tensor(opts, source, progress)
-        return BuildResult(path=path, manifest=manifest, checks=checks)
+        return BuildResult(*build_tensor(opts, source, progress))
     with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
         table = read_table(opts.sample)
         frame = feature_frame(source, table, opts.label_column, str(opts.sample))

@@ -58,7 +58,7 @@ def holdout(path: Path, schema: IOSchema, label_column: str | None) -> tuple[lis
     if label_column and label_column not in table.columns:
         raise DataError(f"label column {label_column!r} is not in the holdout", where=str(path),
                         fix=f"columns are: {', '.join(map(str, table.columns))}")
-    records = [_record(schema, row) for row in table[schema.names].itertuples(index=False, name=None)]
+    records = records_from_frame(table, schema)
     labels = None
     if label_column and schema.task == "classification":
         index = {str(c): i for i, c in enumerate(schema.classes)}
@@ -66,35 +66,10 @@ def holdout(path: Path, schema: IOSchema, label_column: str | None) -> tuple[lis
     return records, labels
 
 
-def _missing(value: Any) -> bool:
-    """None, NaN, pandas' NA or NaT (a holdout cell read by pandas)."""
-    import pandas as pd
-
-    if value is None:
-        return True
-    return np.ndim(value) == 0 and bool(pd.isna(value))
-
-
 def _label_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value.item() if isinstance(value, np.generic) else value)
-
-
-def _record(schema: IOSchema, row: tuple[Any, ...]) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for feat, value in zip(schema.features, row):
-        if _missing(value):
-            record[feat.name] = None
-        elif feat.type == "category":
-            record[feat.name] = str(value)
-        elif feat.type == "int" and float(value).is_integer():
-            record[feat.name] = int(value)
-        elif feat.type == "bool":
-            record[feat.name] = bool(value)
-        else:
-            record[feat.name] = float(value)
-    return record
 
 
 def generate(schema: IOSchema, rows: int, seed: int) -> list[dict[str, Any]]:

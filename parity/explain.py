@@ -22,6 +22,10 @@ from ..runtime.schema import IOSchema
 from .runners.base import InputBatch
 
 NEAR_ULPS = 4.0  # "within float32 rounding": a handful of ulps covers float64->float32 casts and reordering
+# A row whose error is at most this (probability, or value over the target's scale) cannot come from a
+# flipped split: a flip changes the output by a leaf difference, orders of magnitude larger in trained
+# trees, while float32 sums of leaf values and links (sigmoid, softmax) stay within it.
+ARITHMETIC_ERROR = 1e-6
 MAX_EXPLAINED_ROWS = 20
 TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble")
 
@@ -37,10 +41,13 @@ def worst_rows(batch: InputBatch, origin: list[str], reference: np.ndarray, got:
 
 
 def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.ndarray,
-                      feature_names: list[str] | None = None) -> list[dict[str, Any]] | None:
+                      feature_names: list[str] | None = None, errors: np.ndarray | None = None,
+                      limit: float | None = None) -> list[dict[str, Any]] | None:
     """For each row in `rows` (at most MAX_EXPLAINED_ROWS), the splits on its path whose feature lies
-    within NEAR_ULPS float32 ulps of the threshold, and a sentence saying why. None when the model has no
-    tree ensemble (or no ONNX graph to read it from)."""
+    within NEAR_ULPS float32 ulps of the threshold, and a sentence saying why. `errors` (per row of the
+    batch, in the profile's units) and `limit` let a continuous difference be called rounding of the
+    arithmetic rather than a decision. None when the model has no tree ensemble (or no ONNX graph to
+    read it from)."""
     import onnx
 
     graph_art = artifact if artifact.format == "onnx" else _onnx_artifact(package)
@@ -76,12 +83,19 @@ def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.n
                     near.append(split)
                 if nearest is None or split["ulps"] < nearest["ulps"]:
                     nearest = split
+        error = float(errors[row]) if errors is not None and row < len(errors) else None
         out.append({"row": int(row), "near_splits": near[:5], "missing_splits": missing[:5], "nearest_split": nearest,
-                    "why": _why(near, nearest, missing)})
+                    "why": _why(near, nearest, missing, error, limit)})
     return out
 
 
-def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None, missing: list[dict[str, Any]]) -> str:
+def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None, missing: list[dict[str, Any]],
+         error: float | None = None, limit: float | None = None) -> str:
+    if error is not None and error <= ARITHMETIC_ERROR:
+        against = f" against the limit {limit:.3g}" if limit is not None else ""
+        return (f"error {error:.3g}{against}: a continuous difference, rounding of the arithmetic (float32 sums of "
+                f"leaf values and the link), not a split decision: a flipped split moves the output by a leaf "
+                f"difference, far more than {ARITHMETIC_ERROR:g}")
     if missing and not near:
         m = missing[0]
         return (f"feature {m['feature']} is missing and reaches {len(missing)} split(s) on this row's path (first: tree "
@@ -101,7 +115,8 @@ def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None, missing: li
         return text
     if nearest is None:
         return "no split on this row's path could be read"
-    return (f"no split on this row's path is within float32 rounding (nearest: {nearest['feature']} = "
+    size = f"error {error:.3g} is beyond float32 arithmetic and " if error is not None else ""
+    return (f"{size}no split on this row's path is within float32 rounding (nearest: {nearest['feature']} = "
             f"{nearest['value']:.9g} vs threshold {nearest['threshold']:.9g}, {nearest['ulps']:.3g} ulps): not a rounding "
             f"effect; the artifact's thresholds or weights differ from the model's")
 
@@ -133,7 +148,8 @@ def _tree_inputs(model: Any, art: Any, package: Any, batch: InputBatch, rows: np
     columns = {k: v[rows] for k, v in batch.columns.items()}
     feeds = tensors_for(art.entry["inputs"], columns, IOSchema.from_manifest(package.manifest))
     results = session.run(names, feeds)
-    return [np.asarray(r, dtype=np.float32).reshape(len(rows), -1) for r in results]
+    return [np.asarray(r, dtype=np.float64 if np.asarray(r).dtype == np.float64 else np.float32).reshape(len(rows), -1)
+            for r in results]
 
 
 def _attrs(node: Any) -> dict[str, Any]:
@@ -162,6 +178,8 @@ class _Ensemble:
 
     @classmethod
     def parse(cls, node: Any) -> _Ensemble:
+        if node.op_type == "TreeEnsemble":
+            return _parse_v5(_attrs(node))  # defined below, with its own numbering
         a = _attrs(node)
         tree_ids, node_ids = list(a["nodes_treeids"]), list(a["nodes_nodeids"])
         modes = [m.decode() if isinstance(m, bytes) else m for m in a["nodes_modes"]]
@@ -174,9 +192,42 @@ class _Ensemble:
         for i, tree in enumerate(tree_ids):
             if i not in children:
                 roots.setdefault(tree, i)
-        return cls(node_ids, tree_ids, np.asarray(a.get("nodes_values_as_tensor", a.get("nodes_values")), dtype=np.float32),
+        # float64 thresholds (nodes_values_as_tensor) stay float64: the tree compares in double then
+        values = a.get("nodes_values_as_tensor", a.get("nodes_values"))
+        return cls(node_ids, tree_ids, np.asarray(values, dtype=np.float64 if getattr(values, "dtype", None) == np.float64 else np.float32),
                    modes, list(a["nodes_featureids"]), next_true, next_false,
                    list(a.get("nodes_missing_value_tracks_true", [0] * len(node_ids))), list(roots.values()))
+
+
+MODES_V5 = ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ", "BRANCH_MEMBER")
+
+
+def _parse_v5(a: dict[str, Any]) -> _Ensemble:
+    """ai.onnx.ml opset 5 TreeEnsemble: internal nodes, then leaves (indices n_internal + j), with the
+    tree of each node found by walking from the roots."""
+    n = len(a["nodes_featureids"])
+    leaves = len(a["leaf_targetids"])
+
+    def child(ids: str, flags: str, i: int) -> int:
+        return int(a[ids][i]) + (n if a[flags][i] else 0)
+    next_true = [child("nodes_truenodeids", "nodes_trueleafs", i) for i in range(n)] + [-1] * leaves
+    next_false = [child("nodes_falsenodeids", "nodes_falseleafs", i) for i in range(n)] + [-1] * leaves
+    tree_ids = [0] * (n + leaves)
+    roots = [int(r) for r in a["tree_roots"]]
+    for t, root in enumerate(roots):
+        stack = [root]
+        while stack:
+            i = stack.pop()
+            tree_ids[i] = t
+            if i < n:
+                stack += [next_true[i], next_false[i]]
+    splits = np.asarray(a["nodes_splits"])
+    thresholds = np.concatenate([splits.astype(np.float64 if splits.dtype == np.float64 else np.float32),
+                                 np.zeros(leaves, dtype=splits.dtype)])
+    modes = [MODES_V5[int(m)] for m in np.asarray(a["nodes_modes"]).reshape(-1)] + ["LEAF"] * leaves
+    missing = list(a.get("nodes_missing_value_tracks_true", [0] * n)) + [0] * leaves
+    return _Ensemble(list(range(n + leaves)), tree_ids, thresholds, modes, list(a["nodes_featureids"]) + [0] * leaves,
+                     next_true, next_false, missing, roots)
 
 
 COMPARE = {"BRANCH_LEQ": np.less_equal, "BRANCH_LT": np.less, "BRANCH_GTE": np.greater_equal,
@@ -192,7 +243,7 @@ def _path_splits(trees: _Ensemble, x: np.ndarray) -> list[dict[str, Any]]:
             mode = trees.modes[i]
             if mode == "LEAF":
                 break
-            value, threshold = np.float32(x[trees.features[i]]), trees.thresholds[i]
+            value, threshold = x[trees.features[i]], trees.thresholds[i]  # in the tree op's own precision
             where = {"tree": int(trees.tree_ids[i]), "node": int(trees.node_ids[i]), "feature_index": int(trees.features[i]),
                      "threshold": float(threshold), "mode": mode}
             if np.isnan(value):

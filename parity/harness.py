@@ -265,7 +265,11 @@ def _run_pair(package: Any, art: Any, name: str, batch: InputBatch, data: Parity
     if result.status == FAIL and len(result.row_error):
         disagreeing = _rows_to_explain(result, _scale(package))
         try:
-            result.explanations = tree_explanations(package, art, batch, disagreeing, feature_names)
+            classify = "label_agreement" in result.metrics
+            # errors and limit in the profile's units (a regressor's relative to the target's scale)
+            errors = result.row_error if classify else result.row_error / (_scale(package) or 1.0)
+            limit = result.profile.get("max_probability_error" if classify else "max_value_error")
+            result.explanations = tree_explanations(package, art, batch, disagreeing, feature_names, errors, limit)
         except Exception as exc:  # explanations are a help, never the reason a run stops
             result.explanations = [{"row": None, "why": f"explanations unavailable: {type(exc).__name__}: {exc}"}]
     return result

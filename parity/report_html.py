@@ -37,6 +37,14 @@ def agreement(r: PairResult, scale: float) -> float:
     return float(np.mean(r.row_error <= limit)) if limit is not None and r.row_error.size else 0.0
 
 
+def agreement_passes(r: PairResult, scale: float) -> bool:
+    """Whether the metric the agreement bar shows passes on its own (a pair can fail on its error while
+    every label agrees: that bar is not painted red)."""
+    if "label_agreement" in r.metrics:
+        return float(r.metrics["label_agreement"]) >= float(r.profile.get("min_label_agreement", 1.0))
+    return agreement(r, scale) >= 1.0
+
+
 def html_report(report: ParityReport, scale: float = 1.0) -> str:
     ran = [r for r in report.results if r.row_error.size]
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>parity: {escape(report.package)}</title>",
@@ -58,7 +66,7 @@ def html_report(report: ParityReport, scale: float = 1.0) -> str:
                    f"<td>{escape(why)}</td></tr>")
     out.append("</table>")
     out.append("<h2>Agreement per runtime</h2>")
-    items = [(f"{r.artifact} x {r.runtime}", agreement(r, scale), r.passed) for r in ran]
+    items = [(f"{r.artifact} x {r.runtime}", agreement(r, scale), agreement_passes(r, scale)) for r in ran]
     out.append(agreement_bars(items, "label agreement (classification) or rows within tolerance (regression)"))
     out.append("<h2>Error distribution per artifact</h2>")
     for artifact in dict.fromkeys(r.artifact for r in ran):

@@ -5,12 +5,20 @@ many records in a few vectorised passes, because a Python loop over every field 
 scorer near 100,000 records/s. Whenever a record is flagged, its reason comes from `check_record` itself,
 so both paths reject the same records with the same words (tests/runtime/test_batch.py checks it).
 
-Two entry points:
+Three entry points, one rule book (the device's `edgepack-score`, the Python `Scorer`, `batch-score` and
+the Spark engines all validate through them):
 - `BatchValidator.records(list_of_dicts)` for parsed JSON records;
 - `BatchValidator.cells(columns_of_strings)` for CSV cells (empty cell = missing, numbers parsed per the
-  feature's type).
-Both return `Checked(columns, bad)`: float64 / object columns of every record (bad rows included, so the
-caller filters once) and a boolean mask of the records to reject.
+  feature's type: plain ASCII decimal numbers only, as JSON writes them);
+- `BatchValidator.columns(columns)` for table columns (batch-score, Spark): per feature a float64 array
+  (a numeric column, NaN = missing) or a sequence of Python values (None = missing), as
+  `converters/sources/sample.py: value_columns` makes them from a pandas frame.
+All return `Checked(columns, bad)`: float64 / object columns of every record (bad rows included, so the
+caller filters once) and a boolean mask of the records to reject; `reason(record)` says why, in
+`check_record`'s words.
+
+The input contract (check_record's): fields the model does not use are ignored unless `strict`; a nullable
+feature left out is missing.
 """
 
 from __future__ import annotations
@@ -24,10 +32,17 @@ from typing import Any
 import numpy as np
 
 from .errors import RecordError
-from .records import check_record
+from .records import check_record, is_text
 from .schema import Feature, IOSchema
 
 _NONE = type(None)
+
+
+class _Absent:
+    """Stands for a feature the record lacks: its type is in no rule's accepted types, so it is flagged."""
+
+
+_ABSENT = _Absent()
 _BOOL_WORDS = {"true": 1.0, "false": 0.0, "True": 1.0, "False": 0.0, "TRUE": 1.0, "FALSE": 0.0,
                "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
 
@@ -75,7 +90,7 @@ class _Rule:
             col = [None if f else v for v, f in zip(col, flags)]
         if self.category:
             arr = np.array(col, dtype=object) if len(col) else np.empty(0, dtype=object)
-            return arr, _merge(bad, self._unknown_mask(arr, col))
+            return arr, _merge(bad, self._category_mask(col))
         try:
             arr = np.array(col, dtype=np.float64)
         except OverflowError:  # an integer beyond float range: flag it, check_record names it
@@ -84,13 +99,15 @@ class _Rule:
             arr = np.array([None if f else v for v, f in zip(col, flags)], dtype=np.float64)
         return arr, _merge(bad, self.value_mask(arr))
 
-    def _unknown_mask(self, arr: np.ndarray, col: Sequence[Any] | np.ndarray) -> np.ndarray | None:
-        if not self.refuse_unknown:
+    def _category_mask(self, col: Sequence[Any] | np.ndarray) -> np.ndarray | None:
+        """Strings refused: unknown categories where the model refuses them, text with a lone surrogate."""
+        seen = set(col)
+        refused = {v for v in seen if type(v) is str and not is_text(v)}
+        if self.refuse_unknown:
+            refused |= seen - self.known - {None}
+        if not refused:
             return None
-        unknown = set(col) - self.known - {None}
-        if not unknown:
-            return None
-        return np.fromiter((v in unknown for v in col), dtype=bool, count=len(col))
+        return np.fromiter((v in refused for v in col), dtype=bool, count=len(col))
 
     def value_mask(self, arr: np.ndarray) -> np.ndarray | None:
         """Numbers the schema refuses: NaN where not nullable, infinities, fractions for int, non-0/1 bools."""
@@ -112,6 +129,19 @@ class _Rule:
                 mask |= finite & (arr != 0.0) & (arr != 1.0)
         return mask if mask.any() else None
 
+    # -- table columns ----------------------------------------------------------------------------------
+    def value_column(self, col: np.ndarray | Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        if isinstance(col, np.ndarray):
+            if col.dtype.kind in "iuf":
+                col = col.astype(np.float64, copy=False)
+                if not self.category:
+                    return col, self.value_mask(col)
+                # numbers where a category is expected: refused as JSON numbers would be (NaN = missing)
+                return self.typed_column([None if v != v else v for v in col.tolist()])
+            col = col.tolist()  # booleans become Python's, which every number feature but bool refuses
+        values = [v.item() if isinstance(v, np.generic) else v for v in col]
+        return self.typed_column(values)
+
     # -- CSV cells (strings) ---------------------------------------------------------------------------
     def cell_column(self, cells: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if isinstance(cells, np.ndarray) and cells.dtype == np.float64:  # parsed already (numpy's CSV reader)
@@ -126,6 +156,9 @@ class _Rule:
             return self._parsed(values, [type(v) is not float for v in values])
         try:
             arr = np.array(cells, dtype=np.float64)
+            joined = "".join(cells)
+            if "_" in joined or not joined.isascii():  # numpy (like float()) reads 1_000 and full-width digits
+                raise ValueError("not plain numbers")
         except (ValueError, TypeError):
             values = [_parse_number(c) for c in cells]
             return self._parsed(values, [type(v) is not float for v in values])
@@ -153,12 +186,21 @@ class _Rule:
 
 
 def _parse_number(cell: str) -> float | None:
+    """A CSV cell as a number the way JSON would carry it: ASCII digits, sign, point, exponent (and
+    nan/inf, which the schema then judges). float() also reads "1_000" and full-width digits; JSON does
+    not, so neither does a CSV cell."""
     if cell == "":
         return None
+    if "_" in cell or not cell.isascii():
+        return cell  # type: ignore[return-value]  # kept as text: check_record calls it "a number, got str"
     try:
         return float(cell)
     except ValueError:
-        return cell  # type: ignore[return-value]  # kept as text: check_record calls it "a number, got str"
+        return cell  # type: ignore[return-value]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _fits(value: Any) -> bool:
@@ -191,14 +233,18 @@ def _merge(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
 
 
 class BatchValidator:
-    """Validates batches against one schema. Build once, call per batch."""
+    """Validates batches against one schema. Build once, call per batch.
 
-    def __init__(self, schema: IOSchema, allowed_extra: frozenset[str] = frozenset()) -> None:
+    `strict`: refuse fields the model does not use, except `allowed_extra` (an id field, kept fields)."""
+
+    def __init__(self, schema: IOSchema, allowed_extra: frozenset[str] = frozenset(), strict: bool = False) -> None:
         self.schema = schema
         self.allowed_extra = allowed_extra
+        self.strict = strict
         self.rules = [_Rule(f) for f in schema.features]
         self.names = schema.names
         self._extra = tuple(k for k in allowed_extra if k not in self.names)  # an id may also be a feature
+        self._defaults = tuple(None if f.nullable else _ABSENT for f in schema.features)
         n = len(self.names)
         only = self.names[0]
         self._getter: Callable[[Any], tuple[Any, ...]] = (
@@ -211,9 +257,10 @@ class BatchValidator:
     def records(self, records: list[Any]) -> Checked:
         n = len(records)
         rows = self._rows_if_well_shaped(records)
+        shape_bad = None
         if rows is None:
-            return self._split_by_shape(records)
-        if self._all_numeric and n and set(map(type, chain.from_iterable(rows))) <= self._numeric_ok:
+            rows, shape_bad = self._rows_one_by_one(records)
+        elif self._all_numeric and n and set(map(type, chain.from_iterable(rows))) <= self._numeric_ok:
             try:
                 matrix = np.array(rows, dtype=np.float64)
             except OverflowError:
@@ -221,16 +268,22 @@ class BatchValidator:
             if matrix is not None:
                 return self._from_matrix(matrix)
         cols: list[Sequence[Any]] = list(zip(*rows)) if n else [() for _ in self.rules]
-        return _checked(n, ((rule.name, rule.typed_column(col)) for rule, col in zip(self.rules, cols)))
+        checked = _checked(n, ((rule.name, rule.typed_column(col)) for rule, col in zip(self.rules, cols)))
+        if shape_bad is not None:
+            checked.bad |= shape_bad
+        return checked
 
     def _from_matrix(self, matrix: np.ndarray) -> Checked:
         return _checked(len(matrix), ((rule.name, (matrix[:, j], rule.value_mask(matrix[:, j])))
                                       for j, rule in enumerate(self.rules)))
 
     def _rows_if_well_shaped(self, records: list[Any]) -> list[tuple[Any, ...]] | None:
-        """Every record a dict with every feature and no unknown field: its values in schema order."""
+        """Every record a dict with every feature (and, when strict, no other field than the allowed
+        extras): its values in schema order. None sends the batch one record at a time."""
         try:
             rows = list(map(self._getter, records))
+            if not self.strict:
+                return rows
             total = sum(map(len, records))
         except (KeyError, TypeError, IndexError):
             return None
@@ -239,30 +292,34 @@ class BatchValidator:
             expected += sum(k in r for r in records for k in self._extra)
         return rows if total == expected else None
 
-    def _well_shaped(self, record: Any) -> bool:
-        if not isinstance(record, dict):
-            return False
-        extra = sum(k in record for k in self._extra)
-        return len(record) == len(self.names) + extra and all(k in record for k in self.names)
+    def _rows_one_by_one(self, records: list[Any]) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+        """Rows in schema order (a nullable feature left out is None; any other left out is flagged by its
+        column check) and the records refused by their shape: not an object, or unknown fields when strict."""
+        rows = []
+        bad = np.zeros(len(records), dtype=bool)
+        names, defaults = self.names, self._defaults
+        for i, record in enumerate(records):
+            if not isinstance(record, dict):
+                rows.append(defaults)
+                bad[i] = True
+                continue
+            rows.append(tuple(record.get(k, d) for k, d in zip(names, defaults)))
+            if self.strict:
+                known = sum(k in record for k in names) + sum(k in record for k in self._extra)
+                bad[i] = len(record) != known
+        return rows, bad
 
-    def _split_by_shape(self, records: list[Any]) -> Checked:
-        good = [i for i, r in enumerate(records) if self._well_shaped(r)]
-        inner = self.records([records[i] for i in good]) if len(good) < len(records) else None
-        if inner is None:  # cannot happen: the fast check only fails when some record is ill-shaped
-            raise AssertionError("batch shape check disagrees with per-record check")
-        bad = np.ones(len(records), dtype=bool)
-        bad[good] = inner.bad
-        columns = {}
-        for rule in self.rules:
-            src = inner.columns[rule.name]
-            full = np.empty(len(records), dtype=src.dtype)
-            if src.dtype == object:
-                full[:] = None
-            else:
-                full[:] = np.nan
-            full[good] = src
-            columns[rule.name] = full
-        return Checked(columns, bad)
+    # -- table columns (batch-score, Spark) ---------------------------------------------------------
+    def columns(self, columns: Sequence[np.ndarray | Sequence[Any]]) -> Checked:
+        """Per feature (schema order) a float64 array (NaN = missing) or a sequence of Python values (None
+        = missing). Values of other types (a boolean for a float feature, a number for a category) are
+        judged as a JSON record holding them would be."""
+        n = len(columns[0]) if columns else 0
+        return _checked(n, ((rule.name, rule.value_column(col)) for rule, col in zip(self.rules, columns)))
+
+    def record_from_columns(self, columns: Sequence[np.ndarray | Sequence[Any]], i: int) -> dict[str, Any]:
+        """Row `i` of `columns` as the record check_record judges (NaN stays NaN: a missing value)."""
+        return {rule.name: _plain(col[i]) for rule, col in zip(self.rules, columns)}
 
     # -- CSV cells ----------------------------------------------------------------------------------
     def cells(self, columns_of_cells: Sequence[Sequence[str]]) -> Checked:
@@ -278,7 +335,7 @@ class BatchValidator:
     def reason(self, record: Any) -> RecordError:
         """Why `record` is refused, in check_record's words."""
         try:
-            check_record(self.schema, record, self.allowed_extra)
+            check_record(self.schema, record, self.allowed_extra, self.strict)
         except RecordError as err:
             return err
         except (OverflowError, ValueError) as exc:

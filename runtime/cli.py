@@ -1,6 +1,7 @@
 """`edgepack-score`: score records offline with an edge package (numpy + onnxruntime only).
 
-    edgepack-score PACKAGE [--artifact ID] [--format jsonl|csv] [--id-field NAME] [--errors FILE] [--line-buffered]
+    edgepack-score PACKAGE [--artifact ID] [--format jsonl|csv] [--id-field NAME] [--keep-fields A,B] [--strict]
+                   [--errors FILE] [--line-buffered] [--max-line-bytes N]
     edgepack-score PACKAGE --watch IN_DIR --out OUT_DIR [--once] [--interval S] [--min-age S]
     edgepack-score selftest PACKAGE [--artifact ID]
 
@@ -10,6 +11,7 @@ Also `python -m edgepack.runtime ...`. Exit codes: runtime/errors.py (0, 1, 2, 3
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from typing import Any, TextIO
@@ -17,12 +19,14 @@ from typing import Any, TextIO
 from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError, UsageError
 
 PROG = "edgepack-score"
+DEFAULT_MAX_LINE_BYTES = 1 << 20  # runtime/stream.py's default (not imported: --help stays light)
+RESERVED_OUTPUT_KEYS = ("id", "label", "probabilities", "value", "package", "version")
 
 EXIT_CODES = """exit codes:
   0  every record was scored (empty input included); selftest within tolerance
   1  selftest out of the package's tolerance
-  2  usage error (bad arguments, unreadable --errors file or folders, watch folders that overlap or that
-     another watcher holds); stdin, stdout or a watch folder failing (a full disk)
+  2  usage error (bad arguments, an --errors file that cannot be written, unreadable folders, watch
+     folders that overlap or that another watcher holds); stdin, stdout or a watch folder failing (a full disk)
   3  some records were rejected (the others were scored; one error line per rejected record)
   4  the package is invalid or cannot be trusted (a malformed manifest, checksum mismatch of an artifact
      or golden.json, unknown format version, missing artifact, a path or symlink out of the package,
@@ -39,6 +43,10 @@ EXAMPLES = """examples:
   cat records.jsonl | edgepack-score build/churn/package > predictions.jsonl
   # CSV with a header, ids carried through, rejected records to a file
   edgepack-score churn.edgepack --format csv --id-field customer_id --errors rejected.jsonl < batch.csv
+  # copy fields the model does not use (a flowfile's ids) into each prediction line
+  edgepack-score churn.edgepack --keep-fields customer_id,region < records.jsonl
+  # refuse records holding fields the model does not use (they are ignored by default)
+  edgepack-score churn.edgepack --strict < records.jsonl
   # a long-lived process fed by a pipe: each prediction is written as soon as its line arrives
   sensor-feed | edgepack-score churn.edgepack --line-buffered
   # a watch folder (MiNiFi PutFile -> IN, GetFile <- OUT): each record delivered exactly once, even
@@ -50,8 +58,13 @@ EXAMPLES = """examples:
   edgepack-score churn.edgepack --trust /etc/edgepack/trusted/ < records.jsonl
 
 output line:  {"label": 1, "probabilities": {"0": 0.31, "1": 0.69}, "package": "churn", "version": "1"}
-              (regression: {"value": 12.5, ...}; "id" first with --id-field)
+              (regression: {"value": 12.5, ...}; "id" first with --id-field, then the --keep-fields)
 error line:   {"line": 7, "field": "tenure_months", "reason": "expected a number, got str 'x'"}
+
+input contract: fields the model does not use are ignored (--strict refuses them); a nullable field left
+out is a missing value; any other field left out rejects its record.
+limits: a line (a CSV record) longer than --max-line-bytes (default 1 MiB) is rejected with a reason
+and skipped unread; the rest is scored. The defaults keep the scorer under 256 MiB of memory.
 """
 
 
@@ -74,6 +87,24 @@ def _terminal_columns() -> int:
         return 80
 
 
+def _field_list(text: str) -> tuple[str, ...]:
+    fields = tuple(f.strip() for f in text.split(",") if f.strip())
+    taken = [f for f in fields if f in RESERVED_OUTPUT_KEYS]
+    if taken:
+        raise argparse.ArgumentTypeError(f"{', '.join(taken)}: already a key of the output line")
+    return fields
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _score_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=_HelpFormatter,
@@ -88,6 +119,14 @@ def _score_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
                         help="input format on stdin: JSON lines, or CSV with a header row (default: jsonl)")
     parser.add_argument("--id-field", metavar="NAME", help="field (or CSV column) copied into each output line as \"id\"")
+    parser.add_argument("--keep-fields", metavar="A,B", type=_field_list, default=(),
+                        help="fields (or CSV columns) copied under their own names into each output line; "
+                             "null where a record lacks one")
+    parser.add_argument("--strict", action="store_true",
+                        help="reject records holding fields the model does not use (other than --id-field and "
+                             "--keep-fields); default: ignore them")
+    parser.add_argument("--max-line-bytes", type=_positive, default=DEFAULT_MAX_LINE_BYTES, metavar="N",
+                        help=f"reject lines (CSV records) longer than N bytes, unread (default {DEFAULT_MAX_LINE_BYTES})")
     parser.add_argument("--errors", metavar="FILE", help="write rejected-record lines to FILE instead of stderr")
     parser.add_argument("--line-buffered", action="store_true",
                         help="score and flush each record as its line arrives (default: micro-batches)")
@@ -202,7 +241,7 @@ def _score(args: argparse.Namespace) -> int:
     errors: TextIO = sys.stderr
     if args.errors:
         try:
-            errors = open(args.errors, "w", encoding="utf-8")  # noqa: SIM115  (closed below)
+            errors = _ErrorsFile(args.errors)
         except OSError as exc:
             print(f"{PROG}: error: cannot write --errors {args.errors}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
@@ -210,22 +249,55 @@ def _score(args: argparse.Namespace) -> int:
     if getattr(scorer, "tensor", False):  # a format version 2 package: JSON lines of named tensors
         return _score_tensors(scorer, args, errors)
     options = StreamOptions(format=args.format, id_field=args.id_field, line_buffered=args.line_buffered,
-                            batch_bytes=max(4096, args.batch_bytes))
+                            batch_bytes=max(4096, args.batch_bytes), strict=args.strict,
+                            keep_fields=args.keep_fields, max_line_bytes=args.max_line_bytes)
     stream = StreamScorer(scorer, sys.stdout.buffer, errors, options)
     try:
-        counts = stream.run(sys.stdin.buffer)
+        try:
+            counts = stream.run(sys.stdin.buffer)
+        finally:
+            if errors is not sys.stderr:
+                errors.close()
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         _silence_stdout()
         return EXIT_OK
     except OSError as exc:
         return _io_failed(exc)
-    finally:
-        if errors is not sys.stderr:
-            errors.close()
     if not args.quiet:
         where = f" (see {args.errors})" if args.errors and counts.rejected else ""
         print(f"{PROG}: {counts.scored} scored, {counts.rejected} rejected{where}", file=sys.stderr)
     return EXIT_REJECTED if counts.rejected else EXIT_OK
+
+
+class _ErrorsFile(io.TextIOWrapper):
+    """The --errors file: a failure to write it (a full disk, /dev/full) is a usage error naming the file
+    (exit 2), not a traceback and not mistaken for stdout failing."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(open(path, "wb"), encoding="utf-8")  # noqa: SIM115  (closed with the wrapper)
+        self.path = path
+
+    def _failed(self, exc: OSError) -> UsageError:
+        return UsageError(f"cannot write --errors {self.path}: {exc.strerror or exc}",
+                          fix="free space or choose another --errors file; the rejected records' lines are lost")
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as exc:
+            raise self._failed(exc) from None
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -235,7 +307,8 @@ def _watch(args: argparse.Namespace) -> int:
     if args.format != "jsonl" or args.errors or args.line_buffered:
         _score_parser().error("in watch mode the format comes from each file's suffix and errors go to OUT_DIR")
     options = WatchOptions(once=args.once, interval=args.interval, min_age=args.min_age, id_field=args.id_field,
-                           quiet=args.quiet)
+                           quiet=args.quiet, strict=args.strict, keep_fields=args.keep_fields,
+                           max_line_bytes=args.max_line_bytes)
     follower = None
     if args.follow:
         from .follow import Follower, FollowOptions  # deferred: only a device that follows a registry

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from json import decoder, scanner
 from typing import Any
@@ -31,16 +32,47 @@ _scan_once = scanner.make_scanner(decoder.JSONDecoder())  # type: ignore[arg-typ
 _WS = " \t\r\n"
 
 
+class NotTextError(ValueError):
+    """The line is JSON but holds a lone surrogate escape ("\\ud800"): not Unicode text. Python's json
+    reads it into a str that no UTF-8 writer accepts (orjson refuses it), so the record is refused here,
+    before it can crash the writing of a prediction or an error line."""
+
+
+# A surrogate escape: \uD800-\uDFFF, in either case. Pairs are fine (an emoji); a lone one is not.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
 def _stdlib_line(line: bytes) -> Any:
-    """One line -> value, via the C scanner. Raises ValueError (incl. UnicodeDecodeError) when not JSON."""
+    """One line -> value, via the C scanner. Raises ValueError (incl. UnicodeDecodeError, NotTextError)
+    when not JSON text."""
     text = line.decode("utf-8")
     try:
         value, end = _scan_once(text, 0)
     except StopIteration:
         value, end = None, -1
     if end != len(text) and (end < 0 or text[end:].strip(_WS)):
-        return json.loads(text)  # not a bare value at column 0: let json.loads decide (and explain)
+        value = json.loads(text)  # not a bare value at column 0: let json.loads decide (and explain)
+    if b"\\u" in line and _SURROGATE_ESCAPE.search(line) and not _all_text(value):
+        raise NotTextError("a lone surrogate escape (such as \\ud800) is not Unicode text")
     return value
+
+
+def _all_text(value: Any) -> bool:
+    """Every string of a parsed JSON value (keys included) encodes as UTF-8."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _orjson_line(line: bytes) -> Any:
@@ -88,4 +120,7 @@ def dumps(value: Any) -> str:
             return _orjson.dumps(value).decode()
         except TypeError:
             pass
-    return json.dumps(value, ensure_ascii=False, default=str)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if not text.isascii() and not _all_text(text):
+        return json.dumps(value, default=str)  # a lone surrogate: escaped, so the line can be written
+    return text

@@ -36,6 +36,8 @@ def _check_value(feat: Feature, value: Any) -> Any:
     if feat.type == "category":
         if not isinstance(value, str):
             raise RecordError(f"expected a category (string), got {type(value).__name__} {value!r}", field=feat.name)
+        if not is_text(value):
+            raise RecordError(f"not valid Unicode text (a lone surrogate) in {value!r}", field=feat.name)
         if feat.categories is not None and value not in feat.categories and feat.unknown == "error":
             shown = ", ".join(feat.categories[:8]) + (", ..." if len(feat.categories) > 8 else "")
             raise RecordError(f"unknown category {value!r}; the model knows: {shown}", field=feat.name)
@@ -59,29 +61,46 @@ def _check_value(feat: Feature, value: Any) -> Any:
     return number
 
 
-def check_record(schema: IOSchema, record: Any, allowed_extra: frozenset[str] = frozenset()) -> list[Any]:
-    """The record's values in schema order, or RecordError naming the first bad field."""
+def is_text(value: str) -> bool:
+    """True when `value` is valid Unicode text: JSON's "\\ud800" escape gives Python a lone surrogate,
+    which no UTF-8 writer and no runtime's string tensor accepts."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_record(schema: IOSchema, record: Any, allowed_extra: frozenset[str] = frozenset(),
+                 strict: bool = False) -> list[Any]:
+    """The record's values in schema order, or RecordError naming the first bad field.
+
+    The input contract: fields the model does not use are ignored, unless `strict`, where only the
+    features and `allowed_extra` (an id field, fields copied to the output) may appear; a nullable
+    feature left out is a missing value (None), any other feature left out is refused."""
     if not isinstance(record, Mapping):
         raise RecordError(f"a record must be a JSON object, got {type(record).__name__}")
-    for key in record:
-        if key not in allowed_extra and key not in _names(schema):
-            raise RecordError("unknown field: the model has no such input", field=str(key))
+    if strict:
+        names = schema.name_set
+        for key in record:
+            if key not in allowed_extra and key not in names:
+                raise RecordError("unknown field: the model has no such input (--strict)", field=str(key))
     values = []
     for feat in schema.features:
-        if feat.name not in record:
+        if feat.name in record:
+            values.append(_check_value(feat, record[feat.name]))
+        elif feat.nullable:
+            values.append(None)
+        else:
             raise RecordError("missing field", field=feat.name)
-        values.append(_check_value(feat, record[feat.name]))
     return values
 
 
-_NAME_CACHE: dict[int, frozenset[str]] = {}
-
-
-def _names(schema: IOSchema) -> frozenset[str]:
-    names = _NAME_CACHE.get(id(schema))
-    if names is None:
-        names = _NAME_CACHE[id(schema)] = frozenset(schema.names)
-    return names
+def reason_text(err: RecordError) -> str:
+    """A rejection as one line of text, "field: reason" (the error column of batch-score and Spark)."""
+    return f"{err.field}: {err.reason}" if err.field else err.reason
 
 
 def columns_from_rows(schema: IOSchema, rows: list[list[Any]]) -> dict[str, np.ndarray]:
@@ -96,7 +115,8 @@ def columns_from_rows(schema: IOSchema, rows: list[list[Any]]) -> dict[str, np.n
 
 
 def encode_records(
-    schema: IOSchema, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0
+    schema: IOSchema, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0,
+    strict: bool = False,
 ) -> tuple[dict[str, np.ndarray], list[int], list[Rejection]]:
     """Validate records. Returns (columns of the good ones, their indices, rejections)."""
     rows: list[list[Any]] = []
@@ -104,7 +124,7 @@ def encode_records(
     rejected: list[Rejection] = []
     for i, record in enumerate(records, start):
         try:
-            rows.append(check_record(schema, record, allowed_extra))
+            rows.append(check_record(schema, record, allowed_extra, strict))
             kept.append(i)
         except RecordError as err:
             rejected.append(Rejection(i, err.field, err.reason))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .errors import PackageError
@@ -68,6 +69,12 @@ class IOSchema:
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @cached_property
+    def name_set(self) -> frozenset[str]:
+        """The feature names as a set, computed once per schema object (stored on the object itself, so
+        it dies with it: a cache keyed by id() would hand a new schema a dead one's names)."""
+        return frozenset(f.name for f in self.features)
 
     def feature(self, name: str) -> Feature:
         for feat in self.features:

@@ -56,7 +56,7 @@ class Scorer:
         self._class_keys = [str(c) for c in self._classes]
         self._plan, self._number_positions = _array_plan(self._binding, self.schema)
         self._has_strings = any(kind == "string" for *_, kind in self._plan)
-        self._validators: dict[frozenset[str], BatchValidator] = {}
+        self._validators: dict[tuple[frozenset[str], bool], BatchValidator] = {}
         # The binding under InferenceSession.run skips its per-call input checks (2-3 us of a 15 us call);
         # predict_array's plan already guarantees the inputs.
         inner = getattr(session, "_sess", None)
@@ -209,15 +209,18 @@ class Scorer:
             ]
         return [{"value": float(v)} for v in raw["value"]]
 
-    def score(self, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0
-              ) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
+    def score(self, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0,
+              strict: bool = False) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
         """Validate and score. Returns (indices of scored records, their predictions, rejections).
 
+        The input contract: fields the model does not use are ignored, unless `strict` (then only
+        `allowed_extra` may appear besides the features); a nullable feature left out is missing.
         Validation is vectorised (runtime/batch.py) with the reasons of records.check_record."""
         records = records if isinstance(records, list) else list(records)
-        validator = self._validators.get(allowed_extra)
+        key = (allowed_extra, strict)
+        validator = self._validators.get(key)
         if validator is None:
-            validator = self._validators[allowed_extra] = BatchValidator(self.schema, allowed_extra)
+            validator = self._validators[key] = BatchValidator(self.schema, allowed_extra, strict=strict)
         checked = validator.records(records)
         bad = checked.bad.tolist()
         kept = [i + start for i, b in enumerate(bad) if not b]
@@ -230,10 +233,11 @@ class Scorer:
             return [], [], rejected
         return kept, self.format(self.run_columns(checked.good_columns())), rejected
 
-    def predict(self, records: Iterable[Any]) -> list[dict[str, Any]]:
-        """Predictions for records (dicts keyed by feature name). Raises RecordError on the first bad one."""
+    def predict(self, records: Iterable[Any], strict: bool = False) -> list[dict[str, Any]]:
+        """Predictions for records (dicts keyed by feature name; fields the model does not use are
+        ignored unless `strict`). Raises RecordError on the first bad one."""
         records = list(records)
-        kept, outputs, rejected = self.score(records)
+        kept, outputs, rejected = self.score(records, strict=strict)
         if rejected:
             first = rejected[0]
             raise RecordError(first.reason, field=first.field, record=first.index)

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import EXIT_OK, DataError, UsageError
 from .scorer import Scorer
-from .stream import StreamOptions, StreamScorer
+from .stream import DEFAULT_MAX_LINE_BYTES, StreamOptions, StreamScorer
 from .watch_ledger import Commit, Ledger, content_sha256, fsync_dir
 from .watch_names import alternative, free_name, is_temp_name, name_max, output_names, shown, temp_name
 
@@ -68,6 +68,9 @@ class WatchOptions:
     min_age: float = 1.0  # skip files modified more recently (a producer may still be writing them)
     id_field: str | None = None
     quiet: bool = False
+    strict: bool = False  # the input contract and limits of runtime/stream.py, per file
+    keep_fields: tuple[str, ...] = ()
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,7 @@ class WatchFolder:
                         counts = score_npy(self.scorer, handle, sink, errors_sink) if fmt == "npy" else \
                             score_stream(self.scorer, handle, sink, errors_sink, self.options.id_field)
                     else:
-                        options = StreamOptions(format=fmt, id_field=self.options.id_field)
+                        options = self._stream_options(fmt)
                         counts = StreamScorer(self.scorer, sink, errors_sink, options).run(handle)
                     for written in (sink, errors_sink):
                         written.flush()
@@ -313,6 +316,11 @@ class WatchFolder:
         self._say(f"{shown(claimed.name)} -> {shown(str(output))}: {commit.scored} scored, {commit.rejected} rejected{note}")
         return FileResult(claimed.name, commit.scored, commit.rejected, output)
 
+    def _stream_options(self, fmt: str) -> StreamOptions:
+        """How each file is read: its format, and the id, input contract and line limit of the watcher."""
+        return StreamOptions(format=fmt, id_field=self.options.id_field, strict=self.options.strict,
+                             keep_fields=self.options.keep_fields, max_line_bytes=self.options.max_line_bytes)
+
     def _shadow_score(self, handle: BinaryIO, fmt: str, live: Path) -> None:
         """Shadow mode: the prediction lines the candidate version writes for this input, beside the live
         version's (read from its temporary, before publishing); nothing of it reaches OUT_DIR."""
@@ -321,7 +329,7 @@ class WatchFolder:
         assert self.shadow is not None
         handle.seek(0)
         sink = io.BytesIO()
-        StreamScorer(self.shadow, sink, io.StringIO(), StreamOptions(format=fmt, id_field=self.options.id_field)).run(handle)
+        StreamScorer(self.shadow, sink, io.StringIO(), self._stream_options(fmt)).run(handle)
         self.shadow_lines = (live.read_bytes().splitlines(), sink.getvalue().splitlines())
 
     def _release(self, claimed: Path) -> None:

@@ -108,9 +108,8 @@ def build(opts: BuildOptions) -> BuildResult:
     artifacts = []
     with progress.step(f"converting to {', '.join(opts.targets)}"):
         for name in opts.targets:
-            emitted = get_target(name)(source, schema, opts.target_options.get(name, {}))
-            # A target may emit several artifacts (e.g. quantized variants beside the float32 one).
-            artifacts.extend(emitted if isinstance(emitted, list) else [emitted])
+            # float32 first, then the variants the target built itself (e.g. TFLite's float16 and int8)
+            artifacts.extend(get_target(name)(source, schema, opts.target_options.get(name, {})))
     candidates: list[Any] = []
     if plan:
         calibration, holdout = quantize.split_sample(len(frame))

@@ -166,7 +166,7 @@ export class Scorer {
   /** Predictions; rejects with RecordError naming the first bad record. */
   predict(records: Iterable<unknown>): Promise<Prediction[]>;
   /** Validate and score; bad records are listed, the others scored. */
-  score(records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number }): Promise<ScoreResult>;
+  score(records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number; strict?: boolean }): Promise<ScoreResult>;
   /** Raw outputs ([N, C] probabilities in class order, or [N] values); rejects on the first bad record. */
   raw(records: Iterable<unknown>): Promise<RawOutputs>;
   /** Score the golden vectors and compare with the source model's outputs under the artifact's profile. */
@@ -201,8 +201,8 @@ export const MAX_MANIFEST_BYTES: number;
 export function safeRelPath(name: string, where?: string): string;
 export function sha256Hex(bytes: BufferSource): Promise<string>;
 /** The record's values in schema order; throws RecordError with the Python scorer's message. */
-export function checkRecord(schema: InputSchema, record: unknown, allowedExtra?: Set<string>): (number | string | null)[];
-export function validateRecords(schema: InputSchema, records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number }): {
+export function checkRecord(schema: InputSchema, record: unknown, allowedExtra?: Set<string>, strict?: boolean): (number | string | null)[];
+export function validateRecords(schema: InputSchema, records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number; strict?: boolean }): {
   rows: (number | string | null)[][]; kept: number[]; rejections: Rejection[];
 };
 export function tensorsFor(binding: TensorBinding[], rows: (number | string | null)[][], schema: InputSchema): Record<string, {

@@ -1,7 +1,7 @@
 """scikit-learn pipelines lowered to TensorFlow: preprocessing (columns.py) + one lowering per
 estimator family (the FAMILIES table), each a small physical operator in the manner of Hummingbird.
 
-Tree families compare the raw inputs with folded thresholds (trees.py, tree_ops.py); linear models and
+Tree families (read by sources/trees.py) compare the raw inputs with folded thresholds (trees.py, tree_ops.py); linear models and
 MLPs run the preprocessing in float32 (their outputs move smoothly with rounding, well inside 1e-5).
 """
 
@@ -14,10 +14,11 @@ import numpy as np
 
 from ...runtime.errors import ModelError
 from ..sources.sklearn import TREE_FAMILIES
+from ..sources.trees import read
 from . import TFGraph, input_spec
 from .columns import Column, base_tensor, input_columns, transformed_tensor
 from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
-from .trees import ensemble_of, folded_trees
+from .trees import folded_trees
 
 
 def _linear(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
@@ -60,12 +61,12 @@ def _mlp(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any
 
 
 def _trees(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
-    ens = ensemble_of(final)
+    ens = read(final)
     strategy = choose(ens.trees, str(options.get("tree_strategy", "auto")))
     notes.append(f"trees: {len(ens.trees)} trees, depth {max(t.depth for t in ens.trees)}, {strategy} strategy")
     folded = folded_trees(ens, cols)
     base = base_tensor(tf, x, cols)
-    raw = (gemm_sum if strategy == "gemm" else gather_sum)(tf, base, folded)
+    raw = (gemm_sum if strategy == "gemm" else gather_sum)(tf, base, folded, ens.n_out)
     return ensemble_output(tf, raw, ens.base, ens.link)
 
 

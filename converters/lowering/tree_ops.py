@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import UsageError
+from ..sources.trees import Tree
 from .columns import is_nan
-from .trees import Tree
 
 STRATEGIES = ("gemm", "gather")
 # GEMM's matrices hold (internal nodes x leaves) per tree, ~4^depth. Measured (docs/BENCHMARKS.md, "Tree
@@ -40,7 +40,7 @@ def decisions(tf: Any, v: Any, thr: Any, nan_left: Any) -> Any:
     return tf.where(is_nan(tf, v), nan_left, tf.cast(tf.math.less_equal(v, thr), tf.float32))
 
 
-def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]]) -> Any:
+def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]], n_out: int) -> Any:
     """[N, outputs]: the sum of the leaf values every row reaches, by walking all trees level by level."""
     feature, thr, nan_left, left, right, value, roots = [], [], [], [], [], [], []
     offset = 0
@@ -54,7 +54,7 @@ def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarr
         nan_left.append(t_nan)
         left.append(np.where(leaf, idx, tree.left + offset))  # leaves point at themselves
         right.append(np.where(leaf, idx, tree.right + offset))
-        value.append(tree.value)
+        value.append(tree.dense(n_out))
         offset += n
     depth = max(t.depth for t, _, _ in folded)
     # One constant each, shared by every level (numpy arrays would become a new constant per use).
@@ -77,7 +77,7 @@ def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarr
     return tf.reduce_sum(tf.gather(value_c, node), axis=1)
 
 
-def _gemm_arrays(tree: Tree, t_thr: np.ndarray, t_nan: np.ndarray, n_int: int, n_leaf: int
+def _gemm_arrays(tree: Tree, t_thr: np.ndarray, t_nan: np.ndarray, n_int: int, n_leaf: int, n_out: int
                  ) -> tuple[np.ndarray, ...]:
     internal = np.flatnonzero(tree.feature >= 0)
     leaves = np.flatnonzero(tree.feature < 0)
@@ -102,16 +102,16 @@ def _gemm_arrays(tree: Tree, t_thr: np.ndarray, t_nan: np.ndarray, n_int: int, n
     feat[: len(internal)] = tree.feature[internal]
     thr[: len(internal)] = t_thr[internal]
     nan[: len(internal)] = t_nan[internal]
-    values = np.zeros((n_leaf, tree.value.shape[1]), np.float32)
-    values[: len(leaves)] = tree.value[leaves]
+    values = np.zeros((n_leaf, n_out), np.float32)
+    values[: len(leaves)] = tree.dense(n_out)[leaves]
     return feat, thr, nan, path, lefts, values
 
 
-def gemm_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]]) -> Any:
+def gemm_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]], n_out: int) -> Any:
     """[N, outputs]: the same sum as gather_sum, by matrix products over padded per-tree arrays."""
     n_int = max(1, max(int((t.feature >= 0).sum()) for t, _, _ in folded))
     n_leaf = max(int((t.feature < 0).sum()) for t, _, _ in folded)
-    parts = [_gemm_arrays(t, thr, nan, n_int, n_leaf) for t, thr, nan in folded]
+    parts = [_gemm_arrays(t, thr, nan, n_int, n_leaf, n_out) for t, thr, nan in folded]
     feat, thr, nan, path, lefts, values = (np.stack(p) for p in zip(*parts))
     n_trees = len(folded)
     v = tf.gather(base, feat.reshape(-1), axis=1)  # [N, T*I]

@@ -7,7 +7,7 @@ nothing to quantize there and those operators have no float16 kernels, so every 
 applicable for them rather than emitting a copy that is no smaller.
 
 The scikit-learn graph takes float64 numbers and string categories and computes the estimator in float32
-(targets/onnx_sklearn.py); the variants keep those inputs and the float32 `probabilities`/`value` outputs
+(tree models: in float64, targets/onnx_trees.py; targets/onnx_sklearn.py); the variants keep those inputs and the float32 `probabilities`/`value` outputs
 as they are, so callers feed and read every variant the same way.
 """
 
@@ -84,7 +84,7 @@ def _check_applicable(model: Any) -> None:
     ml_ops = sorted({n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml"})
     where = f" of ai.onnx.ml {', '.join(ml_ops)}" if ml_ops else ""
     raise NotApplicable(f"no MatMul/Gemm weight tensors: the parameters are node attributes{where}, "
-                        "which onnxruntime cannot quantize and runs in float32 only")
+                        "which onnxruntime's quantizer cannot reach")
 
 
 def _merge_opset_imports(model: Any) -> None:

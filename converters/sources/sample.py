@@ -6,12 +6,16 @@ missing-value rates, and the rows the golden vectors come from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...runtime.batch import BatchValidator
 from ...runtime.errors import DataError
+from ...runtime.records import reason_text
 from ...runtime.schema import Feature, IOSchema
 from .sklearn import walk
 
@@ -146,66 +150,66 @@ def frame_columns(frame: Any, schema: IOSchema) -> dict[str, np.ndarray]:
 
 
 def records_from_frame(frame: Any, schema: IOSchema) -> list[dict[str, Any]]:
-    """JSON-ready records: NaN as null, integers as ints."""
-    records = []
-    for row in frame.itertuples(index=False, name=None):
-        record = {}
-        for feat, value in zip(schema.features, row):
-            if feat.type == "category":
-                record[feat.name] = str(value)
-            elif value is None or (isinstance(value, float) and np.isnan(value)):
-                record[feat.name] = None
-            elif feat.type == "int":
-                record[feat.name] = int(value)
-            elif feat.type == "bool":
-                record[feat.name] = bool(value)
-            else:
-                record[feat.name] = float(value)
-        records.append(record)
-    return records
+    """JSON-ready records of a table's feature columns (the one place a table row becomes a record)."""
+    return [record_from_row(schema, row) for row in frame[schema.names].itertuples(index=False, name=None)]
+
+
+def record_from_row(schema: IOSchema, row: Sequence[Any]) -> dict[str, Any]:
+    """A row (schema order) as the record a device would receive: a missing cell (None, NaN, pandas' NA or
+    NaT) as null, categories as text, whole numbers of int features as ints, booleans kept as booleans
+    (a float feature refuses them, as it refuses JSON's `true`), other numbers as floats; anything else is
+    left as it is for the record rules to refuse."""
+    record: dict[str, Any] = {}
+    for feat, value in zip(schema.features, row):
+        if isinstance(value, np.generic):
+            value = value.item()
+        if _missing(value):
+            record[feat.name] = None
+        elif feat.type == "category":
+            record[feat.name] = str(value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            record[feat.name] = value
+        elif feat.type in ("int", "bool") and float(value).is_integer():
+            record[feat.name] = int(value)
+        else:
+            record[feat.name] = float(value)
+    return record
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    if value is None:
+        return True
+    return np.ndim(value) == 0 and not isinstance(value, str) and bool(pd.isna(value))
+
+
+def value_columns(frame: Any, schema: IOSchema) -> list[Any]:
+    """A frame's feature columns as the record rules take them (runtime/batch.py: BatchValidator.columns):
+    a numeric column (not boolean) as float64 with NaN for missing; any other column as its Python values
+    with None for missing (pandas' NA, NaT), so that a boolean or a string is judged as such."""
+    import pandas as pd
+
+    columns = []
+    for name in schema.names:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            columns.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
+        else:
+            values = col.astype(object).where(col.notna(), None).tolist()
+            # Parquet decimals arrive as Decimal objects: numbers, as a JSON number would be
+            columns.append([float(v) if isinstance(v, Decimal) else v for v in values])
+    return columns
 
 
 def validate_frame(schema: IOSchema, frame: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Vectorised record validation. Returns (feature columns as the runtime takes them, the error of each
-    row: None when valid, else "field: reason" for its first failing field in schema order)."""
-    import pandas as pd
-
-    n = len(frame)
-    errors = np.full(n, None, dtype=object)
-    columns: dict[str, np.ndarray] = {}
-
-    def fail(mask: np.ndarray, field: str, reason: str) -> None:
-        hit = mask & np.equal(errors, None)
-        errors[hit] = f"{field}: {reason}"
-
-    for feat in schema.features:
-        raw = frame[feat.name]
-        missing = raw.isna().to_numpy()
-        if feat.type == "category":
-            values = raw.astype(object).to_numpy()
-            if not feat.nullable:
-                fail(missing, feat.name, "missing value (null or NaN) where the model needs one")
-            is_str = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
-            fail(~is_str & ~missing, feat.name, "expected a category (string)")
-            if feat.categories is not None and feat.unknown == "error":
-                known = pd.Series(values).isin(list(feat.categories)).to_numpy()
-                fail(is_str & ~known, feat.name, "unknown category; the model knows: " + ", ".join(feat.categories[:8]))
-            values = np.where(is_str, values, "")
-            columns[feat.name] = values.astype(object)
-            continue
-        if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
-            numbers = raw.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            numbers = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-            fail(np.isnan(numbers) & ~missing, feat.name, "expected a number")
-        nan = np.isnan(numbers)
-        if not feat.nullable:
-            fail(nan, feat.name, "missing value (null or NaN) where the model needs one")
-        fail(np.isinf(numbers), feat.name, "infinity is not a valid value")
-        finite = np.isfinite(numbers)
-        if feat.type == "int":
-            fail(finite & (numbers != np.round(numbers)), feat.name, "expected an integer")
-        if feat.type == "bool":
-            fail(finite & (numbers != 0) & (numbers != 1), feat.name, "expected a boolean (true/false or 0/1)")
-        columns[feat.name] = np.where(np.isinf(numbers), np.nan, numbers)
-    return columns, errors
+    """Validate a frame's records by the device's rules (runtime/batch.py). Returns (feature columns as the
+    runtime takes them, the error of each row: None when valid, else "field: reason" for its first
+    failing field in schema order, in the device's words)."""
+    validator = BatchValidator(schema)
+    values = value_columns(frame, schema)
+    checked = validator.columns(values)
+    errors = np.full(len(frame), None, dtype=object)
+    for i in np.flatnonzero(checked.bad).tolist():
+        errors[i] = reason_text(validator.reason(validator.record_from_columns(values, i)))
+    return checked.columns, errors

@@ -1,20 +1,19 @@
 """The targets table: one row per artifact format.
 
-Adding a format is one module with `emit(source, schema, options) -> Artifact` and its declared
-OPTIONS, plus one row here.
+Adding a format is one module with `emit(source, schema, options) -> list[Artifact]` (base.Emit: the
+float32 default first, then any variants the format builds itself) and its declared OPTIONS, plus one
+row here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from ...runtime.errors import UsageError
 from . import coreml, onnx, tfjs, tflite
+from .base import Emit
 from .codegen import target as codegen_target
 
 # format name -> emitter
-TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
+TARGETS: dict[str, Emit] = {
     "onnx": onnx.emit,
     "tflite": tflite.emit,
     "tfjs": tfjs.emit,
@@ -24,7 +23,7 @@ TARGETS: dict[str, Callable[[Any, Any, dict[str, Any]], Any]] = {
 }
 
 
-def get_target(name: str) -> Callable[[Any, Any, dict[str, Any]], Any]:
+def get_target(name: str) -> Emit:
     try:
         return TARGETS[name]
     except KeyError:

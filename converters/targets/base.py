@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,11 @@ class Artifact:
     files: dict[str, bytes]
     entry: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+
+
+# What every target's `emit(source, schema, options)` returns: its artifacts, the float32 default first,
+# then the reduced-precision variants the format builds itself (TFLite, TF.js, Core ML).
+Emit = Callable[[Any, Any, dict[str, Any]], list[Artifact]]
 
 
 def check_options(target: str, given: dict[str, Any], accepted: dict[str, Any]) -> dict[str, Any]:

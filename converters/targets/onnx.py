@@ -25,8 +25,9 @@ CONVERTERS: dict[str, Any] = {
 }
 
 
-def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> Artifact:
-    """Convert the source's model to ONNX. Raises ModelError when no converter covers it."""
+def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
+    """The source's model as one float32 ONNX artifact (ONNX variants are built by --quantize, see
+    converters/quantize/onnx.py). Raises ModelError when no converter covers it."""
     check_options("onnx", options or {}, OPTIONS)
     convert = CONVERTERS.get(source.framework)
     if convert is None:
@@ -42,4 +43,4 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> Art
         "converter": converter,
         **fields,
     }
-    return Artifact(id="onnx", format="onnx", files={"model.onnx": data}, entry=entry)
+    return [Artifact(id="onnx", format="onnx", files={"model.onnx": data}, entry=entry)]

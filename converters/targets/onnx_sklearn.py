@@ -5,7 +5,9 @@ float32 before comparing with their thresholds. A float32 preprocessing graph la
 scikit-learn's values, which flips a tree decision whenever a value sits at a split (measured on the
 churn example: 2 of 1,000 rows off by 0.026 in probability). So numeric inputs are float64, the
 preprocessing runs in float64, one Cast to float32 happens where scikit-learn casts, and the final
-estimator runs in float32 with skl2onnx's sklearn-adjusted thresholds. Plain tensor outputs (no ZipMap),
+estimator runs in float32 with skl2onnx's sklearn-adjusted thresholds. Tree models are the exception:
+their estimator is built from the shared tree reader (onnx_trees.py) and takes the float64 values
+itself, so each split decides in the precision the source decides in. Plain tensor outputs (no ZipMap),
 because browser runtimes cannot read sequences of maps.
 """
 
@@ -16,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
-from ..sources.sklearn import walk
+from ..sources.sklearn import TREE_FAMILIES, walk
+from ..sources.trees import read
+from .onnx_trees import tree_graph
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
 
@@ -52,8 +56,11 @@ def _split(model: Any) -> tuple[Any | None, Any]:
     return None, model
 
 
-def _imputers_to_standard_ops(graph: Any) -> None:
-    """onnxruntime implements ai.onnx.ml Imputer for float32 only; express it with IsNaN/Where for float64."""
+def _imputers_to_standard_ops(graph: Any, statistics: list[np.ndarray]) -> None:
+    """onnxruntime implements ai.onnx.ml Imputer for float32 only; express it with IsNaN/Where for float64.
+    The Imputer's attribute holds float32 values; the fill is the fitted imputer's own float64 statistics
+    (`statistics`: each SimpleImputer's, matched by value), so an imputed value is exactly scikit-learn's
+    (a tree comparing in float64 may split right at it: imputed rows are many)."""
     from onnx import helper, numpy_helper
 
     nodes = []
@@ -63,6 +70,8 @@ def _imputers_to_standard_ops(graph: Any) -> None:
             continue
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         fill = np.asarray(attrs.get("imputed_value_floats") or attrs.get("imputed_value_int64s"), dtype=np.float64)
+        fill = next((s for s in statistics if s.shape == fill.shape and np.array_equal(s.astype(np.float32), fill.astype(np.float32))),
+                    fill)
         replaced = float(attrs.get("replaced_value_float", np.nan))
         const = f"{node.name}_fill"
         graph.initializer.append(numpy_helper.from_array(fill.reshape(1, -1), const))
@@ -93,46 +102,6 @@ def _align_opsets(*models: Any) -> None:
         m.ir_version = ir
 
 
-def _sklearn_trees(final: Any) -> dict[int, Any]:
-    """ONNX tree id -> scikit-learn Tree, following skl2onnx's numbering (forests: estimator index;
-    gradient boosting: stage * n_classes_trees + class)."""
-    name = type(final).__name__
-    if name.startswith("DecisionTree"):
-        return {0: final.tree_}
-    if name.startswith(("RandomForest", "ExtraTrees")):
-        return {i: est.tree_ for i, est in enumerate(final.estimators_)}
-    if name.startswith("GradientBoosting"):
-        stages = final.estimators_
-        per_stage = stages.shape[1]
-        return {i * per_stage + c: stages[i, c].tree_ for i in range(stages.shape[0]) for c in range(per_stage)}
-    return {}
-
-
-def _route_missing_like_sklearn(model: Any, final: Any) -> None:
-    """scikit-learn trees send a missing value (NaN) to the child recorded in `missing_go_to_left` (the
-    child with more training samples when training saw no NaN there); skl2onnx leaves every node sending
-    NaN to the false branch. Set nodes_missing_value_tracks_true per node so both agree (found by the
-    parity matrix: an array-fitted forest scored 206 in scikit-learn and 354 in ONNX on a row with NaN)."""
-    from onnx import helper
-
-    trees = _sklearn_trees(final)
-    if not trees:
-        return
-    for node in model.graph.node:
-        if not node.op_type.startswith("TreeEnsemble"):
-            continue
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        tracks = []
-        for tree_id, node_id, mode in zip(attrs["nodes_treeids"], attrs["nodes_nodeids"], attrs["nodes_modes"]):
-            go_left = getattr(trees[tree_id], "missing_go_to_left", None)
-            # BRANCH_LEQ's true branch is scikit-learn's left child.
-            tracks.append(int(go_left[node_id]) if go_left is not None and mode != b"LEAF" else 0)
-        kept = [a for a in node.attribute if a.name != "nodes_missing_value_tracks_true"]
-        del node.attribute[:]
-        node.attribute.extend(kept)
-        node.attribute.append(helper.make_attribute("nodes_missing_value_tracks_true", tracks))
-
-
 def _rename_outputs(model: Any, names: dict[str, str]) -> None:
     """Give the graph outputs the package's names (label, probabilities, value)."""
     from onnx import helper
@@ -158,7 +127,8 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
     try:
         if pre is not None:
             head = convert_sklearn(pre, initial_types=types, target_opset=OPSET)
-            _imputers_to_standard_ops(head.graph)
+            _imputers_to_standard_ops(head.graph, [np.asarray(p.statistics_, dtype=np.float64) for p in walk(pre)
+                                                   if type(p).__name__ == "SimpleImputer"])
             n_features = int(final.n_features_in_)
         else:
             n_features = len(schema.features)
@@ -167,20 +137,25 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
                                   [helper.make_tensor_value_info("input", TensorProto.DOUBLE, [None, n_features])]),
                 opset_imports=[helper.make_opsetid("", OPSET[""])],
             )
-        tail = convert_sklearn(final, initial_types=[("features", FloatTensorType([None, n_features]))],
-                               options=final_options, target_opset=OPSET)
+        trees = type(final).__name__ in TREE_FAMILIES
+        if trees:
+            tail = tree_graph(read(final), n_features, getattr(final, "classes_", None))
+        else:
+            tail = convert_sklearn(final, initial_types=[("features", FloatTensorType([None, n_features]))],
+                                   options=final_options, target_opset=OPSET)
     except Exception as exc:  # skl2onnx raises RuntimeError, NotImplementedError, ...
         raise ModelError(f"skl2onnx could not convert the model: {type(exc).__name__}: {exc}",
                          fix="report the model's structure; the estimators listed by edgepack build --help convert") from exc
 
-    _route_missing_like_sklearn(tail, final)
-    # The one float64 -> float32 cast, where scikit-learn's estimators cast.
     head_out = head.graph.output[0].name
-    head.graph.node.append(helper.make_node("Cast", [head_out], ["features_f32"], to=TensorProto.FLOAT, name="to_float32"))
-    del head.graph.output[:]
-    head.graph.output.append(helper.make_tensor_value_info("features_f32", TensorProto.FLOAT, [None, n_features]))
+    if not trees:
+        # The one float64 -> float32 cast, where scikit-learn's estimators cast.
+        head.graph.node.append(helper.make_node("Cast", [head_out], ["features_f32"], to=TensorProto.FLOAT, name="to_float32"))
+        del head.graph.output[:]
+        head.graph.output.append(helper.make_tensor_value_info("features_f32", TensorProto.FLOAT, [None, n_features]))
+        head_out = "features_f32"
     _align_opsets(head, tail)
-    merged = compose.merge_models(head, tail, io_map=[("features_f32", "features")], prefix2="est_")
+    merged = compose.merge_models(head, tail, io_map=[(head_out, "features")], prefix2="est_")
 
     if source.task == "classification":
         outputs = {"label": "label", "probabilities": "probabilities"}

@@ -195,10 +195,15 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
                             fix=f"the package takes: {', '.join(schema.names)}")
         if opts.label_column and opts.label_column not in df.columns:
             raise DataError(f"no label column {opts.label_column!r} in the data", where=str(opts.data))
-        casts = [F.col(f.name).cast("string" if f.type == "category" else "double").alias(f.name) for f in schema.features]
+        # The columns as stored (decimals read as doubles): the device's record rules judge the values
+        # themselves, so a boolean column for a float feature is refused here as the device refuses `true`
+        # (a cast to double first would have turned it into 1.0 and let it through).
+        stored = dict(df.dtypes)
+        columns = [F.col(f.name).cast("double").alias(f.name) if stored[f.name].startswith("decimal")
+                   else F.col(f.name) for f in schema.features]
         if opts.label_column and task == "classification":
-            casts.append(F.col(opts.label_column).cast("string").alias(LABEL))
-        df = df.select(*casts)
+            columns.append(F.col(opts.label_column).cast("string").alias(LABEL))
+        df = df.select(*columns)
 
         # 1. the package's own validation: refused records are counted, never compared
         rejected = spark.sparkContext.accumulator(0)
@@ -212,6 +217,9 @@ def run_spark_parity(opts: SparkParityOptions) -> SparkParityResult:
                 yield frame.assign(**{VALID: ok})
 
         df = df.mapInPandas(mark_valid, valid_schema).filter(F.col(VALID)).drop(VALID)
+        # valid records only from here: categories as strings, numbers as doubles, as the runners take them
+        df = df.select(*[F.col(f.name).cast("string" if f.type == "category" else "double").alias(f.name)
+                         for f in schema.features], *([LABEL] if LABEL in df.columns else []))
 
         # 2. the reference: Spark's own transform, or a Python model inside the executors
         native = looks_like_pipeline(Path(opts.reference))

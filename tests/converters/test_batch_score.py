@@ -37,7 +37,7 @@ def test_local_engine_scores_every_row_like_the_model(built_packages, tmp_path, 
     assert list(scores["customer_id"]) == list(data["customer_id"])  # every row, in order
     errors = scores.set_index("customer_id")["error"]
     assert errors["bad-category"].startswith("contract: missing value")
-    assert errors["bad-fraction"] == "tenure_months: expected an integer"
+    assert errors["bad-fraction"] == "tenure_months: expected an integer, got 2.5"
     assert "monthly_charges" in errors["bad-infinite"] and "infinity" in errors["bad-infinite"]
     ok = scores["error"].isna().to_numpy()
     assert ok.sum() == len(data) - 3

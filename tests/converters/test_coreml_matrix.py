@@ -140,7 +140,7 @@ def test_column_selections_by_mask_and_slice():
 
     from edgepack.converters.sources.sample import infer_schema
     from edgepack.converters.sources.sklearn import SklearnSource
-    from edgepack.converters.targets.coreml_sklearn import convert
+    from edgepack.converters.targets.coreml.sklearn_2_pipeline import convert
     from edgepack.parity.coreml_spec import CoreMLModel
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import Ridge

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import helper
 
@@ -64,15 +65,28 @@ def node(model: onnx.ModelProto, op_type: str) -> onnx.NodeProto:
 
 
 def set_attribute(n: onnx.NodeProto, name: str, values: list[Any]) -> None:
+    """Replace an attribute's values; a tensor attribute keeps its element type."""
+    from onnx import numpy_helper
+
     for i, attr in enumerate(n.attribute):
         if attr.name == name:
-            n.attribute[i].CopyFrom(helper.make_attribute(name, values))
+            if attr.type == attr.TENSOR:
+                dtype = numpy_helper.to_array(attr.t).dtype
+                n.attribute[i].CopyFrom(helper.make_attribute(name, numpy_helper.from_array(np.asarray(values, dtype=dtype))))
+            else:
+                n.attribute[i].CopyFrom(helper.make_attribute(name, values))
             return
     raise KeyError(name)
 
 
 def attribute(n: onnx.NodeProto, name: str) -> list[Any]:
-    return list(next(helper.get_attribute_value(a) for a in n.attribute if a.name == name))
+    """An attribute's values as a list (a tensor attribute's elements too)."""
+    from onnx import numpy_helper
+
+    attr = next(a for a in n.attribute if a.name == name)
+    if attr.type == attr.TENSOR:
+        return numpy_helper.to_array(attr.t).tolist()
+    return list(helper.get_attribute_value(attr))
 
 
 def float16_copy(model: onnx.ModelProto) -> bytes:

@@ -101,7 +101,7 @@ def test_moved_tree_threshold_fails_with_explanations(built_packages, tmp_path):
     _model, src = built_packages("random_forest_clf")
     package = tamper.copy_with_model(src, tmp_path / "random_forest_clf" / "package")
     # the first tree's root split moves by 0.75 (in the scaled feature's units)
-    tamper.edit_attribute(package, "TreeEnsembleClassifier", "nodes_values", lambda t: [t[0] + 0.75, *t[1:]])
+    tamper.edit_attribute(package, "TreeEnsemble", "nodes_splits", lambda t: [t[0] + 0.75, *t[1:]])
     code, report = parity(package, "--runtimes", "onnxruntime", tmp=tmp_path)
     assert code == 1
     result = report["results"][0]
@@ -123,8 +123,8 @@ def test_threshold_at_a_data_value_is_explained_as_rounding(built_packages, tmp_
     _model, src = built_packages("decision_tree_clf")
     package = tamper.copy_package(src, tmp_path / "decision_tree_clf" / "package")
     onnx_model = tamper.load_onnx(package)
-    node = tamper.node(onnx_model, "TreeEnsembleClassifier")
-    thresholds = np.asarray(tamper.attribute(node, "nodes_values"), dtype=np.float32)
+    node = tamper.node(onnx_model, "TreeEnsemble")
+    thresholds = np.asarray(tamper.attribute(node, "nodes_splits"), dtype=np.float64)
     feature = tamper.attribute(node, "nodes_featureids")[0]
     opened = Package.open(package)
     inputs = parity_data.assemble(opened, with_reference=False)
@@ -133,7 +133,7 @@ def test_threshold_at_a_data_value_is_explained_as_rounding(built_packages, tmp_
     column = X[:, feature]
     value = column[column > thresholds[0]].min()
     thresholds[0] = value
-    tamper.set_attribute(node, "nodes_values", [float(t) for t in thresholds])
+    tamper.set_attribute(node, "nodes_splits", [float(t) for t in thresholds])
     tamper.set_artifact_bytes(package, "onnx", onnx_model.SerializeToString())
     code, report = parity(package, "--runtimes", "onnxruntime", tmp=tmp_path, reference=False)
     assert code == 1

@@ -72,7 +72,7 @@ def test_more_bad_records_each_named(strict_package, env):
         json.dumps({**good, "monthly_charges": 10 ** 400}): ("monthly_charges", ""),
     }
     stdin = "\n".join([json.dumps(good), *cases, "", json.dumps(good)]) + "\n"
-    result = run_scorer([strict_package.path], stdin, env=env)
+    result = run_scorer([strict_package.path, "--strict"], stdin, env=env)  # --strict: "extra" is refused
     assert result.returncode == 3
     assert len(read_lines(result.stdout)) == 2
     errors = read_lines(result.stderr)

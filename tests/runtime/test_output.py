@@ -17,7 +17,7 @@ def test_names_with_percent_quotes_and_line_separators_stay_plain_text():
     fmt = PredictionFormatter('50% "off" %s', "1%d", ["no %s", "yes\u2028"], "classification", with_id=True)
     probs = np.array([[0.25, 0.75], [0.9, 0.1], [0.5, 0.5]], dtype=np.float32)
     ids = ["a\u2028b", 7, None]
-    lines = _lines(fmt.text({"probabilities": probs}, ids))
+    lines = _lines(fmt.text({"probabilities": probs}, [ids]))
     assert len(lines) == 3
     rows = [json.loads(line) for line in lines]
     assert [r["id"] for r in rows] == ids

@@ -23,11 +23,13 @@ ROW_COLUMN = "row"  # the id column when none is named: the record's position in
 
 @dataclass(frozen=True)
 class OutputLayout:
-    """The output columns: id, label + probability_<class> per class (or value), error."""
+    """The output columns: id, the kept input columns, label + probability_<class> per class (or value),
+    error."""
 
     id_column: str
     classes: tuple[Any, ...]
     task: str
+    keep: tuple[str, ...] = ()  # input columns copied beside the id (--keep-fields)
 
     @property
     def probability_columns(self) -> list[str]:
@@ -37,10 +39,11 @@ class OutputLayout:
     def label_is_int(self) -> bool:
         return all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in self.classes)
 
-    def arrow_schema(self, id_type: Any) -> Any:
+    def arrow_schema(self, id_type: Any, keep_types: dict[str, Any] | None = None) -> Any:
         import pyarrow as pa
 
         fields = [pa.field(self.id_column, id_type)]
+        fields += [pa.field(name, (keep_types or {})[name]) for name in self.keep]
         if self.task == "classification":
             fields.append(pa.field("label", pa.int64() if self.label_is_int else pa.string()))
             fields += [pa.field(c, pa.float64()) for c in self.probability_columns]
@@ -50,15 +53,35 @@ class OutputLayout:
         return pa.schema(fields)
 
 
-def check_columns(schema: IOSchema, columns: list[str], where: str, id_column: str | None) -> None:
-    """The input must hold every feature (and the id column when one is named). Raises DataError."""
-    missing = [n for n in schema.names if n not in columns]
+def check_columns(schema: IOSchema, columns: list[str], where: str, id_column: str | None,
+                  keep: tuple[str, ...] = (), strict: bool = False) -> None:
+    """The input contract, for a table: it must hold every feature the model cannot do without (a
+    nullable feature's column may be absent: its values are missing), the id column and the kept columns
+    when named; with `strict`, nothing else. Raises DataError."""
+    nullable = {f.name for f in schema.features if f.nullable}
+    missing = [n for n in schema.names if n not in columns and n not in nullable]
     if missing:
         raise DataError(f"the input lacks the model's columns: {', '.join(missing)}", where=where,
                         fix=f"the package takes: {', '.join(schema.names)}")
     if id_column and id_column not in columns:
         raise DataError(f"no id column {id_column!r} in the input", where=where,
                         fix=f"columns are: {', '.join(columns[:20])}")
+    absent = [k for k in keep if k not in columns]
+    if absent:
+        raise DataError(f"no column {', '.join(absent)} to keep in the input", where=where,
+                        fix=f"columns are: {', '.join(columns[:20])}")
+    if strict:
+        allowed = {*schema.names, *keep, *([id_column] if id_column else [])}
+        unknown = [c for c in columns if c not in allowed]
+        if unknown:
+            raise DataError(f"the input holds columns the model does not use: {', '.join(unknown[:20])} (--strict)",
+                            where=where, fix="drop them, name them in --keep-fields, or leave out --strict")
+
+
+def input_columns(schema: IOSchema, columns: list[str], id_column: str | None, keep: tuple[str, ...]) -> list[str]:
+    """The input columns to read: the features present, the id column, the kept columns."""
+    return list(dict.fromkeys([*(n for n in schema.names if n in columns), *([id_column] if id_column else []),
+                               *keep]))
 
 
 def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any) -> Any:
@@ -66,9 +89,12 @@ def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any) -> Any:
     in order). `ids` holds the id column's values for these rows."""
     import pandas as pd
 
-    columns, errors = validate_frame(scorer.schema, frame)
+    absent = {n: None for n in scorer.schema.names if n not in frame.columns}  # nullable features left out
+    columns, errors = validate_frame(scorer.schema, frame.assign(**absent) if absent else frame)
     ok = np.equal(errors, None)
     out: dict[str, Any] = {layout.id_column: np.asarray(ids)}
+    for name in layout.keep:
+        out[name] = frame[name].to_numpy()
     n = len(frame)
     if ok.any():
         raw = scorer.run_columns({k: v[ok] for k, v in columns.items()})
@@ -94,5 +120,11 @@ def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any) -> Any:
     return pd.DataFrame(out)
 
 
-def layout_for(scorer: Any, id_column: str | None) -> OutputLayout:
-    return OutputLayout(id_column or ROW_COLUMN, tuple(scorer.schema.classes), scorer.schema.task)
+def layout_for(scorer: Any, id_column: str | None, keep: tuple[str, ...] = ()) -> OutputLayout:
+    reserved = {id_column or ROW_COLUMN, ERROR_COLUMN, "label", "value"}
+    taken = [k for k in keep if k in reserved or k.startswith("probability_")]
+    if taken:
+        raise DataError(f"--keep-fields {', '.join(taken)}: already an output column",
+                        fix="rename the input column or keep another")
+    keep = tuple(k for k in keep if k != id_column)
+    return OutputLayout(id_column or ROW_COLUMN, tuple(scorer.schema.classes), scorer.schema.task, keep)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...runtime.errors import DataError
 from ...runtime.scorer import Scorer
-from .frames import check_columns, layout_for, score_frame
+from .frames import check_columns, input_columns, layout_for, score_frame
 
 
 def open_dataset(path: str | Path) -> Any:
@@ -26,19 +26,20 @@ def open_dataset(path: str | Path) -> Any:
 
 
 def score_parquet(package: str | Path, input_path: str | Path, output: str | Path, id_column: str | None = None,
-                  artifact: str | None = None, batch_rows: int = 65536) -> dict[str, Any]:
-    """Score every record of `input_path` into the Parquet file `output`. Returns {"rows", "rejected", "output"}."""
+                  artifact: str | None = None, batch_rows: int = 65536, keep: tuple[str, ...] = (),
+                  strict: bool = False) -> dict[str, Any]:
+    """Score every record of `input_path` into the Parquet file `output` (the input contract of
+    frames.check_columns; `keep`: input columns copied beside the id). Returns {"rows", "rejected", "output"}."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-
     scorer = Scorer.load(package, artifact=artifact)
     dataset = open_dataset(input_path)
-    check_columns(scorer.schema, dataset.schema.names, str(input_path), id_column)
-    layout = layout_for(scorer, id_column)
+    check_columns(scorer.schema, dataset.schema.names, str(input_path), id_column, keep, strict)
+    layout = layout_for(scorer, id_column, keep)
     id_type = dataset.schema.field(id_column).type if id_column else pa.int64()
-    schema = layout.arrow_schema(id_type)
-    wanted = list(dict.fromkeys([*scorer.schema.names, *([id_column] if id_column else [])]))
+    schema = layout.arrow_schema(id_type, {k: dataset.schema.field(k).type for k in layout.keep})
+    wanted = input_columns(scorer.schema, dataset.schema.names, id_column, layout.keep)
     out_path = Path(output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     rows = rejected = 0

@@ -14,7 +14,7 @@ from typing import Any
 from ...converters.sources import spark_session
 from ...runtime.errors import DataError
 from ...runtime.scorer import Scorer
-from .frames import ROW_COLUMN, check_columns, layout_for, score_frame
+from .frames import ROW_COLUMN, check_columns, input_columns, layout_for, score_frame
 
 _SCORERS: dict[tuple[str, str | None], Any] = {}  # per Python worker: loaded once, reused by every partition
 
@@ -43,7 +43,8 @@ def executor_scorer(location: str, shipped: bool, artifact: str | None) -> Any:
 
 
 def score_parquet(package: str | Path, input_path: str, output: str, id_column: str | None = None,
-                  artifact: str | None = None, master: str | None = None) -> dict[str, Any]:
+                  artifact: str | None = None, master: str | None = None, keep: tuple[str, ...] = (),
+                  strict: bool = False) -> dict[str, Any]:
     """Score every record of the Parquet input into the Parquet directory `output` on Spark.
     Returns {"rows", "rejected", "output"}."""
     from pyspark.sql import functions as F
@@ -52,7 +53,7 @@ def score_parquet(package: str | Path, input_path: str, output: str, id_column: 
 
     package = Path(package)
     scorer = Scorer.load(package, artifact=artifact)  # fail early, in the driver, on a bad package
-    layout = layout_for(scorer, id_column)
+    layout = layout_for(scorer, id_column, keep)
     spark = spark_session.acquire(master)
     try:
         try:
@@ -60,15 +61,15 @@ def score_parquet(package: str | Path, input_path: str, output: str, id_column: 
         except Exception as exc:  # Spark's AnalysisException: path missing, not Parquet
             raise DataError(f"Spark cannot read {input_path} as Parquet: {str(exc).splitlines()[0]}",
                             where=str(input_path), fix="pass a Parquet file or directory") from exc
-        check_columns(scorer.schema, df.columns, str(input_path), id_column)
+        check_columns(scorer.schema, df.columns, str(input_path), id_column, keep, strict)
         id_name = id_column or ROW_COLUMN
-        wanted = list(dict.fromkeys(scorer.schema.names))
-        if id_column:
-            df = df.select(*wanted, *([id_column] if id_column not in wanted else []))
-        else:
-            df = df.select(*wanted).withColumn(ROW_COLUMN, F.monotonically_increasing_id())
+        wanted = input_columns(scorer.schema, df.columns, id_column, layout.keep)
+        df = df.select(*wanted)
+        if not id_column:
+            df = df.withColumn(ROW_COLUMN, F.monotonically_increasing_id())
         arrow_id = _arrow_type(df.schema[id_name].dataType)
-        schema = from_arrow_schema(layout.arrow_schema(arrow_id))
+        schema = from_arrow_schema(layout.arrow_schema(arrow_id, {k: _arrow_type(df.schema[k].dataType)
+                                                                  for k in layout.keep}))
         location, shipped = package_on_executors(spark, package)
         rows_seen = spark.sparkContext.accumulator(0)
         rejected = spark.sparkContext.accumulator(0)

@@ -1,15 +1,19 @@
 """Score a Parquet dataset with a package's ONNX artifact and write the predictions as Parquet.
 
 Each output row holds the id column (--id-column, else `row`: the record's position in the input), the
-prediction columns (`label` and `probability_<class>` for classifiers, `value` for regressors) and
+columns named by --keep-fields, the prediction columns (`label` and `probability_<class>` for classifiers, `value` for regressors) and
 `error`: null when the record was scored, else the field that failed and why. No record is dropped.
 
 Engines: `local` streams the input in pyarrow batches through onnxruntime in this process (bounded
 memory; OUTPUT is one Parquet file); `spark` scores inside Spark executors with mapInPandas (OUTPUT is a
 Parquet directory; --master to use a cluster, default local[2]).
 
+Input contract (as edgepack-score's): columns the model does not use are ignored (--strict refuses
+them); a nullable feature's column may be absent (its values are missing).
+
 examples:
   edgepack batch-score build/churn/package --input customers.parquet --output scores.parquet --id-column customer_id
+  edgepack batch-score build/churn/package --input customers.parquet --output scores.parquet --keep-fields region,plan
   edgepack batch-score build/churn/package --input data/ --output scores/ --engine spark --master spark://head:7077
 
 exit codes: 0 every record scored, 3 some records rejected (see the error column), 2 usage, 4 invalid
@@ -38,16 +42,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--artifact", help="ONNX artifact id (default: the package's default ONNX artifact)")
     p.add_argument("--master", help="Spark master URL for --engine spark (default local[2])")
     p.add_argument("--batch-rows", type=int, default=65536, help="rows per batch (local engine; default 65536)")
+    p.add_argument("--keep-fields", metavar="A,B", default="",
+                   help="input columns copied beside the id into the output (columns the model does not use "
+                        "are otherwise left out)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse an input holding columns the model does not use (other than --id-column and "
+                        "--keep-fields); default: ignore them")
+
+
+def _keep(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(f.strip() for f in args.keep_fields.split(",") if f.strip())
 
 
 def _local(args: argparse.Namespace) -> dict[str, Any]:
     return local.score_parquet(args.package, args.input, args.output, id_column=args.id_column, artifact=args.artifact,
-                         batch_rows=args.batch_rows)
+                               batch_rows=args.batch_rows, keep=_keep(args), strict=args.strict)
 
 
 def _spark(args: argparse.Namespace) -> dict[str, Any]:
     return spark.score_parquet(args.package, args.input, args.output, id_column=args.id_column, artifact=args.artifact,
-                         master=args.master)
+                               master=args.master, keep=_keep(args), strict=args.strict)
 
 
 # engine name -> runner returning {"rows", "rejected", "output"}

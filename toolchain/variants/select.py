@@ -79,7 +79,8 @@ def is_variant(art: Artifact) -> bool:
 
 
 def adopt(variants: list[Artifact], bases: list[Artifact]) -> list[Artifact]:
-    """Name the float32 artifact each target-made variant comes from (`variant_of`), for size ratios."""
+    """Name the float32 artifact each target-made variant comes from (`variant_of`), for size ratios:
+    every target's emit returns its float32 artifact first, the one base of its format in `bases`."""
     for art in variants:
         base = next((b.id for b in bases if b.format == art.format), None)
         if base and not art.entry.get("variant_of"):

@@ -7,18 +7,21 @@ import { parseArgs } from 'node:util';
 import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
 import { parseLine, resultObjects } from '../node/lines.js';
 
-const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME]
+const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME] [--keep-fields A,B] [--strict]
 
 Read JSON records (one per line) on stdin, write one JSON line per record on stdout:
   {"label": L, "probabilities": {"<class>": p, ...}, "package": NAME, "version": V}   classification
   {"value": v, "package": NAME, "version": V}                                        regression
   {"error": {"line": n, "field": f, "reason": r}}                                    a rejected record
-Records are validated like edgepack-score does (same rules and messages).
+Records are validated like edgepack-score does (same rules and messages): fields the model does not use
+are ignored unless --strict; a nullable field left out is a missing value.
 
 options:
   --artifact ID      artifact to run (default: the package's default ONNX artifact, else TF.js)
   --backend NAME     auto (default), ${BACKEND_NAMES.filter((b) => b !== 'tfjs-webgl').join(', ')}
   --id-field NAME    copy this field of each record into its output line as "id" (not a model input)
+  --keep-fields A,B  copy these fields of each record into its output line (null when a record lacks one)
+  --strict           reject records holding fields the model does not use (default: ignore them)
   --batch N          records per backend call (default 2048)
   --trust KEY|DIR    accept only a package signed by this public key (or any .pub in DIR); else exit 4
   -h, --help         this text
@@ -60,6 +63,8 @@ async function main(argv) {
         artifact: { type: 'string' },
         backend: { type: 'string', default: 'auto' },
         'id-field': { type: 'string' },
+        'keep-fields': { type: 'string', default: '' },
+        strict: { type: 'boolean', default: false },
         batch: { type: 'string', default: '2048' },
         trust: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -85,7 +90,9 @@ async function main(argv) {
     return fail(String(err?.stack ?? err), EXIT_PACKAGE);
   }
   const idField = args.values['id-field'];
-  const allowedExtra = new Set(idField ? [idField] : []);
+  const keepFields = args.values['keep-fields'].split(',').map((f) => f.trim()).filter(Boolean);
+  const allowedExtra = new Set([...(idField ? [idField] : []), ...keepFields]);
+  const strict = args.values.strict;
   const stamp = { package: scorer.package.name, version: scorer.package.version };
   let rejected = 0;
 
@@ -97,7 +104,7 @@ async function main(argv) {
   // Lines are scored in batches, in input order.
   async function flush(batch) {
     const records = batch.filter((b) => !b.error).map((b) => b.record);
-    const results = resultObjects(batch, await scorer.score(records, { allowedExtra }), stamp, idField);
+    const results = resultObjects(batch, await scorer.score(records, { allowedExtra, strict }), stamp, idField, keepFields);
     rejected += results.filter((r) => r.error).length;
     await write(results.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }

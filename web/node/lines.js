@@ -5,18 +5,31 @@ import { parseJson } from '../src/jsonl.js';
 
 /** One input line -> {line, record} or {line, error} (a line that is not JSON is a rejected record). */
 export function parseLine(text, line) {
+  let record;
   try {
-    return { line, record: parseJson(text) };
+    record = parseJson(text);
   } catch (err) {
     return { line, error: `not valid JSON: ${err.message}` };
   }
+  // As edgepack-score (runtime/jsonlines.py): a lone surrogate escape anywhere refuses the record.
+  if (/\\u[dD][89a-fA-F]/.test(text) && !allText(record)) {
+    return { line, error: 'a lone surrogate escape (such as \\ud800) is not Unicode text' };
+  }
+  return { line, record };
+}
+
+function allText(value) {
+  if (typeof value === 'string') return value.isWellFormed();
+  if (Array.isArray(value)) return value.every(allText);
+  if (value && typeof value === 'object') return Object.entries(value).every(([k, v]) => k.isWellFormed() && allText(v));
+  return true;
 }
 
 /**
  * Output objects, in input order, for a batch of parsed lines scored as {kept, predictions, rejections}
  * (indices into the batch's parsed records). `stamp` ({package, version}) is added to each prediction.
  */
-export function resultObjects(batch, scored, stamp, idField = null) {
+export function resultObjects(batch, scored, stamp, idField = null, keepFields = []) {
   const slot = [];
   batch.forEach((b, i) => { if (!b.error) slot.push(i); });
   const results = batch.map((b) => (b.error ? { error: { line: b.line, field: null, reason: b.error } } : null));
@@ -29,6 +42,15 @@ export function resultObjects(batch, scored, stamp, idField = null) {
     batch.forEach((b, i) => {
       const record = b.record;
       if (record && typeof record === 'object' && Object.prototype.hasOwnProperty.call(record, idField)) results[i].id = record[idField];
+    });
+  }
+  if (keepFields.length) { // copied fields first, after the id, as edgepack-score writes them (null when absent)
+    batch.forEach((b, i) => {
+      if (results[i].error) return;
+      const record = b.record ?? {};
+      const kept = Object.fromEntries(keepFields.map((k) => [k, Object.prototype.hasOwnProperty.call(record, k) ? record[k] : null]));
+      const { id, ...rest } = results[i];
+      results[i] = id === undefined ? { ...kept, ...rest } : { id, ...kept, ...rest };
     });
   }
   return results;

@@ -45,7 +45,7 @@ export function cellValue(feature, cell) {
  * cellValue; columns that are not model inputs (an id, the label) are listed in `extra` and left out.
  */
 export function recordsFromCsv(schema, text) {
-  const [header = [], ...rows] = parseCsv(text);
+  const [header = [], ...rows] = parseCsv(text.replace(/^\uFEFF/, '')); // a byte-order mark, as edgepack-score skips it
   const byName = new Map(schema.features.map((f) => [f.name, f]));
   const extra = header.filter((h) => !byName.has(h));
   const records = rows.map((cells) => {

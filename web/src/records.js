@@ -18,6 +18,9 @@ export function checkValue(feature, value) {
     if (typeof value !== 'string') {
       throw new RecordError(`expected a category (string), got ${pyTypeName(value)} ${pyRepr(value)}`, { field: feature.name });
     }
+    if (!value.isWellFormed()) {
+      throw new RecordError(`not valid Unicode text (a lone surrogate) in ${pyRepr(value)}`, { field: feature.name });
+    }
     const cats = feature.categories;
     if (cats && !cats.includes(value) && (feature.unknown ?? 'error') === 'error') {
       const shown = cats.slice(0, 8).join(', ') + (cats.length > 8 ? ', ...' : '');
@@ -44,47 +47,45 @@ export function checkValue(feature, value) {
 
 /**
  * The record's values in schema order, or RecordError naming the first bad field.
+ * The input contract (runtime/records.py): fields the model does not use are ignored, unless `strict`,
+ * where only the features and `allowedExtra` may appear; a nullable feature left out is missing (null).
  * @param {{features: object[]}} schema  the manifest's `inputs`
- * @param {Set<string>} [allowedExtra]   fields to pass over (an id field)
+ * @param {Set<string>} [allowedExtra]   fields allowed besides the features when strict (an id field)
+ * @param {boolean} [strict]             refuse fields the model does not use
  */
-export function checkRecord(schema, record, allowedExtra = new Set()) {
+export function checkRecord(schema, record, allowedExtra = new Set(), strict = false) {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
     throw new RecordError(`a record must be a JSON object, got ${pyTypeName(record)}`);
   }
-  const names = featureNames(schema);
-  for (const key of Object.keys(record)) {
-    if (!allowedExtra.has(key) && !names.has(key)) {
-      throw new RecordError('unknown field: the model has no such input', { field: key });
+  if (strict) {
+    const names = new Set(schema.features.map((f) => f.name));
+    for (const key of Object.keys(record)) {
+      if (!allowedExtra.has(key) && !names.has(key)) {
+        throw new RecordError('unknown field: the model has no such input (--strict)', { field: key });
+      }
     }
   }
   return schema.features.map((feature) => {
     if (!Object.prototype.hasOwnProperty.call(record, feature.name)) {
+      if (feature.nullable) return null;
       throw new RecordError('missing field', { field: feature.name });
     }
     return checkValue(feature, record[feature.name]);
   });
 }
 
-const NAMES = new WeakMap();
-
-function featureNames(schema) {
-  let names = NAMES.get(schema);
-  if (!names) NAMES.set(schema, (names = new Set(schema.features.map((f) => f.name))));
-  return names;
-}
-
 /**
  * Validate records. Returns the good rows (values in schema order), their indices and the rejections
  * ({record, field, reason}); `start` numbers the records (the CLI counts lines from 1).
  */
-export function validateRecords(schema, records, { allowedExtra = new Set(), start = 0 } = {}) {
+export function validateRecords(schema, records, { allowedExtra = new Set(), start = 0, strict = false } = {}) {
   const rows = [];
   const kept = [];
   const rejections = [];
   let index = start;
   for (const record of records) {
     try {
-      rows.push(checkRecord(schema, record, allowedExtra));
+      rows.push(checkRecord(schema, record, allowedExtra, strict));
       kept.push(index);
     } catch (err) {
       if (!(err instanceof RecordError)) throw err;

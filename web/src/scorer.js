@@ -85,10 +85,11 @@ export class Scorer {
 
   /**
    * Validate and score. Returns the indices of the scored records, their predictions and the
-   * rejections ({record, field, reason}), numbering records from `start`.
+   * rejections ({record, field, reason}), numbering records from `start`. Fields the model does not
+   * use are ignored unless `strict` (then only `allowedExtra` may appear besides the features).
    */
-  async score(records, { allowedExtra = new Set(), start = 0 } = {}) {
-    const { rows, kept, rejections } = validateRecords(this.schema, records, { allowedExtra, start });
+  async score(records, { allowedExtra = new Set(), start = 0, strict = false } = {}) {
+    const { rows, kept, rejections } = validateRecords(this.schema, records, { allowedExtra, start, strict });
     if (!rows.length) return { kept, predictions: [], rejections };
     return { kept, predictions: this.format(await this.runRows(rows)), rejections };
   }

@@ -13,14 +13,14 @@ let cases;
 before(async () => { ({ cases } = await fixtures()); });
 
 describe('records are checked as runtime/records.py checks them', () => {
-  test('every case: the same values, or the same field and message', () => {
+  test('every case: the same values, or the same field and message (default and strict)', () => {
     assert.ok(cases.cases.length >= 40);
-    for (const c of cases.cases) {
+    for (const [c, strict] of cases.cases.flatMap((c) => [[c, false], [c.strict, true]])) {
       const record = parseJson(c.line);
       if ('values' in c) {
-        assert.deepEqual(checkRecord(cases.schema, record), c.values, c.line);
+        assert.deepEqual(checkRecord(cases.schema, record, new Set(), strict), c.values, c.line);
       } else {
-        assert.throws(() => checkRecord(cases.schema, record), (err) => {
+        assert.throws(() => checkRecord(cases.schema, record, new Set(), strict), (err) => {
           assert.ok(err instanceof RecordError, c.line);
           assert.equal(err.field, c.field, c.line);
           assert.equal(err.reason, c.reason, c.line);
@@ -28,6 +28,15 @@ describe('records are checked as runtime/records.py checks them', () => {
         });
       }
     }
+  });
+
+  test('the input contract: extra fields ignored unless strict, a nullable field left out is missing', () => {
+    const schema = { features: [{ name: 'x', type: 'float', nullable: true }, { name: 'n', type: 'int' }] };
+    assert.deepEqual(checkRecord(schema, { n: 3, customer_id: 'c1' }), [null, 3]);
+    assert.throws(() => checkRecord(schema, { n: 3, customer_id: 'c1' }, new Set(), true),
+      { field: 'customer_id', reason: 'unknown field: the model has no such input (--strict)' });
+    assert.deepEqual(checkRecord(schema, { n: 3, customer_id: 'c1' }, new Set(['customer_id']), true), [null, 3]);
+    assert.throws(() => checkRecord(schema, { x: 1.5 }), { field: 'n', reason: 'missing field' });
   });
 
   test('the documented difference: JSON 5.0 reads as an integer in JavaScript', () => {
@@ -103,5 +112,33 @@ describe('JSON lines and CSV', () => {
     const { records, extra } = recordsFromCsv({ features: [{ name: 'x', type: 'float' }] }, 'id,x\r\nA,1.5\r\nB,\r\n');
     assert.deepEqual(records, [{ x: 1.5 }, { x: null }]);
     assert.deepEqual(extra, ['id']);
+  });
+});
+
+describe('JSON lines of the Node CLI (node/lines.js), as edgepack-score reads them', () => {
+  test('a lone surrogate escape rejects its line; a surrogate pair is text', async () => {
+    const { parseLine } = await import('../node/lines.js');
+    assert.equal(parseLine('{"c": "\\ud800"}', 4).error, 'a lone surrogate escape (such as \\ud800) is not Unicode text');
+    assert.equal(parseLine('{"\\udc00": 1}', 5).error, 'a lone surrogate escape (such as \\ud800) is not Unicode text');
+    assert.deepEqual(parseLine('{"c": "\\ud83d\\ude00"}', 6).record, { c: '\u{1F600}' });
+  });
+
+  test('--keep-fields copies fields after the id, null where a record lacks one', async () => {
+    const { resultObjects } = await import('../node/lines.js');
+    const batch = [{ line: 1, record: { a: 1, tag: 'x', id: 7 } }, { line: 2, record: { a: 2 } }];
+    const scored = { kept: [0, 1], predictions: [{ value: 1 }, { value: 2 }], rejections: [] };
+    const out = resultObjects(batch, scored, { package: 'p', version: '1' }, 'id', ['tag']);
+    assert.deepEqual(out.map((o) => Object.keys(o)), [['id', 'tag', 'value', 'package', 'version'], ['tag', 'value', 'package', 'version']]);
+    assert.equal(out[1].tag, null);
+  });
+});
+
+describe('CSV of the demo page (src/csv.js), as edgepack-score reads it', () => {
+  test('a byte-order mark is skipped; 1_000 and full-width digits stay text', () => {
+    const schema = { features: [{ name: 'x', type: 'float' }, { name: 'n', type: 'int', nullable: true }] };
+    const { header, records } = recordsFromCsv(schema, '\uFEFFx,label\n1_000,a\n\uFF14\uFF12,b\n2.5,c\n');
+    assert.deepEqual(header, ['x', 'label']);
+    assert.deepEqual(records, [{ x: '1_000' }, { x: '\uFF14\uFF12' }, { x: 2.5 }]);
+    assert.deepEqual(checkRecord(schema, records[2]), [2.5, null]); // n (nullable) left out: missing
   });
 });

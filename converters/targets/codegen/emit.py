@@ -17,12 +17,13 @@ from ....runtime.schema import Feature, IOSchema
 from .ir import Program
 from .ops import EMITTERS
 from .printer import CPrinter, JsPrinter, Printer
-from .trees import tree_ensemble
+from .trees import tree_ensemble, tree_ensemble_v5
 
 UNKNOWN = "\x7f"  # the string an unknown category index stands for: never a category of a fitted model
 
 # op -> emitter: the per-operator table of ops.py plus the tree ensembles
-ALL_EMITTERS = {**EMITTERS, "TreeEnsembleClassifier": tree_ensemble, "TreeEnsembleRegressor": tree_ensemble}
+ALL_EMITTERS = {**EMITTERS, "TreeEnsembleClassifier": tree_ensemble, "TreeEnsembleRegressor": tree_ensemble,
+                "TreeEnsemble": tree_ensemble_v5}
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,10 @@ def generate_c(program: Program, schema: IOSchema, binding: list[dict[str, Any]]
           "/* Set field `field` (schema order) of a record: `number` for numbers, `text` for categories. */",
           "void edgepack_record_set(edgepack_record *r, int field, double number, const char *text);",
           "", "#endif", ""]
-    c = [f"/* {header} */", "/* C99, no allocation; libm only for exp/tanh/sqrt/log. */"]
+    c = [f"/* {header} */", "/* C99, no allocation; libm only for exp/tanh/sqrt/log. */",
+         "/* GCC 12's SLP vectorizer was seen to drop a double -> float rounding of this code at -O2, which changes",
+         " * the float32 results the model defines: this file turns that one pass off for itself. */",
+         "#if defined(__GNUC__) && !defined(__clang__)", '#pragma GCC optimize ("no-tree-slp-vectorize")', "#endif"]
     if uses_libm:
         c += ["#include <math.h>", "#define EP_NAN NAN", "#define EP_INF INFINITY"]
     c += [f'#include "{name}.h"', ""]

@@ -19,6 +19,7 @@ SUPPORTED = {
     ("ai.onnx.ml", "OneHotEncoder"), ("ai.onnx.ml", "LabelEncoder"), ("ai.onnx.ml", "Normalizer"),
     ("ai.onnx.ml", "ArrayFeatureExtractor"), ("ai.onnx.ml", "LinearClassifier"), ("ai.onnx.ml", "LinearRegressor"),
     ("ai.onnx.ml", "TreeEnsembleClassifier"), ("ai.onnx.ml", "TreeEnsembleRegressor"), ("ai.onnx.ml", "Scaler"),
+    ("ai.onnx.ml", "TreeEnsemble"),
     ("ai.onnx.ml", "Imputer"),
 }
 ELEMENTWISE = {"Identity", "Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Sqrt", "Log"}
@@ -31,7 +32,7 @@ def infer(op: str, domain: str, ins: list[Any], attrs: dict[str, Any], names: li
         raise ModelError(f"ONNX operator {domain + '.' if domain else ''}{op} is outside what the c/js targets "
                          "generate", fix="build this model without the c and js targets (onnx still works)")
     const = all(v.const is not None for v in ins) and op not in ("TreeEnsembleClassifier", "TreeEnsembleRegressor",
-                                                                  "LinearClassifier", "LinearRegressor")
+                                                                  "TreeEnsemble", "LinearClassifier", "LinearRegressor")
 
     def out(i: int, dtype: str, shape: tuple[int, ...], value: np.ndarray | None = None) -> Value:
         return Value(names[i], dtype, shape, value)
@@ -93,6 +94,8 @@ def infer(op: str, domain: str, ins: list[Any], attrs: dict[str, Any], names: li
         return [out(0, "i64", (1,)), out(1, "f32", (n,))][: len(names)]
     if op == "LinearRegressor":
         return [out(0, "f32", (int(attrs.get("targets", 1)),))]
+    if op == "TreeEnsemble":
+        return [out(0, x.dtype, (int(attrs.get("n_targets", 1)),))]
     if op == "TreeEnsembleRegressor":
         return [out(0, "f32", (int(attrs.get("n_targets", 1)),))]
     raise ModelError(f"no shape rule for {op}")  # pragma: no cover - SUPPORTED and the rules agree

@@ -22,7 +22,7 @@ PRECISIONS = ("exact", "float32")
 
 
 def _program(source: Any, schema: IOSchema) -> tuple[Any, dict[str, Any], str]:
-    onnx_artifact = onnx_target.emit(source, schema, {})
+    onnx_artifact = onnx_target.emit(source, schema, {})[0]
     data = onnx_artifact.files[onnx_artifact.entry["file"]]
     output = "probabilities" if schema.task == "classification" else "value"
     program = load(data, output)
@@ -38,7 +38,7 @@ def _name(options: dict[str, Any]) -> str:
     return name
 
 
-def emit_c(source: Any, schema: IOSchema, options: dict[str, Any] | None = None) -> Artifact:
+def emit_c(source: Any, schema: IOSchema, options: dict[str, Any] | None = None) -> list[Artifact]:
     """model.c + model.h (C99). Raises ModelError when the graph uses an operator outside the set."""
     opts = check_options("c", options or {}, C_OPTIONS)
     if opts["precision"] not in PRECISIONS:
@@ -50,10 +50,10 @@ def emit_c(source: Any, schema: IOSchema, options: dict[str, Any] | None = None)
              "default": True, "language": "C99", "header": f"{name}.h", "needs_libm": generated.uses_libm,
              "inputs": onnx_entry["inputs"], "outputs": onnx_entry["outputs"],
              "converter": {"name": "edgepack.converters.targets.codegen", "version": version("edgepack")}}
-    return Artifact(id="c", format="c", files=generated.files, entry=entry)
+    return [Artifact(id="c", format="c", files=generated.files, entry=entry)]
 
 
-def emit_js(source: Any, schema: IOSchema, options: dict[str, Any] | None = None) -> Artifact:
+def emit_js(source: Any, schema: IOSchema, options: dict[str, Any] | None = None) -> list[Artifact]:
     """model.mjs + model.d.ts (an ES module). Raises ModelError when the graph uses an operator outside the set."""
     opts = check_options("js", options or {}, JS_OPTIONS)
     program, onnx_entry, header = _program(source, schema)
@@ -63,7 +63,7 @@ def emit_js(source: Any, schema: IOSchema, options: dict[str, Any] | None = None
              "language": "ES2020 module", "types": f"{name}.d.ts", "inputs": onnx_entry["inputs"],
              "outputs": onnx_entry["outputs"],
              "converter": {"name": "edgepack.converters.targets.codegen", "version": version("edgepack")}}
-    return Artifact(id="js", format="js", files=generated.files, entry=entry)
+    return [Artifact(id="js", format="js", files=generated.files, entry=entry)]
 
 
 __all__ = ["ModelError", "emit_c", "emit_js"]

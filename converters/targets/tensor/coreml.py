@@ -16,8 +16,8 @@ import numpy as np
 
 from ....runtime.errors import ModelError
 from ..base import Artifact, check_options, chosen_variants
-from ..coreml_keras import _package_files, _renamed
-from ..coreml_proto import OS_FOR_SPEC
+from ..coreml.keras import _package_files, _renamed
+from ..coreml.proto import OS_FOR_SPEC
 from .tf_graph import input_dtype, tf_function
 
 OPTIONS: dict[str, Any] = {"variants": "float32,float16"}

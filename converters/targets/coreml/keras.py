@@ -17,9 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ...runtime.errors import ModelError
-from .base import Artifact
-from .coreml_proto import OS_FOR_SPEC
+from ....runtime.errors import ModelError
+from ...lowering.keras import widened
+from ..base import Artifact
+from .proto import OS_FOR_SPEC
 
 INPUT = "input"
 MAX_ROWS = 4096  # the batch dimension's upper bound in the model's flexible shape
@@ -40,15 +41,10 @@ def _concrete_function(source: Any, n_features: int) -> Any:
     import tensorflow as tf
 
     model = source.model
-    classify = source.task == "classification"
 
     def serve(x: Any) -> Any:
         y = model(x)
-        if isinstance(y, (list, tuple)):
-            y = y[0]
-        if classify and y.shape[-1] == 1:
-            y = tf.concat([1.0 - y, y], axis=-1)
-        return y
+        return widened(tf, source, y[0] if isinstance(y, (list, tuple)) else y)
 
     return tf.function(serve).get_concrete_function(tf.TensorSpec([None, n_features], tf.float32))
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Artifact
-from .coreml_proto import OS_FOR_SPEC
-from .coreml_sklearn import convert
+from ..base import Artifact
+from .proto import OS_FOR_SPEC
+from .sklearn_2_pipeline import convert
 
 PALETTE_BITS = 8
 # variant -> (artifact id, precision, quantization, minimum specification version)

@@ -11,7 +11,7 @@ Shape of what is built (one model per box, chained by feature name inside a Core
       -> outputs: label + probabilities (a class -> probability dictionary) | value
 
 Classic Core ML preprocessing runs in double, as scikit-learn does; the tree models take care of
-scikit-learn's float32 cast in their thresholds (coreml_sklearn_trees.py).
+scikit-learn's float32 cast in their thresholds (sklearn_4_trees.py).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ...runtime.errors import ModelError
-from ..sources.sklearn import TREE_FAMILIES
-from .coreml_proto import feature, model
-from .coreml_sklearn_models import final_model
+from ....runtime.errors import ModelError
+from ...sources.sklearn import TREE_FAMILIES
+from .proto import feature, model
+from .sklearn_3_final_model import final_model
 
 Ops = tuple[tuple[str, float], ...]  # scikit-learn's own arithmetic on one column: ("sub"|"div"|"mul"|"add", value)
 
@@ -33,7 +33,7 @@ Ops = tuple[tuple[str, float], ...]  # scikit-learn's own arithmetic on one colu
 class Vector:
     """A double array flowing through the pipeline: its feature name and length. `deferred` (one entry
     per column, or empty) holds scaler arithmetic that tree models fold into their thresholds instead
-    of running it (see coreml_sklearn_trees.py)."""
+    of running it (see sklearn_4_trees.py)."""
 
     name: str
     dim: int

@@ -3,10 +3,15 @@
 | source       | artifact                               | variants                                      |
 |--------------|----------------------------------------|-----------------------------------------------|
 | scikit-learn | model.mlmodel: a pipeline of classic   | only where the final model is a neural network |
-|              | model types (coreml_sklearn.py)        | (MLP, multinomial logistic regression):        |
+|              | model types (sklearn_*.py)             | (MLP, multinomial logistic regression):        |
 |              |                                        | float16, int8 (linear), palette (4-bit table)  |
 | keras        | model.mlpackage: an ML Program from a  | float16 compute, int8 weights (linear),        |
 |              | TensorFlow concrete function           | palette (4-bit k-means weights)                |
+
+The scikit-learn chain, in the order the files are numbered: sklearn_1_artifacts (float32 artifact and
+variants) -> sklearn_2_pipeline (preprocessing as classic models) -> sklearn_3_final_model (one builder
+per estimator family) -> sklearn_4_trees (TreeEnsemble* from the shared tree reader). keras.py builds ML
+Programs, proto.py holds the protobuf helpers both use, ios.py the Swift snippet.
 
 Tree ensembles, GLMs and the preprocessing models have no reduced-precision form in Core ML (their
 parameters are doubles by specification), so scikit-learn models without a neural network get the
@@ -18,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ...runtime.errors import ModelError, UsageError
-from . import coreml_keras, coreml_sklearn_emit
-from .base import Artifact, check_options
-from .coreml_ios import snippet_files
+from ....runtime.errors import ModelError, UsageError
+from ..base import Artifact, check_options
+from . import keras, sklearn_1_artifacts
+from .ios import snippet_files
 
 VARIANTS = ("float16", "int8", "palette")
 OPTIONS: dict[str, Any] = {
@@ -32,8 +37,8 @@ OPTIONS: dict[str, Any] = {
 
 # source framework -> builder of the Core ML artifacts
 BUILDERS: dict[str, Callable[[Any, Any, list[str]], list[Artifact]]] = {
-    "scikit-learn": coreml_sklearn_emit.artifacts,
-    "keras": coreml_keras.artifacts,
+    "scikit-learn": sklearn_1_artifacts.artifacts,
+    "keras": keras.artifacts,
 }
 
 

@@ -2,7 +2,7 @@
 
 Linear models become GLMClassifier/GLMRegressor (double precision, like scikit-learn), except
 multinomial logistic regression: GLMClassifier has no softmax, so it becomes a NeuralNetworkClassifier
-(inner product + softmax), as do MLPs. Trees live in coreml_sklearn_trees.py.
+(inner product + softmax), as do MLPs. Trees live in sklearn_4_trees.py.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ...runtime.errors import ModelError
-from .coreml_proto import classifier_outputs, feature, model, set_class_labels
-from .coreml_sklearn_trees import tree_model
+from ....runtime.errors import ModelError
+from .proto import classifier_outputs, feature, model, set_class_labels
+from .sklearn_4_trees import tree_model
 
 
 def _classes(source: Any) -> list[Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..coreml_protobuf import module
+from ...coreml_protobuf import module
 
 # The classic model types edgepack emits (pipelines, GLM, tree ensembles, one-hot, imputer, scaler,
 # feature vectorizer, categorical mapping, NeuralNetwork inner-product/activation/softmax) all exist

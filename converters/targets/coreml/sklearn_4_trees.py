@@ -1,0 +1,147 @@
+"""scikit-learn tree models as Core ML TreeEnsembleClassifier/TreeEnsembleRegressor.
+
+Numerics: scikit-learn's DecisionTree/RandomForest/ExtraTrees/GradientBoosting cast their (float64)
+input to float32 and then test `float32(x) <= threshold` against float64 thresholds; Core ML compares
+the double input with double thresholds. `float32_cast_thresholds` (lowering/thresholds.py) turns each
+threshold t into the double T with `x <= T  <=>  float32(x) <= t` for every double x, so the Core ML tree
+takes exactly scikit-learn's branch without a cast. The trees themselves come from the one tree reader
+(sources/trees.py), shared with the TensorFlow lowering. HistGradientBoosting compares float64 values with float64 thresholds: kept as is.
+Missing values (NaN) follow scikit-learn's per-node `missing_go_to_left` (Core ML's
+missingValueTracksTrueChild; the true child is the left one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ....runtime.errors import ModelError
+from ...lowering.thresholds import bisect, float32_cast_thresholds, floats, keys
+from ...sources.trees import Ensemble, Tree, read
+from .proto import classifier_outputs, feature, model, proto, set_class_labels
+
+
+def apply_ops(ops: tuple[tuple[str, float], ...], x: np.ndarray) -> np.ndarray:
+    """scikit-learn's scaler arithmetic on one column, in its order (float64, as it computes)."""
+    x = np.array(x, dtype=np.float64)
+    with np.errstate(over="ignore"):  # the bisection probes the extremes of the double range
+        for op, value in ops:
+            if op == "sub":
+                x -= value
+            elif op == "div":
+                x /= value
+            elif op == "mul":
+                x *= value
+            else:
+                x += value
+    return x
+
+
+def raw_thresholds(ops: tuple[tuple[str, float], ...], t: np.ndarray) -> np.ndarray:
+    """For thresholds t on a scaled column, the largest raw double x with scale(x) <= t (exact: the
+    scalers' arithmetic is monotone, so a bisection over the ordered doubles finds it)."""
+    t = np.asarray(t, dtype=np.float64)
+    big = np.finfo(np.float64).max
+    lo = np.full(t.shape, keys(np.array(-big), np.float64), dtype=np.int64)  # invariant: scale(lo) <= t, or none is
+    hi = np.full(t.shape, keys(np.array(big), np.float64), dtype=np.int64)
+    none = apply_ops(ops, np.full(t.shape, -big)) > t
+    every = apply_ops(ops, np.full(t.shape, big)) <= t
+    out = floats(bisect(lambda x: apply_ops(ops, x) <= t, lo, hi, np.float64), np.float64)
+    return np.where(none, -np.inf, np.where(every, np.inf, out))
+
+
+def fold(thresholds: np.ndarray, features: np.ndarray, deferred: list) -> np.ndarray:
+    """Thresholds on scaled columns -> thresholds on the raw columns Core ML feeds the tree."""
+    out = np.array(thresholds, dtype=np.float64)
+    if not deferred:
+        return out
+    for j in np.unique(features[features >= 0]):
+        ops = deferred[int(j)]
+        if ops:
+            at = features == j
+            out[at] = raw_thresholds(ops, out[at])
+    return out
+
+
+@dataclass
+class CoreMLTrees:
+    """The read ensemble in TreeEnsembleParameters' terms: thresholds folded for Core ML's double
+    comparison, prediction dimensions, base values and the post-evaluation transform."""
+
+    trees: list[Tree]
+    dims: int
+    base: np.ndarray
+    transform: str  # NoTransform, Classification_SoftMax, Regression_Logistic
+
+
+# the reader's link -> Core ML's post-evaluation transform
+TRANSFORMS = {"identity": "NoTransform", "sigmoid": "Regression_Logistic", "softmax": "Classification_SoftMax"}
+
+
+def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None) -> CoreMLTrees:
+    """Thresholds exact for Core ML's double comparison (scikit-learn's float32 cast folded in where it
+    casts, then any deferred scaler arithmetic), and binary class fractions as one dimension."""
+    if ens.link not in TRANSFORMS:
+        raise ModelError(f"the Core ML target has no {ens.link!r} link for tree ensembles",
+                         fix="use a loss with an identity, logistic or softmax link")
+    binary_fractions = classify and ens.link == "identity" and ens.n_out == 2
+    trees = []
+    for tree in ens.trees:
+        thresholds = float32_cast_thresholds(tree.threshold) if ens.float32_inputs else tree.threshold
+        # Binary: one dimension, p(second class), as coremltools' own tree converter writes it; Core ML
+        # reports [1 - p, p].
+        value = tree.value[:, 1:] if binary_fractions else tree.value
+        trees.append(Tree(tree.feature, fold(thresholds, tree.feature, deferred or []), tree.missing_left,
+                          tree.left, tree.right, value, tree.output))
+    base = ens.base[1:] if binary_fractions else ens.base
+    return CoreMLTrees(trees, len(base), base, TRANSFORMS[ens.link])
+
+
+def _nodes(tree: Tree) -> Iterator[tuple[int, bool]]:
+    for i in range(len(tree.feature)):
+        yield i, tree.feature[i] < 0
+
+
+def fill_parameters(params: Any, ens: CoreMLTrees) -> None:
+    """TreeEnsembleParameters from the ensemble: BranchOnValueLessThanEqual nodes (true = left child)."""
+    node_type = proto().TreeEnsemble_pb2.TreeEnsembleParameters.TreeNode
+    params.numPredictionDimensions = ens.dims
+    params.basePredictionValue.extend(ens.base.tolist())
+    for tree_id, tree in enumerate(ens.trees):
+        for i, is_leaf in _nodes(tree):
+            node = params.nodes.add()
+            node.treeId = tree_id
+            node.nodeId = i
+            if is_leaf:
+                node.nodeBehavior = node_type.LeafNode
+                for d, v in enumerate(tree.value[i]):
+                    info = node.evaluationInfo.add()
+                    info.evaluationIndex = tree.output + d
+                    info.evaluationValue = float(v)
+            else:
+                node.nodeBehavior = node_type.BranchOnValueLessThanEqual
+                node.branchFeatureIndex = int(tree.feature[i])
+                node.branchFeatureValue = float(tree.threshold[i])
+                node.trueChildNodeId = int(tree.left[i])
+                node.falseChildNodeId = int(tree.right[i])
+                node.missingValueTracksTrueChild = bool(tree.missing_left[i])
+
+
+def tree_model(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
+    classify = source.task == "classification"
+    ens = for_coreml(read(est), classify, x.deferred)
+    if classify:
+        outputs = classifier_outputs(list(source.classes))
+        m = model([feature(x.name, "array", x.dim)], outputs)
+        msg = m.treeEnsembleClassifier
+        set_class_labels(msg, list(source.classes))
+    else:
+        outputs = [feature("value", "double")]
+        m = model([feature(x.name, "array", x.dim)], outputs)
+        msg = m.treeEnsembleRegressor
+    fill_parameters(msg.treeEnsemble, ens)
+    msg.postEvaluationTransform = getattr(proto().TreeEnsemble_pb2, ens.transform)
+    return m, outputs

@@ -173,3 +173,10 @@ def test_sequence_model_with_two_inputs_reaches_every_format(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "edgepack.runtime", str(result.path)], input=bad,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3 and "expected integers (int32)" in proc.stderr
+
+
+def test_building_leaves_the_recursion_limit_alone(onnx_package, digits_package):
+    """onnx2tf and tf2onnx raise it to 2**31 - 1 on import; a deep JSON then segfaults instead of raising."""
+    import sys
+
+    assert sys.getrecursionlimit() < 100_000

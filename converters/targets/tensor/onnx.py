@@ -10,7 +10,7 @@ from typing import Any
 from ....runtime.errors import ModelError
 from ..base import Artifact, check_options, chosen_variants
 from .onnx_variants import VARIANTS, emit_variant
-from .tf_graph import frozen, tf_function
+from .tf_graph import frozen, recursion_limit_kept, tf_function
 
 OPTIONS: dict[str, Any] = {"variants": "float32,float16,int8-dynamic,int8-static"}
 KNOWN = {"float32": None, **{v: None for v in VARIANTS}}
@@ -45,6 +45,11 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
 
 
 def _from_keras(source: Any) -> tuple[bytes, dict[str, str], dict[str, int]]:
+    with recursion_limit_kept():
+        return _tf2onnx(source)
+
+
+def _tf2onnx(source: Any) -> tuple[bytes, dict[str, str], dict[str, int]]:
     import tf2onnx
     from onnx import helper
 

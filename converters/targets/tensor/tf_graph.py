@@ -10,8 +10,11 @@ artifact entries record that layout and runtimes transpose the package's input t
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +37,18 @@ class TFFunction:
     dtypes: dict[str, str] | None = None  # package input name -> dtype (float32 unless the model says otherwise)
     keep: Any = None  # what holds the function's variables (the Keras model, the loaded SavedModel)
     _tmp: Any = None
+
+
+@contextlib.contextmanager
+def recursion_limit_kept() -> Iterator[None]:
+    """onnx2tf and tf2onnx set Python's recursion limit to 2**31 - 1 when imported. Left so, a deeply
+    nested input later in the same process (a hostile manifest's JSON) overflows the C stack and kills the
+    process instead of raising RecursionError (measured: a segfault in json.loads in the test run)."""
+    limit = sys.getrecursionlimit()
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def input_dtype(fn: TFFunction, name: str) -> str:
@@ -72,6 +87,11 @@ def _keras_function(source: Any, batch: int | None = None) -> TFFunction:
 
 
 def _onnx_function(source: Any) -> TFFunction:
+    with recursion_limit_kept():
+        return _onnx2tf_function(source)
+
+
+def _onnx2tf_function(source: Any) -> TFFunction:
     import onnx2tf
     import tensorflow as tf
 

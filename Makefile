@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint typecheck install bench clean web web-test java digits
+.PHONY: demo test lint typecheck install bench bench-service clean web web-test java digits
 .PHONY: device-test device-test-arm64 device-tools postgres codegen-tools
 
 install: $(STAMP) java
@@ -107,6 +107,21 @@ $(CHURN)/package/manifest.json: $(CHURN)/churn.joblib
 
 bench: $(STAMP) $(CHURN)/churn.joblib $(CHURN)/package/manifest.json
 	$(PY) benchmarks/scorer.py --churn $(CHURN) --json build/bench/scorer.json --plot build/bench/scorer.svg
+
+# The scoring service under load (benchmarks/service.py): Debian's wrk drives saturation (installed only
+# when missing, like chromium); the `bench` extra brings the FastAPI baselines and uvicorn.
+WRK := /usr/bin/wrk
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(WRK):
+	apt-get update && apt-get install -y wrk
+
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench-service: $(STAMP) $(BENCH_STAMP) $(WRK) $(CHURN)/churn.joblib $(CHURN)/package/manifest.json
+	$(PY) benchmarks/service.py --churn $(CHURN) --json build/bench/service.json
 
 clean:
 	rm -rf build test-artifacts

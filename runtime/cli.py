@@ -2,6 +2,7 @@
 
     edgepack-score PACKAGE [--artifact ID] [--format jsonl|csv] [--id-field NAME] [--keep-fields A,B] [--strict]
                    [--errors FILE] [--line-buffered] [--max-line-bytes N]
+                   [--stats DIR [--stats-every N|SECONDS] [--stats-device NAME]]
     edgepack-score PACKAGE --watch IN_DIR --out OUT_DIR [--once] [--interval S] [--min-age S]
     edgepack-score selftest PACKAGE [--artifact ID]
 
@@ -52,6 +53,8 @@ EXAMPLES = """examples:
   # a watch folder (MiNiFi PutFile -> IN, GetFile <- OUT): each record delivered exactly once, even
   # across SIGKILL; outputs never overwrite a file (NAME.1.jsonl when NAME.jsonl is taken)
   edgepack-score churn.edgepack --watch /data/in --out /data/out
+  # statistics for drift monitoring: one window file per 10,000 records in stats/ (edgepack drift reads them)
+  edgepack-score churn.edgepack --stats stats/ --stats-every 10000 < records.jsonl > predictions.jsonl
   # check the package against its golden vectors
   edgepack-score selftest churn.edgepack
   # accept only packages signed by a key this device trusts (edgepack keygen / edgepack sign)
@@ -132,6 +135,13 @@ def _score_parser() -> argparse.ArgumentParser:
                         help="score and flush each record as its line arrives (default: micro-batches)")
     parser.add_argument("--batch-bytes", type=int, default=1 << 20, metavar="N", help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no summary line on stderr at the end")
+    stats = parser.add_argument_group("statistics for drift monitoring (edgepack drift)")
+    stats.add_argument("--stats", metavar="DIR", help="count every scored batch in the package's reference bins and "
+                       "write one small JSON window file to DIR per window (atomically)")
+    stats.add_argument("--stats-every", default="1h", metavar="N|SECONDS",
+                       help="close a window after N records (10000) or a duration (300s, 5m, 1h; default 1h), "
+                            "and at the end of the input")
+    stats.add_argument("--stats-device", metavar="NAME", help="device name recorded in each window (default: the host name)")
     watch = parser.add_argument_group("watch-folder mode")
     watch.add_argument("--watch", metavar="IN_DIR",
                        help="score each new .jsonl/.csv file dropped in IN_DIR (regular files only: links are "
@@ -251,13 +261,16 @@ def _score(args: argparse.Namespace) -> int:
     options = StreamOptions(format=args.format, id_field=args.id_field, line_buffered=args.line_buffered,
                             batch_bytes=max(4096, args.batch_bytes), strict=args.strict,
                             keep_fields=args.keep_fields, max_line_bytes=args.max_line_bytes)
-    stream = StreamScorer(scorer, sys.stdout.buffer, errors, options)
+    stats = _stats(args, scorer)
+    stream = StreamScorer(scorer, sys.stdout.buffer, errors, options, stats=stats)
     try:
         try:
             counts = stream.run(sys.stdin.buffer)
         finally:
             if errors is not sys.stderr:
                 errors.close()
+            if stats is not None:
+                stats.close()
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         _silence_stdout()
         return EXIT_OK
@@ -320,7 +333,21 @@ def _watch(args: argparse.Namespace) -> int:
         follower = Follower.start(scorer, FollowOptions(args.follow, args.channel, max(args.every, 1.0),
                                                                   shadow_agreement=args.shadow_agreement),
                                   TrustSet.load(args.trust), args.state or os.path.join(args.watch, ".follow"))
-    return watch(scorer, args.watch, args.out, options, follower)
+    stats = _stats(args, follower.scorer if follower else scorer)
+    try:
+        return watch(scorer, args.watch, args.out, options, follower, stats)
+    finally:
+        if stats is not None:
+            stats.close()
+
+
+def _stats(args: argparse.Namespace, scorer: Any) -> Any:
+    """The --stats collector (runtime/stats.py), or None. Raises UsageError (bad --stats-every, no profile)."""
+    if not args.stats:
+        return None
+    from .stats import StatsCollector  # deferred: only a device that keeps statistics
+
+    return StatsCollector(scorer.package, args.stats, args.stats_every, args.stats_device)
 
 
 def _selftest(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Typed errors: what went wrong, where, and how to fix it, each with a documented exit code.
 
-Exit codes (shared by `edgepack` and `edgepack-score`; docs/cli.md lists them):
+Exit codes (shared by `edgepack`, `edgepack-score` and `edgepack-serve`; docs/cli.md lists them):
     0  success
     1  a check failed (parity gate, self-test out of tolerance)
     2  usage error (bad arguments, a missing or unreadable input file)

@@ -386,12 +386,19 @@ class Package:
                     checked.append(part["file"])
         self.check_golden()
         checked.append(self.manifest["golden"]["file"])
+        profile = self.manifest.get("reference_profile")
+        if isinstance(profile, dict):  # the drift reference (runtime/profile.py), in packages built since issue 20
+            self.verify_file(profile["file"], profile["sha256"], size=profile.get("size"), what="reference profile")
+            checked.append(profile["file"])
         return checked
 
 
 def _manifest_paths(manifest: dict[str, Any]) -> list[str]:
     """Every path the manifest names inside the package."""
     names = [manifest["golden"]["file"]]
+    profile = manifest.get("reference_profile")
+    if isinstance(profile, dict) and isinstance(profile.get("file"), str):
+        names.append(profile["file"])
     for art in manifest["artifacts"]:
         names.append(art["file"])
         names += [part["file"] for part in art.get("files", []) if isinstance(part.get("file"), str)]

@@ -39,14 +39,16 @@ INSTALL = 'pip install "edgepack[signing]"'
 
 
 def listed_files(manifest: dict[str, Any]) -> list[str]:
-    """Every file the manifest names (artifacts, their extra files, golden vectors), sorted, once each."""
+    """Every file the manifest names (artifacts, their extra files, golden vectors, the reference profile),
+    sorted, once each."""
     names: set[str] = set()
     for entry in manifest.get("artifacts", []):
         names.add(str(entry["file"]))
         names.update(str(f["file"]) for f in entry.get("files", []))
-    golden = manifest.get("golden")
-    if isinstance(golden, dict) and "file" in golden:
-        names.add(str(golden["file"]))
+    for key in ("golden", "reference_profile"):
+        entry = manifest.get(key)
+        if isinstance(entry, dict) and "file" in entry:
+            names.add(str(entry["file"]))
     return sorted(names)
 
 

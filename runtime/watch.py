@@ -55,6 +55,7 @@ except ImportError:  # not on Windows: the one-watcher rule is then the user's t
 
 if TYPE_CHECKING:
     from .follow import Follower
+    from .stats import StatsCollector
 
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".npy": "npy"}
 PROCESSING, DONE, FAILED = ".processing", "done", "failed"
@@ -97,7 +98,7 @@ class _NotReadable(Exception):
 
 
 def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: WatchOptions = WatchOptions(),
-          follower: Follower | None = None) -> int:
+          follower: Follower | None = None, stats: StatsCollector | None = None) -> int:
     """Run the watch loop until SIGTERM (or, with `once`, until IN_DIR holds no eligible file). Returns 0.
     With a `follower` (runtime/follow.py) the scorer may change between two files, never inside one.
 
@@ -105,6 +106,7 @@ def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: Watc
     holds them, or an output cannot be written.
     """
     folder = WatchFolder(follower.scorer if follower else scorer, Path(in_dir), Path(out_dir), options)
+    folder.stats = stats
 
     def poll() -> None:  # before a file: a new version takes over from the next file on
         if follower is not None and follower.poll():
@@ -154,6 +156,7 @@ class WatchFolder:
             raise UsageError(f"no folder {in_dir}", fix="create the input folder first, or fix --watch")
         check_layout(in_dir, out_dir)
         self.scorer = scorer
+        self.stats: StatsCollector | None = None  # runtime/stats.py, when the device keeps statistics
         # Shadow mode (runtime/follow.py): a candidate version scoring each input beside the live one.
         self.shadow: Scorer | None = None
         self.shadow_lines: tuple[list[bytes], list[bytes]] | None = None
@@ -271,7 +274,9 @@ class WatchFolder:
                             score_stream(self.scorer, handle, sink, errors_sink, self.options.id_field)
                     else:
                         options = self._stream_options(fmt)
-                        counts = StreamScorer(self.scorer, sink, errors_sink, options).run(handle)
+                        if self.stats is not None:
+                            self.stats.follow(self.scorer.package)  # a followed registry may have switched versions
+                        counts = StreamScorer(self.scorer, sink, errors_sink, options, stats=self.stats).run(handle)
                     for written in (sink, errors_sink):
                         written.flush()
                         os.fsync(written.fileno())

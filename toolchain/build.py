@@ -23,17 +23,20 @@ from ..converters.sources.sample import (
     feature_frame,
     frame_columns,
     infer_schema,
+    mixed_cell,
     read_table,
     records_from_frame,
 )
 from ..converters.targets import get_target
 from ..parity.data import input_batch
 from ..parity.profiles import DEFAULT_PROFILES, profile_for
-from ..runtime.errors import EdgepackError
+from ..runtime.errors import DataError, EdgepackError
+from ..runtime.profile import PROFILE_FILE
 from ..runtime.progress import Progress
 from ..runtime.schema import IOSchema
 from .build_tensor import build_tensor
 from .check import check_artifact, drop_failed_variants, utc_now
+from .drift.reference import build_profile
 from .variants import select as quantize
 from .variants.select import parse_quantize
 
@@ -57,6 +60,8 @@ class BuildOptions:
     quantize: str = "none"
     default_variant: str | None = None
     force: bool = False  # write into a non-empty OUT that holds no package (converters/package_destination.py)
+    # the drift reference (profile.json): this table instead of the sample, e.g. a larger or held-out one
+    reference_data: Path | None = None
 
 
 @dataclass
@@ -100,9 +105,10 @@ def build(opts: BuildOptions) -> BuildResult:
         frame = feature_frame(source, table, opts.label_column, str(opts.sample))
         try:
             ref = source.predict(frame)
-        except Exception as exc:  # the user's model raising on the user's sample
-            raise EdgepackError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
-                                where=str(opts.sample), fix="pass a sample with the columns and types the model was trained on") from exc
+        except Exception as exc:  # the user's model raising on the user's sample: the data is unusable (exit 6)
+            raise DataError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
+                            where=mixed_cell(frame) or str(opts.sample),
+                            fix="pass a sample with the columns and types the model was trained on") from exc
         schema = infer_schema(source, frame)
         source.sample = frame  # representative data for targets that calibrate (e.g. full int8 TFLite)
     artifacts = []
@@ -134,7 +140,8 @@ def build(opts: BuildOptions) -> BuildResult:
         "note": "Inputs sampled from the build's sample; outputs are the source model's own predictions.",
     }
     golden_bytes = (json.dumps(golden, allow_nan=False) + "\n").encode()
-    files: dict[str, bytes] = {"golden.json": golden_bytes}
+    profile_bytes = _reference_profile(opts, source, schema, table, frame, ref)
+    files: dict[str, bytes] = {"golden.json": golden_bytes, PROFILE_FILE: profile_bytes}
     entries = []
     for art in artifacts + candidates:
         files.update(art.files)
@@ -156,6 +163,7 @@ def build(opts: BuildOptions) -> BuildResult:
         "outputs": _outputs_manifest(schema, scale),
         "artifacts": entries,
         "golden": {"file": "golden.json", "sha256": file_record(golden_bytes)["sha256"], "rows": len(rows)},
+        "reference_profile": {"file": PROFILE_FILE, **file_record(profile_bytes)},
         "tolerance_profiles": {"float32": dict(FLOAT32_PROFILE)},
         "parity": [],
         "statistics": {"sample_rows": int(len(frame)), "sample_file": opts.sample.name},
@@ -207,6 +215,24 @@ def build(opts: BuildOptions) -> BuildResult:
         if hasattr(source, "close"):  # e.g. the Spark source stops the Spark session it started
             source.close()
     return BuildResult(path=path, manifest=manifest, checks=checks)
+
+
+def _reference_profile(opts: BuildOptions, source: Any, schema: IOSchema, table: Any, frame: Any,
+                       ref: dict[str, np.ndarray]) -> bytes:
+    """profile.json from the sample or from --reference-data (read and predicted like the sample)."""
+    where = opts.sample
+    if opts.reference_data is not None:
+        where = opts.reference_data
+        table = read_table(where)
+        frame = feature_frame(source, table, opts.label_column, str(where))
+        try:
+            ref = source.predict(frame)
+        except Exception as exc:  # the user's model raising on the user's data
+            raise EdgepackError(f"the model cannot predict on the reference data: {type(exc).__name__}: {exc}",
+                                where=str(where), fix="pass reference data with the sample's columns and types") from exc
+    labels = table[opts.label_column] if opts.label_column and opts.label_column in table else None
+    features = [f.to_manifest() for f in schema.features]
+    return build_profile(features, frame, ref, list(schema.classes), labels, where.name)
 
 
 def _keep_entries(entries: list[dict[str, Any]], dropped: set[str], latency: dict[str, dict[str, Any]]

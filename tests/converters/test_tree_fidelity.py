@@ -39,7 +39,8 @@ FAMILIES = {
 }
 RUNNERS = {"onnx": ("onnx", "onnxruntime"), "onnx-reference": ("onnx", "onnx-reference"),
            "onnx-web": ("onnx", "ort-web-node"), "tflite": ("tflite", "tflite"), "tfjs-cpu": ("tfjs", "tfjs-node-cpu"),
-           "tfjs-wasm": ("tfjs", "tfjs-node-wasm"), "coreml-spec": ("coreml", "coreml-spec")}
+           "tfjs-wasm": ("tfjs", "tfjs-node-wasm"), "coreml-spec": ("coreml", "coreml-spec"),
+           "c": ("c", "c-gcc"), "js": ("js", "js-node")}
 FEATURES = ["a", "b", "c"]
 MAX_SPLITS = 24  # boundaries probed per model (x 3 rows each): enough to cross every tree, small for CI
 
@@ -97,7 +98,7 @@ class Case:
         train.head(200).to_csv(root / "sample.csv", index=False)
         one = {"variants": "float32"}
         self.path = build(BuildOptions(model=root / "model.joblib", sample=root / "sample.csv", out=root / "package",
-                                       label_column="y", quiet=True, targets=["onnx", "tflite", "tfjs", "coreml"],
+                                       label_column="y", quiet=True, targets=["onnx", "tflite", "tfjs", "coreml", "c", "js"],
                                        target_options={"tflite": one, "tfjs": one, "coreml": {"variants": "none"}})).path
         self.rows = _threshold_rows(self.model, holdout)
 
@@ -223,3 +224,13 @@ def test_a_threshold_moved_by_one_double_step_is_caught(fmt, case, tmp_path):
     broken = _moved_threshold_package(c, RUNNERS[fmt][0], tmp_path)
     agreement, error = c.errors(c.run(*RUNNERS[fmt], package=broken))
     assert agreement < 1.0 or error > 1e-5
+
+
+@pytest.mark.parametrize("fmt", ["c", "js"])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_generated_code_is_exact_in_double(family, fmt, case):
+    """Targets c and js compute the trees in double like scikit-learn: 100 % labels and an error at the level
+    of float64 rounding (issue 21's 1e-12), on the rows placed on every split boundary."""
+    c = case(family)
+    agreement, error = c.errors(c.run(*RUNNERS[fmt]))
+    assert agreement == 1.0 and error <= 1e-12, (agreement, error)

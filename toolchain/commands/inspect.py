@@ -18,6 +18,8 @@ from pathlib import Path
 
 from ...runtime.errors import EXIT_OK, PackageError, UsageError, quoted
 from ...runtime.package import Package
+from ...runtime.profile import load_profile
+from ...runtime.signing import TrustSet, read_signatures, verify_package
 from ...runtime.table import render_table
 from ..variants.report import render_variants, variants_html
 
@@ -25,6 +27,8 @@ from ..variants.report import render_variants, variants_html
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("package", type=Path, help="package directory or .edgepack file")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON instead")
+    p.add_argument("--trust", metavar="KEY.pub|DIR", help="also check the package's signature against these public "
+                   "keys (exit 4 when no trusted key signed it)")
     p.add_argument("--variants", action="store_true",
                    help="per format and variant: size, size relative to float32, agreement, error, latency, and "
                         "why the build dropped the others (see edgepack build --quantize)")
@@ -78,7 +82,22 @@ def summary(package: Package) -> str:
                                   rows, title="parity"))
     lines.append("")
     lines.append(f"golden vectors: {m['golden']['rows']} rows in {m['golden']['file']}")
+    if "reference_profile" in m:
+        lines.append(_profile_line(package))
     return "\n".join(lines)
+
+
+def _profile_line(package: Package) -> str:
+    """One line on the drift reference (docs/monitoring.md); a profile that fails its checksum says so."""
+    entry = package.manifest["reference_profile"]
+    try:
+        profile = load_profile(package)
+    except PackageError as err:
+        return f"drift reference: {entry['file']} unusable ({err})"
+    perf = profile.get("performance") or {}
+    shown = ", ".join(f"{k} {perf[k]:.4g}" for k in ("auroc", "average_precision", "accuracy", "mae") if perf.get(k) is not None)
+    return (f"drift reference: {profile['rows']} rows of {profile['source']} in {entry['file']} ({entry['size']} bytes)"
+            + (f"; build-time {shown}" if shown else ""))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--html goes with --variants", fix="edgepack inspect --variants PACKAGE --html FILE")
     package = Package.open(args.package)
     checked = package.verify()
+    signed = verify_package(package, TrustSet.load(args.trust)) if args.trust else None
     try:
-        return _show(args, package, checked)
+        return _show(args, package, checked, signed)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         # Fields only shown here (parity metrics, the variants' report) are not all typed by the schema: a
         # value of the wrong type is the package's fault, said in one line, not a traceback.
@@ -96,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                            fix="rebuild the package with edgepack build") from exc
 
 
-def _show(args: argparse.Namespace, package: Package, checked: list[str]) -> int:
+def _show(args: argparse.Namespace, package: Package, checked: list[str], signed: str | None) -> int:
     if args.json:
         print(json.dumps(package.manifest, indent=2))
     elif args.variants:
@@ -109,4 +129,9 @@ def _show(args: argparse.Namespace, package: Package, checked: list[str]) -> int
     else:
         print(summary(package))
         print(f"verified: {len(checked)} files match their sha256 and size, all inside the package")
+        signers = [str(e.get("key_id")) for e in read_signatures(package)]
+        if signed:
+            print(f"signature: valid, by trusted key {signed}")
+        else:
+            print(f"signatures: {', '.join(signers) + ' (not checked: pass --trust KEY.pub)' if signers else 'none (unsigned)'}")
     return EXIT_OK

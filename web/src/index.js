@@ -19,6 +19,7 @@ export { checkSelfContained } from './onnx.js';
 export { checkRecord, tensorsFor, validateRecords } from './records.js';
 export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
 export { Scorer } from './scorer.js';
+export { StatsCollector } from './stats.js';
 export { verifyPackage } from './signing.js';
 export { openFromChannel } from './registry.js';
 

@@ -628,6 +628,28 @@ export const MANIFEST_SCHEMA = {
         }
       }
     },
+    "reference_profile": {
+      "type": "object",
+      "description": "the drift reference (edgepack build): binned features and outputs of the reference data, counted by runtime/profile.py; devices count their windows in the same bins",
+      "required": [
+        "file",
+        "sha256",
+        "size"
+      ],
+      "properties": {
+        "file": {
+          "type": "string"
+        },
+        "sha256": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{64}$"
+        },
+        "size": {
+          "type": "integer",
+          "minimum": 0
+        }
+      }
+    },
     "tolerance_profiles": {
       "type": "object",
       "additionalProperties": {

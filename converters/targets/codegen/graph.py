@@ -94,4 +94,20 @@ def load(model_bytes: bytes, output_name: str) -> Program:
         nodes.append(Node(node.op_type, node.domain or "", ins, outs, attrs))
     if output_name not in values:
         raise ModelError(f"the ONNX graph has no output {output_name!r}")
-    return Program(inputs, nodes, values[output_name], output_name)
+    return Program(inputs, *_double_output(nodes, values[output_name]), output_name)
+
+
+def _double_output(nodes: list[Node], output: Value) -> tuple[list[Node], Value]:
+    """Leave out a final narrowing to float32 of a float64 result (a Cast, then Identity copies): the
+    generated code returns doubles, so it keeps the float64 the graph computed (trees and Spark graphs
+    compute in float64 and cast only to satisfy the ONNX output type)."""
+    kept = list(nodes)
+    current = output
+    while kept and kept[-1].outputs[0] is current and kept[-1].op == "Identity":
+        current = kept.pop().inputs[0]
+    last = kept[-1] if kept else None
+    if last is not None and last.outputs[0] is current and last.op == "Cast" and last.inputs[0].dtype == "f64" \
+            and current.dtype == "f32" and last.inputs[0].const is None:
+        kept.pop()
+        return kept, last.inputs[0]
+    return nodes, output

@@ -115,7 +115,8 @@ def _score_parser() -> argparse.ArgumentParser:
                     "Never opens a network connection. `edgepack-score selftest PACKAGE` checks a package.",
         epilog=EXAMPLES + "\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
-    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX artifact)")
+    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX "
+                        "artifact); for a tensor package also a TFLite one, with ai-edge-litert installed")
     parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by this public key (or by "
                         "any key in DIR); unsigned or wrongly signed packages exit 4. Needs edgepack[signing]")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
@@ -212,9 +213,36 @@ def run() -> None:
 
 
 def _load(package: str, artifact: str | None, trust: str | None = None):  # noqa: ANN202  (Scorer, lazily)
+    from .package import Package  # deferred: --help and --version read no package
     from .scorer import Scorer  # deferred: onnxruntime loads here, not for --help or --version
+    from .tensors import is_tensor_package  # deferred: --help and --version read no package
 
-    return Scorer.load(package, artifact, trust=trust)
+    opened = Package.open(package)
+    if is_tensor_package(opened.manifest):
+        from .tensor_scorer import TensorScorer  # deferred: only tensor packages need it
+
+        return TensorScorer.load(opened, artifact, trust=trust)
+    return Scorer.load(opened, artifact, trust=trust)
+
+
+def _score_tensors(scorer: Any, args: argparse.Namespace, errors: TextIO) -> int:
+    from .tensor_stream import score_stream  # deferred: only tensor packages need it
+
+    if args.format != "jsonl":
+        _score_parser().error("a tensor package takes --format jsonl (one object of named nested arrays per line)")
+    try:
+        counts = score_stream(scorer, sys.stdin.buffer, sys.stdout.buffer, errors, args.id_field, args.line_buffered)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+    except OSError as exc:
+        return _io_failed(exc)
+    finally:
+        if errors is not sys.stderr:
+            errors.close()
+    if not args.quiet:
+        print(f"{PROG}: {counts.scored} scored, {counts.rejected} rejected", file=sys.stderr)
+    return EXIT_REJECTED if counts.rejected else EXIT_OK
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -228,6 +256,8 @@ def _score(args: argparse.Namespace) -> int:
             print(f"{PROG}: error: cannot write --errors {args.errors}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
     scorer = _load(args.package, args.artifact, args.trust)
+    if getattr(scorer, "tensor", False):  # a format version 2 package: JSON lines of named tensors
+        return _score_tensors(scorer, args, errors)
     options = StreamOptions(format=args.format, id_field=args.id_field, line_buffered=args.line_buffered,
                             batch_bytes=max(4096, args.batch_bytes), strict=args.strict,
                             keep_fields=args.keep_fields, max_line_bytes=args.max_line_bytes)
@@ -326,6 +356,8 @@ def _selftest(args: argparse.Namespace) -> int:
     scorer = _load(args.package, args.artifact, args.trust)
     result = scorer.selftest()
     tol = result.tolerance
+    if getattr(scorer, "tensor", False):
+        return _tensor_selftest(scorer, result)
     rows = [["rows", result.rows, ""]]
     if result.label_agreement is not None:
         rows.append(["label agreement", result.label_agreement, f">= {tol.min_label_agreement}"])
@@ -335,6 +367,21 @@ def _selftest(args: argparse.Namespace) -> int:
     title = f"selftest {scorer.package.name} {scorer.package.version}, artifact {scorer.artifact.id}"
     print(render_table(["check", "measured", "tolerance"], rows, title=title))
     print("PASS" if result.passed else f"FAIL: outside the package's tolerance ({result.verdict.reasons()})")
+    return EXIT_OK if result.passed else 1
+
+
+def _tensor_selftest(scorer: Any, result: Any) -> int:
+    from .table import render_table  # deferred: only the command that runs pays its start-up
+
+    tol = result.tolerance
+    rows = [["rows", result.rows, ""]]
+    if result.top1_agreement is not None:
+        rows.append(["top-1 agreement", result.top1_agreement, f">= {tol['min_top1_agreement']}"])
+    rows.append(["max abs error", result.max_abs_error, f"<= {tol['max_abs_error']}"])
+    rows.append(["min cosine similarity", result.min_cosine, f">= {tol['min_cosine']}"])
+    title = f"selftest {scorer.package.name} {scorer.package.version}, artifact {scorer.artifact.id}"
+    print(render_table(["check", "measured", "tolerance"], rows, title=title))
+    print("PASS" if result.passed else "FAIL: outside the package's tolerance")
     return EXIT_OK if result.passed else 1
 
 

@@ -34,6 +34,7 @@ from ..runtime.errors import DataError, EdgepackError
 from ..runtime.profile import PROFILE_FILE
 from ..runtime.progress import Progress
 from ..runtime.schema import IOSchema
+from .build_tensor import build_tensor
 from .check import check_artifact, drop_failed_variants, utc_now
 from .drift.reference import build_profile
 from .variants import select as quantize
@@ -94,6 +95,11 @@ def build(opts: BuildOptions) -> BuildResult:
     progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
     with progress.step(f"loading {opts.model.name}"):
         source = load_source(opts.model)
+    if getattr(source, "kind", "table") == "tensor":  # images, sequences: format version 2 (build_tensor.py)
+        if plan or opts.label_column:
+            raise EdgepackError("--quantize and --label-column apply to tabular models only",
+                                fix="tensor models take --sample x.npz; pick variants with --option tflite.variants=...")
+        return BuildResult(*build_tensor(opts, source, progress))
     with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
         table = read_table(opts.sample)
         frame = feature_frame(source, table, opts.label_column, str(opts.sample))

@@ -17,6 +17,7 @@ examples:
   edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs \\
       --option tflite.variants=float32,int8-dynamic -o build/keras-package
   edgepack build mlp.joblib --sample sample.csv --label-column digit --quantize auto -o build/mlp
+  edgepack build resnet.onnx --sample images.npz --targets onnx,tflite,tfjs,coreml -o build/resnet
   edgepack build booster.json --sample sample.csv --label-column y -o build/xgb   (XGBoost; LightGBM .txt, CatBoost .cbm)
 
 --quantize auto builds every quantized variant each target offers (ONNX: float16, int8-dynamic,
@@ -38,9 +39,11 @@ from ..variants.report import render_variants
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path,
-                   help="trained model file (.joblib, .pkl, .keras; XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm) "
-                        "or a Spark ML PipelineModel directory (PipelineModel.save)")
-    p.add_argument("--sample", type=Path, required=True, help="CSV/Parquet sample of the model's input")
+                   help="trained model file (.joblib, .pkl, .keras, .onnx; XGBoost .json/.ubj, LightGBM .txt, CatBoost "
+                        ".cbm) or a Spark ML PipelineModel directory (PipelineModel.save)")
+    p.add_argument("--sample", type=Path, required=True,
+                   help="CSV/Parquet sample of the model's input; for image/sequence models an .npz (one array per "
+                        "input name) or, for one image input, a folder of PNG/JPEG pictures")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="output directory, or FILE.edgepack. An existing OUT must be empty or hold an edgepack "
                         "package (whose own files are replaced; other files there are kept)")
@@ -50,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")
     p.add_argument("--name", help="package name (default: the model file's name)")
     p.add_argument("--version", default="1", help="model version recorded in the manifest (default 1)")
-    p.add_argument("--targets", default="onnx", help="comma-separated formats: onnx, tflite, tfjs (default onnx)")
+    p.add_argument("--targets", default="onnx", help="comma-separated formats: onnx, tflite, tfjs, coreml (default onnx)")
     p.add_argument("--option", action="append", default=[], metavar="FORMAT.KEY=VALUE",
                    help="a target option, e.g. tflite.tree_strategy=gemm (repeatable; unknown options are refused)")
     p.add_argument("--quantize", default="none", metavar="none|auto|MODE[,MODE...]",
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for check in result.checks:
         m = check["metrics"]
-        err = m.get("max_probability_error", m.get("max_scaled_error"))
+        err = m.get("max_probability_error", m.get("max_scaled_error", m.get("max_abs_error")))
         rows.append([check["artifact"], check["runtime"], check["data"], check["rows"],
                      m.get("label_agreement"), err, "pass" if check["passed"] else ("dropped" if "dropped" in check else "FAIL")])
     print(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "result"], rows,

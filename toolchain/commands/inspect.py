@@ -47,7 +47,15 @@ def summary(package: Package) -> str:
         lines.append(f"classes: {', '.join(map(str, m['outputs']['classes']))}")
     lines.append("")
     rows = []
-    for f in m["inputs"]["features"]:
+    if "tensors" in m["inputs"]:  # format version 2: named tensors
+        for t in m["inputs"]["tensors"]:
+            shape = "[" + ", ".join("N" if d is None else str(d) for d in t["shape"]) + "]"
+            image = t.get("image")
+            prep = (f"{image['channels']} {image['size'][0]}x{image['size'][1]}, x*{image['scale']:.6g}, "
+                    f"mean {image['mean']}, std {image['std']}") if image else "-"
+            rows.append([t["name"], t["dtype"], shape, t.get("layout", "-"), prep])
+        lines.append(render_table(["input", "dtype", "shape", "layout", "image preprocessing"], rows, title="inputs"))
+    for f in m["inputs"].get("features", []):
         if f["type"] == "category":
             cats = f["categories"]
             shown = ", ".join(cats[:4]) + (f", ... ({len(cats)})" if len(cats) > 4 else "")
@@ -55,7 +63,8 @@ def summary(package: Package) -> str:
         else:
             rng = f"{f.get('min', '-')} .. {f.get('max', '-')}"
         rows.append([f["name"], f["type"], "yes" if f["nullable"] else "no", round(100 * f["missing_rate"], 1), rng])
-    lines.append(render_table(["feature", "type", "nullable", "missing %", "range / categories"], rows, title="inputs"))
+    if "features" in m["inputs"]:
+        lines.append(render_table(["feature", "type", "nullable", "missing %", "range / categories"], rows, title="inputs"))
     lines.append("")
     rows = [[a["id"], a["format"], a["file"], a["precision"], a["size"], a["sha256"][:12],
              f"{a['converter']['name']} {a['converter']['version']}"] for a in m["artifacts"]]
@@ -67,7 +76,7 @@ def summary(package: Package) -> str:
         for c in m["parity"]:
             mt = c["metrics"]
             rows.append([c["artifact"], c["runtime"], c["data"], c["rows"], mt.get("label_agreement"),
-                         mt.get("max_probability_error", mt.get("max_scaled_error")),
+                         mt.get("max_probability_error", mt.get("max_scaled_error", mt.get("max_abs_error"))),
                          c["profile"] if isinstance(c["profile"], str) else "custom", "pass" if c["passed"] else "FAIL"])
         lines.append(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "profile", "result"],
                                   rows, title="parity"))

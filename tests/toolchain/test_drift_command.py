@@ -171,3 +171,24 @@ def test_inspect_verifies_the_profile_and_shows_it(monitored, tmp_path, capsys):
     (copy / "profile.json").write_text((copy / "profile.json").read_text().replace('"bins": 10', '"bins": 11'))
     assert main(["inspect", str(copy)]) == 4
     assert "reference profile" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_spark_engine_gives_the_same_report(monitored, tmp_path):
+    """--engine spark merges the windows and joins the labels in Spark; every figure equals the one-machine
+    report's (windows sum exactly), and the alerts are the same."""
+    from edgepack.converters.sources import spark_session
+
+    reason = spark_session.availability()
+    if reason:
+        pytest.skip(reason)
+    reports = {}
+    for engine in ("local", "spark"):
+        code = main(["drift", str(monitored / "package"), "--stats", str(monitored / "plain"), str(monitored / "shifted"),
+                     "--labels", str(monitored / "labels.csv"), "--predictions", str(monitored / "plain.predictions.jsonl"),
+                     "--by", "device", "--engine", engine, "--json", str(tmp_path / f"{engine}.json")])
+        reports[engine] = (code, json.loads((tmp_path / f"{engine}.json").read_text()))
+    (code_local, local), (code_spark, spark) = reports["local"], reports["spark"]
+    assert code_local == code_spark == 1  # the shifted device alerts
+    for key in ("total", "groups", "alerted"):
+        assert spark[key] == local[key], key

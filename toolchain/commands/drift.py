@@ -25,6 +25,7 @@ from pathlib import Path
 from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, PackageError, UsageError
 from ...runtime.package import Package
 from ...runtime.profile import load_profile
+from ..drift import spark_engine
 from ..drift.alerts import DEFAULT_ALERTS, FIGURES, parse_alert
 from ..drift.compute import drift_report, jsonable
 from ..drift.labels import current_performance, join, read_labels
@@ -47,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"alert threshold, repeatable (default: {' '.join(DEFAULT_ALERTS)}); figures: {', '.join(FIGURES)}")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the full report as JSON ('-': stdout, no text)")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with plots")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="where the windows are merged and the labels joined: this process (default) or Spark")
+    p.add_argument("--master", help="Spark master URL for --engine spark (default local[2])")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,13 +64,22 @@ def run(args: argparse.Namespace) -> int:
     except KeyError:
         raise PackageError(f"package {package.name} {package.version} has no reference profile", where=str(args.package),
                            fix="rebuild it with edgepack build (packages carry profile.json since issue 20)") from None
-    windows = read_windows(args.stats, package.manifest["reference_profile"]["sha256"], package.name)
+    profile_sha = package.manifest["reference_profile"]["sha256"]
+    if args.engine == "spark":
+        windows = spark_engine.merged_windows(args.stats, profile, profile_sha, args.master)
+    else:
+        windows = read_windows(args.stats, profile_sha, package.name)
     performance = None
     if args.labels:
         if package.task != "classification":
             raise UsageError("--labels: labelled performance is computed for classifiers only")
         classes = list(package.manifest["outputs"]["classes"])
-        joined = join(read_labels(args.labels, args.id_field, args.label_column), args.predictions, classes, args.id_field)
+        if args.engine == "spark":
+            joined = spark_engine.joined(args.labels, args.predictions, classes, args.id_field, args.label_column,
+                                         args.master)
+        else:
+            joined = join(read_labels(args.labels, args.id_field, args.label_column), args.predictions, classes,
+                          args.id_field)
         performance = current_performance(joined)
     report = jsonable(drift_report(profile, windows.items, alerts, args.by, performance,
                                    {"name": package.name, "version": package.version}))

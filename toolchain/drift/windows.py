@@ -72,7 +72,7 @@ def merge(profile: dict[str, Any], windows: list[dict[str, Any]]) -> dict[str, A
                             fix="compare each window with the package version that scored it") from exc
     total["start"] = min((w.get("start", "") for w in windows), default="")
     total["end"] = max((w.get("end", "") for w in windows), default="")
-    total["windows"] = len(windows)
+    total["windows"] = sum(int(w.get("windows", 1)) for w in windows)  # pre-merged windows (--engine spark) count theirs
     total["devices"] = sorted({str(w.get("device", "?")) for w in windows})
     return total
 

@@ -23,17 +23,21 @@ from ..converters.sources.sample import (
     feature_frame,
     frame_columns,
     infer_schema,
+    mixed_cell,
     read_table,
     records_from_frame,
 )
 from ..converters.targets import get_target
 from ..parity.data import input_batch
 from ..parity.profiles import DEFAULT_PROFILES, load_overrides, profile_for
-from ..runtime.errors import EdgepackError, UsageError
+from ..runtime.errors import DataError, EdgepackError, UsageError
 from ..runtime.judge import PROFILES
+from ..runtime.profile import PROFILE_FILE
 from ..runtime.progress import Progress
 from ..runtime.schema import IOSchema
+from .build_tensor import build_tensor
 from .check import artifact_size, check_artifact, drop_failed_variants, utc_now
+from .drift.reference import build_profile
 from .variants import select as quantize
 from .variants.select import parse_quantize
 
@@ -59,6 +63,8 @@ class BuildOptions:
     force: bool = False  # write into a non-empty OUT that holds no package (converters/package_destination.py)
     # --tolerance PRECISION:KEY=VALUE (parity/profiles.py grammar): the profiles the build judges by, recorded
     tolerance: list[str] = field(default_factory=list)
+    # the drift reference (profile.json): this table instead of the sample, e.g. a larger or held-out one
+    reference_data: Path | None = None
 
 
 @dataclass
@@ -94,14 +100,20 @@ def build(opts: BuildOptions) -> BuildResult:
     progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
     with progress.step(f"loading {opts.model.name}"):
         source = load_source(opts.model)
+    if getattr(source, "kind", "table") == "tensor":  # images, sequences: format version 2 (build_tensor.py)
+        if plan or opts.label_column or opts.tolerance:
+            raise EdgepackError("--quantize, --tolerance and --label-column apply to tabular models only",
+                                fix="tensor models take --sample x.npz; pick variants with --option tflite.variants=...")
+        return BuildResult(*build_tensor(opts, source, progress))
     with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
         table = read_table(opts.sample)
         frame = feature_frame(source, table, opts.label_column, str(opts.sample))
         try:
             ref = source.predict(frame)
-        except Exception as exc:  # the user's model raising on the user's sample
-            raise EdgepackError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
-                                where=str(opts.sample), fix="pass a sample with the columns and types the model was trained on") from exc
+        except Exception as exc:  # the user's model raising on the user's sample: the data is unusable (exit 6)
+            raise DataError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
+                            where=mixed_cell(frame) or str(opts.sample),
+                            fix="pass a sample with the columns and types the model was trained on") from exc
         schema = infer_schema(source, frame)
         # The rows variants are checked on but never fitted on (calibration, palettes): the holdout share.
         calibration, holdout = quantize.split_sample(len(frame))
@@ -135,7 +147,8 @@ def build(opts: BuildOptions) -> BuildResult:
         "note": "Inputs sampled from the build's sample; outputs are the source model's own predictions.",
     }
     golden_bytes = (json.dumps(golden, allow_nan=False) + "\n").encode()
-    files: dict[str, bytes] = {"golden.json": golden_bytes}
+    profile_bytes = _reference_profile(opts, source, schema, table, frame, ref)
+    files: dict[str, bytes] = {"golden.json": golden_bytes, PROFILE_FILE: profile_bytes}
     entries = []
     for art in artifacts + candidates:
         files.update(art.files)
@@ -157,6 +170,7 @@ def build(opts: BuildOptions) -> BuildResult:
         "outputs": _outputs_manifest(schema, scale),
         "artifacts": entries,
         "golden": {"file": "golden.json", "sha256": file_record(golden_bytes)["sha256"], "rows": len(rows)},
+        "reference_profile": {"file": PROFILE_FILE, **file_record(profile_bytes)},
         "tolerance_profiles": {"float32": dict(FLOAT32_PROFILE), **profiles},  # --tolerance recorded here
         "parity": [],
         "statistics": {"sample_rows": int(len(frame)), "sample_file": opts.sample.name},
@@ -231,6 +245,24 @@ def build_profiles(values: list[str]) -> dict[str, dict[str, Any]]:
                          fix=f"the build judges variants by precision: use one of {', '.join(PROFILES)} "
                              "(edgepack parity also takes artifact ids)")
     return {p: {**profile_for(p), **spec} for p, spec in overrides.items()}
+
+
+def _reference_profile(opts: BuildOptions, source: Any, schema: IOSchema, table: Any, frame: Any,
+                       ref: dict[str, np.ndarray]) -> bytes:
+    """profile.json from the sample or from --reference-data (read and predicted like the sample)."""
+    where = opts.sample
+    if opts.reference_data is not None:
+        where = opts.reference_data
+        table = read_table(where)
+        frame = feature_frame(source, table, opts.label_column, str(where))
+        try:
+            ref = source.predict(frame)
+        except Exception as exc:  # the user's model raising on the user's data
+            raise EdgepackError(f"the model cannot predict on the reference data: {type(exc).__name__}: {exc}",
+                                where=str(where), fix="pass reference data with the sample's columns and types") from exc
+    labels = table[opts.label_column] if opts.label_column and opts.label_column in table else None
+    features = [f.to_manifest() for f in schema.features]
+    return build_profile(features, frame, ref, list(schema.classes), labels, where.name)
 
 
 def _keep_entries(entries: list[dict[str, Any]], dropped: set[str], latency: dict[str, dict[str, Any]]

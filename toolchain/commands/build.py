@@ -19,6 +19,8 @@ examples:
   edgepack build mlp.joblib --sample sample.csv --label-column digit --quantize auto -o build/mlp
   edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs,coreml \\
       --quantize tflite-int8-weights,tfjs-uint8,coreml-palette --tolerance int8:max_probability_error=0.05 -o build/k
+  edgepack build resnet.onnx --sample images.npz --targets onnx,tflite,tfjs,coreml -o build/resnet
+  edgepack build booster.json --sample sample.csv --label-column y -o build/xgb   (XGBoost; LightGBM .txt, CatBoost .cbm)
 
 --quantize auto builds every quantized variant each target offers (onnx: float16, int8-dynamic,
 int8-static, int8-weights; tflite: float16, int8-weights, int8-dynamic, int8; tfjs: float16, uint16,
@@ -43,8 +45,11 @@ from ..variants.report import render_variants
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path,
-                   help="trained model file (.joblib, .pkl, .keras) or a Spark ML PipelineModel directory (PipelineModel.save)")
-    p.add_argument("--sample", type=Path, required=True, help="CSV/Parquet sample of the model's input")
+                   help="trained model file (.joblib, .pkl, .keras, .onnx; XGBoost .json/.ubj, LightGBM .txt, CatBoost "
+                        ".cbm) or a Spark ML PipelineModel directory (PipelineModel.save)")
+    p.add_argument("--sample", type=Path, required=True,
+                   help="CSV/Parquet sample of the model's input; for image/sequence models an .npz (one array per "
+                        "input name) or, for one image input, a folder of PNG/JPEG pictures")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="output directory, or FILE.edgepack. An existing OUT must be empty or hold an edgepack "
                         "package (whose own files are replaced; other files there are kept)")
@@ -54,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")
     p.add_argument("--name", help="package name (default: the model file's name)")
     p.add_argument("--version", default="1", help="model version recorded in the manifest (default 1)")
-    p.add_argument("--targets", default="onnx", help="comma-separated formats: onnx, tflite, tfjs (default onnx)")
+    p.add_argument("--targets", default="onnx", help="comma-separated formats: onnx, tflite, tfjs, coreml (default onnx)")
     p.add_argument("--option", action="append", default=[], metavar="FORMAT.KEY=VALUE",
                    help="a target option, e.g. tflite.tree_strategy=gemm (repeatable; unknown options are refused)")
     p.add_argument("--quantize", default="none", metavar="none|auto|MODE[,MODE...]",
@@ -66,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "recorded in the manifest)")
     p.add_argument("--default-variant", metavar="ID",
                    help="make this artifact (e.g. onnx-int8-dynamic) its format's default (default: the float32 one)")
+    p.add_argument("--reference-data", type=Path, metavar="FILE",
+                   help="CSV/Parquet rows for the drift reference profile (profile.json; default: the sample). "
+                        "A holdout with the label column gives honest build-time AUROC for `edgepack drift`")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
@@ -86,12 +94,13 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
         quiet=args.quiet, target_options=parse_options(args.option), quantize=args.quantize,
-        default_variant=args.default_variant, force=args.force, tolerance=args.tolerance,
+        default_variant=args.default_variant, force=args.force, reference_data=args.reference_data,
+        tolerance=args.tolerance,
     ))
     rows = []
     for check in result.checks:
         m = check["metrics"]
-        err = m.get("max_probability_error", m.get("max_scaled_error"))
+        err = m.get("max_probability_error", m.get("max_scaled_error", m.get("max_abs_error")))
         rows.append([check["artifact"], check["runtime"], check["data"], check["rows"],
                      m.get("label_agreement"), err, "pass" if check["passed"] else ("dropped" if "dropped" in check else "FAIL")])
     print(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "result"], rows,

@@ -29,13 +29,14 @@ from ..converters.sources.sample import (
 )
 from ..converters.targets import get_target
 from ..parity.data import input_batch
-from ..parity.profiles import DEFAULT_PROFILES, profile_for
-from ..runtime.errors import DataError, EdgepackError
+from ..parity.profiles import DEFAULT_PROFILES, load_overrides, profile_for
+from ..runtime.errors import DataError, EdgepackError, UsageError
+from ..runtime.judge import PROFILES
 from ..runtime.profile import PROFILE_FILE
 from ..runtime.progress import Progress
 from ..runtime.schema import IOSchema
 from .build_tensor import build_tensor
-from .check import check_artifact, drop_failed_variants, utc_now
+from .check import artifact_size, check_artifact, drop_failed_variants, utc_now
 from .drift.reference import build_profile
 from .variants import select as quantize
 from .variants.select import parse_quantize
@@ -60,6 +61,8 @@ class BuildOptions:
     quantize: str = "none"
     default_variant: str | None = None
     force: bool = False  # write into a non-empty OUT that holds no package (converters/package_destination.py)
+    # --tolerance PRECISION:KEY=VALUE (parity/profiles.py grammar): the profiles the build judges by, recorded
+    tolerance: list[str] = field(default_factory=list)
     # the drift reference (profile.json): this table instead of the sample, e.g. a larger or held-out one
     reference_data: Path | None = None
 
@@ -92,12 +95,14 @@ def build(opts: BuildOptions) -> BuildResult:
     """Build a package. Raises an EdgepackError subclass for user errors (bad model, bad sample)."""
     package_destination.plan(opts.out, opts.force)  # refuse a destination that would lose files before any work
     plan = parse_quantize(opts.quantize, opts.targets)
+    target_options = quantize.target_options(plan, opts.targets, opts.target_options)
+    profiles = build_profiles(opts.tolerance)
     progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
     with progress.step(f"loading {opts.model.name}"):
         source = load_source(opts.model)
     if getattr(source, "kind", "table") == "tensor":  # images, sequences: format version 2 (build_tensor.py)
-        if plan or opts.label_column:
-            raise EdgepackError("--quantize and --label-column apply to tabular models only",
+        if plan or opts.label_column or opts.tolerance:
+            raise EdgepackError("--quantize, --tolerance and --label-column apply to tabular models only",
                                 fix="tensor models take --sample x.npz; pick variants with --option tflite.variants=...")
         return BuildResult(*build_tensor(opts, source, progress))
     with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
@@ -110,15 +115,17 @@ def build(opts: BuildOptions) -> BuildResult:
                             where=mixed_cell(frame) or str(opts.sample),
                             fix="pass a sample with the columns and types the model was trained on") from exc
         schema = infer_schema(source, frame)
-        source.sample = frame  # representative data for targets that calibrate (e.g. full int8 TFLite)
+        # The rows variants are checked on but never fitted on (calibration, palettes): the holdout share.
+        calibration, holdout = quantize.split_sample(len(frame))
+        # representative data for targets that calibrate (e.g. full int8 TFLite): never the holdout rows
+        source.sample = frame.iloc[calibration]
     artifacts = []
     with progress.step(f"converting to {', '.join(opts.targets)}"):
         for name in opts.targets:
             # float32 first, then the variants the target built itself (e.g. TFLite's float16 and int8)
-            artifacts.extend(get_target(name)(source, schema, opts.target_options.get(name, {})))
+            artifacts.extend(get_target(name)(source, schema, target_options.get(name, {})))
     candidates: list[Any] = []
     if plan:
-        calibration, holdout = quantize.split_sample(len(frame))
         with progress.step(f"building quantized variants ({plan.text}) calibrated on {len(calibration)} rows"):
             part = frame.iloc[calibration]
             context = quantize.QuantizeContext(source, schema, frame_columns(part, schema),
@@ -164,7 +171,7 @@ def build(opts: BuildOptions) -> BuildResult:
         "artifacts": entries,
         "golden": {"file": "golden.json", "sha256": file_record(golden_bytes)["sha256"], "rows": len(rows)},
         "reference_profile": {"file": PROFILE_FILE, **file_record(profile_bytes)},
-        "tolerance_profiles": {"float32": dict(FLOAT32_PROFILE)},
+        "tolerance_profiles": {"float32": dict(FLOAT32_PROFILE), **profiles},  # --tolerance recorded here
         "parity": [],
         "statistics": {"sample_rows": int(len(frame)), "sample_file": opts.sample.name},
     }
@@ -186,11 +193,18 @@ def build(opts: BuildOptions) -> BuildResult:
                     checks.append(check_artifact(staged, entry, frame, schema, ref, scale, "sample", manifest, batch))
         # Variants a target emitted that are not --quantize candidates: keep those that pass their profile.
         entries, files = drop_failed_variants(entries, files, checks, manifest)
+        unseen = None if plan else quantize.unseen_rows(source, frame, schema, ref, holdout)
+        if unseen is not None:  # the targets' own variants, also on rows none of them was fitted on
+            own = [e for e in entries if not e.get("default") and e["id"] not in candidate_ids]
+            for entry in own:
+                checks.append(check_artifact(staged, entry, unseen[0], schema, unseen[1], scale,
+                                             "holdout+interpolated", manifest))
+            entries, files = drop_failed_variants(entries, files, checks, manifest)
         manifest["artifacts"] = entries
         if plan:
             data = quantize.CheckData(frame, schema, ref, scale, holdout,
                                       quantize.interpolated_check(source, frame, schema, holdout), batch=batch)
-            sizes = {e["id"]: e["size"] for e in entries}
+            sizes = {e["id"]: artifact_size(e) for e in entries}
             chosen = quantize.select(plan, staged, candidates, outcomes, sizes, data, manifest, progress)
             checks.extend(chosen.checks)
             entries = _keep_entries(entries, candidate_ids - set(chosen.kept), chosen.latency)
@@ -200,7 +214,7 @@ def build(opts: BuildOptions) -> BuildResult:
                         files.pop(name, None)
             manifest["artifacts"] = entries
             manifest["tolerance_profiles"] = {p: v for p, v in manifest["tolerance_profiles"].items()
-                                              if p == "float32" or any(e["precision"] == p for e in entries)}
+                                              if p == "float32" or p in profiles or any(e["precision"] == p for e in entries)}
             manifest["quantization"] = {"requested": plan.text, "calibration_rows": int(len(calibration)),
                                         "holdout_rows": int(len(holdout)),
                                         "interpolated_rows": len(data.interpolated[0]) if data.interpolated else 0,
@@ -215,6 +229,22 @@ def build(opts: BuildOptions) -> BuildResult:
         if hasattr(source, "close"):  # e.g. the Spark source stops the Spark session it started
             source.close()
     return BuildResult(path=path, manifest=manifest, checks=checks)
+
+
+def build_profiles(values: list[str]) -> dict[str, dict[str, Any]]:
+    """The tolerance profiles `--tolerance` sets, whole (the default for the precision, then the values):
+    {precision: profile}. Scopes are precisions (float32, float16, int8, uint8, uint16): the manifest records
+    profiles per precision. Raises UsageError for a bad value or an artifact-id scope."""
+    try:
+        overrides = load_overrides(values)
+    except ValueError as exc:
+        raise UsageError(f"bad --tolerance: {exc}", fix="write PRECISION:KEY=VALUE[,KEY=VALUE], e.g. int8:max_probability_error=0.05") from None
+    unknown = sorted(set(overrides) - set(PROFILES))
+    if unknown:
+        raise UsageError(f"--tolerance scope(s) {', '.join(unknown)} are not precisions",
+                         fix=f"the build judges variants by precision: use one of {', '.join(PROFILES)} "
+                             "(edgepack parity also takes artifact ids)")
+    return {p: {**profile_for(p), **spec} for p, spec in overrides.items()}
 
 
 def _reference_profile(opts: BuildOptions, source: Any, schema: IOSchema, table: Any, frame: Any,

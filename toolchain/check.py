@@ -55,21 +55,32 @@ def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSche
             "passed": judge(Metrics.from_dict(metrics), profile_of(precision, manifest)).passed}
 
 
+def artifact_size(entry: dict[str, Any]) -> int:
+    """Bytes of every file of an artifact (a TF.js model is model.json plus its weight shards)."""
+    return sum(f["size"] for f in entry["files"]) if entry.get("files") else int(entry["size"])
+
+
 def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes], checks: list[dict[str, Any]],
                          manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
-    """Leave out every quantized variant (a non-default artifact) that failed its profile or could not be
-    checked here, and say why in its check (`dropped`). A failing default artifact stays: the build then
-    fails, as it should. Entries without a check (--quantize candidates, judged by quantize.select) stay."""
+    """Leave out every quantized variant (a non-default artifact) that failed its profile, could not be
+    checked here or is not smaller than its format's float32 artifact, and say why in its check
+    (`dropped`). A failing default artifact stays: the build then fails, as it should. Entries without a
+    check (--quantize candidates, judged by quantize.select) stay."""
     by_id = {c["artifact"]: c for c in checks}
+    base_size = {e["format"]: artifact_size(e) for e in entries if e.get("default")}
     kept, dropped_files = [], set()
     for entry in entries:
         check = by_id.get(entry["id"])
-        if check is None or check["passed"] or entry.get("default"):
+        size = artifact_size(entry)
+        bigger = not entry.get("default") and size >= base_size.get(entry["format"], size + 1)
+        if check is None or entry.get("default") or (check["passed"] and not bigger):
             kept.append(entry)
             continue
         check["size"] = entry["size"]
         check["dropped"] = (f"dropped: not verified ({check['unavailable']})" if "unavailable" in check else
-                            failure_reason(check["metrics"], check["profile"], manifest))
+                            failure_reason(check["metrics"], check["profile"], manifest) if not check["passed"] else
+                            f"dropped: not smaller than the float32 artifact ({size} >= "
+                            f"{base_size[entry['format']]} bytes)")
         dropped_files.update([entry["file"], *(f["file"] for f in entry.get("files", []))])
     still_used = {f for e in kept for f in [e["file"], *(x["file"] for x in e.get("files", []))]}
     return kept, {k: v for k, v in files.items() if k not in dropped_files or k in still_used}

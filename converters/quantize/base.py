@@ -4,7 +4,11 @@ A variant emitter is a module with
     MODES: dict[str, str]          mode name -> one line saying what it does (artifact id = f"{format}-{mode}")
     emit_variant(base: Artifact, mode: str, context: QuantizeContext) -> Artifact
                                    raises NotApplicable(reason) when the mode cannot apply to this model
-and one row in `converters/quantize/__init__.py: VARIANT_EMITTERS`. The selection (select.py) builds,
+and one row in `converters/quantize/__init__.py: VARIANT_EMITTERS`. A format whose target builds its
+variants itself (TFLite, TF.js, Core ML: from the lowered function, not from the float32 file) has
+    TARGET_OPTION: str             the target option that takes the wanted modes
+    target_option(modes) -> str    that option's value for `modes`
+instead of emit_variant; the build passes the modes `--quantize` names to the target. The selection (select.py) builds,
 checks and keeps variants the same way for every format.
 """
 

@@ -4,7 +4,8 @@ The TensorFlow function (converters/lowering/) is saved as a SavedModel and conv
 tensorflowjs_converter --input_format=tf_saved_model. The converter fuses MatMul + BiasAdd + activation
 into `_FusedMatMul`; the cpu and wasm backends cannot run every fused activation (tanh: "not yet
 supported"), so such nodes are split back into the fused product and a separate activation node.
-Weight quantization (float16, uint16, uint8) only changes how weights are stored: compute stays float32.
+Weight quantization (float16, uint16, uint8, per-channel int8-weights: converters/quantize/tfjs.py) only
+changes how weights are stored: compute stays float32.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ...runtime.errors import ModelError
 from ..lowering import INPUT_NAME, lower
+from ..quantize.tfjs import int8_weights
 from .base import Artifact, check_options, chosen_variants
 
+# int8-weights is built on request (--quantize): each TF.js variant costs a Node run at check time
 OPTIONS: dict[str, Any] = {"tree_strategy": "auto", "variants": "float32,float16,uint16,uint8"}
 
 # variant -> (artifact id, precision, weight storage dtype or None, quantization or None)
@@ -28,6 +32,7 @@ VARIANTS: dict[str, tuple[str, str, str | None, str | None]] = {
     "float16": ("tfjs-float16", "float16", "float16", "weights-float16"),
     "uint16": ("tfjs-uint16", "uint16", "uint16", "weights-uint16"),
     "uint8": ("tfjs-uint8", "uint8", "uint8", "weights-uint8"),
+    "int8-weights": ("tfjs-int8-weights", "int8", None, "weights-int8"),
 }
 # Activations the TF.js cpu and wasm backends both run inside a fused op.
 FUSABLE_ACTIVATIONS = {"Relu", "Relu6", "Elu", "Prelu", "LeakyRelu", "Sigmoid"}
@@ -93,17 +98,26 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
     with tempfile.TemporaryDirectory(prefix="edgepack-tfjs-") as tmp:
         saved = Path(tmp) / "saved_model"
         save_model(graph, saved)
-        for variant in chosen_variants("tfjs", opts["variants"], VARIANTS):
+        # float32 first: the default, and what int8-weights rewrites
+        for variant in sorted(chosen_variants("tfjs", opts["variants"], VARIANTS), key=lambda v: v != "float32"):
             art_id, precision, dtype, quantization = VARIANTS[variant]
-            out = Path(tmp) / art_id
-            run_converter(saved, out, dtype)
+            out = Path(tmp) / (VARIANTS["float32"][0] if variant == "int8-weights" else art_id)
+            if variant != "int8-weights":  # int8-weights rewrites the float32 conversion (quantize/tfjs.py)
+                run_converter(saved, out, dtype)
             model_json = json.loads((out / "model.json").read_text())
             notes = list(graph.notes)
             if unfuse_activations(model_json):
                 notes.append("split fused activations the TF.js cpu/wasm backends cannot run")
+            shards = {name: (out / name).read_bytes() for group in model_json["weightsManifest"] for name in group["paths"]}
+            if variant == "int8-weights":
+                try:
+                    model_json, blob = int8_weights(model_json, list(shards.values()))
+                except ValueError as why:  # e.g. a tree lowered without MatMul weights
+                    print(f"{art_id}: not built: {why}", file=sys.stderr)  # a variant, not the package, failed
+                    continue
+                shards = {"group1-shard1of1.bin": blob}
             files = {f"tfjs/{art_id}/model.json": json.dumps(model_json).encode()}
-            for shard in sorted(p for p in out.iterdir() if p.name != "model.json"):
-                files[f"tfjs/{art_id}/{shard.name}"] = shard.read_bytes()
+            files.update({f"tfjs/{art_id}/{name}": data for name, data in sorted(shards.items())})
             entry = {
                 "id": art_id, "format": "tfjs", "file": f"tfjs/{art_id}/model.json", "precision": precision,
                 "default": variant == "float32",

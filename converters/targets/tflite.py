@@ -1,9 +1,10 @@
-"""The TFLite target: float32, float16, dynamic-range int8 and full int8 flatbuffers.
+"""The TFLite target: float32, float16, weight-only int8, dynamic-range int8 and full int8 flatbuffers.
 
 Every variant is converted from the same frozen TensorFlow function (converters/lowering/) with
 TFLite builtin operators only: a Flex (Select TF) operator would need the full TensorFlow runtime on
 the device, so the converter is told to fail instead. Inputs and outputs stay float32 in every
 variant (full int8 quantizes inside the graph), so one encoding (contract 2) feeds them all.
+Weight-only int8 is the float32 flatbuffer with its weights rewritten (converters/quantize/tflite.py).
 The build checks each variant under its precision's profile and keeps only those that pass.
 """
 
@@ -17,16 +18,18 @@ import numpy as np
 from ...runtime.errors import ModelError
 from ...runtime.records import tensors_for
 from ..lowering import lower
+from ..quantize.tflite import int8_weights
 from ..sources.sample import frame_columns
 from .base import Artifact, check_options, chosen_variants
 
-OPTIONS: dict[str, Any] = {"tree_strategy": "auto", "variants": "float32,float16,int8-dynamic,int8"}
+OPTIONS: dict[str, Any] = {"tree_strategy": "auto", "variants": "float32,float16,int8-weights,int8-dynamic,int8"}
 REPRESENTATIVE_ROWS = 200
 
 # variant -> (artifact id, file, precision, quantization or None)
 VARIANTS: dict[str, tuple[str, str, str, str | None]] = {
     "float32": ("tflite", "model.tflite", "float32", None),
     "float16": ("tflite-float16", "model-float16.tflite", "float16", "float16-weights"),
+    "int8-weights": ("tflite-int8-weights", "model-int8-weights.tflite", "int8", "weights-int8"),
     "int8-dynamic": ("tflite-int8-dynamic", "model-int8-dynamic.tflite", "int8", "dynamic"),
     "int8": ("tflite-int8", "model-int8.tflite", "int8", "full-int8"),
 }
@@ -80,6 +83,14 @@ def convert(graph: Any, variant: str, source: Any, schema: Any) -> bytes:
         raise ModelError(f"TFLite could not convert the model ({variant}): {type(exc).__name__}: {exc}") from exc
 
 
+def weights_only(float32: bytes) -> bytes:
+    """The int8-weights variant of the float32 flatbuffer. Raises ModelError when it cannot be rewritten."""
+    try:
+        return int8_weights(float32)
+    except Exception as exc:  # a flatbuffer layout the rewrite does not know
+        raise ModelError(f"TFLite weights could not be quantized: {type(exc).__name__}: {exc}") from exc
+
+
 def tensor_names(data: bytes) -> tuple[str, list[str]]:
     """(input tensor name, output tensor names) as the interpreter reports them."""
     from ai_edge_litert.interpreter import Interpreter
@@ -95,15 +106,19 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
     opts = check_options("tflite", options or {}, OPTIONS)
     graph = lower(source, schema, {"tree_strategy": opts["tree_strategy"]})
     artifacts = []
-    for variant in chosen_variants("tflite", opts["variants"], VARIANTS):
+    float32 = b""
+    # float32 first: the default, and what int8-weights rewrites
+    for variant in sorted(chosen_variants("tflite", opts["variants"], VARIANTS), key=lambda v: v != "float32"):
         art_id, file, precision, quantization = VARIANTS[variant]
         try:
-            data = convert(graph, variant, source, schema)
+            data = weights_only(float32) if variant == "int8-weights" else convert(graph, variant, source, schema)
         except ModelError as err:
             if variant == "float32":
                 raise
             print(f"{art_id}: not built: {err.what}", file=sys.stderr)  # a variant, not the package, failed
             continue
+        if variant == "float32":
+            float32 = data
         input_name, output_names = tensor_names(data)
         entry = {
             "id": art_id, "format": "tflite", "file": file, "precision": precision,

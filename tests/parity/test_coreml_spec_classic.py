@@ -206,3 +206,22 @@ def test_evaluator_stands_apart_from_the_converter():
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_each_model_type_computes_in_the_precision_core_ml_uses():
+    """Issue 16 item 6 (docs/ios.md "Which precision the check computes in"): a classic GLM computes in
+    double, a NeuralNetwork layer in float32. Input 1 + 2**-30 is exact in double and rounds to 1 in float32,
+    so y = x - 1 shows which precision ran: 2**-30 (double) or 0 (float32)."""
+    x = np.array([[1.0 + 2.0**-30]])
+    glm = _model([("v", "array", 1)], [("y", "double", None)])
+    glm.glmRegressor.weights.add().value.append(1.0)
+    glm.glmRegressor.offset.append(-1.0)
+    assert _run(glm, {"v": x})["y"][0] == 2.0**-30
+
+    nn = _model([("v", "array", 1)], [("y", "array", 1)])
+    ip = nn.neuralNetworkRegressor.layers.add()
+    ip.name, ip.input[:], ip.output[:] = "dense", ["v"], ["y"]
+    ip.innerProduct.inputChannels, ip.innerProduct.outputChannels, ip.innerProduct.hasBias = 1, 1, True
+    ip.innerProduct.weights.floatValue.append(1.0)
+    ip.innerProduct.bias.floatValue.append(-1.0)
+    assert float(np.asarray(_run(nn, {"v": x})["y"]).reshape(-1)[0]) == 0.0

@@ -17,13 +17,19 @@ examples:
   edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs \\
       --option tflite.variants=float32,int8-dynamic -o build/keras-package
   edgepack build mlp.joblib --sample sample.csv --label-column digit --quantize auto -o build/mlp
+  edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs,coreml \\
+      --quantize tflite-int8-weights,tfjs-uint8,coreml-palette --tolerance int8:max_probability_error=0.05 -o build/k
   edgepack build resnet.onnx --sample images.npz --targets onnx,tflite,tfjs,coreml -o build/resnet
   edgepack build booster.json --sample sample.csv --label-column y -o build/xgb   (XGBoost; LightGBM .txt, CatBoost .cbm)
 
---quantize auto builds every quantized variant each target offers (ONNX: float16, int8-dynamic,
-int8-static, int8-weights), checks each in its runtime on the sample, on 20 % of it held out from
-calibration and on rows interpolated between those, and keeps per format the smallest one that passes
-its tolerance profile beside the float32 artifact; the table says why each other one was dropped.
+--quantize auto builds every quantized variant each target offers (onnx: float16, int8-dynamic,
+int8-static, int8-weights; tflite: float16, int8-weights, int8-dynamic, int8; tfjs: float16, uint16,
+uint8, int8-weights; coreml: float16, int8, palette), checks each in its runtime on the sample, on 20 % of it held out
+from calibration and on rows interpolated between those, and keeps per format the smallest one that
+passes its tolerance profile beside the float32 artifact; the table says why each other one was dropped.
+A mode name applies to every target offering it; FORMAT-MODE names one target's. --tolerance sets the
+profile a precision is judged by (the grammar of edgepack parity) and is recorded in the manifest's
+tolerance_profiles.
 """
 
 from __future__ import annotations
@@ -57,8 +63,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option", action="append", default=[], metavar="FORMAT.KEY=VALUE",
                    help="a target option, e.g. tflite.tree_strategy=gemm (repeatable; unknown options are refused)")
     p.add_argument("--quantize", default="none", metavar="none|auto|MODE[,MODE...]",
-                   help="quantized variants: none (default), auto (keep the smallest that passes per format), or "
-                        "modes such as float16,int8-dynamic,int8-static,int8-weights or ids such as onnx-int8-static")
+                   help="quantized variants: none (default: the targets' own default variants), auto (keep the "
+                        "smallest that passes per format), or modes such as float16,int8-weights or ids such as "
+                        "onnx-int8-static, tflite-int8-weights, tfjs-uint8, coreml-palette")
+    p.add_argument("--tolerance", action="append", default=[], metavar="PRECISION:KEY=VALUE",
+                   help="the profile a precision is judged by, e.g. int8:max_probability_error=0.05 (repeatable; "
+                        "recorded in the manifest)")
     p.add_argument("--default-variant", metavar="ID",
                    help="make this artifact (e.g. onnx-int8-dynamic) its format's default (default: the float32 one)")
     p.add_argument("--reference-data", type=Path, metavar="FILE",
@@ -85,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
         quiet=args.quiet, target_options=parse_options(args.option), quantize=args.quantize,
         default_variant=args.default_variant, force=args.force, reference_data=args.reference_data,
+        tolerance=args.tolerance,
     ))
     rows = []
     for check in result.checks:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...parity.profiles import profile_for
 from ...runtime.table import render_table
+from ..check import artifact_size
 
 COLORS = {"float32": "#1f5fbf", "kept": "#1a8a3a", "dropped": "#c0392b"}
 
@@ -25,14 +26,14 @@ def variant_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     for check in manifest.get("parity", []):
         parity.setdefault(check["artifact"], {})[check["data"]] = check.get("metrics", {})
     arts = manifest["artifacts"]
-    base_size = {a["id"]: a["size"] for a in arts if not a.get("variant_of")}
+    base_size = {a["id"]: artifact_size(a) for a in arts if not a.get("variant_of")}
     rows = []
     for a in arts:
         base = a.get("variant_of")
         status = "float32" if not base else "kept"
         size0 = base_size.get(base or a["id"])
         rows.append({"format": a["format"], "id": a["id"], "precision": a.get("precision", "float32"),
-                     "size": a["size"], "ratio": a["size"] / size0 if size0 else None,
+                     "size": artifact_size(a), "ratio": artifact_size(a) / size0 if size0 else None,
                      **_worst(parity.get(a["id"], {})), "latency": a.get("latency"),
                      "status": status + (" (default)" if a.get("default") else ""), "reason": ""})
     tried = (manifest.get("quantization") or {}).get("variants", [])

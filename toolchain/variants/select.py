@@ -1,6 +1,7 @@
 """`--quantize`: build the quantized variants of each format, check them, keep what passes.
 
     plan = parse_quantize("auto", ["onnx"])          # or "float16,int8-dynamic", "onnx-int8-static", "none"
+    options = target_options(plan, formats, given)   # the modes targets build themselves (TFLite, TF.js, Core ML)
     candidates, outcomes = build_candidates(plan, artifacts, context)
     ... the build stages every artifact in one package ...
     selection = select(plan, staged, candidates, outcomes, data)
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ...converters.quantize import VARIANT_EMITTERS, modes_of, variant_emitter
+from ...converters.quantize import VARIANT_EMITTERS, modes_of, target_option, variant_emitter
 from ...converters.quantize.base import NotApplicable, QuantizeContext
 from ...converters.targets.base import Artifact
 from ...parity.data import input_batch
@@ -54,7 +55,8 @@ class QuantizePlan:
 
 def parse_quantize(text: str, formats: list[str]) -> QuantizePlan | None:
     """`none` -> None; `auto`; or MODE[,MODE...] where MODE is a mode name (for every format offering
-    it) or an artifact id such as onnx-int8-static. Raises UsageError for an unknown mode."""
+    it) or an artifact id such as onnx-int8-static or tflite-int8-weights. Raises UsageError for a mode no
+    target offers, naming the modes each target has."""
     text = (text or "none").strip()
     if text == "none":
         return None
@@ -65,11 +67,45 @@ def parse_quantize(text: str, formats: list[str]) -> QuantizePlan | None:
     for item in (t.strip() for t in text.split(",") if t.strip()):
         pairs = {(f, m) for f, m in offered if item in (m, f"{f}-{m}")}
         if not pairs:
-            known = ", ".join(sorted({m for _, m in offered} | {f"{f}-{m}" for f, m in offered})) or "none for these targets"
-            raise UsageError(f"unknown quantization mode {item!r} for targets {', '.join(formats)}",
-                             fix=f"use none, auto or a comma-separated list of: {known}")
+            raise _unknown_mode(item, formats)
         wanted |= pairs
     return QuantizePlan(text, auto=False, wanted=frozenset(wanted))
+
+
+def _unknown_mode(item: str, formats: list[str]) -> UsageError:
+    """The refusal of a mode: for an id of a target (tflite-xyz), that target's modes; else every target's."""
+    fmt = next((f for f in VARIANT_EMITTERS if item.startswith(f"{f}-")), None)
+    if fmt is not None and fmt not in formats:
+        return UsageError(f"quantization mode {item!r} is for the {fmt} target, which is not among the targets "
+                          f"({', '.join(formats)})", fix=f"add {fmt} to --targets, or leave {item} out")
+    if fmt is not None:
+        return UsageError(f"unknown {fmt} quantization mode {item[len(fmt) + 1:]!r} ({item})",
+                          fix=f"the {fmt} target offers: {', '.join(modes_of(fmt))} "
+                              f"(as ids: {', '.join(f'{fmt}-{m}' for m in modes_of(fmt))})")
+    per_target = "; ".join(f"{f}: {', '.join(modes_of(f)) or 'none'}" for f in formats)
+    return UsageError(f"unknown quantization mode {item!r} for targets {', '.join(formats)}",
+                      fix=f"use none, auto, or modes or FORMAT-MODE ids from: {per_target}")
+
+
+def target_options(plan: QuantizePlan | None, formats: list[str], given: dict[str, dict[str, Any]]
+                   ) -> dict[str, dict[str, Any]]:
+    """The targets' options with the variants `--quantize` asks of each target that builds its own
+    (TFLite, TF.js, Core ML). Without --quantize the given options stand. Raises UsageError when an
+    --option FORMAT.variants contradicts --quantize (one of the two must say which variants)."""
+    if plan is None:
+        return given
+    options = {k: dict(v) for k, v in given.items()}
+    for fmt in formats:
+        option = target_option(fmt, plan.modes_for(fmt))
+        if option is None:
+            continue
+        name, value = option
+        if name in options.get(fmt, {}):
+            raise UsageError(f"--option {fmt}.{name} and --quantize {plan.text} both say which {fmt} variants to build",
+                             fix=f"use --quantize alone (e.g. --quantize {fmt}-{next(iter(modes_of(fmt)))}), "
+                                 f"or drop --quantize")
+        options.setdefault(fmt, {})[name] = value
+    return options
 
 
 def is_variant(art: Artifact) -> bool:
@@ -105,6 +141,13 @@ def build_candidates(plan: QuantizePlan, artifacts: list[Artifact], context: Qua
                 outcomes.append({"id": f"{base.format}-*", "format": base.format, "mode": "*", "status": "not offered",
                                  "reason": f"the {base.format} target offers no quantized variants "
                                            f"(formats with variants: {', '.join(VARIANT_EMITTERS)})"})
+            continue
+        if hasattr(module, "TARGET_OPTION"):  # the target built the planned modes itself (target_options)
+            built = {a.id for a in artifacts if a.format == base.format}
+            outcomes += [{"id": f"{base.format}-{mode}", "format": base.format, "mode": mode, "status": "not applicable",
+                          "reason": f"the {base.format} target did not build it for this model (nothing to compress, "
+                                    "or its converter failed: see the build's messages)"}
+                         for mode in plan.modes_for(base.format) if f"{base.format}-{mode}" not in built]
             continue
         for mode in plan.modes_for(base.format):
             ident = f"{base.format}-{mode}"
@@ -194,6 +237,23 @@ def interpolated_check(source: Any, frame: Any, schema: Any, holdout: np.ndarray
         return between, source.predict(between)
     except Exception:  # the user's model rejecting synthetic rows is no reason to fail the build
         return None
+
+
+def unseen_rows(source: Any, frame: Any, schema: Any, ref: dict[str, np.ndarray], holdout: np.ndarray
+                ) -> tuple[Any, dict[str, np.ndarray]] | None:
+    """The holdout rows and the rows interpolated between them, as one set with the reference outputs: what
+    a target's own variants are checked on besides the sample when no --quantize selection runs (one more
+    run per variant rather than two). None when the sample is too small to hold rows out."""
+    import pandas as pd
+
+    if not len(holdout):
+        return None
+    parts = [(frame.iloc[holdout], {k: np.asarray(v)[holdout] for k, v in ref.items()})]
+    between = interpolated_check(source, frame, schema, holdout)
+    if between is not None and len(between[0]):
+        parts.append(between)
+    rows = pd.concat([p[0] for p in parts], ignore_index=True)
+    return rows, {k: np.concatenate([np.asarray(p[1][k]) for p in parts]) for k in ref}
 
 
 def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcomes: list[dict[str, Any]],

@@ -195,8 +195,8 @@ def build(opts: BuildOptions) -> BuildResult:
         entries, files = drop_failed_variants(entries, files, checks, manifest)
         unseen = None if plan else quantize.unseen_rows(source, frame, schema, ref, holdout)
         if unseen is not None:  # the targets' own variants, also on rows none of them was fitted on
-            own = [e for e in entries if not e.get("default") and e["id"] not in candidate_ids]
-            for entry in own:
+            variants = [e for e in entries if not e.get("default") and e["id"] not in candidate_ids]
+            for entry in variants:
                 checks.append(check_artifact(staged, entry, unseen[0], schema, unseen[1], scale,
                                              "holdout+interpolated", manifest))
             entries, files = drop_failed_variants(entries, files, checks, manifest)

@@ -30,9 +30,10 @@ from ..converters.targets import get_target
 from ..parity.data import input_batch
 from ..parity.profiles import DEFAULT_PROFILES, profile_for
 from ..runtime.errors import EdgepackError
-from ..runtime.progress import Progress
+from ..runtime.manifest import artifact_size
 from ..runtime.schema import IOSchema
 from .check import check_artifact, drop_failed_variants, utc_now
+from .live import LiveProgress
 from .variants import select as quantize
 from .variants.select import parse_quantize
 
@@ -52,6 +53,7 @@ class BuildOptions:
     target_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     golden_rows: int = GOLDEN_ROWS
     quiet: bool = False
+    verbose: bool = False  # show the converters' own output instead of capturing it in a log file
     # none | auto | MODE[,MODE...] (converters/quantize/select.py); default_variant: an artifact id to make default
     quantize: str = "none"
     default_variant: str | None = None
@@ -66,7 +68,14 @@ class BuildResult:
 
     @property
     def passed(self) -> bool:
-        return all(c["passed"] for c in self.checks if "dropped" not in c)
+        """Every kept artifact that could be checked here agrees with the model within its profile."""
+        return all(c["passed"] for c in self.checks if "dropped" not in c and "unavailable" not in c)
+
+    @property
+    def unverified(self) -> dict[str, str]:
+        """Kept artifacts whose runtime is missing here -> why (e.g. node is not installed): not
+        failures, not verified either; `edgepack parity` checks them where the runtime is."""
+        return {c["artifact"]: c["unavailable"] for c in self.checks if "unavailable" in c and "dropped" not in c}
 
 
 def _golden_rows(n: int, wanted: int) -> np.ndarray:
@@ -85,8 +94,21 @@ def _outputs_json(ref: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any
 def build(opts: BuildOptions) -> BuildResult:
     """Build a package. Raises an EdgepackError subclass for user errors (bad model, bad sample)."""
     package_destination.plan(opts.out, opts.force)  # refuse a destination that would lose files before any work
+    for name in opts.targets:  # a typo in --targets is reported before the model loads
+        get_target(name)
     plan = parse_quantize(opts.quantize, opts.targets)
-    progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
+    # 5 steps, and 3 more with --quantize (build the variants, check them, measure latency): fixed here.
+    progress = LiveProgress(5 + (3 if plan else 0), quiet=opts.quiet, verbose=opts.verbose)
+    failed = True
+    try:
+        result = _build(opts, plan, progress)
+        failed = False
+        return result
+    finally:
+        progress.close(failed)
+
+
+def _build(opts: BuildOptions, plan: Any, progress: LiveProgress) -> BuildResult:
     with progress.step(f"loading {opts.model.name}"):
         source = load_source(opts.model)
     with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
@@ -102,6 +124,7 @@ def build(opts: BuildOptions) -> BuildResult:
     artifacts = []
     with progress.step(f"converting to {', '.join(opts.targets)}"):
         for name in opts.targets:
+            progress.detail(name)
             # float32 first, then the variants the target built itself (e.g. TFLite's float16 and int8)
             artifacts.extend(get_target(name)(source, schema, opts.target_options.get(name, {})))
     candidates: list[Any] = []
@@ -158,7 +181,6 @@ def build(opts: BuildOptions) -> BuildResult:
     for art in candidates:
         manifest["tolerance_profiles"].setdefault(art.entry["precision"], profile_for(art.entry["precision"]))
     candidate_ids = {art.id for art in candidates}
-    progress.total += len(candidates) + (1 if candidates else 0)
 
     checks: list[dict[str, Any]] = []
     staging = Path(tempfile.mkdtemp(prefix="edgepack-build-"))
@@ -176,7 +198,7 @@ def build(opts: BuildOptions) -> BuildResult:
         if plan:
             data = quantize.CheckData(frame, schema, ref, scale, holdout,
                                       quantize.interpolated_check(source, frame, schema, holdout), batch=batch)
-            sizes = {e["id"]: e["size"] for e in entries}
+            sizes = {e["id"]: artifact_size(e) for e in entries}  # every file of it
             chosen = quantize.select(plan, staged, candidates, outcomes, sizes, data, manifest, progress)
             checks.extend(chosen.checks)
             entries = _keep_entries(entries, candidate_ids - set(chosen.kept), chosen.latency)

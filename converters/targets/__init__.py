@@ -7,7 +7,7 @@ row here.
 
 from __future__ import annotations
 
-from ...runtime.errors import UsageError
+from ...runtime.errors import UsageError, did_you_mean
 from . import coreml, onnx, tfjs, tflite
 from .base import Emit
 from .codegen import target as codegen_target
@@ -27,4 +27,5 @@ def get_target(name: str) -> Emit:
     try:
         return TARGETS[name]
     except KeyError:
-        raise UsageError(f"unknown target format {name!r}", fix=f"choose from: {', '.join(TARGETS)}") from None
+        raise UsageError(f"unknown target format {name!r}{did_you_mean(name, TARGETS)}",
+                         fix=f"choose from: {', '.join(TARGETS)}") from None

@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
         for row in list(csv.DictReader(handle))[:5]:
             truth.append(row.pop("churn"))
             records.append({k: (v if types[k] == "category" else (float(v) if v != "" else None)) for k, v in row.items()})
-    predictions = scorer.predict(records)
+    predictions = scorer.predict_records(records)
     rows = [[r["tenure_months"], r["contract"], r["monthly_charges"], p["label"], round(p["probabilities"]["1"], 4), t]
             for r, p, t in zip(records, predictions, truth)]
     print(render_table(["tenure", "contract", "monthly", "predicted", "P(churn)", "actual"], rows,

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from ...runtime.errors import EXIT_OK, PackageError, UsageError, quoted
+from ...runtime.manifest import artifact_size
 from ...runtime.package import Package
 from ...runtime.table import render_table
 from ..variants.report import render_variants, variants_html
@@ -53,10 +54,12 @@ def summary(package: Package) -> str:
         rows.append([f["name"], f["type"], "yes" if f["nullable"] else "no", round(100 * f["missing_rate"], 1), rng])
     lines.append(render_table(["feature", "type", "nullable", "missing %", "range / categories"], rows, title="inputs"))
     lines.append("")
-    rows = [[a["id"], a["format"], a["file"], a["precision"], a["size"], a["sha256"][:12],
-             f"{a['converter']['name']} {a['converter']['version']}"] for a in m["artifacts"]]
+    rows = [[a["id"], a["format"], a["file"] + (f" (+{len(a['files']) - 1} files)" if len(a.get("files", [])) > 1 else ""),
+             a["precision"], artifact_size(a), a["sha256"][:12], f"{a['converter']['name']} {a['converter']['version']}"]
+            for a in m["artifacts"]]
     lines.append(render_table(["artifact", "format", "file", "precision", "bytes", "sha256", "converter"], rows,
-                              title="artifacts"))
+                              title="artifacts (bytes: every file of the artifact)"))
+    lines.append(f"package total: {package_bytes(package)} bytes (manifest, golden vectors and every artifact file)")
     if m.get("parity"):
         lines.append("")
         rows = []
@@ -70,6 +73,20 @@ def summary(package: Package) -> str:
     lines.append("")
     lines.append(f"golden vectors: {m['golden']['rows']} rows in {m['golden']['file']}")
     return "\n".join(lines)
+
+
+def package_bytes(package: Package) -> int:
+    """Bytes of the package as shipped: the .edgepack file, or every file the manifest lists plus the
+    manifest itself (a shared file counted once)."""
+    location = Path(package.location)
+    if location.is_file():
+        return location.stat().st_size
+    m = package.manifest
+    names = {"manifest.json", m["golden"]["file"]}
+    for a in m["artifacts"]:
+        names.add(a["file"])
+        names.update(p["file"] for p in a.get("files", []))
+    return sum((location / n).stat().st_size for n in names if (location / n).is_file())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -48,7 +48,8 @@ PathLike = str | Path
 def build(model: Any, sample: Any, out: PathLike, *, label_column: str | None = None, name: str | None = None,
           version: str = "1", targets: Sequence[str] = ("onnx",), quantize: str = "none",
           options: dict[str, dict[str, Any]] | None = None, default_variant: str | None = None,
-          columns: Sequence[str] | None = None, force: bool = False, quiet: bool = True,
+          columns: Sequence[str] | None = None, author: str | None = None, license: str | None = None,
+          description: str | None = None, force: bool = False, quiet: bool = True,
           verbose: bool = False) -> BuildResult:
     """Build a verified edge package, as `edgepack build` does; returns a BuildResult (`.passed`,
     `.path`, `.manifest`, `.checks`, `.unverified`).
@@ -57,7 +58,8 @@ def build(model: Any, sample: Any, out: PathLike, *, label_column: str | None = 
     sample: a DataFrame, a 2-D array (with `columns`, or the model's `feature_names_in_`) or a
     CSV/Parquet path; it may hold the label in `label_column`. targets: names from the targets table
     (onnx, tflite, tfjs, coreml, c, js). quantize: none, auto or modes (see `edgepack build --help`).
-    options: {"tflite": {"tree_strategy": "gemm"}}. Raises an EdgepackError subclass for bad input.
+    options: {"tflite": {"tree_strategy": "gemm"}}. author, license, description: written into the
+    manifest and every artifact's metadata. Raises an EdgepackError subclass for bad input.
     """
     with _staged() as tmp:
         model_path = _model_path(model, tmp, name)
@@ -66,7 +68,8 @@ def build(model: Any, sample: Any, out: PathLike, *, label_column: str | None = 
             model=model_path, sample=sample_path, out=Path(out), label_column=label_column,
             name=name or (None if isinstance(model, (str, Path)) else type(model).__name__.lower()),
             version=str(version), targets=list(targets), target_options=options or {}, quiet=quiet,
-            verbose=verbose, quantize=quantize, default_variant=default_variant, force=force))
+            verbose=verbose, quantize=quantize, default_variant=default_variant, force=force,
+            author=author, license=license, description=description))
 
 
 def parity(package: PathLike, *, reference: Any = None, data: Any = None, label_column: str | None = None,

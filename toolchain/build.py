@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..converters import package_destination
+from ..converters.metadata import ModelInfo, stamp
 from ..converters.package_writer import file_record, write_package
 from ..converters.sources import load_source
 from ..converters.sources.sample import (
@@ -57,6 +58,10 @@ class BuildOptions:
     # none | auto | MODE[,MODE...] (converters/quantize/select.py); default_variant: an artifact id to make default
     quantize: str = "none"
     default_variant: str | None = None
+    # written into the manifest and into every artifact that keeps metadata (converters/metadata.py)
+    author: str | None = None
+    license: str | None = None
+    description: str | None = None
     force: bool = False  # write into a non-empty OUT that holds no package (converters/package_destination.py)
 
 
@@ -152,8 +157,12 @@ def _build(opts: BuildOptions, plan: Any, progress: LiveProgress) -> BuildResult
     }
     golden_bytes = (json.dumps(golden, allow_nan=False) + "\n").encode()
     files: dict[str, bytes] = {"golden.json": golden_bytes}
+    info = ModelInfo(name=opts.name or opts.model.stem, version=str(opts.version), task=schema.task,
+                     author=opts.author, license=opts.license, description=opts.description,
+                     inputs=[f.to_manifest() for f in schema.features], classes=list(schema.classes))
     entries = []
     for art in artifacts + candidates:
+        stamp(art, info)
         files.update(art.files)
         main = art.entry["file"]
         entry = {**art.entry, **file_record(art.files[main])}
@@ -165,8 +174,9 @@ def _build(opts: BuildOptions, plan: Any, progress: LiveProgress) -> BuildResult
     manifest: dict[str, Any] = {
         "format": "edgepack",
         "format_version": 1,
-        "model": {"name": opts.name or opts.model.stem, "version": str(opts.version), "task": schema.task,
-                  "created": utc_now()},
+        "model": {"name": info.name, "version": info.version, "task": schema.task, "created": utc_now(),
+                  **{k: v for k, v in (("author", opts.author), ("license", opts.license),
+                                       ("description", opts.description)) if v}},
         "source": {**description, "file": opts.model.name,
                    "sha256": source.sha256() if hasattr(source, "sha256") else hashlib.sha256(opts.model.read_bytes()).hexdigest()},
         "inputs": {"features": [f.to_manifest() for f in schema.features]},

@@ -82,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
     for path, write in ((args.json, write_json), (args.junit, write_junit)):
         if path is not None:
             write(report, path)
+            print(f"{'JSON' if write is write_json else 'JUnit'} report written to {path}", file=sys.stderr)
     if args.html is not None:
         write_html(report, args.html, scale)
+        print(f"HTML report written to {args.html}", file=sys.stderr)
     if args.record:
 
         record(report, overridden=bool(overrides))

@@ -33,6 +33,14 @@ OUTPUTS: dict[str, list[str]] = {
     "edgepack build --help": [str(BIN / "edgepack"), "build", "--help"],
     "edgepack-score selftst": [str(BIN / "edgepack-score"), "selftst", "build/churn/package"],
     "python examples/python_api/walkthrough.py": [sys.executable, "examples/python_api/walkthrough.py", "{tmp}"],
+    # the churn example (smaller than make demo's) built to ONNX and gated in the two Python runtimes
+    "edgepack parity churn": ["bash", "-c", " && ".join([
+        f"{sys.executable} examples/churn/generate.py --rows 1500 --seed 7 -o {{tmp}}/churn.csv >/dev/null",
+        f"{sys.executable} examples/churn/train.py --data {{tmp}}/churn.csv --out {{tmp}} >/dev/null",
+        f"{BIN / 'edgepack'} build {{tmp}}/churn.joblib --sample {{tmp}}/sample.csv --label-column churn --name churn "
+        "-o {tmp}/package -q >/dev/null",
+        f"{BIN / 'edgepack'} parity {{tmp}}/package --reference {{tmp}}/churn.joblib --data {{tmp}}/holdout.csv "
+        "--label-column churn --runtimes onnxruntime,onnx-reference --quiet"])],
 }
 
 BLOCK = re.compile(r"(<!-- output: (?P<key>[^>]+?) -->\n```text\n)(?P<body>.*?)(```\n<!-- end output -->)", re.S)

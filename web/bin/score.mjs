@@ -5,16 +5,23 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
-import { parseLine, resultObjects } from '../node/lines.js';
+import { createWriteStream } from 'node:fs';
+import { parseLine } from '../node/lines.js';
+import { predictionLine, rejectionLine } from '../node/score-lines.js';
 
-const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME] [--keep-fields A,B] [--strict]
+const PROG = 'score.mjs';
 
-Read JSON records (one per line) on stdin, write one JSON line per record on stdout:
+const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME] [--keep-fields A,B]
+                                [--strict] [--errors FILE] [--quiet]
+
+Read JSON records (one per line) on stdin, write one JSON line per scored record on stdout, and one
+line per rejected record on stderr (or --errors FILE): the lines of edgepack-score, byte for byte.
   {"label": L, "probabilities": {"<class>": p, ...}, "package": NAME, "version": V}   classification
   {"value": v, "package": NAME, "version": V}                                        regression
-  {"error": {"line": n, "field": f, "reason": r}}                                    a rejected record
+  {"line":n,"field":f,"reason":r}                                                    a rejected record
 Records are validated like edgepack-score does (same rules and messages): fields the model does not use
-are ignored unless --strict; a nullable field left out is a missing value.
+are ignored unless --strict; a nullable field left out is a missing value. At the end a summary line on
+stderr ("score.mjs: N scored, M rejected") unless --quiet.
 
 options:
   --artifact ID      artifact to run (default: the package's default ONNX artifact, else TF.js)
@@ -22,6 +29,8 @@ options:
   --id-field NAME    copy this field of each record into its output line as "id" (not a model input)
   --keep-fields A,B  copy these fields of each record into its output line (null when a record lacks one)
   --strict           reject records holding fields the model does not use (default: ignore them)
+  --errors FILE      write the rejected-record lines to FILE instead of stderr
+  --quiet            no summary line at the end
   --batch N          records per backend call (default 2048)
   --trust KEY|DIR    accept only a package signed by this public key (or any .pub in DIR); else exit 4
   -h, --help         this text
@@ -33,7 +42,7 @@ exit codes: 0 all records scored, 2 usage error, 3 some records rejected (the ot
 4 invalid package (unknown format version, checksum mismatch, missing file).`;
 
 function fail(message, code) {
-  process.stderr.write(`edgepack-web score: error: ${message}\n`);
+  process.stderr.write(`${PROG}: error: ${message}\n`);
   return code;
 }
 
@@ -67,6 +76,8 @@ async function main(argv) {
         strict: { type: 'boolean', default: false },
         batch: { type: 'string', default: '2048' },
         trust: { type: 'string' },
+        errors: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -100,13 +111,39 @@ async function main(argv) {
     if (process.stdout.write(text)) resolve();
     else process.stdout.once('drain', resolve);
   });
+  let errors = process.stderr;
+  if (args.values.errors !== undefined) {
+    errors = createWriteStream(args.values.errors);
+    const opened = await new Promise((resolve) => { errors.once('open', () => resolve(null)); errors.once('error', resolve); });
+    if (opened) return fail(`cannot write --errors ${args.values.errors}: ${opened.message}`, EXIT_USAGE);
+  }
+  const carriedOf = (record) => {
+    const has = (k) => record && typeof record === 'object' && Object.prototype.hasOwnProperty.call(record, k);
+    return [...(idField ? [['id', has(idField) ? record[idField] : null]] : []),
+      ...keepFields.map((k) => [k, has(k) ? record[k] : null])];
+  };
+  let scored = 0;
 
-  // Lines are scored in batches, in input order.
+  // Lines are scored in batches, in input order; rejections go to their own stream as edgepack-score's do.
   async function flush(batch) {
-    const records = batch.filter((b) => !b.error).map((b) => b.record);
-    const results = resultObjects(batch, await scorer.score(records, { allowedExtra, strict }), stamp, idField, keepFields);
-    rejected += results.filter((r) => r.error).length;
-    await write(results.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const good = batch.filter((b) => !b.error);
+    const result = await scorer.score(good.map((b) => b.record), { allowedExtra, strict });
+    const why = new Map(result.rejections.map((r) => [r.record, r]));
+    let out = '';
+    let err = '';
+    let next = 0;
+    let g = 0;
+    for (const b of batch) {
+      if (b.error) { err += rejectionLine(b.line, null, b.error); continue; }
+      const r = why.get(g);
+      if (r) err += rejectionLine(b.line, r.field, r.reason, idField ? carriedOf(b.record)[0][1] : null);
+      else { out += predictionLine(result.predictions[next], stamp, carriedOf(b.record)); next += 1; }
+      g += 1;
+    }
+    scored += next;
+    rejected += batch.length - next;
+    if (err) errors.write(err);
+    if (out) await write(out);
   }
 
   let batch = [];
@@ -123,6 +160,11 @@ async function main(argv) {
   }
   if (batch.length) await flush(batch);
   await scorer.dispose();
+  if (errors !== process.stderr) await new Promise((resolve) => errors.end(resolve));
+  if (!args.values.quiet) {
+    const where = args.values.errors !== undefined && rejected ? ` (see ${args.values.errors})` : '';
+    process.stderr.write(`${PROG}: ${scored} scored, ${rejected} rejected${where}\n`);
+  }
   return rejected ? EXIT_REJECTED : EXIT_OK;
 }
 

@@ -1,0 +1,56 @@
+// edgepack-score's line contract for web/bin/score.mjs, byte for byte (runtime/output.py, runtime/jsonlines.py
+// with orjson, the `fast` extra):
+//   prediction  {"id": I, "<kept>": V, "label": L, "probabilities": {"<class>": p, ...}, "package": N, "version": V}
+//               {"value": v, "package": N, "version": V}                 (stdout, ", " and ": " separators)
+//   rejection   {"line":7,"field":"tenure_months","reason":"..."}          (stderr or --errors FILE, compact)
+// Numbers as orjson writes them: the shortest text that reads back the same value (float32 outputs at float32
+// precision), fixed notation for exponents -5..15 with ".0" on whole numbers, else 1.5e-7 / 1e+16.
+
+/** Python's (orjson's) text of a finite number; `f32`: the value is a float32 (probabilities). */
+export function numberText(x, f32 = false) {
+  if (!Number.isFinite(x)) return 'null';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  let digits;
+  if (f32) { // the fewest significant digits that read back as the same float32
+    for (let p = 1; p <= 9; p += 1) {
+      const text = x.toPrecision(p);
+      if (Math.fround(Number(text)) === x) { digits = Number(text).toExponential(); break; }
+    }
+  }
+  digits ??= x.toExponential(); // JavaScript's shortest round-trip digits of a double
+  const [mantissa, exp] = digits.split('e');
+  const e = Number(exp);
+  const sign = mantissa.startsWith('-') ? '-' : '';
+  const ds = mantissa.replace('-', '').replace('.', '');
+  if (e < -5 || e >= 16) return `${sign}${ds[0]}${ds.length > 1 ? `.${ds.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${Math.abs(e)}`;
+  if (e < 0) return `${sign}0.${'0'.repeat(-e - 1)}${ds}`;
+  const whole = ds.slice(0, e + 1).padEnd(e + 1, '0');
+  const frac = ds.slice(e + 1);
+  return `${sign}${whole}.${frac || '0'}`;
+}
+
+/** A value copied from the record (id, --keep-fields): compact JSON, numbers as Python writes them. */
+function valueText(v) {
+  if (typeof v === 'number') return Number.isInteger(v) && !Object.is(v, -0) && Math.abs(v) < 2 ** 63 && !String(v).includes('.') ? String(v) : numberText(v);
+  return JSON.stringify(v ?? null);
+}
+
+/** One prediction line (newline-terminated). `carried`: [[name, value], ...], the id first. */
+export function predictionLine(prediction, stamp, carried) {
+  const parts = carried.map(([k, v]) => `${JSON.stringify(k)}: ${valueText(v)}`);
+  if ('probabilities' in prediction) {
+    const probs = Object.entries(prediction.probabilities)
+      .map(([k, p]) => `${JSON.stringify(k)}: ${numberText(p, Math.fround(p) === p)}`);
+    parts.push(`"label": ${valueText(prediction.label)}`, `"probabilities": {${probs.join(', ')}}`);
+  } else {
+    parts.push(`"value": ${numberText(prediction.value)}`);
+  }
+  parts.push(`"package": ${JSON.stringify(stamp.package)}`, `"version": ${JSON.stringify(stamp.version)}`);
+  return `{${parts.join(', ')}}\n`;
+}
+
+/** One rejection line (newline-terminated), compact as orjson writes it; "id" last when the record has one. */
+export function rejectionLine(line, field, reason, id = null) {
+  const head = JSON.stringify({ line, field: field ?? null, reason }).slice(0, -1);
+  return `${head}${id === null || id === undefined ? '' : `,"id":${valueText(id)}`}}\n`;
+}

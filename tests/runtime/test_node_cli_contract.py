@@ -97,3 +97,13 @@ def test_a_computed_probability_may_differ_in_its_last_digit_only(strict_package
         assert list(pa) == list(pb) and pa["id"] == pb["id"] and pa["label"] == pb["label"]
         for k in pa["probabilities"]:
             assert abs(pa["probabilities"][k] - pb["probabilities"][k]) <= 1e-6
+
+
+def test_selftest_prints_the_same_table_and_verdict(tree_package):
+    package, _ = tree_package
+    py = subprocess.run([sys.executable, "-m", "edgepack.runtime", "selftest", str(package)], capture_output=True,
+                        text=True, timeout=120)
+    node = subprocess.run(["node", str(WEB / "bin" / "score.mjs"), "selftest", str(package)], capture_output=True,
+                          text=True, timeout=120)
+    assert (py.returncode, node.returncode) == (0, 0), node.stderr
+    assert node.stdout == py.stdout and py.stdout.endswith("PASS\n")

@@ -7,12 +7,13 @@ import { parseArgs } from 'node:util';
 import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
 import { createWriteStream } from 'node:fs';
 import { parseLine } from '../node/lines.js';
-import { predictionLine, rejectionLine } from '../node/score-lines.js';
+import { predictionLine, pyG, pyRepr, rejectionLine, renderTable } from '../node/score-lines.js';
 
 const PROG = 'score.mjs';
 
 const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME] [--keep-fields A,B]
                                 [--strict] [--errors FILE] [--quiet]
+       node web/bin/score.mjs selftest PACKAGE [--artifact ID] [--backend NAME]
 
 Read JSON records (one per line) on stdin, write one JSON line per scored record on stdout, and one
 line per rejected record on stderr (or --errors FILE): the lines of edgepack-score, byte for byte.
@@ -38,7 +39,9 @@ options:
 example:
   node web/bin/score.mjs build/churn/package --backend ort-wasm < records.jsonl > scores.jsonl
 
-exit codes: 0 all records scored, 2 usage error, 3 some records rejected (the others were scored),
+selftest scores the golden vectors and prints edgepack-score selftest's table and verdict.
+
+exit codes: 0 all records scored (selftest: within tolerance), 1 selftest out of tolerance, 2 usage error, 3 some records rejected (the others were scored),
 4 invalid package (unknown format version, checksum mismatch, missing file).`;
 
 function fail(message, code) {
@@ -88,6 +91,8 @@ async function main(argv) {
     process.stdout.write(`${HELP}\n`);
     return EXIT_OK;
   }
+  const selftest = args.positionals[0] === 'selftest';
+  if (selftest) args.positionals.shift();
   if (args.positionals.length !== 1) return fail(`give exactly one PACKAGE\n${HELP}`, EXIT_USAGE);
   const batchSize = Number(args.values.batch);
   if (!Number.isInteger(batchSize) || batchSize < 1) return fail('--batch takes a positive integer', EXIT_USAGE);
@@ -100,6 +105,7 @@ async function main(argv) {
     if (err instanceof EdgepackError) return fail(err.toString(), err.exitCode);
     return fail(String(err?.stack ?? err), EXIT_PACKAGE);
   }
+  if (selftest) return runSelftest(scorer);
   const idField = args.values['id-field'];
   const keepFields = args.values['keep-fields'].split(',').map((f) => f.trim()).filter(Boolean);
   const allowedExtra = new Set([...(idField ? [idField] : []), ...keepFields]);
@@ -166,6 +172,28 @@ async function main(argv) {
     process.stderr.write(`${PROG}: ${scored} scored, ${rejected} rejected${where}\n`);
   }
   return rejected ? EXIT_REJECTED : EXIT_OK;
+}
+
+/** `score.mjs selftest PACKAGE`: edgepack-score selftest's table and verdict line, exit 0 or 1. */
+async function runSelftest(scorer) {
+  const r = await scorer.selftest();
+  const tol = r.tolerance;
+  const rows = [['rows', r.rows, '']];
+  const failures = [];
+  if (r.labelAgreement !== null) {
+    rows.push(['label agreement', r.labelAgreement, `>= ${pyRepr(tol.min_label_agreement)}`]);
+    rows.push(['max probability error', r.maxError, `<= ${pyRepr(tol.max_probability_error)}`]);
+    if (!(r.labelAgreement >= tol.min_label_agreement)) failures.push(`label agreement ${r.labelAgreement.toFixed(4)} < ${pyRepr(tol.min_label_agreement)}`);
+    if (!(r.maxError <= tol.max_probability_error)) failures.push(`probability error ${pyG(r.maxError, 3)} > ${pyRepr(tol.max_probability_error)}`);
+  } else {
+    rows.push(['max value error (scaled)', r.maxError, `<= ${pyRepr(tol.max_value_error)}`]);
+    if (!(r.maxError <= tol.max_value_error)) failures.push(`scaled value error ${pyG(r.maxError, 3)} > ${pyRepr(tol.max_value_error)}`);
+  }
+  const title = `selftest ${scorer.package.name} ${scorer.package.version}, artifact ${scorer.artifact.id}`;
+  process.stdout.write(`${renderTable(['check', 'measured', 'tolerance'], rows, title)}\n`);
+  process.stdout.write(r.passed ? 'PASS\n' : `FAIL: outside the package's tolerance (${failures.join('; ')})\n`);
+  await scorer.dispose();
+  return r.passed ? EXIT_OK : 1;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -54,3 +54,37 @@ export function rejectionLine(line, field, reason, id = null) {
   const head = JSON.stringify({ line, field: field ?? null, reason }).slice(0, -1);
   return `${head}${id === null || id === undefined ? '' : `,"id":${valueText(id)}`}}\n`;
 }
+
+/** Python's str() of a float (repr: shortest digits, exponent below 1e-4 or from 1e16, two exponent digits). */
+export function pyRepr(x) {
+  if (Number.isInteger(x) && Math.abs(x) < 1e16) return `${x}.0`;
+  const [mantissa, exp] = x.toExponential().split('e');
+  const e = Number(exp);
+  if (e < -4 || e >= 16) return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  return String(x);
+}
+
+/** Python's `f"{x:.{p}g}"`. */
+export function pyG(x, p) {
+  if (x === 0) return '0';
+  const [mantissa, exp] = x.toExponential(p - 1).split('e');
+  const e = Number(exp);
+  const strip = (s) => (s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s);
+  if (e < -4 || e >= p) return `${strip(mantissa)}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  return strip(x.toFixed(Math.max(0, p - 1 - e)));
+}
+
+/** runtime/table.py's render_table: numbers right-aligned (%.4g, %.3g below 1e-3), text left-aligned. */
+export function renderTable(headers, rows, title) {
+  const isNumber = (v) => typeof v === 'number' || v === null;
+  const cell = (v) => {
+    if (v === null) return '-';
+    if (typeof v === 'number' && !Number.isInteger(v)) return v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6) ? pyG(v, 3) : pyG(v, 4);
+    return String(v);
+  };
+  const cells = rows.map((r) => r.map(cell));
+  const numeric = headers.map((_, j) => rows.length > 0 && rows.every((r) => isNumber(r[j])));
+  const widths = headers.map((h, j) => Math.max(h.length, ...cells.map((r) => r[j].length)));
+  const line = (values) => values.map((v, j) => (numeric[j] ? v.padStart(widths[j]) : v.padEnd(widths[j]))).join('  ').trimEnd();
+  return [...(title ? [title] : []), line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}

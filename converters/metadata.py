@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from importlib import metadata as _dist
 from typing import Any
 
+from .coreml_protobuf import module
 from .targets.base import Artifact
 
 
@@ -99,9 +100,7 @@ def _onnx(name: str, data: bytes, info: ModelInfo) -> bytes:
 def _coreml(name: str, data: bytes, info: ModelInfo) -> bytes:
     if not name.endswith(".mlmodel"):
         return data
-    from coremltools.proto import Model_pb2
-
-    spec = Model_pb2.Model()
+    spec = module("Model_pb2").Model()
     spec.ParseFromString(data)
     meta = spec.description.metadata
     meta.shortDescription = info.description or f"{info.name} {info.version} ({info.task}), built by edgepack"

@@ -4,7 +4,7 @@
 //               {"value": v, "package": N, "version": V}                 (stdout, ", " and ": " separators)
 //   rejection   {"line":7,"field":"tenure_months","reason":"..."}          (stderr or --errors FILE, compact)
 // Numbers as orjson writes them: the shortest text that reads back the same value (float32 outputs at float32
-// precision), fixed notation for exponents -5..15 with ".0" on whole numbers, else 1.5e-7 / 1e+16.
+// precision), fixed notation for exponents -5..15 (float32: -6..12) with ".0" on whole numbers, else 1.5e-7 / 1e+16.
 
 /** Python's (orjson's) text of a finite number; `f32`: the value is a float32 (probabilities). */
 export function numberText(x, f32 = false) {
@@ -13,7 +13,7 @@ export function numberText(x, f32 = false) {
   let digits;
   if (f32) { // the fewest significant digits that read back as the same float32
     for (let p = 1; p <= 9; p += 1) {
-      const text = x.toPrecision(p);
+      const text = halfEven(x, p);
       if (Math.fround(Number(text)) === x) { digits = Number(text).toExponential(); break; }
     }
   }
@@ -22,11 +22,21 @@ export function numberText(x, f32 = false) {
   const e = Number(exp);
   const sign = mantissa.startsWith('-') ? '-' : '';
   const ds = mantissa.replace('-', '').replace('.', '');
-  if (e < -5 || e >= 16) return `${sign}${ds[0]}${ds.length > 1 ? `.${ds.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${Math.abs(e)}`;
+  if (f32 ? e < -6 || e >= 13 : e < -5 || e >= 16) return `${sign}${ds[0]}${ds.length > 1 ? `.${ds.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${Math.abs(e)}`;
   if (e < 0) return `${sign}0.${'0'.repeat(-e - 1)}${ds}`;
   const whole = ds.slice(0, e + 1).padEnd(e + 1, '0');
   const frac = ds.slice(e + 1);
   return `${sign}${whole}.${frac || '0'}`;
+}
+
+/** `x` to `p` significant digits, a tie rounded to even as ryu (orjson) does; toPrecision rounds it up. */
+function halfEven(x, p) {
+  const up = x.toPrecision(p);
+  const [m, e] = Math.abs(x).toExponential(60).split('e');
+  const ds = m.replace('.', '');
+  if (!/^50*$/.test(ds.slice(p)) || Number(ds[p - 1]) % 2 !== 0) return up; // not a tie, or an odd digit: up
+  const down = `${x < 0 ? '-' : ''}${ds[0]}${p > 1 ? `.${ds.slice(1, p)}` : ''}e${e}`;
+  return Math.fround(Number(down)) === x ? down : up;
 }
 
 /** A value copied from the record (id, --keep-fields): compact JSON, numbers as Python writes them. */

@@ -119,6 +119,41 @@ class LiveProgress:
             os.close(saved[1])
 
 
+@contextmanager
+def third_party_output_captured(verbose: bool = False) -> Iterator[None]:
+    """For commands other than build (parity): what runtimes print at the C level (TensorFlow Lite's
+    "INFO: Created TensorFlow Lite XNNPACK delegate", absl) goes to a log file while the block runs;
+    edgepack's own lines still reach the terminal (sys.stderr points at a copy of the real stderr). The
+    log is kept and named when the block raises, removed otherwise. `verbose`: nothing is captured."""
+    if verbose or not (_has_fd(sys.stdout) and _has_fd(sys.stderr)):
+        yield
+        return
+    log_fd, log_path = tempfile.mkstemp(prefix="edgepack-", suffix=".log")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    real_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        sys.stdout.flush()
+        sys.stderr.close()
+        sys.stderr = real_stderr
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log_fd):
+            os.close(fd)
+        if failed and os.path.getsize(log_path):
+            print(f"output of the runtimes saved to {log_path}", file=sys.stderr)
+        else:
+            os.unlink(log_path)
+
+
 def _has_fd(stream: Any) -> bool:
     try:
         stream.fileno()

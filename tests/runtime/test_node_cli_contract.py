@@ -107,3 +107,21 @@ def test_selftest_prints_the_same_table_and_verdict(tree_package):
                           text=True, timeout=120)
     assert (py.returncode, node.returncode) == (0, 0), node.stderr
     assert node.stdout == py.stdout and py.stdout.endswith("PASS\n")
+
+
+def test_csv_input_the_same_lines_and_header_errors(tree_package):
+    package, frame = tree_package
+    table = frame.head(30).assign(customer_id=[f"c{i}" for i in range(30)])
+    text = table.to_csv(index=False)
+    lines = text.splitlines()
+    lines[4] = "x" + lines[4][lines[4].index(","):]  # a number column that is not a number
+    lines[7] = lines[7].split(",", 1)[0]  # too few fields
+    text = "\n".join(lines) + "\n"
+    py, node = _both(package, text, "--format", "csv", "--id-field", "customer_id")
+    assert (py.returncode, node.returncode) == (3, 3), node.stderr
+    assert node.stdout == py.stdout and py.stdout.count("\n") == 28
+    assert node.stderr.replace("score.mjs:", "edgepack-score:") == py.stderr
+    header_only = "customer_id\nc1\n"
+    py, node = _both(package, header_only, "--format", "csv")
+    assert (py.returncode, node.returncode) == (6, 6)
+    assert node.stderr.replace("score.mjs:", "edgepack-score:") == py.stderr

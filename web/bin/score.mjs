@@ -4,9 +4,10 @@
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
+import { EdgepackError, EXIT_OK, parseCsv, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
 import { createWriteStream } from 'node:fs';
 import { parseLine } from '../node/lines.js';
+import { cellValue } from '../src/csv.js';
 import { predictionLine, pyG, pyRepr, rejectionLine, renderTable } from '../node/score-lines.js';
 
 const PROG = 'score.mjs';
@@ -30,6 +31,8 @@ options:
   --id-field NAME    copy this field of each record into its output line as "id" (not a model input)
   --keep-fields A,B  copy these fields of each record into its output line (null when a record lacks one)
   --strict           reject records holding fields the model does not use (default: ignore them)
+  --format jsonl|csv input on stdin: JSON lines (default), or CSV with a header row (exit 6 when it lacks a
+                     column the model needs; a quoted field may not span lines here)
   --errors FILE      write the rejected-record lines to FILE instead of stderr
   --quiet            no summary line at the end
   --batch N          records per backend call (default 2048)
@@ -80,6 +83,7 @@ async function main(argv) {
         batch: { type: 'string', default: '2048' },
         trust: { type: 'string' },
         errors: { type: 'string' },
+        format: { type: 'string', default: 'jsonl' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
@@ -106,6 +110,7 @@ async function main(argv) {
     return fail(String(err?.stack ?? err), EXIT_PACKAGE);
   }
   if (selftest) return runSelftest(scorer);
+  if (!['jsonl', 'csv'].includes(args.values.format)) return fail(`--format: choose jsonl or csv, not ${args.values.format}`, EXIT_USAGE);
   const idField = args.values['id-field'];
   const keepFields = args.values['keep-fields'].split(',').map((f) => f.trim()).filter(Boolean);
   const allowedExtra = new Set([...(idField ? [idField] : []), ...keepFields]);
@@ -155,10 +160,17 @@ async function main(argv) {
   let batch = [];
   let line = 0;
   const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const text of input) {
+  let csv = null; // {header, features}: the CSV layout, from its first line
+  for await (const raw of input) {
     line += 1;
+    const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw; // a byte-order mark, as edgepack-score skips it
     if (!text.trim()) continue;
-    batch.push(parseLine(text, line));
+    if (args.values.format === 'csv' && csv === null) {
+      csv = csvLayout(text, scorer.package.manifest.inputs.features);
+      if (csv.error) { await scorer.dispose(); return fail(csv.error, EXIT_DATA); }
+      continue;
+    }
+    batch.push(csv ? csvRecord(csv, text, line) : parseLine(text, line));
     if (batch.length >= batchSize) {
       await flush(batch);
       batch = [];
@@ -172,6 +184,34 @@ async function main(argv) {
     process.stderr.write(`${PROG}: ${scored} scored, ${rejected} rejected${where}\n`);
   }
   return rejected ? EXIT_REJECTED : EXIT_OK;
+}
+
+const EXIT_DATA = 6;
+
+/** The CSV header against the model's inputs: every feature that is not nullable must be a column. */
+function csvLayout(text, features) {
+  const header = text.includes('"') ? (parseCsv(text)[0] ?? []) : text.split(',');
+  const missing = features.filter((f) => !f.nullable && !header.includes(f.name)).map((f) => f.name);
+  if (missing.length) {
+    return { error: `the CSV header does not match the model's inputs: missing column(s) ${missing.join(', ')} [line 1]\n`
+      + `  how to fix: the header must name: ${features.map((f) => f.name).join(', ')}` };
+  }
+  return { header, byName: new Map(features.map((f) => [f.name, f])) };
+}
+
+/** One CSV line as {line, record} (features typed as edgepack-score types them; other columns as text)
+ * or {line, error}. A quoted field spanning lines is not supported here (edgepack-score joins them). */
+function csvRecord(csv, text, line) {
+  const cells = text.includes('"') ? (parseCsv(text)[0] ?? []) : text.split(',');
+  if (cells.length !== csv.header.length) {
+    return { line, error: `expected ${csv.header.length} comma-separated fields, found ${cells.length}` };
+  }
+  const record = {};
+  csv.header.forEach((name, j) => {
+    const feature = csv.byName.get(name);
+    record[name] = feature ? cellValue(feature, cells[j]) : cells[j];
+  });
+  return { line, record };
 }
 
 /** `score.mjs selftest PACKAGE`: edgepack-score selftest's table and verdict line, exit 0 or 1. */

@@ -125,3 +125,14 @@ def test_csv_input_the_same_lines_and_header_errors(tree_package):
     py, node = _both(package, header_only, "--format", "csv")
     assert (py.returncode, node.returncode) == (6, 6)
     assert node.stderr.replace("score.mjs:", "edgepack-score:") == py.stderr
+
+
+def test_line_buffered_and_a_line_over_the_limit(tree_package):
+    package, frame = tree_package
+    records = _tree_records(frame, 4)
+    long = json.dumps({**records[0], "note": "x" * 600})
+    text = "".join(json.dumps(r) + "\n" for r in records[:2]) + long + "\n" + json.dumps(records[2]) + "\n"
+    py, node = _both(package, text, "--line-buffered", "--max-line-bytes", "400")
+    assert (py.returncode, node.returncode) == (3, 3)
+    assert node.stdout == py.stdout and py.stdout.count("\n") == 3
+    assert node.stderr.replace("score.mjs:", "edgepack-score:") == py.stderr and "--max-line-bytes" in py.stderr

@@ -33,6 +33,8 @@ options:
   --strict           reject records holding fields the model does not use (default: ignore them)
   --format jsonl|csv input on stdin: JSON lines (default), or CSV with a header row (exit 6 when it lacks a
                      column the model needs; a quoted field may not span lines here)
+  --line-buffered    score and write each record as its line arrives (default: batches of --batch)
+  --max-line-bytes N reject lines longer than N bytes (default 1048576); Node still reads such a line whole
   --errors FILE      write the rejected-record lines to FILE instead of stderr
   --quiet            no summary line at the end
   --batch N          records per backend call (default 2048)
@@ -84,6 +86,8 @@ async function main(argv) {
         trust: { type: 'string' },
         errors: { type: 'string' },
         format: { type: 'string', default: 'jsonl' },
+        'line-buffered': { type: 'boolean', default: false },
+        'max-line-bytes': { type: 'string', default: String(1 << 20) },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
@@ -98,7 +102,9 @@ async function main(argv) {
   const selftest = args.positionals[0] === 'selftest';
   if (selftest) args.positionals.shift();
   if (args.positionals.length !== 1) return fail(`give exactly one PACKAGE\n${HELP}`, EXIT_USAGE);
-  const batchSize = Number(args.values.batch);
+  const batchSize = args.values['line-buffered'] ? 1 : Number(args.values.batch);
+  const maxLineBytes = Number(args.values['max-line-bytes']);
+  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) return fail('--max-line-bytes takes a positive integer', EXIT_USAGE);
   if (!Number.isInteger(batchSize) || batchSize < 1) return fail('--batch takes a positive integer', EXIT_USAGE);
 
   let scorer;
@@ -165,6 +171,11 @@ async function main(argv) {
     line += 1;
     const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw; // a byte-order mark, as edgepack-score skips it
     if (!text.trim()) continue;
+    if (Buffer.byteLength(raw) > maxLineBytes) { // as edgepack-score: rejected, the rest scored
+      batch.push({ line, error: `the line is longer than ${maxLineBytes} bytes (--max-line-bytes): skipped` });
+      if (batch.length >= batchSize) { await flush(batch); batch = []; }
+      continue;
+    }
     if (args.values.format === 'csv' && csv === null) {
       csv = csvLayout(text, scorer.package.manifest.inputs.features);
       if (csv.error) { await scorer.dispose(); return fail(csv.error, EXIT_DATA); }

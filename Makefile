@@ -74,7 +74,7 @@ lint: $(STAMP)
 # mypy over the device runtime and the public API modules (the folders are mapped onto `edgepack.*` by
 # package-dir; a tree of symlinks gives mypy those names).
 TYPECHECK := build/typecheck
-PUBLIC_API := edgepack.toolchain.build edgepack.parity.harness edgepack.parity.profiles edgepack.parity.metrics
+PUBLIC_API := edgepack.toolchain.build edgepack.toolchain.api edgepack.parity.harness edgepack.parity.profiles edgepack.parity.metrics
 typecheck: $(STAMP)
 	mkdir -p $(TYPECHECK)/edgepack
 	for d in runtime converters parity toolchain; do ln -sfn ../../../$$d $(TYPECHECK)/edgepack/$$d; done

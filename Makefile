@@ -6,12 +6,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHURN := build/churn
+DIGITS := build/digits
 PYTEST_ARGS ?=
 
 WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint typecheck install bench bench-service clean web web-test java
+.PHONY: demo test lint typecheck install bench bench-service clean web web-test java digits
 .PHONY: device-test device-test-arm64 device-tools postgres codegen-tools
 
 install: $(STAMP) java
@@ -43,6 +44,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel "setuptools<81"
 	$(PY) -m pip install --quiet -e ".[all]"
+	# onnx2tf (ONNX -> TensorFlow for the tensor TFLite/TF.js/Core ML targets) pins exact old versions of
+	# onnx, onnxruntime, numpy and protobuf that conflict with this stack: installed without its
+	# dependencies, with the two it imports that the stack lacks (docs/DEPENDENCIES.md).
+	$(PY) -m pip install --quiet --no-deps onnx2tf==1.29.24 onnx-graphsurgeon==0.6.1 sng4onnx==2.0.1
 	touch $(STAMP)
 
 $(CHURN)/churn.csv: examples/churn/generate.py | $(STAMP)
@@ -50,6 +55,12 @@ $(CHURN)/churn.csv: examples/churn/generate.py | $(STAMP)
 
 $(CHURN)/churn.joblib: $(CHURN)/churn.csv examples/churn/train.py
 	$(PY) examples/churn/train.py --data $(CHURN)/churn.csv --out $(CHURN)
+
+# The image example: a small CNN trained on scikit-learn's digits, packaged to all four formats.
+digits: $(STAMP) $(WEB_STAMP)
+	$(PY) examples/digits/train.py --out $(DIGITS)
+	$(VENV)/bin/edgepack build $(DIGITS)/digits.keras --sample $(DIGITS)/sample.npz \
+		--targets onnx,tflite,tfjs,coreml --name digits -o $(DIGITS)/package
 
 # The demo: the churn model built to every format with --quantize auto, the parity gate over the holdout
 # with its HTML report, five customers scored in Python and in Node, and a closing table. Node's part is

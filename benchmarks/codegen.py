@@ -51,20 +51,23 @@ int main(void) {
 """
 
 
-def _package(args: argparse.Namespace) -> Path:
-    if args.package:
-        return args.package
+def churn_package(name: str, targets: list[str]) -> Path:
+    """The churn example's model (make demo's build/churn) built with `targets` into build/bench/NAME, once."""
     from edgepack.toolchain.build import BuildOptions, build
 
     churn = ROOT / "build" / "churn"
     if not (churn / "churn.joblib").exists():
         raise SystemExit("run `make demo` first (it trains build/churn/churn.joblib), or pass --package")
-    out = ROOT / "build" / "bench" / "codegen" / "package"
+    out = ROOT / "build" / "bench" / name / "package"
     if not (out / "manifest.json").exists():
         shutil.rmtree(out, ignore_errors=True)
         build(BuildOptions(model=churn / "churn.joblib", sample=churn / "sample.csv", out=out, label_column="churn",
-                           name="churn", targets=["onnx", "c", "js"], quiet=True))
+                           name="churn", targets=targets, quiet=True))
     return out
+
+
+def _package(args: argparse.Namespace) -> Path:
+    return args.package or churn_package("codegen", ["onnx", "c", "js"])
 
 
 def _rows(package: Path) -> tuple[list[list[float]], list[dict]]:

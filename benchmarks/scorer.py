@@ -13,10 +13,16 @@
 3. In-process single-record latency p50/p99 of `Scorer.predict_array` (churn) vs scikit-learn's
    `predict_proba` on a one-row DataFrame, with onnxruntime's `session.run` and its binding (`_sess.run`,
    no Python wrapper) on prepared tensors for reference: rounds of 2,000 calls taking turns.
+4. The cost of `--stats` (issue 20): JSONL throughput with and without a statistics collector (paired
+   rounds in alternating order, one window per run written at its end) on the 30-feature logistic
+   regression and on churn records (numbers and categories); the counting alone on the same batches
+   against the stream without it (best of 7 each); the collector's memory as tracemalloc's peak.
 
 Each measurement runs in its own process (`--worker KIND`) so that imports do not leak between them.
 Targets (issue 3): cold start <= 1.3x import onnxruntime and <= 60 MiB; JSONL >= 2x naive;
-CSV >= 300,000 records/s; predict_array p99 <= 30 us.
+CSV >= 300,000 records/s; predict_array p99 <= 30 us. Issue 20: --stats costs <= 10 % of JSONL
+throughput and <= 2 MiB. `--stats-only` measures that alone (needs only churn.joblib, sample.csv and
+holdout.csv in --churn).
 """
 
 from __future__ import annotations
@@ -47,8 +53,9 @@ LATENCY_ROUNDS = 15
 def lr30_package(work: Path) -> Path:
     """Build (once) a package of a logistic regression on 30 numeric features, fitted on a numpy array."""
     package = work / "lr30" / "package"
-    if (package / "manifest.json").exists():
+    if (package / "manifest.json").exists() and (package / "profile.json").exists():
         return package
+    shutil.rmtree(package, ignore_errors=True)  # built before packages carried a reference profile
     import joblib
     import numpy as np
     import pandas as pd
@@ -128,9 +135,10 @@ def naive_loop(package: str, data: str) -> tuple[Any, int]:
     return run, len(lines)
 
 
-def stream_loop(package: str, data: str, fmt: str) -> tuple[Any, int]:
+def stream_loop(package: str, data: str, fmt: str, stats_dir: str | None = None) -> tuple[Any, int]:
     from edgepack.runtime import Scorer
     from edgepack.runtime.jsonlines import ACCELERATOR
+    from edgepack.runtime.stats import StatsCollector
     from edgepack.runtime.stream import StreamOptions, StreamScorer
 
     scorer = Scorer.load(package)
@@ -139,7 +147,11 @@ def stream_loop(package: str, data: str, fmt: str) -> tuple[Any, int]:
 
     def run() -> None:
         errors = io.StringIO()
-        counts = StreamScorer(scorer, io.BytesIO(), errors, StreamOptions(format=fmt)).run(io.BytesIO(raw))
+        # --stats DIR with the default window (1h): one window written (and fsynced) at the end of the run
+        stats = StatsCollector(scorer.package, stats_dir) if stats_dir else None
+        counts = StreamScorer(scorer, io.BytesIO(), errors, StreamOptions(format=fmt), stats=stats).run(io.BytesIO(raw))
+        if stats is not None:
+            stats.close()
         assert counts.scored == records and not counts.rejected, errors.getvalue()[:500]
 
     run.parser = ACCELERATOR  # type: ignore[attr-defined]
@@ -164,6 +176,108 @@ def worker_throughput(package: str, jsonl: str, csv_path: str, rounds: str = "5"
     out["csv_ratio"] = statistics.median(a / b for a, b in zip(rates["csv"], rates["naive"]))
     out["parser"] = ours.parser  # type: ignore[attr-defined]
     return out
+
+
+def worker_stats(package: str, jsonl: str, rounds: str = "11") -> dict[str, Any]:
+    """JSONL throughput without and with --stats (paired rounds, median of the per-round ratios), and the
+    statistics' memory: tracemalloc's peak while a collector counts every batch of one run (its windows,
+    the per-batch temporaries of binning, the JSON of each window written), batches prepared beforehand."""
+    import tracemalloc
+
+    from edgepack.runtime import Scorer
+    from edgepack.runtime.stats import StatsCollector
+    from edgepack.runtime.stream import StreamOptions, StreamScorer
+
+    folder = tempfile.mkdtemp(prefix="edgepack-bench-stats-")
+    try:
+        plain, n = stream_loop(package, jsonl, "jsonl")
+        with_stats, _ = stream_loop(package, jsonl, "jsonl", folder)
+        rates: dict[str, list[float]] = {"plain": [], "stats": []}
+        for i in range(int(rounds)):
+            pair = (("plain", plain), ("stats", with_stats))
+            for key, run in pair if i % 2 == 0 else pair[::-1]:  # alternating order: a load trend cancels out
+                start = time.perf_counter()
+                run()
+                rates[key].append(n / (time.perf_counter() - start))
+        windows = len(os.listdir(folder))
+
+        class Keep:  # records each batch's observe() arguments
+            def __init__(self) -> None:
+                self.batches: list[Any] = []
+
+            def observe(self, *args: Any) -> None:
+                self.batches.append(args)
+
+        scorer = Scorer.load(package)
+        keep = Keep()
+        StreamScorer(scorer, io.BytesIO(), io.StringIO(), StreamOptions(), stats=keep).run(io.BytesIO(Path(jsonl).read_bytes()))
+        # the counting alone, on the same batches, against the whole stream without it (best of 7 each)
+        observe_s, stream_s = [], []
+        for _ in range(7):
+            counting = StatsCollector(scorer.package, folder)
+            start = time.perf_counter()
+            for args in keep.batches:
+                counting.observe(*args)
+            observe_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            plain()
+            stream_s.append(time.perf_counter() - start)
+        tracemalloc.start()
+        collector = StatsCollector(scorer.package, folder)
+        for args in keep.batches:
+            collector.observe(*args)
+        collector.close()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        # the cost of each further window: one batch counted, then written (JSON, temporary, fsync, rename)
+        writes = []
+        for _ in range(15):
+            collector.observe(*keep.batches[0])
+            start = time.perf_counter()
+            collector.flush()
+            writes.append(time.perf_counter() - start)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"plain": statistics.median(rates["plain"]), "stats": statistics.median(rates["stats"]),
+            "ratio": statistics.median(a / b for a, b in zip(rates["stats"], rates["plain"])),
+            "memory_mib": peak / 2**20, "batches": len(keep.batches), "windows_per_run": windows / int(rounds),
+            "window_write_ms": 1000 * statistics.median(writes), "counting_share": min(observe_s) / min(stream_s)}
+
+
+def churn_stats_data(churn: Path, work: Path, records: int) -> tuple[Path, Path]:
+    """A churn package with its reference profile (built here from the example's model and sample; the
+    holdout as reference) and `records` holdout rows as JSON lines (the holdout repeated)."""
+    package = work / "churn-profile" / "package"
+    jsonl = work / f"churn_{records}.jsonl"
+    if not (package / "profile.json").exists():
+        from edgepack.toolchain.build import BuildOptions, build
+
+        shutil.rmtree(package, ignore_errors=True)
+        build(BuildOptions(model=churn / "churn.joblib", sample=churn / "sample.csv", out=package, label_column="churn",
+                           name="churn", quiet=True, reference_data=churn / "holdout.csv"))
+    if not jsonl.exists():
+        import pandas as pd
+
+        features = [f["name"] for f in json.loads((package / "manifest.json").read_text())["inputs"]["features"]]
+        frame = pd.read_csv(churn / "holdout.csv")[features]
+        rows = [{k: (None if v != v else v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+        with open(jsonl, "w") as handle:
+            for i in range(records):
+                handle.write(json.dumps(rows[i % len(rows)]) + "\n")
+    return package, jsonl
+
+
+def stats_rows(fast_lr30: dict[str, Any], fast_churn: dict[str, Any], verdict: Any) -> list[list[Any]]:
+    rows = []
+    for name, fig in (("lr30", fast_lr30), ("churn", fast_churn)):
+        rows.append([f"JSONL rec/s with --stats vs without ({name})", fig["stats"], fig["plain"], fig["ratio"],
+                     ">= 0.9x (<= 10 % cost)", verdict(fig["ratio"] >= 0.9)])
+        rows.append([f"  --stats memory (tracemalloc peak), MiB ({name})", fig["memory_mib"], "", "", "<= 2 MiB",
+                     verdict(fig["memory_mib"] <= 2)])
+        rows.append([f"  counting alone / stream without stats, best of 7 ({name})", fig["counting_share"], "", "",
+                     "<= 0.1", verdict(fig["counting_share"] <= 0.1)])
+        rows.append([f"  each further window written, ms ({name})", fig["window_write_ms"], "", "", "", ""])
+    return rows
 
 
 def worker_latency(package: str, holdout: str, model: str) -> dict[str, float]:
@@ -364,11 +478,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=50_000, help="records per throughput run")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     parser.add_argument("--plot", type=Path, help="also draw the figures as an SVG file (bars against their targets)")
+    parser.add_argument("--stats-only", action="store_true",
+                        help="measure only the cost of edgepack-score --stats (throughput and memory; no cold starts)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         kind, *rest = args.worker
-        workers = {"throughput": worker_throughput, "latency": worker_latency, "cold": worker_cold}
+        workers = {"throughput": worker_throughput, "latency": worker_latency, "cold": worker_cold, "stats": worker_stats}
         print(json.dumps(workers[kind](*rest)))
         return 0
 
@@ -381,6 +497,19 @@ def main(argv: list[str] | None = None) -> int:
     print("building the 30-feature logistic regression package and data...", file=sys.stderr)
     lr30 = lr30_package(args.work)
     jsonl, csv_path = lr30_data(args.work, args.records)
+    print("--stats cost (lr30 and churn JSONL)...", file=sys.stderr)
+    churn_stats_pkg, churn_jsonl = churn_stats_data(args.churn, args.work, args.records)
+    stats_lr30 = _run_worker(["stats", str(lr30), str(jsonl)])
+    stats_churn = _run_worker(["stats", str(churn_stats_pkg), str(churn_jsonl)])
+    if args.stats_only:
+        rows = stats_rows(stats_lr30, stats_churn, lambda ok: "met" if ok else "MISSED")
+        print(render_table(["measure", "edgepack", "baseline", "ratio", "target", "verdict"], rows,
+                           title=f"edgepack-score --stats cost ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+                                 f"{args.records:,} records, 11 paired rounds, one window per run)"))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"stats": {"lr30": stats_lr30, "churn": stats_churn}}, indent=1))
+        return 0
 
     with open(args.churn / "holdout.csv", newline="") as handle:
         import csv
@@ -435,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         [f"JSONL rec/s ({stdlib['parser']}) vs naive", stdlib["jsonl"], stdlib["naive"], stdlib["jsonl_ratio"], "", ""],
         ["CSV rec/s vs naive JSONL", csv_rate, naive, fast["csv_ratio"], ">= 300,000 rec/s", verdict(csv_rate >= 300_000)],
         [f"CSV rec/s ({stdlib['parser']}) vs naive", stdlib["csv"], stdlib["naive"], stdlib["csv_ratio"], "", ""],
+        *stats_rows(stats_lr30, stats_churn, verdict),
         ["predict_array p50, us vs sklearn", lat["ours_p50"], lat["sklearn_p50"], lat["ours_p50"] / lat["sklearn_p50"], "", ""],
         ["predict_array p99, us vs sklearn", lat["ours_p99"], lat["sklearn_p99"], lat["ours_p99"] / lat["sklearn_p99"],
          "<= 30 us", verdict(lat["ours_p99"] <= 30)],
@@ -463,7 +593,8 @@ def main(argv: list[str] | None = None) -> int:
                                                              "split": {"ours": dsplit_ours, "onnxruntime": dsplit_bare},
                                                              "versions": versions}},
                                          "throughput": {"naive": naive, "jsonl": fast, "jsonl_stdlib": stdlib, "csv": csv_rate},
-                                         "latency": lat}, indent=1))
+                                         "latency": lat, "stats": {"lr30": stats_lr30, "churn": stats_churn}},
+                                        indent=1))
     return 0
 
 

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..runtime.errors import UsageError
-from ..runtime.package import MANIFEST, sha256_bytes
+from ..runtime.package import MANIFEST, listed_entries, sha256_bytes
 
 MAX_MANIFEST_BYTES = 64 << 20  # an earlier manifest larger than this is not read (and not taken for a package)
 _FIX = "choose an empty or new folder for -o, or pass --force to write the package beside the files there"
@@ -102,18 +102,7 @@ def _is_package_zip(path: Path) -> bool:
 
 def _listed(manifest: dict[str, Any]) -> dict[str, str]:
     """relative name -> sha256 of every file the manifest lists (entries of unexpected shape are skipped)."""
-    listed: dict[str, str] = {}
-
-    def add(entry: Any) -> None:
-        if isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str):
-            listed[entry["file"]] = entry["sha256"]
-
-    add(manifest.get("golden"))
-    for art in manifest.get("artifacts") or []:
-        add(art)
-        for part in (art.get("files") or []) if isinstance(art, dict) else []:
-            add(part)
-    return listed
+    return {e["file"]: e["sha256"] for e in listed_entries(manifest) if isinstance(e.get("sha256"), str)}
 
 
 def _inside(name: str) -> bool:

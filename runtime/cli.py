@@ -2,6 +2,7 @@
 
     edgepack-score PACKAGE [--artifact ID] [--format jsonl|csv] [--id-field NAME] [--keep-fields A,B] [--strict]
                    [--errors FILE] [--line-buffered] [--max-line-bytes N]
+                   [--stats DIR [--stats-every N|SECONDS] [--stats-device NAME]]
     edgepack-score PACKAGE --watch IN_DIR --out OUT_DIR [--once] [--interval S] [--min-age S]
     edgepack-score selftest PACKAGE [--artifact ID]
 
@@ -14,7 +15,7 @@ import argparse
 import io
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError, UsageError, did_you_mean
 
@@ -52,6 +53,8 @@ EXAMPLES = """examples:
   # a watch folder (MiNiFi PutFile -> IN, GetFile <- OUT): each record delivered exactly once, even
   # across SIGKILL; outputs never overwrite a file (NAME.1.jsonl when NAME.jsonl is taken)
   edgepack-score churn.edgepack --watch /data/in --out /data/out
+  # statistics for drift monitoring: one window file per 10,000 records in stats/ (edgepack drift reads them)
+  edgepack-score churn.edgepack --stats stats/ --stats-every 10000 < records.jsonl > predictions.jsonl
   # check the package against its golden vectors
   edgepack-score selftest churn.edgepack
   # accept only packages signed by a key this device trusts (edgepack keygen / edgepack sign)
@@ -128,7 +131,8 @@ def _score_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
     parser.add_argument("-V", "--version", action="store_true", help="print the runtime's version and its dependencies' and exit")
-    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX artifact)")
+    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX "
+                        "artifact); for a tensor package also a TFLite one, with ai-edge-litert installed")
     parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by this public key (or by "
                         "any key in DIR); unsigned or wrongly signed packages exit 4. Needs edgepack[signing]")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
@@ -147,6 +151,13 @@ def _score_parser() -> argparse.ArgumentParser:
                         help="score and flush each record as its line arrives (default: micro-batches)")
     parser.add_argument("--batch-bytes", type=int, default=1 << 20, metavar="N", help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no summary line on stderr at the end")
+    stats = parser.add_argument_group("statistics for drift monitoring (edgepack drift)")
+    stats.add_argument("--stats", metavar="DIR", help="count every scored batch in the package's reference bins and "
+                       "write one small JSON window file to DIR per window (atomically)")
+    stats.add_argument("--stats-every", default="1h", metavar="N|SECONDS",
+                       help="close a window after N records (10000) or a duration (300s, 5m, 1h; default 1h), "
+                            "and at the end of the input")
+    stats.add_argument("--stats-device", metavar="NAME", help="device name recorded in each window (default: the host name)")
     watch = parser.add_argument_group("watch-folder mode")
     watch.add_argument("--watch", metavar="IN_DIR",
                        help="score each new .jsonl/.csv file dropped in IN_DIR (regular files only: links are "
@@ -225,9 +236,36 @@ def run() -> None:
 
 
 def _load(package: str, artifact: str | None, trust: str | None = None):  # noqa: ANN202  (Scorer, lazily)
+    from .package import Package  # deferred: --help and --version read no package
     from .scorer import Scorer  # deferred: onnxruntime loads here, not for --help or --version
+    from .tensors import is_tensor_package  # deferred: --help and --version read no package
 
-    return Scorer.load(package, artifact, trust=trust)
+    opened = Package.open(package)
+    if is_tensor_package(opened.manifest):
+        from .tensor_scorer import TensorScorer  # deferred: only tensor packages need it
+
+        return TensorScorer.load(opened, artifact, trust=trust)
+    return Scorer.load(opened, artifact, trust=trust)
+
+
+def _score_tensors(scorer: Any, args: argparse.Namespace, errors: TextIO) -> int:
+    from .tensor_stream import score_stream  # deferred: only tensor packages need it
+
+    if args.format != "jsonl":
+        _score_parser().error("a tensor package takes --format jsonl (one object of named nested arrays per line)")
+    try:
+        counts = score_stream(scorer, sys.stdin.buffer, sys.stdout.buffer, errors, args.id_field, args.line_buffered)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+    except OSError as exc:
+        return _io_failed(exc)
+    finally:
+        if errors is not sys.stderr:
+            errors.close()
+    if not args.quiet:
+        print(f"{PROG}: {counts.scored} scored, {counts.rejected} rejected", file=sys.stderr)
+    return EXIT_REJECTED if counts.rejected else EXIT_OK
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -241,16 +279,21 @@ def _score(args: argparse.Namespace) -> int:
             print(f"{PROG}: error: cannot write --errors {args.errors}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
     scorer = _load(args.package, args.artifact, args.trust)
+    if getattr(scorer, "tensor", False):  # a format version 2 package: JSON lines of named tensors
+        return _score_tensors(scorer, args, errors)
     options = StreamOptions(format=args.format, id_field=args.id_field, line_buffered=args.line_buffered,
                             batch_bytes=max(4096, args.batch_bytes), strict=args.strict,
                             keep_fields=args.keep_fields, max_line_bytes=args.max_line_bytes)
-    stream = StreamScorer(scorer, sys.stdout.buffer, errors, options)
+    stats = _stats(args, scorer)
+    stream = StreamScorer(scorer, sys.stdout.buffer, errors, options, stats=stats)
     try:
         try:
             counts = stream.run(sys.stdin.buffer)
         finally:
             if errors is not sys.stderr:
                 errors.close()
+            if stats is not None:
+                stats.close()
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         _silence_stdout()
         return EXIT_OK
@@ -313,7 +356,21 @@ def _watch(args: argparse.Namespace) -> int:
         follower = Follower.start(scorer, FollowOptions(args.follow, args.channel, max(args.every, 1.0),
                                                                   shadow_agreement=args.shadow_agreement),
                                   TrustSet.load(args.trust), args.state or os.path.join(args.watch, ".follow"))
-    return watch(scorer, args.watch, args.out, options, follower)
+    stats = _stats(args, follower.scorer if follower else scorer)
+    try:
+        return watch(scorer, args.watch, args.out, options, follower, stats)
+    finally:
+        if stats is not None:
+            stats.close()
+
+
+def _stats(args: argparse.Namespace, scorer: Any) -> Any:
+    """The --stats collector (runtime/stats.py), or None. Raises UsageError (bad --stats-every, no profile)."""
+    if not args.stats:
+        return None
+    from .stats import StatsCollector  # deferred: only a device that keeps statistics
+
+    return StatsCollector(scorer.package, args.stats, args.stats_every, args.stats_device)
 
 
 def _selftest(args: argparse.Namespace) -> int:
@@ -322,6 +379,8 @@ def _selftest(args: argparse.Namespace) -> int:
     scorer = _load(args.package, args.artifact, args.trust)
     result = scorer.selftest()
     tol = result.tolerance
+    if getattr(scorer, "tensor", False):
+        return _tensor_selftest(scorer, result)
     rows = [["rows", result.rows, ""]]
     if result.label_agreement is not None:
         rows.append(["label agreement", result.label_agreement, f">= {tol.min_label_agreement}"])
@@ -331,6 +390,21 @@ def _selftest(args: argparse.Namespace) -> int:
     title = f"selftest {scorer.package.name} {scorer.package.version}, artifact {scorer.artifact.id}"
     print(render_table(["check", "measured", "tolerance"], rows, title=title))
     print("PASS" if result.passed else f"FAIL: outside the package's tolerance ({result.verdict.reasons()})")
+    return EXIT_OK if result.passed else 1
+
+
+def _tensor_selftest(scorer: Any, result: Any) -> int:
+    from .table import render_table  # deferred: only the command that runs pays its start-up
+
+    tol = result.tolerance
+    rows = [["rows", result.rows, ""]]
+    if result.top1_agreement is not None:
+        rows.append(["top-1 agreement", result.top1_agreement, f">= {tol['min_top1_agreement']}"])
+    rows.append(["max abs error", result.max_abs_error, f"<= {tol['max_abs_error']}"])
+    rows.append(["min cosine similarity", result.min_cosine, f">= {tol['min_cosine']}"])
+    title = f"selftest {scorer.package.name} {scorer.package.version}, artifact {scorer.artifact.id}"
+    print(render_table(["check", "measured", "tolerance"], rows, title=title))
+    print("PASS" if result.passed else "FAIL: outside the package's tolerance")
     return EXIT_OK if result.passed else 1
 
 

@@ -21,6 +21,10 @@ from .errors import PackageError, quoted
 
 FORMAT_NAME = "edgepack"
 FORMAT_VERSION = 1
+# Version 2: tensor packages (named tensor inputs: images, sequences; docs/package-format.md). Tabular
+# packages stay version 1, so every runtime released before version 2 keeps reading them.
+TENSOR_FORMAT_VERSION = 2
+READABLE_VERSIONS = (FORMAT_VERSION, TENSOR_FORMAT_VERSION)
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifest.schema.json")
 FIX = "rebuild the package with edgepack build (a manifest edited by hand or damaged in transit is refused)"
 _schema: dict[str, Any] | None = None
@@ -36,18 +40,23 @@ def schema() -> dict[str, Any]:
 
 
 def check_manifest(manifest: Any, where: str) -> None:
-    """Raise PackageError (exit 4) unless `manifest` is a format-1 edgepack manifest the runtime can use."""
+    """Raise PackageError (exit 4) unless `manifest` is a format-1 (tabular) or format-2 (tensor) edgepack
+    manifest the runtime can use."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise PackageError("manifest.json is not an edgepack manifest", where=where, fix=FIX)
     version = manifest.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:  # true and 1.0 compare equal to 1: not versions
+    if type(version) is not int or version not in READABLE_VERSIONS:  # true and 1.0 compare equal to 1: not versions
         raise PackageError(
-            f"unknown package format version {_shown(version)}; this runtime reads version {FORMAT_VERSION}",
+            f"unknown package format version {_shown(version)}; this runtime reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}",
             where=where,
             fix="upgrade edgepack on this device, or rebuild the package with a matching edgepack",
         )
     check_shape(manifest, schema(), "", where)
-    _check_meaning(manifest, where)
+    if version == TENSOR_FORMAT_VERSION:
+        _check_tensor_meaning(manifest, where)  # the schema's `else` (version 2), which check_shape does not read
+    else:
+        _check_meaning(manifest, where)
 
 
 def check_shape(value: Any, rule: dict[str, Any], path: str, where: str) -> None:
@@ -137,6 +146,35 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
                            f"feature {quoted(numbers[0])}")
         if needed not in art["outputs"]:
             raise fail(f"artifacts[{i}].outputs", f"a {m['model']['task']} artifact must name its {quoted(needed)} output")
+
+
+def _check_tensor_meaning(m: dict[str, Any], where: str) -> None:
+    """A version 2 manifest: named tensor inputs and outputs, artifacts binding them."""
+    def fail(path: str, what: str) -> PackageError:
+        return PackageError(f"manifest.json: {path}: {what}", where=where, fix=FIX)
+
+    for section in ("inputs", "outputs"):
+        if not isinstance(m[section].get("tensors"), list) or not m[section]["tensors"]:
+            raise fail(f"{section}.tensors", "a format version 2 manifest lists its tensors here")
+        names = [t["name"] for t in m[section]["tensors"]]
+        if len(set(names)) != len(names):
+            raise fail(f"{section}.tensors", f"tensor {quoted(_first_duplicate(names))} is listed twice")
+    ids = [a["id"] for a in m["artifacts"]]
+    if len(set(ids)) != len(ids):
+        raise fail("artifacts", f"artifact id {quoted(_first_duplicate(ids))} is listed twice")
+    if m["model"]["task"] == "classification" and not m["outputs"].get("classes"):
+        raise fail("outputs.classes", "a classifier's manifest must list its classes")
+    inputs = {t["name"] for t in m["inputs"]["tensors"]}
+    outputs = {t["name"] for t in m["outputs"]["tensors"]}
+    for i, art in enumerate(m["artifacts"]):
+        for j, part in enumerate(art.get("files", [])):
+            for key, rule in _PART.items():
+                check_shape(part[key], rule, f"artifacts[{i}].files[{j}].{key}", where)
+        bound = [t.get("input") for t in art["inputs"]]
+        if sorted(map(str, bound)) != sorted(inputs):
+            raise fail(f"artifacts[{i}].inputs", "must bind every package input exactly once (by `input`)")
+        if set(art["outputs"]) != outputs:
+            raise fail(f"artifacts[{i}].outputs", "must name every package output")
 
 
 # An artifact's extra files: each read and checked like the artifact itself.

@@ -386,15 +386,36 @@ class Package:
                     checked.append(part["file"])
         self.check_golden()
         checked.append(self.manifest["golden"]["file"])
+        profile = self.manifest.get("reference_profile")
+        if isinstance(profile, dict):  # the drift reference (runtime/profile.py), in packages built since issue 20
+            self.verify_file(profile["file"], profile["sha256"], size=profile.get("size"), what="reference profile")
+            checked.append(profile["file"])
         return checked
 
 
+def listed_entries(manifest: Any) -> list[dict[str, Any]]:
+    """Every file entry the manifest lists (golden vectors, the reference profile, each artifact and its
+    extra files), as the manifest holds them ({file, sha256, size}); entries of an unexpected shape are
+    left out. The one list of a package's files: verification, signatures and `build -o` read it."""
+    entries: list[dict[str, Any]] = []
+
+    def add(entry: Any) -> None:
+        if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+            entries.append(entry)
+
+    if not isinstance(manifest, dict):
+        return entries
+    add(manifest.get("golden"))
+    add(manifest.get("reference_profile"))
+    for art in manifest.get("artifacts") or []:
+        add(art)
+        for part in (art.get("files") or []) if isinstance(art, dict) else []:
+            add(part)
+    return entries
+
+
 def _manifest_paths(manifest: dict[str, Any]) -> list[str]:
-    """Every path the manifest names inside the package."""
-    names = [manifest["golden"]["file"]]
-    for art in manifest["artifacts"]:
-        names.append(art["file"])
-        names += [part["file"] for part in art.get("files", []) if isinstance(part.get("file"), str)]
-        if isinstance(art.get("bundle"), str):
-            names.append(art["bundle"])
+    """Every path the manifest names inside the package (files, and Core ML bundle folders)."""
+    names = [e["file"] for e in listed_entries(manifest)]
+    names += [art["bundle"] for art in manifest["artifacts"] if isinstance(art.get("bundle"), str)]
     return names

@@ -146,6 +146,7 @@ def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray],
         dtype = tensor["dtype"]
         if dtype == "string":
             arr = np.stack([columns[n] for n in names], axis=1) if len(names) > 1 else columns[names[0]].reshape(-1, 1)
+            arr = missing_as_empty(arr)
         else:
             np_dtype = np.dtype(dtype)
             parts = [_numeric_column(n, columns[n], schema) for n in names]
@@ -156,6 +157,16 @@ def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray],
                 arr = (whole if whole is not None else np.stack(parts, axis=1)).astype(np_dtype, copy=False)
         feeds[tensor["name"]] = arr
     return feeds
+
+
+def missing_as_empty(arr: np.ndarray) -> np.ndarray:
+    """A missing category (None or NaN) goes to a string tensor as "" (contract 2)."""
+    missing = np.fromiter((v is None or v != v for v in arr.ravel()), dtype=bool, count=arr.size).reshape(arr.shape)
+    if not missing.any():
+        return arr
+    arr = arr.copy()
+    arr[missing] = ""
+    return arr
 
 
 def category_index(categories: tuple[str, ...] | list[str], values: np.ndarray) -> np.ndarray:

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .errors import PackageError
+
 NUMERIC_TYPES = ("float", "int", "bool")
 
 
@@ -82,6 +84,13 @@ class IOSchema:
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> IOSchema:
+        """The schema of a tabular (format version 1) manifest. Raises PackageError for a tensor package,
+        which has no features (runtime/tensors.py reads its inputs)."""
+        if "features" not in manifest.get("inputs", {}):
+            raise PackageError("this is a tensor package (format version 2: named tensor inputs); this command "
+                               "reads tabular packages (format version 1) only",
+                               fix="score it with edgepack-score or runtime.tensor_scorer.TensorScorer; "
+                                   "its build already checked every artifact (edgepack inspect shows the results)")
         return cls(
             features=tuple(Feature.from_manifest(f) for f in manifest["inputs"]["features"]),
             task=manifest["model"]["task"],

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .signing import TrustSet
+    from .stats import StatsCollector
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class SelfTestResult:
     @property
     def passed(self) -> bool:
         return self.verdict.passed
+
+
+# A category no model knows, for an unknown index in a numeric array ("" would read as missing).
+UNKNOWN_CATEGORY = "\x00unknown"
 
 
 class Scorer:
@@ -187,10 +192,11 @@ class Scorer:
                 columns[feat.name] = col.astype(np.float64)
             elif X.dtype == object:
                 columns[feat.name] = col
-            else:  # an index into the categories -> the category string ("" when unknown)
-                cats = np.array([*(feat.categories or ()), ""], dtype=object)
-                index = col.astype(np.int64)
-                columns[feat.name] = cats[np.where((index >= 0) & (index < len(cats) - 1), index, -1)]
+            else:  # an index into the categories -> the category string; -1 unknown, NaN missing (contract 2)
+                cats = np.array([*(feat.categories or ()), UNKNOWN_CATEGORY, None], dtype=object)
+                index = np.where(np.isnan(col.astype(np.float64)), -1, col).astype(np.int64)
+                known = (index >= 0) & (index < len(cats) - 2)
+                columns[feat.name] = cats[np.where(known, index, np.where(np.isnan(col.astype(np.float64)), -1, -2))]
         raw = self.run_columns(columns)
         key = self._array_output[0]
         return {key: raw[key]}
@@ -212,8 +218,10 @@ class Scorer:
         return [{"value": float(v)} for v in raw["value"]]
 
     def score(self, records: Iterable[Any], allowed_extra: frozenset[str] = frozenset(), start: int = 0,
-              strict: bool = False) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
+              strict: bool = False, stats: StatsCollector | None = None
+              ) -> tuple[list[int], list[dict[str, Any]], list[Rejection]]:
         """Validate and score. Returns (indices of scored records, their predictions, rejections).
+        `stats` (runtime/stats.py) counts the batch in the package's reference bins.
 
         The input contract: fields the model does not use are ignored, unless `strict` (then only
         `allowed_extra` may appear besides the features); a nullable feature left out is missing.
@@ -231,9 +239,13 @@ class Scorer:
             if b:
                 err = validator.reason(records[i])
                 rejected.append(Rejection(i + start, err.field, err.reason))
-        if not kept:
+        columns = checked.good_columns() if kept else None
+        raw = self.run_columns(columns) if columns is not None else None
+        if stats is not None:
+            stats.observe(columns, raw, [r.field for r in rejected])
+        if raw is None:
             return [], [], rejected
-        return kept, self.format(self.run_columns(checked.good_columns())), rejected
+        return kept, self.format(raw), rejected
 
     def predict(self, X: Any, strict: bool = False) -> np.ndarray:
         """Labels (classifiers, in `classes_`' types) or values (regressors) as a numpy array, one per

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import PackageError, UsageError
-from .package import MANIFEST, Package, sha256_bytes
+from .package import MANIFEST, Package, listed_entries, sha256_bytes
 
 SIGNATURES = "signatures.json"
 SIGNATURES_FORMAT = "edgepack-signatures"
@@ -39,15 +39,8 @@ INSTALL = 'pip install "edgepack[signing]"'
 
 
 def listed_files(manifest: dict[str, Any]) -> list[str]:
-    """Every file the manifest names (artifacts, their extra files, golden vectors), sorted, once each."""
-    names: set[str] = set()
-    for entry in manifest.get("artifacts", []):
-        names.add(str(entry["file"]))
-        names.update(str(f["file"]) for f in entry.get("files", []))
-    golden = manifest.get("golden")
-    if isinstance(golden, dict) and "file" in golden:
-        names.add(str(golden["file"]))
-    return sorted(names)
+    """Every file the manifest names (package.listed_entries), sorted, once each."""
+    return sorted({str(e["file"]) for e in listed_entries(manifest)})
 
 
 def signed_message(package: Package) -> bytes:

@@ -26,7 +26,7 @@ import operator
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from .errors import DataError, RecordError
 from .jsonlines import NotTextError, dumps, parse_line, parse_lines
 from .output import PredictionFormatter
 from .scorer import Scorer
+
+if TYPE_CHECKING:
+    from .stats import StatsCollector
 
 FORMATS = ("jsonl", "csv")
 _COMMAS = operator.methodcaller("count", ",")
@@ -77,7 +80,8 @@ class _Batch:
 class StreamScorer:
     """Scores micro-batches for one scorer and writes predictions and errors in input order."""
 
-    def __init__(self, scorer: Scorer, sink: BinaryIO, errors: TextIO, options: StreamOptions) -> None:
+    def __init__(self, scorer: Scorer, sink: BinaryIO, errors: TextIO, options: StreamOptions,
+                 stats: StatsCollector | None = None) -> None:
         if options.format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}")
         self.scorer = scorer
@@ -89,6 +93,7 @@ class StreamScorer:
                                              scorer.schema.task, with_id=options.id_field is not None,
                                              keep=options.keep_fields)
         self.counts = StreamCounts()
+        self.stats = stats  # runtime/stats.py: counts each batch in the package's reference bins
         self._csv: _CsvLayout | None = None
         self._csv_tail: list[tuple[int, bytes]] | None = None  # lines of a CSV record whose quote is still open
 
@@ -226,8 +231,10 @@ class StreamScorer:
         for i in bad_positions:
             rejected.append((batch.line_numbers[i], self.validator.reason(record_at(i)), ids[i] if ids else None))
         good = len(batch.line_numbers) - len(bad_positions)
+        columns = raw = None
         if good:
-            raw = self.scorer.run_columns(checked.good_columns())
+            columns = checked.good_columns()
+            raw = self.scorer.run_columns(columns)
             carried = batch.carried
             if carried and bad_positions:
                 keep = (~checked.bad).tolist()
@@ -238,6 +245,8 @@ class StreamScorer:
             rejected.sort(key=lambda r: r[0])
             self.errors.write("".join(_error_line(n, err, ident, self.options.id_field) for n, err, ident in rejected))
             self.counts.rejected += len(rejected)
+        if self.stats is not None:
+            self.stats.observe(columns, raw, [err.field for _, err, _ in rejected])
 
 
 def _error_line(number: int, err: RecordError, ident: Any, id_field: str | None) -> str:

@@ -123,13 +123,14 @@ class VersionSet(Generic[T]):
         return version, self._loaded[version], route
 
 
-def load_verified(path: str, artifact: str | None = None) -> Scorer:
-    """Open a package, verify its checksums, load its ONNX artifact and pass its self-test: a version
-    ready to `add`. Raises PackageError (exit 4) for an invalid package, EdgepackError (exit 1) when the
-    self-test is out of the package's tolerance."""
+def load_verified(path: str, artifact: str | None = None, trust: str | None = None) -> Scorer:
+    """Open a package, verify its checksums (and, with `trust`, its signature: runtime/signing.py), load its
+    ONNX artifact and pass its self-test: a version ready to `add`. Raises PackageError (exit 4) for an
+    invalid or wrongly signed package, EdgepackError (exit 1) when the self-test is out of the package's
+    tolerance."""
     from .scorer import Scorer  # deferred: onnxruntime loads here, not when a caller only routes
 
-    scorer = Scorer.load(path, artifact)
+    scorer = Scorer.load(path, artifact, trust=trust)
     result = scorer.selftest()
     if not result.passed:
         raise EdgepackError(f"package {scorer.package.name} {scorer.package.version} failed its self-test "

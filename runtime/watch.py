@@ -55,8 +55,9 @@ except ImportError:  # not on Windows: the one-watcher rule is then the user's t
 
 if TYPE_CHECKING:
     from .follow import Follower
+    from .stats import StatsCollector
 
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".npy": "npy"}
 PROCESSING, DONE, FAILED = ".processing", "done", "failed"
 REASON_SUFFIX = ".reason"
 
@@ -97,7 +98,7 @@ class _NotReadable(Exception):
 
 
 def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: WatchOptions = WatchOptions(),
-          follower: Follower | None = None) -> int:
+          follower: Follower | None = None, stats: StatsCollector | None = None) -> int:
     """Run the watch loop until SIGTERM (or, with `once`, until IN_DIR holds no eligible file). Returns 0.
     With a `follower` (runtime/follow.py) the scorer may change between two files, never inside one.
 
@@ -105,6 +106,7 @@ def watch(scorer: Scorer, in_dir: str | Path, out_dir: str | Path, options: Watc
     holds them, or an output cannot be written.
     """
     folder = WatchFolder(follower.scorer if follower else scorer, Path(in_dir), Path(out_dir), options)
+    folder.stats = stats
 
     def poll() -> None:  # before a file: a new version takes over from the next file on
         if follower is not None and follower.poll():
@@ -154,6 +156,7 @@ class WatchFolder:
             raise UsageError(f"no folder {in_dir}", fix="create the input folder first, or fix --watch")
         check_layout(in_dir, out_dir)
         self.scorer = scorer
+        self.stats: StatsCollector | None = None  # runtime/stats.py, when the device keeps statistics
         # Shadow mode (runtime/follow.py): a candidate version scoring each input beside the live one.
         self.shadow: Scorer | None = None
         self.shadow_lines: tuple[list[bytes], list[bytes]] | None = None
@@ -252,23 +255,33 @@ class WatchFolder:
             return self._fail(claimed, str(exc))
         except OSError as exc:
             return self._fail(claimed, f"cannot read the file: {exc.strerror}")
+        tensor = getattr(self.scorer, "tensor", False)  # a tensor package (format version 2)
+        fmt = SUFFIXES.get(claimed.suffix.lower(), "jsonl")
         with handle:
-            if b"\x00" in handle.read(4096):
-                return self._fail(claimed, "the file is binary (NUL bytes), not JSON lines or CSV")
+            refused = _refusal(fmt, tensor, handle.read(4096))
+            if refused:
+                return self._fail(claimed, refused)
             handle.seek(0)
             output, errors = output_names(Path(claimed.name).stem, lambda n: os.path.lexists(self.out_dir / n),
                                           self.out_limit)
             tmp_out, tmp_err = self.out_dir / temp_name(output), self.out_dir / temp_name(errors)
-            fmt = SUFFIXES.get(claimed.suffix.lower(), "jsonl")
             try:
                 with open(tmp_out, "wb") as sink, open(tmp_err, "w", encoding="utf-8") as errors_sink:
-                    options = self._stream_options(fmt)
-                    counts = StreamScorer(self.scorer, sink, errors_sink, options).run(handle)
+                    if tensor:
+                        from .tensor_stream import score_npy, score_stream  # deferred: tensor packages only
+
+                        counts = score_npy(self.scorer, handle, sink, errors_sink) if fmt == "npy" else \
+                            score_stream(self.scorer, handle, sink, errors_sink, self.options.id_field)
+                    else:
+                        options = self._stream_options(fmt)
+                        if self.stats is not None:
+                            self.stats.follow(self.scorer.package)  # a followed registry may have switched versions
+                        counts = StreamScorer(self.scorer, sink, errors_sink, options, stats=self.stats).run(handle)
                     for written in (sink, errors_sink):
                         written.flush()
                         os.fsync(written.fileno())
                 digest = content_sha256(handle)
-                if self.shadow is not None:
+                if self.shadow is not None and not tensor:  # shadow mode compares tabular packages only
                     self._shadow_score(handle, fmt, tmp_out)
             except DataError as exc:
                 _remove(tmp_out, tmp_err)
@@ -346,6 +359,17 @@ class WatchFolder:
     def _say(self, text: str) -> None:
         if not self.options.quiet:
             print(f"edgepack-score: {text}", file=sys.stderr, flush=True)
+
+
+def _refusal(fmt: str, tensor: bool, head: bytes) -> str | None:
+    """Why a file cannot be scored by this package at all (None: go ahead)."""
+    if fmt == "npy":
+        return None if tensor else "a .npy file holds tensors; this package takes JSON lines or CSV records"
+    if tensor and fmt == "csv":
+        return "a tensor package takes JSON lines of named arrays or .npy files, not CSV"
+    if b"\x00" in head:
+        return "the file is binary (NUL bytes), not JSON lines or CSV"
+    return None
 
 
 def check_layout(in_dir: Path, out_dir: Path) -> None:

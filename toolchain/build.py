@@ -24,16 +24,20 @@ from ..converters.sources.sample import (
     feature_frame,
     frame_columns,
     infer_schema,
+    mixed_cell,
     read_table,
     records_from_frame,
 )
 from ..converters.targets import get_target
 from ..parity.data import input_batch
 from ..parity.profiles import DEFAULT_PROFILES, profile_for
-from ..runtime.errors import EdgepackError
+from ..runtime.errors import DataError, EdgepackError
 from ..runtime.manifest import artifact_size
+from ..runtime.profile import PROFILE_FILE
 from ..runtime.schema import IOSchema
+from .build_tensor import build_tensor
 from .check import check_artifact, drop_failed_variants, utc_now
+from .drift.reference import build_profile
 from .live import LiveProgress
 from .variants import select as quantize
 from .variants.select import parse_quantize
@@ -63,6 +67,8 @@ class BuildOptions:
     license: str | None = None
     description: str | None = None
     force: bool = False  # write into a non-empty OUT that holds no package (converters/package_destination.py)
+    # the drift reference (profile.json): this table instead of the sample, e.g. a larger or held-out one
+    reference_data: Path | None = None
 
 
 @dataclass
@@ -116,14 +122,20 @@ def build(opts: BuildOptions) -> BuildResult:
 def _build(opts: BuildOptions, plan: Any, progress: LiveProgress) -> BuildResult:
     with progress.step(f"loading {opts.model.name}"):
         source = load_source(opts.model)
+    if getattr(source, "kind", "table") == "tensor":  # images, sequences: format version 2 (build_tensor.py)
+        if plan or opts.label_column:
+            raise EdgepackError("--quantize and --label-column apply to tabular models only",
+                                fix="tensor models take --sample x.npz; pick variants with --option tflite.variants=...")
+        return BuildResult(*build_tensor(opts, source, progress))
     with progress.step(f"reading {opts.sample.name} and inferring the input schema"):
         table = read_table(opts.sample)
         frame = feature_frame(source, table, opts.label_column, str(opts.sample))
         try:
             ref = source.predict(frame)
-        except Exception as exc:  # the user's model raising on the user's sample
-            raise EdgepackError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
-                                where=str(opts.sample), fix="pass a sample with the columns and types the model was trained on") from exc
+        except Exception as exc:  # the user's model raising on the user's sample: the data is unusable (exit 6)
+            raise DataError(f"the model cannot predict on the sample: {type(exc).__name__}: {exc}",
+                            where=mixed_cell(frame) or str(opts.sample),
+                            fix="pass a sample with the columns and types the model was trained on") from exc
         schema = infer_schema(source, frame)
         source.sample = frame  # representative data for targets that calibrate (e.g. full int8 TFLite)
     artifacts = []
@@ -156,7 +168,8 @@ def _build(opts: BuildOptions, plan: Any, progress: LiveProgress) -> BuildResult
         "note": "Inputs sampled from the build's sample; outputs are the source model's own predictions.",
     }
     golden_bytes = (json.dumps(golden, allow_nan=False) + "\n").encode()
-    files: dict[str, bytes] = {"golden.json": golden_bytes}
+    profile_bytes = _reference_profile(opts, source, schema, table, frame, ref)
+    files: dict[str, bytes] = {"golden.json": golden_bytes, PROFILE_FILE: profile_bytes}
     info = ModelInfo(name=opts.name or opts.model.stem, version=str(opts.version), task=schema.task,
                      author=opts.author, license=opts.license, description=opts.description,
                      inputs=[f.to_manifest() for f in schema.features], classes=list(schema.classes))
@@ -183,6 +196,7 @@ def _build(opts: BuildOptions, plan: Any, progress: LiveProgress) -> BuildResult
         "outputs": _outputs_manifest(schema, scale),
         "artifacts": entries,
         "golden": {"file": "golden.json", "sha256": file_record(golden_bytes)["sha256"], "rows": len(rows)},
+        "reference_profile": {"file": PROFILE_FILE, **file_record(profile_bytes)},
         "tolerance_profiles": {"float32": dict(FLOAT32_PROFILE)},
         "parity": [],
         "statistics": {"sample_rows": int(len(frame)), "sample_file": opts.sample.name},
@@ -233,6 +247,24 @@ def _build(opts: BuildOptions, plan: Any, progress: LiveProgress) -> BuildResult
         if hasattr(source, "close"):  # e.g. the Spark source stops the Spark session it started
             source.close()
     return BuildResult(path=path, manifest=manifest, checks=checks)
+
+
+def _reference_profile(opts: BuildOptions, source: Any, schema: IOSchema, table: Any, frame: Any,
+                       ref: dict[str, np.ndarray]) -> bytes:
+    """profile.json from the sample or from --reference-data (read and predicted like the sample)."""
+    where = opts.sample
+    if opts.reference_data is not None:
+        where = opts.reference_data
+        table = read_table(where)
+        frame = feature_frame(source, table, opts.label_column, str(where))
+        try:
+            ref = source.predict(frame)
+        except Exception as exc:  # the user's model raising on the user's data
+            raise EdgepackError(f"the model cannot predict on the reference data: {type(exc).__name__}: {exc}",
+                                where=str(where), fix="pass reference data with the sample's columns and types") from exc
+    labels = table[opts.label_column] if opts.label_column and opts.label_column in table else None
+    features = [f.to_manifest() for f in schema.features]
+    return build_profile(features, frame, ref, list(schema.classes), labels, where.name)
 
 
 def _keep_entries(entries: list[dict[str, Any]], dropped: set[str], latency: dict[str, dict[str, Any]]

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("inspect", "print a readable summary of a package"),
     "parity": ("parity", "run every artifact in its runtimes against the original model; exit 1 on drift"),
     "serve": ("serve", "serve a package's demo page: scoring in the browser, form and CSV drop zone"),
+    "drift": ("drift", "compare devices' statistics with the package's reference: shift, performance; exit 1 on alert"),
     "batch-score": ("batch_score", "score a Parquet dataset with a package's ONNX artifact (locally or on Spark)"),
     "keygen": ("keygen", "make an Ed25519 key pair for signing packages"),
     "sign": ("sign", "sign a package so that devices can check who built it"),

@@ -88,12 +88,7 @@ def sign_package(path: Path, key_path: Path) -> str:
     manifest is never signed. Returns the key id. Raises PackageError / UsageError."""
     key = _private_key(key_path)
     package = Package.open(path)
-    for art in package.artifacts():
-        package.artifact_bytes(art)
-        for extra in art.entry.get("files", []):
-            package.verify_file(extra["file"], extra["sha256"])
-    golden = package.manifest["golden"]
-    package.verify_file(golden["file"], golden["sha256"])
+    package.verify()  # every listed file against its sha256 and size, all inside the package
     entry = signature_entry(key, signed_message(package))
     entries = [e for e in read_signatures(package) if e.get("key_id") != entry["key_id"]] + [entry]
     data = signatures_document(entries)

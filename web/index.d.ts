@@ -96,7 +96,7 @@ export interface SelfTestResult {
   passed: boolean;
 }
 
-export type BackendName = 'ort-wasm' | 'tfjs-wasm' | 'tfjs-webgl' | 'tfjs-cpu';
+export type BackendName = 'js' | 'ort-wasm' | 'tfjs-wasm' | 'tfjs-webgl' | 'tfjs-cpu';
 
 export interface LoadOptions {
   /** An artifact id (default: the package's default ONNX artifact, else its default TF.js artifact). */
@@ -166,12 +166,32 @@ export class Scorer {
   /** Predictions; rejects with RecordError naming the first bad record. */
   predict(records: Iterable<unknown>): Promise<Prediction[]>;
   /** Validate and score; bad records are listed, the others scored. */
-  score(records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number; strict?: boolean }): Promise<ScoreResult>;
+  score(records: Iterable<unknown>, options?: { allowedExtra?: Set<string>; start?: number; strict?: boolean; stats?: StatsCollector }): Promise<ScoreResult>;
   /** Raw outputs ([N, C] probabilities in class order, or [N] values); rejects on the first bad record. */
   raw(records: Iterable<unknown>): Promise<RawOutputs>;
   /** Score the golden vectors and compare with the source model's outputs under the artifact's profile. */
   selftest(): Promise<SelfTestResult>;
   dispose(): Promise<void>;
+}
+
+/** A drift statistics window (runtime/stats.py's JSON shape): counts in the package's reference bins. */
+export interface StatsWindow {
+  format: 'edgepack-stats'; version: 1;
+  package: { name: string; version: string; profile_sha256: string };
+  device: string; start: string; end: string; records: number; scored: number; rejected: number;
+  rejected_by_field: Record<string, number>;
+  features: Record<string, Record<string, unknown>>;
+  outputs: Record<string, unknown>;
+}
+
+/** Counts scored records for `edgepack drift` (src/stats.js); pass it to `Scorer.score(records, { stats })`. */
+export class StatsCollector {
+  /** Reads the package's profile.json (checksum-verified); rejects with PackageError when it has none. */
+  static open(pkg: Package, options?: { device?: string }): Promise<StatsCollector>;
+  /** The window so far. */
+  window(): StatsWindow;
+  /** The window so far; counting starts again from zero. */
+  take(): StatsWindow;
 }
 
 /**

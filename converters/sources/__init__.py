@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from ...runtime.errors import UsageError
-from .keras import KerasSource
+from . import keras_tensor
+from .catboost import CatBoostSource
+from .lightgbm import LightGBMSource, looks_like_model
+from .onnx_graph import OnnxSource
 from .sklearn import SklearnSource
 from .spark import SparkSource
+from .xgboost import XGBoostSource
 
 
 def _is_spark_pipeline(path: Path) -> bool:
@@ -22,8 +26,13 @@ def _is_spark_pipeline(path: Path) -> bool:
 # (name, does this path look like the framework's model?, loader)
 SOURCES: list[tuple[str, Callable[[Path], bool], Callable[[Path], Any]]] = [
     ("scikit-learn", lambda p: p.is_file() and p.suffix.lower() in (".joblib", ".pkl", ".pickle"), SklearnSource.load),
-    ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", KerasSource.load),
+    # flat [N, F] models -> sources/keras.py; image, sequence and multi-input models -> keras_tensor.py
+    ("keras", lambda p: p.is_file() and p.suffix.lower() == ".keras", keras_tensor.load),
+    ("onnx", lambda p: p.is_file() and p.suffix.lower() == ".onnx", OnnxSource.load),
     ("spark", _is_spark_pipeline, SparkSource.load),
+    ("xgboost", lambda p: p.is_file() and p.suffix.lower() in (".json", ".ubj"), XGBoostSource.load),
+    ("lightgbm", lambda p: p.is_file() and p.suffix.lower() == ".txt" and looks_like_model(p), LightGBMSource.load),
+    ("catboost", lambda p: p.is_file() and p.suffix.lower() == ".cbm", CatBoostSource.load),
 ]
 
 
@@ -36,5 +45,6 @@ def load_source(path: Path) -> Any:
             return loader(path)
     known = "; ".join(name for name, _, _ in SOURCES)
     raise UsageError(f"cannot tell which framework saved {path.name}", where=str(path),
-                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle; keras: .keras; "
-                         "spark: a directory written by PipelineModel.save)")
+                     fix=f"supported sources: {known} (scikit-learn: .joblib, .pkl, .pickle; keras: .keras; onnx: .onnx; "
+                         "spark: a directory written by PipelineModel.save; xgboost: .json, .ubj; lightgbm: .txt; "
+                         "catboost: .cbm)")

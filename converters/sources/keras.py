@@ -30,6 +30,22 @@ def _last_activation(model: Any) -> str:
     return name
 
 
+def load_keras_model(path: Path) -> Any:
+    """A `.keras` file as a Keras model (safe mode on). Raises ModelError when Keras cannot read it."""
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises ValueError, TypeError, ... on files it cannot read
+        raise ModelError(f"cannot load the Keras model: {type(exc).__name__}: {exc}", where=str(path),
+                         fix="pass a model saved with model.save('model.keras') by Keras 3") from exc
+
+
+def is_flat(model: Any) -> bool:
+    """One input [N, F] and one output: the tabular Keras path (KerasSource); else a tensor model."""
+    return len(model.inputs) == 1 and len(model.outputs) == 1 and len(tuple(model.inputs[0].shape)) == 2
+
+
 class KerasSource:
     """A Keras 3 model loaded from a `.keras` file."""
 
@@ -64,14 +80,8 @@ class KerasSource:
                              where=str(path.with_suffix(".classes.json")))
 
     @classmethod
-    def load(cls, path: Path) -> KerasSource:
-        import keras
-
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except Exception as exc:  # Keras raises ValueError, TypeError, ... on files it cannot read
-            raise ModelError(f"cannot load the Keras model: {type(exc).__name__}: {exc}", where=str(path),
-                             fix="pass a model saved with model.save('model.keras') by Keras 3") from exc
+    def load(cls, path: Path, model: Any = None) -> KerasSource:
+        model = load_keras_model(path) if model is None else model
         names = path.with_suffix(".classes.json")
         classes = json.loads(names.read_text()) if names.is_file() else None
         return cls(model, path, classes)

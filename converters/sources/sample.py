@@ -55,8 +55,9 @@ def feature_frame(source: Any, table: Any, label_column: str | None, where: str)
         col = frame[name]
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
             continue
-        # pandas 3 gives strings their own dtype: normalise to object so scikit-learn sees what it saw in training.
-        frame[name] = col.astype(object).where(col.notna(), None)
+        # pandas 3 gives strings their own dtype: normalise to object so scikit-learn sees what it saw in training,
+        # a missing value as NaN (what pandas' readers give, and SimpleImputer's default missing_values).
+        frame[name] = col.astype(object).where(col.notna(), np.nan)
     if len(frame) == 0:
         raise DataError("the sample has no rows", where=where, fix="pass at least a few rows (64 or more recommended)")
     return frame
@@ -81,17 +82,17 @@ def infer_schema(source: Any, frame: Any) -> IOSchema:
                 mean=_num(values.mean()), std=_num(values.std(ddof=0)),
             ))
         else:
-            if missing_rate > 0:
-                raise DataError(
-                    f"categorical column {name!r} has missing values; edgepack v1 needs categories filled in",
-                    fix="fill missing categories with an explicit value (e.g. 'unknown') before training",
-                )
-            counts = col.astype(str).value_counts(normalize=True)
+            # A missing category (None/NaN) is the model's business: scikit-learn's SimpleImputer fills it and
+            # OneHotEncoder gives it its own column or ignores it; the column is nullable when the sample has
+            # some or the model takes one (probed). It reaches string tensors as "" (contract 2).
+            present = col[col.notna()].astype(str)
+            counts = present.value_counts(normalize=True)
             categories = _model_categories(source, name) or sorted(counts.index)
             features.append(Feature(
                 name=str(name), type="category", categories=tuple(categories),
+                nullable=missing_rate > 0 or _accepts(source, frame, name, np.nan),
                 unknown="ignore" if _accepts(source, frame, name, PROBE_CATEGORY) else "error",
-                missing_rate=0.0, frequencies={str(k): round(float(v), 6) for k, v in counts.items()},
+                missing_rate=missing_rate, frequencies={str(k): round(float(v), 6) for k, v in counts.items()},
             ))
     return IOSchema(features=tuple(features), task=source.task, classes=tuple(source.classes))
 
@@ -105,7 +106,7 @@ def _accepts(source: Any, frame: Any, name: str, value: Any) -> bool:
     """Does the model predict (finite outputs) when `name` holds `value`? Probing beats guessing from
     estimator internals: it is exactly what scikit-learn will do with such a record."""
     probe = frame.head(8).copy()
-    if value is np.nan and not probe[name].dtype.kind == "f":
+    if value is np.nan and probe[name].dtype.kind in "iub":
         probe[name] = probe[name].astype(float)
     probe[name] = value
     try:
@@ -113,6 +114,22 @@ def _accepts(source: Any, frame: Any, name: str, value: Any) -> bool:
     except Exception:  # scikit-learn raises ValueError and others on inputs it cannot take
         return False
     return all(np.all(np.isfinite(np.asarray(v, dtype=float))) for k, v in out.items() if k != "label")
+
+
+def missing_differs_from_unknown(source: Any, frame: Any, name: str) -> bool:
+    """Does the model treat a missing category in `name` otherwise than an unseen one (an imputer fills it,
+    or a one-hot encoder learnt it as a category)? Formats that encode a missing category as an unknown one
+    can only take the model when it does not."""
+    probe = frame.head(16).copy()
+    try:
+        probe[name] = np.nan
+        missing = source.predict(probe)
+        probe[name] = PROBE_CATEGORY
+        unknown = source.predict(probe)
+    except Exception:  # the model refuses one of them: they differ
+        return True
+    return any(not np.allclose(np.asarray(missing[k], dtype=float), np.asarray(unknown[k], dtype=float), equal_nan=True)
+               for k in missing if k != "label")
 
 
 def _model_categories(source: Any, name: str) -> list[str] | None:
@@ -132,8 +149,8 @@ def _model_categories(source: Any, name: str) -> list[str] | None:
                 continue
             for inner in walk(trans) if trans not in ("drop", "passthrough") else []:
                 cats = getattr(inner, "categories_", None)
-                if cats is not None:
-                    return [str(c) for c in cats[cols.index(name)]]
+                if cats is not None:  # a missing value learnt as a category is not one a record names
+                    return [str(c) for c in cats[cols.index(name)] if isinstance(c, str)]
     return None
 
 
@@ -142,8 +159,8 @@ def frame_columns(frame: Any, schema: IOSchema) -> dict[str, np.ndarray]:
     columns = {}
     for feat in schema.features:
         col = frame[feat.name]
-        if feat.type == "category":
-            columns[feat.name] = col.astype(str).to_numpy(dtype=object)
+        if feat.type == "category":  # str, or None where missing (as the runtime's records hold them)
+            columns[feat.name] = np.array([None if _missing(v) else str(v) for v in col], dtype=object)
         else:
             columns[feat.name] = col.astype(float).to_numpy(dtype=np.float64)
     return columns
@@ -213,3 +230,20 @@ def validate_frame(schema: IOSchema, frame: Any) -> tuple[dict[str, np.ndarray],
     for i in np.flatnonzero(checked.bad).tolist():
         errors[i] = reason_text(validator.reason(validator.record_from_columns(values, i)))
     return checked.columns, errors
+
+
+def mixed_cell(frame: Any) -> str | None:
+    """Where a column of numbers holds text ("column 'x', row 5: 'lots'"), the usual reason a model cannot
+    predict on a sample; None when no column mixes them."""
+    import pandas as pd
+
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        numbers = pd.to_numeric(column, errors="coerce")
+        text = numbers.isna() & column.notna()
+        if numbers.notna().sum() > text.sum() > 0:  # mostly numbers, some text
+            row = int(text.to_numpy().nonzero()[0][0])
+            return f"column {name!r}, row {row + 1}: {column.iloc[row]!r}"
+    return None

@@ -6,12 +6,15 @@ side never does this: it reads only the manifest and the artifacts.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...runtime.errors import DataError, ModelError
+from . import catboost, hist_gradient_boosting, lightgbm, xgboost
+from .boosted_trees import BoostedEnsemble
 
 # What the scikit-learn source supports: one readable table (class name -> role).
 SUPPORTED: dict[str, str] = {
@@ -39,12 +42,71 @@ SUPPORTED: dict[str, str] = {
     "HistGradientBoostingRegressor": "regressor",
     "MLPClassifier": "classifier",
     "MLPRegressor": "regressor",
+    # issue 18: the rest of what people deploy (ONNX through skl2onnx; other formats refuse them by name)
+    "SVC": "classifier",
+    "SVR": "regressor",
+    "LinearSVC": "classifier",
+    "LinearSVR": "regressor",
+    "SGDClassifier": "classifier",
+    "SGDRegressor": "regressor",
+    "Perceptron": "classifier",
+    "RidgeClassifier": "classifier",
+    "ElasticNet": "regressor",
+    "HuberRegressor": "regressor",
+    "KNeighborsClassifier": "classifier",
+    "KNeighborsRegressor": "regressor",
+    "GaussianNB": "classifier",
+    "MultinomialNB": "classifier",
+    "BernoulliNB": "classifier",
+    "CalibratedClassifierCV": "classifier",
+    "VotingClassifier": "classifier",
+    "VotingRegressor": "regressor",
+    "StackingClassifier": "classifier",
+    "StackingRegressor": "regressor",
+    "PCA": "transformer",
+    "TruncatedSVD": "transformer",
+    "PolynomialFeatures": "transformer",
+    "KBinsDiscretizer": "transformer",
+    "QuantileTransformer": "transformer",
+    "PowerTransformer": "transformer",
 }
+# The boosting libraries' scikit-learn estimators, alone or last in a Pipeline: class -> (role, tree reader).
+BOOSTERS: dict[str, tuple[str, Callable[[Any], BoostedEnsemble]]] = {
+    "XGBClassifier": ("classifier", xgboost.read),
+    "XGBRegressor": ("regressor", xgboost.read),
+    "LGBMClassifier": ("classifier", lightgbm.read),
+    "LGBMRegressor": ("regressor", lightgbm.read),
+    "CatBoostClassifier": ("classifier", catboost.read),
+    "CatBoostRegressor": ("regressor", catboost.read),
+}
+SUPPORTED.update({name: role for name, (role, _) in BOOSTERS.items()})
 TREE_FAMILIES = {
     "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
     "ExtraTreesClassifier", "ExtraTreesRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor",
     "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
 }
+
+
+def booster_trees(final: Any) -> BoostedEnsemble | None:
+    """The trees of a boosting library's estimator as arrays, or None for a scikit-learn estimator."""
+    entry = BOOSTERS.get(type(final).__name__)
+    if entry is None and hist_gradient_boosting.has_native_categories(final):
+        return hist_gradient_boosting.read(final)  # skl2onnx writes its categorical splits as thresholds
+    return entry[1](final) if entry else None
+
+
+# Settings of supported estimators that no artifact reproduces: (class, parameter, value) -> the reason.
+REFUSED_SETTINGS: dict[tuple[str, str, Any], str] = {
+    ("KNeighborsClassifier", "weights", "distance"): "skl2onnx's graph divides by a zero distance when a row equals a "
+    "training row, where scikit-learn returns that row's target (diabetes: off by 145)",
+    ("KNeighborsRegressor", "weights", "distance"): "skl2onnx's graph divides by a zero distance when a row equals a "
+    "training row, where scikit-learn returns that row's target (diabetes: off by 145)",
+}
+# Classifiers whose predict is not the argmax of predict_proba: with probability=True, SVC.predict uses the
+# decision function and predict_proba Platt scaling fitted by cross-validation, and they disagree near the
+# boundary (iris, poly kernel: 6 % of rows). The package's label is the argmax of its probabilities
+# (contract 3), so the reference label is too.
+LABEL_FROM_PROBABILITIES = {"SVC", "NuSVC"}
 
 
 def supported_list() -> str:
@@ -61,9 +123,21 @@ def walk(estimator: Any) -> list[Any]:
                 found.extend(walk(step))
     elif name == "ColumnTransformer":
         for _, trans, _ in getattr(estimator, "transformers_", estimator.transformers):
-            if trans not in ("drop", "passthrough"):
+            if trans not in ("drop", "passthrough") and not _is_passthrough(trans):
                 found.extend(walk(trans))
+    elif name.startswith(("Voting", "Stacking")):  # ensembles of estimators: each must be supported too
+        for inner in [*getattr(estimator, "estimators_", []), getattr(estimator, "final_estimator_", None)]:
+            if inner is not None and inner != "drop":
+                found.extend(walk(inner))
+    elif name == "CalibratedClassifierCV":
+        for calibrated in getattr(estimator, "calibrated_classifiers_", []):
+            found.extend(walk(calibrated.estimator))
     return found
+
+
+def _is_passthrough(transformer: Any) -> bool:
+    """A fitted ColumnTransformer holds "passthrough" as an identity FunctionTransformer (scikit-learn >= 1.8)."""
+    return type(transformer).__name__ == "FunctionTransformer" and getattr(transformer, "func", None) is None
 
 
 def final_estimator(estimator: Any) -> Any:
@@ -81,6 +155,11 @@ def check_supported(estimator: Any, where: str) -> None:
                 where=where,
                 fix=f"edgepack supports: {supported_list()}",
             )
+    for part in walk(estimator):
+        for (name, param, value), reason in REFUSED_SETTINGS.items():
+            if type(part).__name__ == name and getattr(part, param, None) == value:
+                raise ModelError(f"{name}({param}={value!r}) is not supported: {reason}", where=where,
+                                 fix=f"train with the default {param}")
     final = final_estimator(estimator)
     if SUPPORTED[type(final).__name__] not in ("classifier", "regressor"):
         raise ModelError(f"the model ends in {type(final).__name__}, which does not predict", where=where,
@@ -100,6 +179,8 @@ class SklearnSource:
         check_supported(model, str(path))
         final = final_estimator(model)
         self.final = final
+        # A booster's trees are read now, so that what no target can express is refused before the sample is read.
+        self.ensemble = booster_trees(final)
         self.task = "classification" if SUPPORTED[type(final).__name__] == "classifier" else "regression"
         self.classes = [c.item() if isinstance(c, np.generic) else c for c in getattr(final, "classes_", [])]
         if self.task == "classification" and len(self.classes) < 2:
@@ -131,6 +212,8 @@ class SklearnSource:
         import sklearn
 
         steps = [type(p).__name__ for p in walk(self.model)]
+        if type(self.final).__name__ in BOOSTERS:  # the booster's library version matters as much as scikit-learn's
+            steps[-1] = f"{steps[-1]} ({_library_version(self.final)})"
         return {
             "framework": self.framework,
             "framework_version": sklearn.__version__,
@@ -141,6 +224,10 @@ class SklearnSource:
 
     def feature_names(self, sample_columns: list[str]) -> list[str]:
         names = getattr(self.model, "feature_names_in_", None)
+        if names is None and type(self.model).__name__.startswith("CatBoost"):
+            # CatBoost keeps its own names (numbers as text when fitted on an array)
+            own = list(self.model.feature_names_ or [])
+            names = own if own and own != [str(i) for i in range(len(own))] else None
         if names is not None:
             return [str(n) for n in names]
         n = getattr(self.model, "n_features_in_", None)
@@ -155,10 +242,30 @@ class SklearnSource:
     def as_model_input(self, frame: Any) -> Any:
         return frame if self.fitted_on_frame else frame.to_numpy(dtype=np.float64)
 
+    @property
+    def has_probabilities(self) -> bool:
+        return hasattr(self.model, "predict_proba")  # False for LinearSVC, Perceptron, hinge SGD, SVC(probability=False)
+
+    def class_scores(self, X: Any) -> np.ndarray:
+        """predict_proba; for a classifier without it, its decision_function as one score per class (binary:
+        [-d, d]), whose argmax is scikit-learn's predict, as skl2onnx's graph outputs it."""
+        if self.has_probabilities:
+            return np.asarray(self.model.predict_proba(X), dtype=np.float64)
+        scores = np.asarray(self.model.decision_function(X), dtype=np.float64)
+        return np.stack([-scores, scores], axis=1) if scores.ndim == 1 else scores
+
     def predict(self, frame: Any) -> dict[str, np.ndarray]:
         X = self.as_model_input(frame)
         if self.task == "classification":
-            probs = np.asarray(self.model.predict_proba(X), dtype=np.float64)
-            return {"probabilities": probs, "label": np.asarray(self.model.predict(X))}
+            scores = self.class_scores(X)
+            if type(self.final).__name__ in LABEL_FROM_PROBABILITIES and self.has_probabilities:
+                return {"probabilities": scores, "label": np.asarray(self.final.classes_)[np.argmax(scores, axis=1)]}
+            return {"probabilities": scores, "label": np.asarray(self.model.predict(X))}
         value = np.asarray(self.model.predict(X), dtype=np.float64).reshape(-1)
         return {"value": value}
+
+
+def _library_version(estimator: Any) -> str:
+    from importlib.metadata import version
+
+    return f"{type(estimator).__module__.split('.')[0]} {version(type(estimator).__module__.split('.')[0])}"

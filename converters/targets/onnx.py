@@ -6,7 +6,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ...runtime.errors import ModelError
-from . import onnx_keras, onnx_sklearn, onnx_spark
+from . import onnx_boosting, onnx_keras, onnx_sklearn, onnx_spark
 from .base import Artifact, check_options
 
 OPTIONS: dict[str, Any] = {}
@@ -22,6 +22,9 @@ CONVERTERS: dict[str, Any] = {
     "scikit-learn": onnx_sklearn.convert_with_info,
     "keras": onnx_keras.convert_with_info,
     "spark": _spark,
+    "xgboost": onnx_boosting.convert_with_info,
+    "lightgbm": onnx_boosting.convert_with_info,
+    "catboost": onnx_boosting.convert_with_info,
 }
 
 

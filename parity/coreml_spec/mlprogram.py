@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .blob import NUMPY_DTYPES, decode_value, unpack_bits
+from .mil_tensor_ops import TENSOR_OPS
 from .values import SpecError, feature_kind
 
 _DTYPE_STRINGS = {"fp16": np.float16, "fp32": np.float32, "fp64": np.float64, "int32": np.int32, "int64": np.int64,
@@ -125,6 +126,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "constexpr_affine_dequantize": _affine_dequantize,
     "constexpr_lut_to_dense": _lut_to_dense,
     "constexpr_blockwise_shift_scale": _blockwise_shift_scale,
+    **TENSOR_OPS,  # conv, pooling, pad, reductions: image and sequence networks (mil_tensor_ops.py)
 }
 
 

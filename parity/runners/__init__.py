@@ -28,6 +28,8 @@ RUNNERS: list[tuple[str, tuple[str, ...], str]] = [
     ("tfjs-node-cpu", ("tfjs",), "tfjs_node:TfjsNodeCpuRunner"),
     ("c-gcc", ("c",), "c_gcc:CGccRunner"),
     ("js-node", ("js",), "js_node:JsNodeRunner"),
+    # The same module in a browser page (a browser start per batch): after js-node, never the build's check.
+    ("js-chromium", ("js",), "chromium:JsChromiumRunner"),
     ("onnx-reference", ("onnx",), "onnx_reference:OnnxReferenceRunner"),
     ("scorer-cli", ("onnx",), "scorer_cli:ScorerCliRunner"),
     # The original model (--reference MODEL): runs no artifact, gives the reference outputs.

@@ -42,6 +42,14 @@ def npm_version(name: str) -> str:
         return "unknown"
 
 
+def web_version() -> str:
+    """edgepack-web's own version (web/package.json)."""
+    try:
+        return json.loads((WEB_DIR / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
 def class_key(value: Any) -> str:
     """The key a class has in the probabilities objects: Python's str(), as the scorers write it."""
     return str(value)

@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the service to the network)")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--trust", metavar="KEY.pub|DIR", help="serve only packages signed by this public key (or any "
+                        "key in DIR): an unsigned or wrongly signed package is refused, exit 4 (docs/signing.md)")
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES",
                         help="largest request body (default 1 MiB; larger is answered 413)")
@@ -106,9 +108,9 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(f"{PROG}: {text}", file=sys.stderr, flush=True)
 
 
-def _load(path: str) -> LoadedVersion:
+def _load(path: str, trust: str | None = None) -> LoadedVersion:
     """Open, verify, load and self-test one package (runs in a worker thread)."""
-    return LoadedVersion(load_verified(path), path)
+    return LoadedVersion(load_verified(path, trust=trust), path)
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -130,7 +132,7 @@ async def _serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     shown = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address in a URL takes brackets
     _say(args, f"listening on http://{shown}:{port} (loading {len(args.packages)} package(s))")
-    loading = asyncio.ensure_future(_load_all(loop, service, args.packages))
+    loading = asyncio.ensure_future(_load_all(loop, service, args.packages, args.trust))
     waiting = asyncio.ensure_future(stop.wait())
     await asyncio.wait({loading, waiting}, return_when=asyncio.FIRST_COMPLETED)
     if loading.done():
@@ -152,9 +154,9 @@ async def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _load_all(loop: asyncio.AbstractEventLoop, service: Service, paths: list[str]) -> None:
+async def _load_all(loop: asyncio.AbstractEventLoop, service: Service, paths: list[str], trust: str | None) -> None:
     for path in paths:
-        service.add(await loop.run_in_executor(None, _load, path))
+        service.add(await loop.run_in_executor(None, _load, path, trust))
 
 
 def run() -> None:

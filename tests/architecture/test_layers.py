@@ -72,3 +72,10 @@ def test_a_loop_and_an_upward_import_are_caught():
     """The checks themselves can fail: a hand-made loop and an upward edge."""
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
     assert ORDER.index(layer_of("edgepack.toolchain.build")) > ORDER.index(layer_of("edgepack.converters.targets"))
+
+
+def test_every_edgepack_import_names_a_module_that_exists():
+    """A module moved without its importers updated (seen once: a stale path in toolchain/support.py)."""
+    known = modules()
+    missing = [_where(e) for e in EDGES if e.imported not in known]
+    assert missing == []

@@ -159,3 +159,38 @@ def test_optimisation_does_not_change_a_single_bit(family, tmp_path_factory):
             c_gcc.CFLAGS = original
     for key in results[0]:
         assert np.array_equal(results[0][key], results[1][key])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["keras_mlp", "xgboost", "lightgbm"])
+def test_keras_and_boosting_packages_build_to_c_and_js(case, tmp_path):
+    """Every source reaches c and js through its ONNX graph: a Keras MLP (tf2onnx), XGBoost and LightGBM
+    (edgepack's double TreeEnsemble); the build checks each artifact in gcc and Node against the model."""
+    import joblib
+    import pandas as pd
+
+    if case == "keras_mlp":
+        import keras_zoo
+
+        model_path, sample_path, _holdout, label = keras_zoo.make("keras_mlp_softmax", tmp_path)
+    else:
+        from sklearn.datasets import load_breast_cancer, load_diabetes
+
+        if case == "xgboost":
+            from xgboost import XGBClassifier
+
+            X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+            model = XGBClassifier(n_estimators=20, max_depth=3).fit(X, y)
+        else:
+            from lightgbm import LGBMRegressor
+
+            X, y = load_diabetes(return_X_y=True, as_frame=True)
+            model = LGBMRegressor(n_estimators=30, verbose=-1).fit(X, y)
+        model_path, sample_path, label = tmp_path / "model.joblib", tmp_path / "sample.csv", "target"
+        joblib.dump(model, model_path)
+        pd.DataFrame(X).assign(target=y).head(300).to_csv(sample_path, index=False)
+    result = build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package", label_column=label,
+                                name=case, targets=["onnx", "c", "js"], quiet=True))
+    checks = {c["artifact"]: c for c in result.checks}
+    for fmt, runtime in (("c", "c-gcc"), ("js", "js-node")):
+        assert checks[fmt]["runtime"] == runtime and checks[fmt]["passed"], checks[fmt]

@@ -29,6 +29,28 @@ def copy_with_model(src: Path, dst: Path) -> Path:
     return dst
 
 
+def flipped_copy(src: Path, dst: Path, file: str) -> Path:
+    """A copy of the package with one byte of `file` flipped and the manifest left alone: a checksum
+    mismatch every consumer must refuse."""
+    copy_package(src, dst)
+    data = bytearray((dst / file).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (dst / file).write_bytes(bytes(data))
+    return dst
+
+
+def set_file_bytes(package: Path, file: str, data: bytes) -> None:
+    """Write `data` as `file` and fix its sha256 and size wherever the manifest lists it (an entry's main
+    file and its `files`), so only the numbers can tell."""
+    manifest = json.loads((package / "manifest.json").read_text())
+    (package / file).write_bytes(data)
+    for entry in manifest["artifacts"]:
+        for part in [entry, *entry.get("files", [])]:
+            if part["file"] == file:
+                part["sha256"], part["size"] = hashlib.sha256(data).hexdigest(), len(data)
+    (package / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def edit_attribute(package: Path, op_type: str, name: str, change: Callable[[list[Any]], list[Any]]) -> None:
     """Change one attribute of the first `op_type` node of model.onnx and fix the artifact's checksum."""
     model = load_onnx(package)

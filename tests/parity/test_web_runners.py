@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tamper
 import zoo
 from edgepack.converters.sources.sample import frame_columns, records_from_frame
 from edgepack.parity.metrics import classification_metrics, passes
@@ -73,21 +74,12 @@ def test_chromium_equals_onnxruntime(built_packages):
     np.testing.assert_allclose(got["probabilities"], want["probabilities"], rtol=0, atol=1e-6)
 
 
-def _altered_copy(path: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "altered"
-    shutil.copytree(path, copy)
-    data = bytearray((copy / "model.onnx").read_bytes())
-    data[len(data) // 2] ^= 0x01
-    (copy / "model.onnx").write_bytes(bytes(data))
-    return copy
-
-
 @pytest.mark.parametrize("runner_name", ["ort-web-node", "chromium"])
 def test_a_flipped_byte_is_refused(built_packages, tmp_path, runner_name):
     _, path = built_packages("logreg_binary")
     batch = batch_for("logreg_binary", path)
     with pytest.raises(PackageError, match="failed its checksum"):
-        run(runner_name, _altered_copy(path, tmp_path), batch)
+        run(runner_name, tamper.flipped_copy(path, tmp_path / "altered", "model.onnx"), batch)
 
 
 def test_a_wrong_model_fails_the_comparison(built_packages, tmp_path):

@@ -9,12 +9,14 @@ import sys
 
 FORBIDDEN = ["sklearn", "tensorflow", "coremltools", "pandas", "keras", "torch", "scipy"]
 RUNTIME_MODULES = ["edgepack.runtime", "edgepack.runtime.scorer", "edgepack.runtime.records", "edgepack.runtime.cli",
+                   "edgepack.runtime.profile", "edgepack.runtime.stats",
                    "edgepack.runtime.stream", "edgepack.runtime.batch", "edgepack.runtime.watch",
                    "edgepack.runtime.output", "edgepack.runtime.jsonlines", "edgepack.runtime.signing",
                    "edgepack.runtime.judge", "edgepack.runtime.follow", "edgepack.runtime.versions",
                    "edgepack.runtime.service", "edgepack.runtime.service.app", "edgepack.runtime.service.cli",
                    "edgepack.runtime.service.http", "edgepack.runtime.service.metrics",
-                   "edgepack.runtime.service.scoring", "edgepack.runtime.__main__"]
+                   "edgepack.runtime.service.scoring", "edgepack.runtime.tensors", "edgepack.runtime.tensor_scorer",
+                   "edgepack.runtime.tensor_stream", "edgepack.runtime.__main__"]
 
 
 def test_runtime_import_is_light():

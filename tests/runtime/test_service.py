@@ -221,3 +221,22 @@ def test_sigterm_finishes_the_request_in_flight(strict_package):
     assert code == 0 and "stopped" in log
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=1)
+
+
+def test_only_signed_packages_with_trust(strict_package, tmp_path):
+    """--trust: a package signed by a trusted key is served; an unsigned one is refused with exit 4."""
+    import shutil
+
+    from edgepack.toolchain.cli import main as edgepack
+
+    assert edgepack(["keygen", str(tmp_path / "keys" / "release")]) == 0
+    trusted = str(tmp_path / "keys" / "release.pub")
+    unsigned = start([strict_package.path], "--trust", trusted)
+    code, log = stop(unsigned)
+    assert code == 4 and "not signed" in log and "Traceback" not in log
+    signed = tmp_path / "signed"
+    shutil.copytree(strict_package.path, signed)
+    assert edgepack(["sign", str(signed), "--key", str(tmp_path / "keys" / "release")]) == 0
+    with serving([signed], "--trust", trusted) as server:
+        status, body = server.json("POST", "/v1/models/strict/predict", strict_package.records(1)[0])
+        assert status == 200 and body["version"] == "2"

@@ -144,3 +144,14 @@ def test_without_the_signing_extra_the_device_says_what_to_install(package, keys
                           env={**os.environ})
     assert done.returncode == EXIT_USAGE, done.stderr
     assert "edgepack[signing]" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_inspect_shows_and_checks_signatures(package, keys, capsys):
+    assert edgepack(["inspect", str(package)]) == EXIT_OK
+    assert "signatures: none (unsigned)" in capsys.readouterr().out
+    assert edgepack(["inspect", str(package), "--trust", str(keys["release"].with_name("release.pub"))]) == EXIT_PACKAGE
+    assert "not signed" in capsys.readouterr().err
+    assert edgepack(["sign", str(package), "--key", str(keys["release"])]) == EXIT_OK
+    capsys.readouterr()
+    assert edgepack(["inspect", str(package), "--trust", str(keys["release"].with_name("release.pub"))]) == EXIT_OK
+    assert "signature: valid, by trusted key" in capsys.readouterr().out

@@ -84,9 +84,10 @@ def input_columns(schema: IOSchema, columns: list[str], id_column: str | None, k
                                *keep]))
 
 
-def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any) -> Any:
+def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any, stats: Any = None) -> Any:
     """Score one pandas frame of records. Returns the output frame (layout's columns, one row per input row,
-    in order). `ids` holds the id column's values for these rows."""
+    in order). `ids` holds the id column's values for these rows. `stats` (runtime/stats.py
+    StatsCollector) counts the frame in the package's reference bins."""
     import pandas as pd
 
     absent = {n: None for n in scorer.schema.names if n not in frame.columns}  # nullable features left out
@@ -100,6 +101,8 @@ def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any) -> Any:
         raw = scorer.run_columns({k: v[ok] for k, v in columns.items()})
     else:
         raw = {}
+    if stats is not None:
+        _observe(stats, scorer.schema, columns, ok, raw, errors)
     if layout.task == "classification":
         probs = np.full((n, len(layout.classes)), np.nan)
         if raw:
@@ -118,6 +121,16 @@ def score_frame(scorer: Any, frame: Any, layout: OutputLayout, ids: Any) -> Any:
         out["value"] = pd.array(values, dtype="Float64")
     out[ERROR_COLUMN] = pd.array(errors, dtype="string")
     return pd.DataFrame(out)
+
+
+def _observe(stats: Any, schema: IOSchema, columns: dict[str, np.ndarray], ok: np.ndarray, raw: dict[str, Any],
+             errors: np.ndarray) -> None:
+    good = {k: v[ok] for k, v in columns.items()}
+    for feat in schema.features:  # validate_frame writes a missing category as "": the device's None
+        if feat.type == "category" and feat.nullable:
+            col = good[feat.name]
+            good[feat.name] = np.where(col == "", None, col)
+    stats.observe(good if raw else None, raw or None, [str(e).split(":", 1)[0] for e in errors[~ok]])
 
 
 def layout_for(scorer: Any, id_column: str | None, keep: tuple[str, ...] = ()) -> OutputLayout:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ...runtime.errors import DataError
 from ...runtime.scorer import Scorer
+from ...runtime.stats import StatsCollector
 from .frames import check_columns, input_columns, layout_for, score_frame
 
 
@@ -27,9 +28,10 @@ def open_dataset(path: str | Path) -> Any:
 
 def score_parquet(package: str | Path, input_path: str | Path, output: str | Path, id_column: str | None = None,
                   artifact: str | None = None, batch_rows: int = 65536, keep: tuple[str, ...] = (),
-                  strict: bool = False) -> dict[str, Any]:
+                  strict: bool = False, stats: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score every record of `input_path` into the Parquet file `output` (the input contract of
-    frames.check_columns; `keep`: input columns copied beside the id). Returns {"rows", "rejected", "output"}."""
+    frames.check_columns; `keep`: input columns copied beside the id). Returns {"rows", "rejected", "output"}
+    (and "stats": the window files written, with `stats` = {"dir", "every", "device"}: runtime/stats.py)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -43,12 +45,16 @@ def score_parquet(package: str | Path, input_path: str | Path, output: str | Pat
     out_path = Path(output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     rows = rejected = 0
+    collector = StatsCollector(scorer.package, stats["dir"], stats.get("every") or "1h", stats.get("device")) if stats else None
     with pq.ParquetWriter(str(out_path), schema) as writer:
         for batch in dataset.to_batches(columns=wanted, batch_size=batch_rows):
             frame = batch.to_pandas()
             ids = frame[id_column].to_numpy() if id_column else np.arange(rows, rows + len(frame), dtype=np.int64)
-            scored = score_frame(scorer, frame, layout, ids)
+            scored = score_frame(scorer, frame, layout, ids, collector)
             rejected += int(scored["error"].notna().sum())
             rows += len(frame)
             writer.write_table(pa.Table.from_pandas(scored, schema=schema, preserve_index=False))
-    return {"rows": rows, "rejected": rejected, "output": str(out_path)}
+    if collector is None:
+        return {"rows": rows, "rejected": rejected, "output": str(out_path)}
+    collector.close()
+    return {"rows": rows, "rejected": rejected, "output": str(out_path), "stats": collector.written}

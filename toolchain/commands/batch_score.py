@@ -15,6 +15,7 @@ examples:
   edgepack batch-score build/churn/package --input customers.parquet --output scores.parquet --id-column customer_id
   edgepack batch-score build/churn/package --input customers.parquet --output scores.parquet --keep-fields region,plan
   edgepack batch-score build/churn/package --input data/ --output scores/ --engine spark --master spark://head:7077
+  edgepack batch-score build/churn/package --input data/ --output scores/ --engine spark --stats stats/
 
 exit codes: 0 every record scored, 3 some records rejected (see the error column), 2 usage, 4 invalid
 package, 6 unusable input.
@@ -48,6 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="refuse an input holding columns the model does not use (other than --id-column and "
                         "--keep-fields); default: ignore them")
+    p.add_argument("--stats", metavar="DIR", help="count the records in the package's reference bins and write "
+                   "window files to DIR for `edgepack drift` (spark: the partitions' counts summed into one window)")
+    p.add_argument("--stats-every", metavar="N|SECONDS", help="local engine: a window per N records or duration (default 1h)")
+    p.add_argument("--stats-device", metavar="NAME", help="name recorded in the windows (default: this host's name)")
 
 
 def _keep(args: argparse.Namespace) -> tuple[str, ...]:
@@ -56,12 +61,16 @@ def _keep(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _local(args: argparse.Namespace) -> dict[str, Any]:
     return local.score_parquet(args.package, args.input, args.output, id_column=args.id_column, artifact=args.artifact,
-                               batch_rows=args.batch_rows, keep=_keep(args), strict=args.strict)
+                               batch_rows=args.batch_rows, keep=_keep(args), strict=args.strict, stats=_stats(args))
 
 
 def _spark(args: argparse.Namespace) -> dict[str, Any]:
     return spark.score_parquet(args.package, args.input, args.output, id_column=args.id_column, artifact=args.artifact,
-                               master=args.master, keep=_keep(args), strict=args.strict)
+                               master=args.master, keep=_keep(args), strict=args.strict, stats=_stats(args))
+
+
+def _stats(args: argparse.Namespace) -> dict[str, Any] | None:
+    return {"dir": args.stats, "every": args.stats_every, "device": args.stats_device} if args.stats else None
 
 
 # engine name -> runner returning {"rows", "rejected", "output"}
@@ -77,4 +86,6 @@ def run(args: argparse.Namespace) -> int:
                        [[args.engine, rows, rows - result["rejected"], result["rejected"], round(seconds, 2),
                          int(rows / seconds) if seconds > 0 else None]],
                        title=f"predictions written to {result['output']}"))
+    if result.get("stats"):
+        print(f"statistics: {len(result['stats'])} window file(s) in {args.stats} (edgepack drift reads them)")
     return EXIT_REJECTED if result["rejected"] else EXIT_OK

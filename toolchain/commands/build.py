@@ -17,6 +17,8 @@ examples:
   edgepack build model.keras --sample sample.csv --label-column y --targets onnx,tflite,tfjs \\
       --option tflite.variants=float32,int8-dynamic -o build/keras-package
   edgepack build mlp.joblib --sample sample.csv --label-column digit --quantize auto -o build/mlp
+  edgepack build resnet.onnx --sample images.npz --targets onnx,tflite,tfjs,coreml -o build/resnet
+  edgepack build booster.json --sample sample.csv --label-column y -o build/xgb   (XGBoost; LightGBM .txt, CatBoost .cbm)
 
 --quantize auto builds every quantized variant each target offers (ONNX: float16, int8-dynamic,
 int8-static, int8-weights), checks each in its runtime on the sample, on 20 % of it held out from
@@ -38,8 +40,11 @@ from ..variants.report import render_variants
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path,
-                   help="trained model file (.joblib, .pkl, .keras) or a Spark ML PipelineModel directory (PipelineModel.save)")
-    p.add_argument("--sample", type=Path, required=True, help="CSV/Parquet sample of the model's input")
+                   help="trained model file (.joblib, .pkl, .keras, .onnx; XGBoost .json/.ubj, LightGBM .txt, CatBoost "
+                        ".cbm) or a Spark ML PipelineModel directory (PipelineModel.save)")
+    p.add_argument("--sample", type=Path, required=True,
+                   help="CSV/Parquet sample of the model's input; for image/sequence models an .npz (one array per "
+                        "input name) or, for one image input, a folder of PNG/JPEG pictures")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="output directory, or FILE.edgepack. An existing OUT must be empty or hold an edgepack "
                         "package (whose own files are replaced; other files there are kept)")
@@ -60,6 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "modes such as float16,int8-dynamic,int8-static,int8-weights or ids such as onnx-int8-static")
     p.add_argument("--default-variant", metavar="ID",
                    help="make this artifact (e.g. onnx-int8-dynamic) its format's default (default: the float32 one)")
+    p.add_argument("--reference-data", type=Path, metavar="FILE",
+                   help="CSV/Parquet rows for the drift reference profile (profile.json; default: the sample). "
+                        "A holdout with the label column gives honest build-time AUROC for `edgepack drift`")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show what the converters print (TensorFlow, absl...); by default it goes to a log file, "
@@ -83,13 +91,13 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
         quiet=args.quiet, verbose=args.verbose, target_options=parse_options(args.option), quantize=args.quantize,
-        default_variant=args.default_variant, force=args.force,
+        default_variant=args.default_variant, force=args.force, reference_data=args.reference_data,
         author=args.author, license=args.license, description=args.description,
     ))
     rows = []
     for check in result.checks:
         m = check["metrics"]
-        err = m.get("max_probability_error", m.get("max_scaled_error"))
+        err = m.get("max_probability_error", m.get("max_scaled_error", m.get("max_abs_error")))
         rows.append([check["artifact"], check["runtime"], check["data"], check["rows"],
                      m.get("label_agreement"), err, _result(check)])
     print(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "result"], rows,

@@ -14,7 +14,7 @@ in headless Chromium (Debian's /usr/bin/chromium, or $EDGEPACK_CHROMIUM) and wri
 record, as web/bin/score.mjs does.
 
 options:
-  --backend NAME       auto (default), ort-wasm, tfjs-wasm, tfjs-webgl, tfjs-cpu
+  --backend NAME       auto (default), js, ort-wasm, tfjs-wasm, tfjs-webgl, tfjs-cpu
   --artifact ID        artifact to run (default: the package's default)
   --screenshot FILE    save a screenshot of the page after scoring
   --timeout MS         how long the page may take to load the package (default 60000)

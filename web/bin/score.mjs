@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Score JSON lines with an edge package in Node (onnxruntime-web or TF.js): the web counterpart of
+// Score JSON lines with an edge package in Node (generated JS, onnxruntime-web or TF.js): the web counterpart of
 // edgepack-score, used by the parity harness's Node runners. See --help.
 
 import { createInterface } from 'node:readline';
@@ -26,7 +26,7 @@ are ignored unless --strict; a nullable field left out is a missing value. At th
 stderr ("score.mjs: N scored, M rejected") unless --quiet.
 
 options:
-  --artifact ID      artifact to run (default: the package's default ONNX artifact, else TF.js)
+  --artifact ID      artifact to run (default: the package's js artifact, else ONNX, else TF.js)
   --backend NAME     auto (default), ${BACKEND_NAMES.filter((b) => b !== 'tfjs-webgl').join(', ')}
   --id-field NAME    copy this field of each record into its output line as "id" (not a model input)
   --keep-fields A,B  copy these fields of each record into its output line (null when a record lacks one)

@@ -19,6 +19,7 @@ export { checkSelfContained } from './onnx.js';
 export { checkRecord, tensorsFor, validateRecords } from './records.js';
 export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
 export { Scorer } from './scorer.js';
+export { StatsCollector } from './stats.js';
 export { verifyPackage } from './signing.js';
 export { openFromChannel } from './registry.js';
 
@@ -37,18 +38,38 @@ export { openFromChannel } from './registry.js';
 export async function loadPackage(location, options = {}) {
   const pkg = location instanceof Package ? location : await Package.open(location);
   if (options.trust !== undefined) await verifyPackage(pkg, options.trust);
-  const { entry, candidates } = chooseBackend(pkg, options.artifact ?? null, options.backend ?? 'auto');
-  const files = await pkg.artifactFiles(entry);
-  let failure = null;
-  for (const backend of candidates) {
+  const backend = options.backend ?? 'auto';
+  const artifactId = options.artifact ?? null;
+  // `auto` with no artifact named moves on to the next format when no backend of one starts (a page
+  // whose Content-Security-Policy forbids importing the generated module, say). A file that fails its
+  // checksum stops everything: the package is damaged, and no other artifact is trusted instead.
+  const failures = [];
+  // A js artifact is code that runs with the page's rights, where an ONNX graph can only compute: `auto`
+  // runs it only for a package whose signature a trust set verified (`backend: 'js'` asks for it outright).
+  const triedFormats = options.trust === undefined ? ['js'] : [];
+  for (;;) {
+    let plan;
     try {
-      const engine = await backend.create(files, entry, options);
-      return new Scorer(pkg, entry, engine, backend.name);
+      plan = chooseBackend(pkg, artifactId, backend, triedFormats);
     } catch (err) {
-      failure = failure ?? { backend: backend.name, err };
+      if (!failures.length) throw err;
+      break;
     }
+    const { entry, candidates } = plan;
+    const files = await pkg.artifactFiles(entry);
+    for (const row of candidates) {
+      try {
+        const engine = await row.create(files, entry, options);
+        return new Scorer(pkg, entry, engine, row.name);
+      } catch (err) {
+        failures.push({ backend: row.name, entry, err });
+      }
+    }
+    if (backend !== 'auto' || artifactId !== null) break;
+    triedFormats.push(entry.format);
   }
-  throw new PackageError(`${failure.backend} cannot load artifact '${entry.id}' (${entry.file}): ${failure.err?.message ?? failure.err}`, {
+  const { backend: name, entry, err } = failures[0];
+  throw new PackageError(`${name} cannot load artifact '${entry.id}' (${entry.file}): ${err?.message ?? err}`, {
     where: pkg.where, fix: 'check the artifact with edgepack inspect; try another backend or artifact',
   });
 }

@@ -4,8 +4,8 @@
 export const MANIFEST_SCHEMA = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://edgepack.dev/schema/manifest-v1.json",
-  "title": "edgepack package manifest, format version 1",
-  "description": "Read by the Python runtime, the converters and web/ (edgepack-web). Committed once; change it only with a new format_version.",
+  "title": "edgepack package manifest, format versions 1 (tabular) and 2 (tensor)",
+  "description": "Read by the Python runtime, the converters and web/ (edgepack-web). Change it only with a new format_version. Version 1: a row of features; version 2: named tensors (docs/package-format.md).",
   "type": "object",
   "required": [
     "format",
@@ -24,7 +24,10 @@ export const MANIFEST_SCHEMA = {
       "const": "edgepack"
     },
     "format_version": {
-      "const": 1
+      "enum": [
+        1,
+        2
+      ]
     },
     "model": {
       "type": "object",
@@ -46,7 +49,8 @@ export const MANIFEST_SCHEMA = {
         "task": {
           "enum": [
             "classification",
-            "regression"
+            "regression",
+            "tensor"
           ]
         },
         "created": {
@@ -99,9 +103,6 @@ export const MANIFEST_SCHEMA = {
     },
     "inputs": {
       "type": "object",
-      "required": [
-        "features"
-      ],
       "properties": {
         "features": {
           "type": "array",
@@ -180,6 +181,108 @@ export const MANIFEST_SCHEMA = {
               ]
             }
           }
+        },
+        "tensors": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "type": "object",
+            "required": [
+              "name",
+              "dtype",
+              "shape"
+            ],
+            "properties": {
+              "name": {
+                "type": "string",
+                "minLength": 1
+              },
+              "dtype": {
+                "enum": [
+                  "float32",
+                  "float64",
+                  "int64",
+                  "int32",
+                  "uint8",
+                  "bool"
+                ]
+              },
+              "shape": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ],
+                  "minimum": 1
+                },
+                "description": "shape[0] is the batch: null for any"
+              },
+              "layout": {
+                "enum": [
+                  "NHWC",
+                  "NCHW",
+                  "NWC",
+                  "NCW",
+                  "NC",
+                  "N"
+                ]
+              },
+              "kind": {
+                "enum": [
+                  "probabilities",
+                  "scores",
+                  "tensor"
+                ]
+              },
+              "image": {
+                "type": "object",
+                "description": "how a picture becomes this tensor: resize to size [height, width], channel order, then (pixel * scale - mean) / std per channel",
+                "required": [
+                  "size",
+                  "channels",
+                  "scale",
+                  "mean",
+                  "std"
+                ],
+                "properties": {
+                  "size": {
+                    "type": "array",
+                    "items": {
+                      "type": "integer",
+                      "minimum": 1
+                    },
+                    "minItems": 2,
+                    "maxItems": 2
+                  },
+                  "channels": {
+                    "enum": [
+                      "RGB",
+                      "BGR",
+                      "L"
+                    ]
+                  },
+                  "scale": {
+                    "type": "number"
+                  },
+                  "mean": {
+                    "type": "array",
+                    "items": {
+                      "type": "number"
+                    }
+                  },
+                  "std": {
+                    "type": "array",
+                    "items": {
+                      "type": "number",
+                      "exclusiveMinimum": 0
+                    }
+                  }
+                }
+              }
+            }
+          }
         }
       }
     },
@@ -192,11 +295,7 @@ export const MANIFEST_SCHEMA = {
         "names": {
           "type": "array",
           "items": {
-            "enum": [
-              "label",
-              "probabilities",
-              "value"
-            ]
+            "type": "string"
           }
         },
         "classes": {
@@ -215,6 +314,112 @@ export const MANIFEST_SCHEMA = {
         "value_scale": {
           "type": "number",
           "exclusiveMinimum": 0
+        },
+        "tensors": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "type": "object",
+            "required": [
+              "name",
+              "dtype",
+              "shape"
+            ],
+            "properties": {
+              "name": {
+                "type": "string",
+                "minLength": 1
+              },
+              "dtype": {
+                "enum": [
+                  "float32",
+                  "float64",
+                  "int64",
+                  "int32",
+                  "uint8",
+                  "bool"
+                ]
+              },
+              "shape": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ],
+                  "minimum": 1
+                },
+                "description": "shape[0] is the batch: null for any"
+              },
+              "layout": {
+                "enum": [
+                  "NHWC",
+                  "NCHW",
+                  "NWC",
+                  "NCW",
+                  "NC",
+                  "N"
+                ]
+              },
+              "kind": {
+                "enum": [
+                  "probabilities",
+                  "scores",
+                  "tensor"
+                ]
+              },
+              "image": {
+                "type": "object",
+                "description": "how a picture becomes this tensor: resize to size [height, width], channel order, then (pixel * scale - mean) / std per channel",
+                "required": [
+                  "size",
+                  "channels",
+                  "scale",
+                  "mean",
+                  "std"
+                ],
+                "properties": {
+                  "size": {
+                    "type": "array",
+                    "items": {
+                      "type": "integer",
+                      "minimum": 1
+                    },
+                    "minItems": 2,
+                    "maxItems": 2
+                  },
+                  "channels": {
+                    "enum": [
+                      "RGB",
+                      "BGR",
+                      "L"
+                    ]
+                  },
+                  "scale": {
+                    "type": "number"
+                  },
+                  "mean": {
+                    "type": "array",
+                    "items": {
+                      "type": "number"
+                    }
+                  },
+                  "std": {
+                    "type": "array",
+                    "items": {
+                      "type": "number",
+                      "exclusiveMinimum": 0
+                    }
+                  }
+                }
+              }
+            }
+          }
+        },
+        "top_k": {
+          "type": "integer",
+          "minimum": 1
         }
       }
     },
@@ -343,13 +548,21 @@ export const MANIFEST_SCHEMA = {
               "version"
             ]
           },
+          "signature": {
+            "type": "string",
+            "description": "TFLite: the signature whose input and output names the entry uses"
+          },
+          "batch": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "a fixed batch: the artifact takes exactly this many rows per call"
+          },
           "inputs": {
             "type": "array",
             "items": {
               "type": "object",
               "required": [
                 "name",
-                "features",
                 "dtype"
               ],
               "properties": {
@@ -369,7 +582,23 @@ export const MANIFEST_SCHEMA = {
                     "float64",
                     "int64",
                     "int32",
+                    "uint8",
+                    "bool",
                     "string"
+                  ]
+                },
+                "input": {
+                  "type": "string",
+                  "description": "version 2: the package input this artifact tensor takes"
+                },
+                "layout": {
+                  "enum": [
+                    "NHWC",
+                    "NCHW",
+                    "NWC",
+                    "NCW",
+                    "NC",
+                    "N"
                   ]
                 }
               }
@@ -402,6 +631,28 @@ export const MANIFEST_SCHEMA = {
         "rows": {
           "type": "integer",
           "minimum": 1
+        }
+      }
+    },
+    "reference_profile": {
+      "type": "object",
+      "description": "the drift reference (edgepack build): binned features and outputs of the reference data, counted by runtime/profile.py; devices count their windows in the same bins",
+      "required": [
+        "file",
+        "sha256",
+        "size"
+      ],
+      "properties": {
+        "file": {
+          "type": "string"
+        },
+        "sha256": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{64}$"
+        },
+        "size": {
+          "type": "integer",
+          "minimum": 0
         }
       }
     },
@@ -602,6 +853,91 @@ export const MANIFEST_SCHEMA = {
               },
               "metrics": {
                 "type": "object"
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "if": {
+    "properties": {
+      "format_version": {
+        "const": 1
+      }
+    }
+  },
+  "then": {
+    "properties": {
+      "inputs": {
+        "required": [
+          "features"
+        ]
+      },
+      "outputs": {
+        "properties": {
+          "names": {
+            "type": "array",
+            "items": {
+              "enum": [
+                "label",
+                "probabilities",
+                "value"
+              ]
+            }
+          }
+        }
+      },
+      "model": {
+        "properties": {
+          "task": {
+            "enum": [
+              "classification",
+              "regression"
+            ]
+          }
+        }
+      },
+      "artifacts": {
+        "items": {
+          "properties": {
+            "inputs": {
+              "items": {
+                "required": [
+                  "name",
+                  "features",
+                  "dtype"
+                ]
+              }
+            }
+          }
+        }
+      }
+    }
+  },
+  "else": {
+    "properties": {
+      "inputs": {
+        "required": [
+          "tensors"
+        ]
+      },
+      "outputs": {
+        "required": [
+          "names",
+          "tensors"
+        ]
+      },
+      "artifacts": {
+        "items": {
+          "properties": {
+            "inputs": {
+              "items": {
+                "required": [
+                  "name",
+                  "input",
+                  "dtype"
+                ]
               }
             }
           }

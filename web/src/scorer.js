@@ -53,6 +53,8 @@ export class Scorer {
 
   /** Raw outputs for checked rows (schema order): {probabilities: number[][]} or {value: number[]}. */
   async runRows(rows) {
+    // Generated code (the js backend) takes checked rows as records, not tensors.
+    if (this._engine.runRows) return this._engine.runRows(rows, this.schema, this.classes);
     const probabilities = [];
     const value = [];
     for (let start = 0; start < rows.length; start += CHUNK) {
@@ -87,11 +89,14 @@ export class Scorer {
    * Validate and score. Returns the indices of the scored records, their predictions and the
    * rejections ({record, field, reason}), numbering records from `start`. Fields the model does not
    * use are ignored unless `strict` (then only `allowedExtra` may appear besides the features).
+   * `stats` (a StatsCollector of src/stats.js) counts the batch for drift monitoring.
    */
-  async score(records, { allowedExtra = new Set(), start = 0, strict = false } = {}) {
+  async score(records, { allowedExtra = new Set(), start = 0, strict = false, stats = null } = {}) {
     const { rows, kept, rejections } = validateRecords(this.schema, records, { allowedExtra, start, strict });
-    if (!rows.length) return { kept, predictions: [], rejections };
-    return { kept, predictions: this.format(await this.runRows(rows)), rejections };
+    const raw = rows.length ? await this.runRows(rows) : null;
+    stats?.observe(rows, raw, rejections); // src/stats.js: counts in the package's reference bins
+    if (!raw) return { kept, predictions: [], rejections };
+    return { kept, predictions: this.format(raw), rejections };
   }
 
   /** Predictions for records (objects keyed by feature name). Throws RecordError on the first bad one. */

@@ -8,14 +8,17 @@ import { MANIFEST, sha256Hex } from './package.js';
 export const SIGNATURES = 'signatures.json';
 const SCHEME = 'edgepack-signed-package-v1';
 
-/** Every file the manifest names (artifacts, their extra files, golden vectors), sorted, once each. */
+/** Every file the manifest names (artifacts, their extra files, golden vectors, the reference profile), sorted, once each. */
 export function listedFiles(manifest) {
   const names = new Set();
   for (const entry of manifest.artifacts ?? []) {
     names.add(String(entry.file));
     for (const part of entry.files ?? []) names.add(String(part.file));
   }
-  if (manifest.golden && typeof manifest.golden === 'object' && 'file' in manifest.golden) names.add(String(manifest.golden.file));
+  for (const key of ['golden', 'reference_profile']) {
+    const entry = manifest[key];
+    if (entry && typeof entry === 'object' && 'file' in entry) names.add(String(entry.file));
+  }
   // Python sorts str by code point; these are package paths, where UTF-16 order agrees for the BMP.
   return [...names].sort();
 }

@@ -152,6 +152,41 @@ describe('the demo page (ONNX through onnxruntime-web)', () => {
   });
 });
 
+describe('the demo page for a package with generated JavaScript (js)', () => {
+  test('?backend=js runs model.mjs: the page says js, fetches no WebAssembly, and scores as scikit-learn', async () => {
+    const { records, sklearn, package: dir } = fx.expected.gen;
+    const { page, problems, requests } = await openPage(`${await servePackage(dir)}?backend=js`);
+    assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
+    assert.match(await page.textContent('#backend'), /^js · generated ES module edgepack /);
+    assert.match(await page.textContent('#artifact'), /^js \(js, float64\)/);
+    assert.match(await page.textContent('#selftest'), /^pass · /);
+    assert.deepEqual(requests.filter((r) => r.endsWith('.wasm') || r.includes('/vendor/')), []);
+    assert.ok(requests.some((r) => r.endsWith('/package/model.mjs')), requests.join('\n'));
+    const raw = await page.evaluate((recs) => window.edgepack.raw(recs), records);
+    assert.ok(maxAbsDiff(raw.probabilities, sklearn.probabilities) <= 1e-12);
+    await page.screenshot({ path: join(ARTIFACTS, 'generated-js.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('auto on an unsigned package runs the ONNX artifact, never the package\'s code', async () => {
+    const url = await servePackage(fx.expected.gen.package);
+    const page = await browser.newPage();
+    // The page's own policy, as a site might set it: its inline import map and WebAssembly allowed, blob: not.
+    const policy = "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'";
+    await page.route((u) => u.pathname === '/', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': policy } });
+    });
+    await page.goto(url);
+    const info = await page.evaluate(() => window.edgepack.ready);
+    assert.equal(info.backend, 'ort-wasm');
+    assert.equal(info.artifact, 'onnx');
+    assert.ok(info.selftest.passed);
+    await page.close();
+  });
+});
+
 describe('the demo page for a regressor', () => {
   test('the value shown equals the Python scorer\'s', async () => {
     const dir = fx.expected.reg.package;

@@ -57,6 +57,14 @@ describe('signatures', () => {
     await assert.rejects(loadPackage(altered, { trust: [trusted] }), /changed after signing/);
   });
 
+  test('a reference profile (drift bins) changed after signing is refused', async () => {
+    const altered = join(work, 'altered-profile');
+    cpSync(signed, altered, { recursive: true });
+    const { file } = JSON.parse(readFileSync(join(altered, 'manifest.json'), 'utf8')).reference_profile;
+    writeFileSync(join(altered, file), readFileSync(join(altered, file), 'utf8').replace('"bins": 10', '"bins": 11'));
+    await assert.rejects(loadPackage(altered, { trust: [trusted] }), /changed after signing/);
+  });
+
   test('score.mjs --trust: exit 0 for the signed package, 4 with another key', () => {
     const input = JSON.stringify(record) + '\n';
     const ok = spawnSync(process.execPath, [CLI, signed, '--trust', join(work, 'release.pub')], { input, encoding: 'utf8' });

@@ -71,7 +71,7 @@ def generate_c(program: Program, schema: IOSchema, binding: list[dict[str, Any]]
     n_out = out.size
     feats = schema.features
     idents = _identifiers([f.name for f in feats])
-    text = "\n".join(body)
+    text = "\n".join(body + p.tables)
     uses_libm = bool(re.search(r"\b(exp|tanh|sqrt|log)f?\(", text)) or "EP_NAN" in text or "EP_INF" in text
     guard = "EDGEPACK_" + re.sub(r"\W", "_", name.upper(), flags=re.ASCII) + "_H"
     classes = list(schema.classes) if schema.task == "classification" else []

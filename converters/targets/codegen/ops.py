@@ -67,6 +67,45 @@ def _binary(p: Printer, node: Node) -> None:
     p.close()
 
 
+def _compare(p: Printer, node: Node) -> None:
+    a, b = node.inputs
+    y = node.outputs[0]
+    out = p.array(y)
+    sym = {"Equal": "==", "Less": "<", "Greater": ">", "LessOrEqual": "<=", "GreaterOrEqual": ">=", "And": "&&", "Or": "||"}[node.op]
+    left, right = _index(p, a), _index(p, b)
+    if node.op == "Equal" and "str" in (a.dtype, b.dtype):
+        test = p.streq(left, right)
+    else:
+        test = f"({left} {sym} {right})"
+    p.loop("i", y.size)
+    p.line(f"{out}[i] = {test} ? 1 : 0;")
+    p.close()
+
+
+def _reduce(p: Printer, node: Node) -> None:
+    """Over the record's values (per record a tensor is flat: its axes after the batch one are all reduced)."""
+    x, y = node.inputs[0], node.outputs[0]
+    out = p.array(y)
+    src = p.ref(x)
+    d = y.dtype
+    p.scalar("acc", d, f"{src}[0]")
+    p.open(f"for ({p.int_decl('i')} = 1; i < {x.size}; i++)")
+    if node.op == "ReduceMax":
+        p.line(f"if ({src}[i] > acc) acc = {src}[i];")
+    else:
+        p.line(f"acc = {_float(p, f'acc + {src}[i]', d)};")
+    p.close()
+    p.line(f"{out}[0] = {_float(p, f'acc / {x.size}', d) if node.op == 'ReduceMean' else 'acc'};")
+
+
+def _not(p: Printer, node: Node) -> None:
+    x, y = node.inputs[0], node.outputs[0]
+    out = p.array(y)
+    p.loop("i", y.size)
+    p.line(f"{out}[i] = {p.operand(x, 'i')} ? 0 : 1;")
+    p.close()
+
+
 def _index(p: Printer, v: Value) -> str:
     """Element i of a value broadcast over the row: constants and 1-element values repeat."""
     if v.const is not None:
@@ -340,7 +379,9 @@ def _linear_regressor(p: Printer, node: Node) -> None:
 EMITTERS: dict[str, Callable[[Printer, Node], None]] = {
     **{op: _elementwise for op in ("Identity", "Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Sqrt", "Log")},
     "Cast": _cast, "IsNaN": _isnan, "Add": _binary, "Sub": _binary, "Mul": _binary, "Div": _binary,
-    "Where": _where, "Concat": _concat, "Reshape": _reshape, "Flatten": _reshape, "Squeeze": _reshape,
+    **{op: _compare for op in ("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or")},
+    "ReduceSum": _reduce, "ReduceMax": _reduce, "ReduceMean": _reduce,
+    "Not": _not, "Where": _where, "Concat": _concat, "Reshape": _reshape, "Flatten": _reshape, "Squeeze": _reshape,
     "Unsqueeze": _reshape, "MatMul": _matmul_op, "Gemm": _gemm, "Softmax": _softmax, "ArgMax": _argmax,
     "OneHotEncoder": _one_hot, "LabelEncoder": _label_encoder, "Normalizer": _normalizer, "Scaler": _scaler,
     "Imputer": _imputer, "ArrayFeatureExtractor": _feature_extractor, "LinearClassifier": _linear_classifier,

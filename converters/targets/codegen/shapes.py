@@ -16,6 +16,8 @@ SUPPORTED = {
     ("", "Abs"), ("", "Neg"), ("", "Sqrt"), ("", "Log"), ("", "Add"), ("", "Sub"), ("", "Mul"), ("", "Div"),
     ("", "Where"), ("", "Concat"), ("", "Reshape"), ("", "Flatten"), ("", "Squeeze"), ("", "Unsqueeze"),
     ("", "MatMul"), ("", "Gemm"), ("", "Softmax"), ("", "ArgMax"),
+    ("", "Equal"), ("", "Less"), ("", "Greater"), ("", "LessOrEqual"), ("", "GreaterOrEqual"), ("", "Not"),
+    ("", "And"), ("", "Or"), ("", "ReduceSum"), ("", "ReduceMax"), ("", "ReduceMean"),
     ("ai.onnx.ml", "OneHotEncoder"), ("ai.onnx.ml", "LabelEncoder"), ("ai.onnx.ml", "Normalizer"),
     ("ai.onnx.ml", "ArrayFeatureExtractor"), ("ai.onnx.ml", "LinearClassifier"), ("ai.onnx.ml", "LinearRegressor"),
     ("ai.onnx.ml", "TreeEnsembleClassifier"), ("ai.onnx.ml", "TreeEnsembleRegressor"), ("ai.onnx.ml", "Scaler"),
@@ -24,6 +26,7 @@ SUPPORTED = {
 }
 ELEMENTWISE = {"Identity", "Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Sqrt", "Log"}
 BINARY = {"Add", "Sub", "Mul", "Div"}
+COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or"}
 CAST_TO = {1: "f32", 11: "f64", 7: "i64", 6: "i64", 9: "bool", 8: "str"}
 
 
@@ -52,6 +55,19 @@ def infer(op: str, domain: str, ins: list[Any], attrs: dict[str, Any], names: li
         if const:
             return [_fold(op, ins, attrs, names)]
         return [out(0, _result_dtype(ins), (_broadcast_size(ins),))]
+    if op in COMPARE:
+        if const:
+            return [_fold(op, ins, attrs, names)]
+        return [out(0, "bool", (_broadcast_size(ins),))]
+    if op in ("ReduceSum", "ReduceMax", "ReduceMean"):
+        axes = attrs.get("axes")
+        if axes is None and len(ins) > 1 and ins[1].const is not None:
+            axes = [int(a) for a in np.asarray(ins[1].const).reshape(-1)]
+        if not axes or 0 in axes or -len(x.shape) - 1 in axes:
+            raise ModelError(f"{op} over the batch axis is outside what the c/js targets generate")
+        return [out(0, x.dtype, (1,))]
+    if op == "Not":
+        return [out(0, "bool", x.shape)] if not const else [_fold(op, ins, attrs, names)]
     if op == "Where":
         return [out(0, ins[1].dtype, (_broadcast_size(ins),))]
     if op == "Concat":
@@ -121,6 +137,8 @@ def _fold(op: str, ins: list[Any], attrs: dict[str, Any], names: list[str]) -> A
     a = [v.const for v in ins]
     fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Identity": lambda x: x,
           "Neg": np.negative, "Abs": np.abs, "Exp": np.exp, "Sqrt": np.sqrt, "Log": np.log,
-          "Relu": lambda x: np.maximum(x, 0), "Tanh": np.tanh, "Sigmoid": lambda x: 1 / (1 + np.exp(-x))}[op]
+          "Relu": lambda x: np.maximum(x, 0), "Tanh": np.tanh, "Sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+          "Equal": np.equal, "Less": np.less, "Greater": np.greater, "LessOrEqual": np.less_equal,
+          "GreaterOrEqual": np.greater_equal, "And": np.logical_and, "Or": np.logical_or, "Not": np.logical_not}[op]
     result = np.asarray(fn(*a))
     return Value(names[0], np_dtype(result), tuple(result.shape), result)

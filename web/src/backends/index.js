@@ -1,7 +1,9 @@
 // The backends table: one row per engine. `auto` takes the first available row whose format the
-// package (or the chosen artifact) has: onnxruntime-web first (ONNX is the hub, and its float64
-// preprocessing is what scikit-learn computes), then TF.js wasm (exact float32, and faster than WebGL
-// for small tabular graphs), WebGL when the browser offers it, and the plain JavaScript cpu backend.
+// package (or the chosen artifact) has: the generated ES module first (the `js` target: nothing to
+// download or compile, float64 like scikit-learn, exact), then onnxruntime-web (ONNX is the hub, and
+// its float64 preprocessing is what scikit-learn computes), then TF.js wasm (exact float32, and faster
+// than WebGL for small tabular graphs), WebGL when the browser offers it, and the plain JavaScript cpu
+// backend.
 
 import { isNode } from './assets.js';
 import { UsageError } from '../errors.js';
@@ -22,6 +24,7 @@ const tfjs = (name) => async (files, entry, options) => (await import('./tfjs.js
 
 /** name, artifact format, why it is unavailable here (null when available), engine factory */
 export const BACKENDS = [
+  { name: 'js', format: 'js', unavailable: () => null, create: async (files, entry) => (await import('./js.js')).createEngine(files, entry) },
   { name: 'ort-wasm', format: 'onnx', unavailable: hasWasm, create: async (files, entry, options) => (await import('./ort.js')).createEngine(files, entry, options) },
   { name: 'tfjs-wasm', format: 'tfjs', unavailable: hasWasm, create: tfjs('wasm') },
   { name: 'tfjs-webgl', format: 'tfjs', unavailable: hasWebgl, create: tfjs('webgl') },
@@ -43,7 +46,7 @@ function row(name) {
  * @param {string} backend           'auto' or a backend name
  * @returns {{entry: object, candidates: object[]}}
  */
-export function chooseBackend(pkg, artifactId, backend = 'auto') {
+export function chooseBackend(pkg, artifactId, backend = 'auto', skipFormats = []) {
   if (backend !== 'auto') {
     const chosen = row(backend);
     const entry = artifactId ? pkg.artifact(artifactId) : pkg.artifact(null, chosen.format);
@@ -58,7 +61,7 @@ export function chooseBackend(pkg, artifactId, backend = 'auto') {
   }
   const formats = artifactId ? [pkg.artifact(artifactId).format] : [...new Set(BACKENDS.map((b) => b.format))];
   for (const format of formats) {
-    if (!pkg.artifacts.some((a) => a.format === format)) continue;
+    if (skipFormats.includes(format) || !pkg.artifacts.some((a) => a.format === format)) continue;
     const candidates = BACKENDS.filter((b) => b.format === format && !b.unavailable());
     if (candidates.length) return { entry: artifactId ? pkg.artifact(artifactId) : pkg.artifact(null, format), candidates };
   }

@@ -1,0 +1,118 @@
+"""XGBoost, LightGBM and CatBoost on real data sets (breast cancer, wine, iris, diabetes): each model, saved
+through the scikit-learn API (alone or last in a Pipeline) or as the library's own file, builds to ONNX; the
+artifact, run in onnxruntime on held-out rows with missing values and unseen categories, agrees with the
+library's own prediction (labels 100 %, probabilities within 1e-5; values within 1e-5 of the target's
+scale). A tampered artifact is caught by `edgepack parity`; what cannot be converted is refused by name."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import tabular_zoo
+from edgepack.runtime.errors import ModelError
+from edgepack.toolchain.build import BuildOptions, build
+from edgepack.toolchain.cli import main
+
+
+@pytest.mark.parametrize("name", tabular_zoo.BOOSTING)
+def test_onnx_agrees_with_the_library_on_held_out_rows(name, built_tabular):
+    case, _model, package = built_tabular(name)
+    assert case.holdout[case.features].isna().to_numpy().any()  # the held-out rows do carry missing values
+    tabular_zoo.assert_agrees_on_holdout(case, package)
+
+
+@pytest.mark.parametrize("name", ["xgb_binary_breast_cancer", "lgb_poisson_diabetes_booster_txt", "cb_softmax_wine_cbm",
+                                  "hgb_native_categories_binary_diabetes"])
+def test_parity_catches_a_tampered_tree_artifact(name, built_tabular, tmp_path):
+    """Leaf weights scaled by 1.1 with the checksum fixed: only parity against the model can catch it. The
+    untouched copy passes the same command, so the failure is the tampering's."""
+    import hashlib
+
+    import onnx
+    from onnx import numpy_helper
+
+    case, model_path, package = built_tabular(name)
+    holdout = tmp_path / "holdout.csv"
+    case.holdout.to_csv(holdout, index=False)
+    args = ["parity", "--quiet", "--runtimes", "onnxruntime", "--reference", str(model_path), "--data", str(holdout),
+            "--label-column", tabular_zoo.LABEL]
+    assert main([*args[:1], str(package), *args[1:], "--json", str(tmp_path / "ok.json")]) == 0
+
+    broken = shutil.copytree(package, tmp_path / "broken")
+    model = onnx.load(str(broken / "model.onnx"))
+    trees = next(n for n in model.graph.node if n.op_type == "TreeEnsemble")
+    weights = next(a for a in trees.attribute if a.name == "leaf_weights")
+    weights.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights.t) * 1.1, "leaf_weights"))
+    data = model.SerializeToString()
+    (broken / "model.onnx").write_bytes(data)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["artifacts"][0].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    assert main([*args[:1], str(broken), *args[1:], "--json", str(tmp_path / "bad.json")]) == 1
+    report = json.loads((tmp_path / "bad.json").read_text())
+    assert not report["passed"] and report["results"][0]["artifact"] == "onnx"
+
+
+def _refused(model, X, y, tmp_path, fit_kwargs=None) -> str:
+    import joblib
+
+    model.fit(X, y, **(fit_kwargs or {}))
+    joblib.dump(model, tmp_path / "m.joblib")
+    X.assign(target=y).to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(ModelError) as err:
+        build(BuildOptions(model=tmp_path / "m.joblib", sample=tmp_path / "s.csv", out=tmp_path / "pkg",
+                           label_column="target", quiet=True))
+    return str(err.value)
+
+
+def _iris_with_category():
+    train, _ = tabular_zoo.real_frame("iris")
+    X = train.drop(columns=[tabular_zoo.LABEL]).fillna(0.0)
+    X["petal_band"] = (X.iloc[:, 2] > 3).map({True: "long", False: "short"}).astype("category")
+    return X, train[tabular_zoo.LABEL]
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "catboost"])
+def test_native_categorical_splits_are_refused_by_name(library, tmp_path):
+    X, y = _iris_with_category()
+    if library == "xgboost":
+        import xgboost as xgb
+
+        message = _refused(xgb.XGBClassifier(n_estimators=3, enable_categorical=True, tree_method="hist"), X, y, tmp_path)
+        assert "XGBoost categorical splits" in message
+    elif library == "lightgbm":
+        import lightgbm as lgb
+
+        message = _refused(lgb.LGBMClassifier(n_estimators=3, verbose=-1, min_data_per_group=1, cat_smooth=1), X, y, tmp_path)
+        assert "LightGBM categorical splits" in message
+    else:
+        import catboost as cb
+
+        X["petal_band"] = X["petal_band"].astype(str)
+        message = _refused(cb.CatBoostClassifier(iterations=3, verbose=0, cat_features=["petal_band"], allow_writing_files=False), X, y, tmp_path)
+        assert "CatBoost models with categorical" in message
+
+
+def test_tflite_refuses_a_booster_with_the_format_and_the_reason(built_tabular):
+    from edgepack.converters.sources import load_source
+    from edgepack.converters.targets import get_target
+
+    _case, model_path, _package = built_tabular("lgb_poisson_diabetes_booster_txt")
+    source = load_source(model_path)
+    with pytest.raises(ModelError, match="no TensorFlow lowering for lightgbm"):
+        get_target("tflite")(source, None, {})
+
+
+def test_cli_builds_a_booster_file_and_refuses_tflite_with_exit_5(tmp_path, capsys):
+    """`edgepack build` on a LightGBM text model: the ONNX package is built (exit 0) and its manifest names
+    the library; asking for TFLite as well is refused with the format and the reason (exit 5)."""
+    case = tabular_zoo.get("lgb_binary_breast_cancer_booster_txt")
+    model_path, sample_path = tabular_zoo.save(case, tmp_path)
+    common = [str(model_path), "--sample", str(sample_path), "--label-column", tabular_zoo.LABEL, "-q"]
+    assert main(["build", *common, "-o", str(tmp_path / "pkg")]) == 0
+    manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
+    assert manifest["source"]["framework"] == "lightgbm" and manifest["outputs"]["classes"] == [0, 1]
+    assert main(["build", *common, "--targets", "onnx,tflite", "-o", str(tmp_path / "pkg2")]) == 5
+    assert "no TensorFlow lowering for lightgbm models" in capsys.readouterr().err

@@ -72,7 +72,7 @@ def summary(package: Package) -> str:
             for a in m["artifacts"]]
     lines.append(render_table(["artifact", "format", "file", "precision", "bytes", "sha256", "converter"], rows,
                               title="artifacts (bytes: every file of the artifact)"))
-    lines.append(f"package total: {package_bytes(package)} bytes (manifest, golden vectors and every artifact file)")
+    lines.append(f"package total: {package_bytes(package)} bytes (the manifest and every file it lists)")
     if m.get("parity"):
         lines.append("")
         rows = []

@@ -62,11 +62,22 @@ digits: $(STAMP) $(WEB_STAMP)
 	$(VENV)/bin/edgepack build $(DIGITS)/digits.keras --sample $(DIGITS)/sample.npz \
 		--targets onnx,tflite,tfjs,coreml --name digits -o $(DIGITS)/package
 
+# The demo: the churn model built to every format with --quantize auto, the parity gate over the holdout
+# with its HTML report, five customers scored in Python and in Node, and a closing table. Node's part is
+# skipped with a note when node is missing (its npm packages come from the lock file otherwise).
+DEMO_TARGETS := onnx,coreml,tflite,tfjs,c,js
+DEMO_RUNTIMES := onnxruntime,tflite,tfjs-node-wasm,coreml-spec,c-gcc,js-node,ort-web-node
 demo: $(STAMP) $(CHURN)/churn.joblib
+	@command -v node >/dev/null 2>&1 && $(MAKE) --no-print-directory $(WEB_STAMP) || echo "note: node is not installed: the tfjs, js and Node checks will say 'not verified'"
 	$(VENV)/bin/edgepack build $(CHURN)/churn.joblib --sample $(CHURN)/sample.csv --label-column churn \
-		--name churn -o $(CHURN)/package
+		--name churn --targets $(DEMO_TARGETS) --quantize auto --description "Which customers will leave" -o $(CHURN)/package
 	$(VENV)/bin/edgepack inspect $(CHURN)/package
-	$(PY) examples/churn/score_five.py $(CHURN)/package $(CHURN)/holdout.csv
+	$(VENV)/bin/edgepack parity $(CHURN)/package --reference $(CHURN)/churn.joblib --data $(CHURN)/holdout.csv \
+		--label-column churn --runtimes $(DEMO_RUNTIMES) --quiet --json $(CHURN)/parity.json --html $(CHURN)/parity.html
+	$(PY) examples/churn/score_five.py $(CHURN)/package $(CHURN)/holdout.csv --jsonl $(CHURN)/five.jsonl
+	@if command -v node >/dev/null 2>&1; then echo "the same five in Node (web/bin/score.mjs, onnxruntime-web):"; \
+		node web/bin/score.mjs $(CHURN)/package --id-field customer_id < $(CHURN)/five.jsonl; fi
+	$(PY) examples/churn/summary.py $(CHURN)/package $(CHURN)/parity.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -74,7 +85,7 @@ lint: $(STAMP)
 # mypy over the device runtime and the public API modules (the folders are mapped onto `edgepack.*` by
 # package-dir; a tree of symlinks gives mypy those names).
 TYPECHECK := build/typecheck
-PUBLIC_API := edgepack.toolchain.build edgepack.parity.harness edgepack.parity.profiles edgepack.parity.metrics
+PUBLIC_API := edgepack.toolchain.build edgepack.toolchain.api edgepack.parity.harness edgepack.parity.profiles edgepack.parity.metrics
 typecheck: $(STAMP)
 	mkdir -p $(TYPECHECK)/edgepack
 	for d in runtime converters parity toolchain; do ln -sfn ../../../$$d $(TYPECHECK)/edgepack/$$d; done

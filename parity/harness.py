@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, ModelError, UsageError
+from ..runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, ModelError, UsageError, did_you_mean
 from ..runtime.package import Package
 from ..runtime.progress import Progress
 from . import runners as runner_table
@@ -117,6 +117,11 @@ class ParityReport:
         return [r for r in checks if r.status in bad]
 
     @property
+    def passed(self) -> bool:
+        """The gate's verdict: every artifact x runtime checked passed (and at least one was checked)."""
+        return self.exit_code == EXIT_OK
+
+    @property
     def exit_code(self) -> int:
         checked = [r for r in self.results if r.status in (PASS, FAIL, ERROR)]
         return EXIT_CHECK_FAILED if self.failed or not checked else EXIT_OK
@@ -136,15 +141,16 @@ def check_runtimes(names: list[str] | None) -> list[str]:
         return [row[0] for row in runner_table.RUNNERS if row[1]]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise UsageError(f"unknown runtime {', '.join(unknown)}", fix=f"choose from: {', '.join(known)}")
+        raise UsageError(f"unknown runtime {', '.join(unknown)}{did_you_mean(unknown[0], known)}",
+                         fix=f"choose from: {', '.join(known)}")
     return [n for n in known if n in names]
 
 
 def run_parity(opts: ParityOptions) -> ParityReport:
     """Run the harness. Raises PackageError (invalid package), UsageError, DataError (unusable holdout)."""
 
+    runtimes = check_runtimes(opts.runtimes)  # a typo is reported before any work
     package = Package.open(opts.package)
-    runtimes = check_runtimes(opts.runtimes)
     if opts.reference is not None and not opts.reference.exists():
         raise UsageError(f"no model file at {opts.reference}", fix="pass --reference with the trained model the package was built from")
     data = assemble(package, data=opts.data, rows=opts.rows, seed=opts.seed, label_column=opts.label_column,

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError, UsageError
+from .errors import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EdgepackError, UsageError, did_you_mean
 
 PROG = "edgepack-score"
 DEFAULT_MAX_LINE_BYTES = 1 << 20  # runtime/stream.py's default (not imported: --help stays light)
@@ -108,6 +108,21 @@ def _positive(text: str) -> int:
     return value
 
 
+def version_text() -> str:
+    """`edgepack-score --version`: the runtime's version and its two dependencies', from the installed
+    distributions' metadata (onnxruntime is not imported for it)."""
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"{PROG} {version('edgepack')}\n  python {sys.version.split()[0]}\n  numpy {version('numpy')}\n"
+            f"  onnxruntime {version('onnxruntime')}")
+
+
 def _score_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=_HelpFormatter,
@@ -115,6 +130,7 @@ def _score_parser() -> argparse.ArgumentParser:
                     "Never opens a network connection. `edgepack-score selftest PACKAGE` checks a package.",
         epilog=EXAMPLES + "\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
+    parser.add_argument("-V", "--version", action="store_true", help="print the runtime's version and its dependencies' and exit")
     parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX "
                         "artifact); for a tensor package also a TFLite one, with ai-edge-litert installed")
     parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by this public key (or by "
@@ -181,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "selftest":
             return _selftest(_selftest_parser().parse_args(argv[1:]))
+        if argv and argv[0] in ("--version", "-V"):
+            print(version_text())
+            return EXIT_OK
+        if argv and not argv[0].startswith("-") and not os.path.exists(argv[0]):
+            hint = did_you_mean(argv[0], ("selftest",))
+            if hint:  # `edgepack-score selftst PKG`: a misspelt subcommand, not a missing package
+                raise UsageError(f"unknown command {argv[0]!r}{hint}", fix="edgepack-score selftest PACKAGE")
         args = _score_parser().parse_args(argv)
         if (args.watch is None) != (args.out is None):
             _score_parser().error("--watch and --out go together")

@@ -12,6 +12,8 @@ Exit codes (shared by `edgepack`, `edgepack-score` and `edgepack-serve`; docs/cl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
@@ -77,3 +79,12 @@ class RecordError(EdgepackError):
         self.reason = reason
         self.field = field
         self.record = record
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """'; did you mean 'build'?' for a close match among `choices`, else ''. For unknown subcommands,
+    targets and runtimes: the suffix of the error line."""
+    import difflib  # deferred: only on an error path; the device's start-up stays light
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -109,8 +109,30 @@ def number_columns(matrix: Any) -> list[list[str]]:
         text = _orjson.dumps(np.ascontiguousarray(matrix), option=_orjson.OPT_SERIALIZE_NUMPY)
         flat = text[2:-2].decode().replace("],[", ",").split(",")
         return [flat[k::cols] for k in range(cols)]
-    fmt = "%.9g" if matrix.dtype == np.float32 else "%r"  # 9 significant digits round-trip a float32
-    return [list(map(fmt.__mod__, column)) for column in matrix.T.tolist()]
+    # Without orjson: the same text, so that a prediction line does not depend on the install (and
+    # web/bin/score.mjs, which writes orjson's text, matches either).
+    return [[orjson_number(v) for v in column] for column in matrix.T]
+
+
+def orjson_number(value: Any) -> str:
+    """orjson's text of a finite float (numpy float32 at float32 precision): the shortest digits that read
+    back the same value; fixed notation for decimal exponents -5..15 (float32: -6..12; ".0" on whole
+    numbers), else `1.5e-7` / `1e+16`."""
+    import numpy as np
+
+    low, high = (-6, 13) if isinstance(value, np.float32) else (-5, 16)
+
+    if value == 0:
+        return "-0.0" if np.signbit(value) else "0.0"
+    mantissa, _, exp = np.format_float_scientific(value, unique=True, trim="-").partition("e")
+    sign = "-" if mantissa.startswith("-") else ""
+    digits = mantissa.lstrip("-").replace(".", "")
+    e = int(exp)
+    if e < low or e >= high:
+        return f"{sign}{digits[0]}{'.' + digits[1:] if len(digits) > 1 else ''}e{'-' if e < 0 else '+'}{abs(e)}"
+    if e < 0:
+        return f"{sign}0.{'0' * (-e - 1)}{digits}"
+    return f"{sign}{digits[:e + 1].ljust(e + 1, '0')}.{digits[e + 1:] or '0'}"
 
 
 def dumps(value: Any) -> str:
@@ -120,7 +142,8 @@ def dumps(value: Any) -> str:
             return _orjson.dumps(value).decode()
         except TypeError:
             pass
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    # orjson's compact separators, so that an error line does not depend on the install
+    text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
     if not text.isascii() and not _all_text(text):
-        return json.dumps(value, default=str)  # a lone surrogate: escaped, so the line can be written
+        return json.dumps(value, default=str, separators=(",", ":"))  # a lone surrogate: escaped, so the line can be written
     return text

@@ -249,3 +249,12 @@ def _shown(value: Any) -> str:
     text = text if len(text) <= 40 else text[:40] + "..."
     kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(type(value), "null")
     return text if value is None else f"{text} ({kind})"
+
+
+def artifact_size(entry: dict[str, Any]) -> int:
+    """Bytes of every file of an artifact: its main file alone, or, for a multi-file artifact (TF.js's
+    model.json and weight shards, a Core ML package), the sum of its `files` (the main one among them)."""
+    parts = entry.get("files")
+    if isinstance(parts, list) and parts:
+        return sum(int(p["size"]) for p in parts)
+    return int(entry["size"])

@@ -3,7 +3,9 @@
 Example:
     from edgepack.runtime import Scorer
     scorer = Scorer.load("build/churn/package")
-    scorer.predict([{"tenure_months": 3, ...}])  # -> [{"label": 1, "probabilities": {"0": 0.31, "1": 0.69}}]
+    scorer.predict(frame)          # -> array([1, 0, ...]): labels, like scikit-learn's predict
+    scorer.predict_proba(frame)    # -> array([[0.31, 0.69], ...])
+    scorer.predict_records([{"tenure_months": 3, ...}])  # -> [{"label": 1, "probabilities": {"0": 0.31, "1": 0.69}}]
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .batch import BatchValidator
-from .errors import PackageError, RecordError, quoted
+from .errors import PackageError, RecordError, UsageError, quoted
 from .judge import Metrics, ToleranceProfile, Verdict, judge, profile_of
 from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
@@ -245,15 +247,57 @@ class Scorer:
             return [], [], rejected
         return kept, self.format(raw), rejected
 
-    def predict(self, records: Iterable[Any], strict: bool = False) -> list[dict[str, Any]]:
-        """Predictions for records (dicts keyed by feature name; fields the model does not use are
-        ignored unless `strict`). Raises RecordError on the first bad one."""
-        records = list(records)
-        kept, outputs, rejected = self.score(records, strict=strict)
-        if rejected:
-            first = rejected[0]
-            raise RecordError(first.reason, field=first.field, record=first.index)
-        return outputs
+    def predict(self, X: Any, strict: bool = False) -> np.ndarray:
+        """Labels (classifiers, in `classes_`' types) or values (regressors) as a numpy array, one per
+        row, as scikit-learn's `predict` returns them.
+
+        `X`: a pandas DataFrame, a 2-D numpy array with the columns in schema order
+        (`scorer.schema.names`), one record (a dict keyed by feature name), a dict of columns, or a list
+        of records. Every row is validated as `edgepack-score` validates it: fields the model does not
+        use are ignored unless `strict`; a nullable feature left out (or None/NaN) is missing. Raises
+        RecordError naming the first bad row and field."""
+        raw = self._checked_raw(X, strict)
+        if "probabilities" in raw:
+            return np.asarray(self.labels_from(np.asarray(raw["probabilities"])))
+        return np.asarray(raw["value"], dtype=np.float64)
+
+    def predict_proba(self, X: Any, strict: bool = False) -> np.ndarray:
+        """Class probabilities [N, C] as float64, columns in `classes_` order (classifiers only).
+        `X` and validation as in `predict`."""
+        raw = self._checked_raw(X, strict)
+        if "probabilities" not in raw:
+            raise UsageError(f"predict_proba: {self.package.name} is a regressor", fix="use predict")
+        return np.asarray(raw["probabilities"], dtype=np.float64)
+
+    def predict_records(self, X: Any, strict: bool = False) -> list[dict[str, Any]]:
+        """The record form, ready for JSON: `[{"label": 1, "probabilities": {"0": 0.31, "1": 0.69}}]` or
+        `[{"value": 12.5}]`, one dict per row. `X` and validation as in `predict`."""
+        return self.format(self._checked_raw(X, strict))
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The class labels in the order of `predict_proba`'s columns (empty for a regressor)."""
+        return np.asarray(self._classes)
+
+    def _checked_raw(self, X: Any, strict: bool) -> dict[str, np.ndarray]:
+        records = as_records(X, self.schema.names)
+        validator = self._validators.get((frozenset(), strict))
+        if validator is None:
+            validator = self._validators[(frozenset(), strict)] = BatchValidator(self.schema, frozenset(), strict=strict)
+        checked = validator.records(records)
+        bad = checked.bad.tolist()
+        if any(bad):
+            index = bad.index(True)
+            err = validator.reason(records[index])
+            raise RecordError(err.reason, field=err.field, record=index)
+        if not records:
+            return self._empty_raw()
+        return self.run_columns(checked.good_columns())
+
+    def _empty_raw(self) -> dict[str, np.ndarray]:
+        if "probabilities" in self._outputs:
+            return {"probabilities": np.zeros((0, len(self._classes)))}
+        return {"value": np.zeros(0)}
 
     # -- self-test -----------------------------------------------------------------------------------
     def selftest(self) -> SelfTestResult:
@@ -272,6 +316,42 @@ class Scorer:
         scale = float(self.package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
         err = float(np.max(np.abs(raw["value"] - want)) / scale) if len(want) else 0.0
         return SelfTestResult(len(records), None, err, tolerance, judge(Metrics(max_scaled_error=err), tolerance))
+
+
+def as_records(X: Any, names: list[str]) -> list[Any]:
+    """The input forms `Scorer.predict` takes, as a list of records.
+
+    A DataFrame is recognised by its `columns` and `to_dict` (pandas is not imported: the device
+    runtime does without it); NaN and pandas' missing markers become None (a missing value). A 2-D
+    numpy array (or one row) is read in schema order `names`. A dict is one record, or a dict of
+    columns when every value is a list, tuple or array. Anything else iterable is a list of records."""
+    if hasattr(X, "columns") and hasattr(X, "to_dict"):
+        return [{k: _missing_to_none(v) for k, v in row.items()} for row in X.to_dict("records")]
+    if isinstance(X, np.ndarray):
+        rows = X.reshape(1, -1) if X.ndim == 1 else X
+        if rows.ndim != 2 or rows.shape[1] != len(names):
+            raise UsageError(f"an array of shape {X.shape} for {len(names)} features",
+                             fix=f"pass rows with the columns in schema order: {', '.join(names)}")
+        return [dict(zip(names, map(_missing_to_none, row))) for row in rows.tolist()]
+    if isinstance(X, dict):
+        if X and all(isinstance(v, (list, tuple, np.ndarray)) for v in X.values()):
+            columns = {k: list(v) for k, v in X.items()}
+            n = len(next(iter(columns.values())))
+            return [{k: _missing_to_none(v[i]) for k, v in columns.items()} for i in range(n)]
+        return [X]
+    if isinstance(X, (str, bytes)):
+        raise UsageError(f"cannot score a {type(X).__name__}", fix="pass a DataFrame, an array, a dict or a list of dicts")
+    return list(X)
+
+
+def _missing_to_none(value: Any) -> Any:
+    """NaN, pandas.NA and NaT are missing values: None, as a JSON null is."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    try:
+        return None if value != value else value  # NaN (and NaT, NA) is not equal to itself
+    except TypeError:  # pandas.NA: its comparison has no truth value
+        return None
 
 
 # The manifest's tensor dtypes as onnxruntime names the graph's input types.

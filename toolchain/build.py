@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..converters import package_destination
+from ..converters.metadata import ModelInfo, stamp
 from ..converters.package_writer import file_record, write_package
 from ..converters.sources import load_source
 from ..converters.sources.sample import (
@@ -32,12 +33,13 @@ from ..parity.data import input_batch
 from ..parity.profiles import DEFAULT_PROFILES, load_overrides, profile_for
 from ..runtime.errors import DataError, EdgepackError, UsageError
 from ..runtime.judge import PROFILES
+from ..runtime.manifest import artifact_size
 from ..runtime.profile import PROFILE_FILE
-from ..runtime.progress import Progress
 from ..runtime.schema import IOSchema
 from .build_tensor import build_tensor
-from .check import artifact_size, check_artifact, drop_failed_variants, utc_now
+from .check import check_artifact, drop_failed_variants, utc_now
 from .drift.reference import build_profile
+from .live import LiveProgress
 from .variants import select as quantize
 from .variants.select import parse_quantize
 
@@ -57,9 +59,14 @@ class BuildOptions:
     target_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     golden_rows: int = GOLDEN_ROWS
     quiet: bool = False
+    verbose: bool = False  # show the converters' own output instead of capturing it in a log file
     # none | auto | MODE[,MODE...] (converters/quantize/select.py); default_variant: an artifact id to make default
     quantize: str = "none"
     default_variant: str | None = None
+    # written into the manifest and into every artifact that keeps metadata (converters/metadata.py)
+    author: str | None = None
+    license: str | None = None
+    description: str | None = None
     force: bool = False  # write into a non-empty OUT that holds no package (converters/package_destination.py)
     # --tolerance PRECISION:KEY=VALUE (parity/profiles.py grammar): the profiles the build judges by, recorded
     tolerance: list[str] = field(default_factory=list)
@@ -75,7 +82,14 @@ class BuildResult:
 
     @property
     def passed(self) -> bool:
-        return all(c["passed"] for c in self.checks if "dropped" not in c)
+        """Every kept artifact that could be checked here agrees with the model within its profile."""
+        return all(c["passed"] for c in self.checks if "dropped" not in c and "unavailable" not in c)
+
+    @property
+    def unverified(self) -> dict[str, str]:
+        """Kept artifacts whose runtime is missing here -> why (e.g. node is not installed): not
+        failures, not verified either; `edgepack parity` checks them where the runtime is."""
+        return {c["artifact"]: c["unavailable"] for c in self.checks if "unavailable" in c and "dropped" not in c}
 
 
 def _golden_rows(n: int, wanted: int) -> np.ndarray:
@@ -94,10 +108,24 @@ def _outputs_json(ref: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any
 def build(opts: BuildOptions) -> BuildResult:
     """Build a package. Raises an EdgepackError subclass for user errors (bad model, bad sample)."""
     package_destination.plan(opts.out, opts.force)  # refuse a destination that would lose files before any work
+    for name in opts.targets:  # a typo in --targets is reported before the model loads
+        get_target(name)
     plan = parse_quantize(opts.quantize, opts.targets)
     target_options = quantize.target_options(plan, opts.targets, opts.target_options)
-    profiles = build_profiles(opts.tolerance)
-    progress = Progress(5 + (1 if plan else 0), quiet=opts.quiet)
+    profiles = build_profiles(opts.tolerance)  # flags checked before the model loads
+    # 5 steps, and 3 more with --quantize (build the variants, check them, measure latency): fixed here.
+    progress = LiveProgress(5 + (3 if plan else 0), quiet=opts.quiet, verbose=opts.verbose)
+    failed = True
+    try:
+        result = _build(opts, plan, progress, target_options, profiles)
+        failed = False
+        return result
+    finally:
+        progress.close(failed)
+
+
+def _build(opts: BuildOptions, plan: Any, progress: LiveProgress, target_options: dict[str, dict[str, Any]],
+           profiles: dict[str, dict[str, Any]]) -> BuildResult:
     with progress.step(f"loading {opts.model.name}"):
         source = load_source(opts.model)
     if getattr(source, "kind", "table") == "tensor":  # images, sequences: format version 2 (build_tensor.py)
@@ -122,6 +150,7 @@ def build(opts: BuildOptions) -> BuildResult:
     artifacts = []
     with progress.step(f"converting to {', '.join(opts.targets)}"):
         for name in opts.targets:
+            progress.detail(name)
             # float32 first, then the variants the target built itself (e.g. TFLite's float16 and int8)
             artifacts.extend(get_target(name)(source, schema, target_options.get(name, {})))
     candidates: list[Any] = []
@@ -149,8 +178,12 @@ def build(opts: BuildOptions) -> BuildResult:
     golden_bytes = (json.dumps(golden, allow_nan=False) + "\n").encode()
     profile_bytes = _reference_profile(opts, source, schema, table, frame, ref)
     files: dict[str, bytes] = {"golden.json": golden_bytes, PROFILE_FILE: profile_bytes}
+    info = ModelInfo(name=opts.name or opts.model.stem, version=str(opts.version), task=schema.task,
+                     author=opts.author, license=opts.license, description=opts.description,
+                     inputs=[f.to_manifest() for f in schema.features], classes=list(schema.classes))
     entries = []
     for art in artifacts + candidates:
+        stamp(art, info)
         files.update(art.files)
         main = art.entry["file"]
         entry = {**art.entry, **file_record(art.files[main])}
@@ -162,8 +195,9 @@ def build(opts: BuildOptions) -> BuildResult:
     manifest: dict[str, Any] = {
         "format": "edgepack",
         "format_version": 1,
-        "model": {"name": opts.name or opts.model.stem, "version": str(opts.version), "task": schema.task,
-                  "created": utc_now()},
+        "model": {"name": info.name, "version": info.version, "task": schema.task, "created": utc_now(),
+                  **{k: v for k, v in (("author", opts.author), ("license", opts.license),
+                                       ("description", opts.description)) if v}},
         "source": {**description, "file": opts.model.name,
                    "sha256": source.sha256() if hasattr(source, "sha256") else hashlib.sha256(opts.model.read_bytes()).hexdigest()},
         "inputs": {"features": [f.to_manifest() for f in schema.features]},
@@ -179,7 +213,6 @@ def build(opts: BuildOptions) -> BuildResult:
     for art in candidates:
         manifest["tolerance_profiles"].setdefault(art.entry["precision"], profile_for(art.entry["precision"]))
     candidate_ids = {art.id for art in candidates}
-    progress.total += len(candidates) + (1 if candidates else 0)
 
     checks: list[dict[str, Any]] = []
     staging = Path(tempfile.mkdtemp(prefix="edgepack-build-"))
@@ -204,7 +237,7 @@ def build(opts: BuildOptions) -> BuildResult:
         if plan:
             data = quantize.CheckData(frame, schema, ref, scale, holdout,
                                       quantize.interpolated_check(source, frame, schema, holdout), batch=batch)
-            sizes = {e["id"]: artifact_size(e) for e in entries}
+            sizes = {e["id"]: artifact_size(e) for e in entries}  # every file of it
             chosen = quantize.select(plan, staged, candidates, outcomes, sizes, data, manifest, progress)
             checks.extend(chosen.checks)
             entries = _keep_entries(entries, candidate_ids - set(chosen.kept), chosen.latency)

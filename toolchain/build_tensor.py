@@ -23,7 +23,6 @@ from ..parity.runners.tensor import tensor_runners_for
 from ..parity.tensor_metrics import tensor_failures, tensor_metrics, tensor_profile
 from ..runtime.manifest import TENSOR_FORMAT_VERSION
 from ..runtime.package import Package
-from ..runtime.progress import Progress
 from .check import utc_now
 
 GOLDEN_ROWS = 16
@@ -66,7 +65,7 @@ def check_tensor_artifact(path: Path, entry: dict[str, Any], inputs: dict[str, n
     return out
 
 
-def build_tensor(opts: Any, source: Any, progress: Progress) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+def build_tensor(opts: Any, source: Any, progress: Any) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
     """Build a format version 2 package from a tensor source (`opts`: BuildOptions).
     Returns (package path, manifest, checks)."""
     with progress.step(f"reading {opts.sample.name} and running the model on it"):

@@ -13,6 +13,7 @@ from ..parity.data import input_batch
 from ..parity.metrics import classification_metrics, regression_metrics
 from ..parity.runners import runner_class, runners_for
 from ..runtime.judge import Metrics, judge, profile_of
+from ..runtime.manifest import artifact_size
 from ..runtime.package import Package
 from ..runtime.schema import IOSchema
 
@@ -53,11 +54,6 @@ def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSche
         metrics = regression_metrics(ref["value"], got["value"], scale)
     return {**result, "runtime": names[0], "metrics": metrics,
             "passed": judge(Metrics.from_dict(metrics), profile_of(precision, manifest)).passed}
-
-
-def artifact_size(entry: dict[str, Any]) -> int:
-    """Bytes of every file of an artifact (a TF.js model is model.json plus its weight shards)."""
-    return sum(f["size"] for f in entry["files"]) if entry.get("files") else int(entry["size"])
 
 
 def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes], checks: list[dict[str, Any]],

@@ -11,7 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from ..runtime.errors import EXIT_USAGE, EdgepackError
+from ..runtime.errors import EXIT_USAGE, EdgepackError, did_you_mean
+from .versions import silence_stdout, version_text
 
 # subcommand -> (module under edgepack.toolchain.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -37,11 +38,24 @@ exit codes: 0 ok, 1 a check failed, 2 usage error, 3 records rejected, 4 invalid
 5 model cannot be converted, 6 unusable data."""
 
 
+class _VersionAction(argparse.Action):
+    """--version: the text is built only when asked (it reads package metadata and runs `node --version`)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=str(kwargs.get("help", "")))
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgepack", description="Build, inspect and verify edge packages of trained models.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print edgepack's version and the versions of the runtimes it converts for and checks with")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         mod = importlib.import_module(f"edgepack.toolchain.commands.{module}")
@@ -53,6 +67,21 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `edgepack`; returns the exit code. A reader that goes away (`| head`) ends it quietly."""
+    try:
+        code = _main(sys.argv[1:] if argv is None else list(argv))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        silence_stdout()
+        return 0
+
+
+def _main(argv: list[str]) -> int:
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        print(f"edgepack: error: unknown command {argv[0]!r}{did_you_mean(argv[0], COMMANDS)}\n"
+              f"  commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return EXIT_USAGE
     parser = make_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

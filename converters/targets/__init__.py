@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...runtime.errors import ModelError, UsageError
+from ...runtime.errors import ModelError, UsageError, did_you_mean
 from ..sources.sample import missing_differs_from_unknown
 from . import coreml, onnx, tfjs, tflite
 from .base import Emit
@@ -52,7 +52,8 @@ def get_target(name: str) -> Emit:
     try:
         emit = TARGETS[name]
     except KeyError:
-        raise UsageError(f"unknown target format {name!r}", fix=f"choose from: {', '.join(TARGETS)}") from None
+        raise UsageError(f"unknown target format {name!r}{did_you_mean(name, TARGETS)}",
+                         fix=f"choose from: {', '.join(TARGETS)}") from None
     if name in MISSING_CATEGORIES:
         return emit
 

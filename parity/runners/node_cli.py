@@ -1,8 +1,9 @@
 """What the Node-based runners share: where web/ is, running its CLIs on JSON lines, and reading their
 output lines back into raw arrays in the package's class order.
 
-web/bin/score.mjs and web/bin/browser-score.mjs write one line per record:
-{"label", "probabilities": {"<class>": p}} or {"value": v}, or {"error": {"line", "field", "reason"}}.
+web/bin/browser-score.mjs writes one line per record: {"label", "probabilities": {"<class>": p}} or
+{"value": v}, or {"error": {"line", "field", "reason"}}. web/bin/score.mjs writes edgepack-score's lines:
+predictions on stdout, {"line", "field", "reason"} per rejected record on stderr (exit 3).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def run_jsonl(command: list[str], records: list[dict[str, Any]], what: str) -> l
         raise PackageError(f"{what} refused the package: {proc.stderr.strip()}")
     if proc.returncode not in (0, 3):
         raise EdgepackError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    for text in proc.stderr.splitlines() if proc.returncode == 3 else ():
+        if text.startswith('{"line":'):  # score.mjs: the rejected record's line, as edgepack-score writes it
+            err = json.loads(text)
+            raise EdgepackError(f"{what} rejected record {err['line']}: {err['reason']}", where=f"field {err['field']!r}")
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     if len(lines) != len(records):
         raise EdgepackError(f"{what} wrote {len(lines)} lines for {len(records)} records")

@@ -66,7 +66,7 @@ def test_a_nullable_field_left_out_is_missing(churn):
     assert result.returncode == 0, result.stderr
     first, second = _lines(result.stdout)
     assert first["probabilities"] == second["probabilities"]
-    assert Scorer.load(package).predict([left_out]) == Scorer.load(package).predict([as_null])
+    assert Scorer.load(package).predict_records([left_out]) == Scorer.load(package).predict_records([as_null])
 
 
 def test_csv_with_the_label_column_and_without_a_nullable_column(churn):
@@ -78,7 +78,7 @@ def test_csv_with_the_label_column_and_without_a_nullable_column(churn):
     assert result.returncode == 0, result.stderr
     out = _lines(result.stdout)
     assert [o[model.label] for o in out] == [str(v) for v in frame[model.label]]
-    want = Scorer.load(package).predict([{k: v for k, v in r.items() if k != nullable} for r in records])
+    want = Scorer.load(package).predict_records([{k: v for k, v in r.items() if k != nullable} for r in records])
     for got, expected in zip(out, want):
         assert got["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-6)
     strict = _score([package, "--format", "csv", "--strict"], frame.to_csv(index=False))
@@ -111,8 +111,8 @@ def test_python_scorer_ignores_extra_fields_unless_strict(churn):
     _, package, _, records, _ = churn
     scorer = Scorer.load(package)
     tagged = {"customer_id": "c1", **records[0]}
-    assert scorer.predict([tagged]) == scorer.predict([records[0]])
+    assert scorer.predict_records([tagged]) == scorer.predict_records([records[0]])
     with pytest.raises(RecordError, match="unknown field"):
-        scorer.predict([tagged], strict=True)
+        scorer.predict_records([tagged], strict=True)
     kept, _, rejected = scorer.score([tagged], frozenset({"customer_id"}), strict=True)
     assert kept == [0] and not rejected

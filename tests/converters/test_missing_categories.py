@@ -40,7 +40,7 @@ def test_the_device_scorer_takes_null_categories(name, built_tabular):
     records = records_from_frame(frame, scorer.schema)
     assert any(r["sex"] is None for r in records)
     want = case.expected(case.holdout)
-    got = np.array([p["value"] for p in scorer.predict(records)])
+    got = np.array([p["value"] for p in scorer.predict_records(records)])
     assert np.abs(got - want).max() <= 1e-5 * float(np.std(case.train[tabular_zoo.LABEL]))
 
     # edgepack-score as a device runs it: JSON lines in, one prediction line out per record

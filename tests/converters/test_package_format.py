@@ -68,7 +68,7 @@ def test_zip_form_is_readable_and_scores_like_the_directory(churn, tmp_path):
     zipped = zip_directory(path, tmp_path / "model.edgepack")
     a, b = Scorer.load(path), Scorer.load(zipped)
     records = json.loads((path / "golden.json").read_text())["records"][:10]
-    assert a.predict(records) == b.predict(records)
+    assert a.predict_records(records) == b.predict_records(records)
     assert b.selftest().passed
 
 

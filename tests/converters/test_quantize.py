@@ -84,7 +84,7 @@ def test_mlp_auto_keeps_a_variant_at_most_55_percent_that_passes_on_held_out_row
     # the device scorer picks the variant by id, and its self-test holds under the variant's profile
     scorer = Scorer.load(root / "package", artifact=variant["id"])
     assert scorer.artifact.precision == variant["precision"] and scorer.selftest().passed
-    scored = scorer.predict(held_out[PIXELS].iloc[:5].to_dict("records"))
+    scored = scorer.predict_records(held_out[PIXELS].iloc[:5].to_dict("records"))
     assert [s["label"] for s in scored] == [int(k) for k in np.argmax(got[:5], 1)]
 
     listing = subprocess.run([*EDGEPACK, "inspect", "--variants", str(root / "package"), "--html", str(root / "v.html")],

@@ -19,7 +19,7 @@ def _expected(pkg, rows):
 
 
 def test_predict_records_matches_scikit_learn(strict_package, scorer):
-    out = scorer.predict(strict_package.records(20))
+    out = scorer.predict_records(strict_package.records(20))
     want = _expected(strict_package, 20)
     got = np.array([[o["probabilities"]["0"], o["probabilities"]["1"]] for o in out])
     np.testing.assert_allclose(got, want, atol=1e-5)
@@ -83,3 +83,45 @@ def test_predict_array_one_row_from_many_threads(strict_package, scorer):
         results = list(pool.map(score, range(40)))
     for i, got in enumerate(results):
         np.testing.assert_allclose(got, np.repeat(want[i:i + 1], 50, axis=0), atol=1e-5)
+
+
+def test_predict_and_predict_proba_take_every_input_form_like_scikit_learn(strict_package, scorer):
+    """DataFrame, array in schema order, one dict, a dict of columns, a list of records: the same
+    numpy answers, equal to scikit-learn's predict / predict_proba on the same rows."""
+    import pandas as pd
+
+    records = strict_package.records(15)
+    frame = pd.DataFrame(records)
+    want_proba = strict_package.model.predict_proba(frame)
+    want_labels = strict_package.model.predict(frame)
+    array = np.array([[r[n] for n in scorer.schema.names] for r in records], dtype=object)
+    columns = {n: [r[n] for r in records] for n in scorer.schema.names}
+    for form in (frame, array, columns, records):
+        np.testing.assert_allclose(scorer.predict_proba(form), want_proba, atol=1e-5)
+        assert scorer.predict(form).tolist() == want_labels.tolist()
+    assert scorer.predict(records[0]).tolist() == want_labels[:1].tolist()
+    assert list(scorer.classes_) == list(strict_package.model.classes_)
+    assert scorer.predict_records(frame.iloc[:2]) == scorer.predict_records(records[:2])
+
+
+def test_a_frame_with_extra_columns_is_scored_and_nan_is_a_missing_value(strict_package, scorer):
+    """Columns the model does not use are ignored (the input contract); NaN is a missing value, refused
+    here because tenure_months is not nullable in this package, with the row and field named."""
+    import pandas as pd
+
+    records = strict_package.records(4)
+    frame = pd.DataFrame(records).assign(customer_id=range(4))
+    np.testing.assert_array_equal(scorer.predict_proba(frame), scorer.predict_proba(records))
+    frame.loc[1, "tenure_months"] = np.nan
+    with pytest.raises(RecordError) as info:
+        scorer.predict(frame)
+    assert info.value.field == "tenure_months" and info.value.record == 1
+
+
+def test_an_array_of_the_wrong_width_and_a_string_are_usage_errors(scorer):
+    from edgepack.runtime import UsageError
+
+    with pytest.raises(UsageError, match="schema order"):
+        scorer.predict(np.zeros((2, len(scorer.schema.names) + 1)))
+    with pytest.raises(UsageError):
+        scorer.predict("records.jsonl")

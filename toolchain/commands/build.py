@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ...converters.targets import TARGETS
 from ...runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 from ...runtime.table import render_table
 from ..build import BuildOptions, build
@@ -59,7 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")
     p.add_argument("--name", help="package name (default: the model file's name)")
     p.add_argument("--version", default="1", help="model version recorded in the manifest (default 1)")
-    p.add_argument("--targets", default="onnx", help="comma-separated formats: onnx, tflite, tfjs, coreml (default onnx)")
+    p.add_argument("--author", help="written into the manifest and every artifact's metadata (ONNX, Core ML, TF.js)")
+    p.add_argument("--license", help="the model's license, e.g. CC-BY-4.0 (manifest and artifact metadata)")
+    p.add_argument("--description", help="one line on what the model does (manifest and artifact metadata)")
+    p.add_argument("--targets", default="onnx", help=f"comma-separated formats: {', '.join(TARGETS)} (default onnx)")
     p.add_argument("--option", action="append", default=[], metavar="FORMAT.KEY=VALUE",
                    help="a target option, e.g. tflite.tree_strategy=gemm (repeatable; unknown options are refused)")
     p.add_argument("--quantize", default="none", metavar="none|auto|MODE[,MODE...]",
@@ -75,6 +79,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="CSV/Parquet rows for the drift reference profile (profile.json; default: the sample). "
                         "A holdout with the label column gives honest build-time AUROC for `edgepack drift`")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show what the converters print (TensorFlow, absl...); by default it goes to a log file, "
+                        "kept and named when the build fails")
 
 
 def parse_options(items: list[str]) -> dict[str, dict[str, str]]:
@@ -93,16 +100,16 @@ def run(args: argparse.Namespace) -> int:
     result = build(BuildOptions(
         model=args.model, sample=args.sample, out=args.out, label_column=args.label_column,
         name=args.name, version=args.version, targets=[t.strip() for t in args.targets.split(",") if t.strip()],
-        quiet=args.quiet, target_options=parse_options(args.option), quantize=args.quantize,
+        quiet=args.quiet, verbose=args.verbose, target_options=parse_options(args.option), quantize=args.quantize,
         default_variant=args.default_variant, force=args.force, reference_data=args.reference_data,
-        tolerance=args.tolerance,
+        tolerance=args.tolerance, author=args.author, license=args.license, description=args.description,
     ))
     rows = []
     for check in result.checks:
         m = check["metrics"]
         err = m.get("max_probability_error", m.get("max_scaled_error", m.get("max_abs_error")))
         rows.append([check["artifact"], check["runtime"], check["data"], check["rows"],
-                     m.get("label_agreement"), err, "pass" if check["passed"] else ("dropped" if "dropped" in check else "FAIL")])
+                     m.get("label_agreement"), err, _result(check)])
     print(render_table(["artifact", "runtime", "data", "rows", "agreement", "max error", "result"], rows,
                        title=f"package written to {result.path}"))
     for check in result.checks:
@@ -112,8 +119,19 @@ def run(args: argparse.Namespace) -> int:
         print()
 
         print(render_variants(result.manifest))
+    for artifact, why in result.unverified.items():
+        print(f"{artifact}: not verified ({why}); run edgepack parity where its runtime is installed")
     if not result.passed:
-        print("some artifacts disagree with the model beyond the float32 profile (see the table above)")
+        print("some artifacts disagree with the model beyond their tolerance profile (see the table above)")
         return EXIT_CHECK_FAILED
     return EXIT_OK
+
+
+def _result(check: dict) -> str:
+    """The result column: pass, FAIL, dropped, or not verified (its runtime is missing here)."""
+    if "dropped" in check:
+        return "dropped"
+    if "unavailable" in check:
+        return "not verified"
+    return "pass" if check["passed"] else "FAIL"
 

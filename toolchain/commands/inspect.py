@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 
 from ...runtime.errors import EXIT_OK, PackageError, UsageError, quoted
-from ...runtime.package import Package
+from ...runtime.manifest import artifact_size
+from ...runtime.package import Package, listed_entries
 from ...runtime.profile import load_profile
 from ...runtime.signing import TrustSet, read_signatures, verify_package
 from ...runtime.table import render_table
@@ -66,10 +67,12 @@ def summary(package: Package) -> str:
     if "features" in m["inputs"]:
         lines.append(render_table(["feature", "type", "nullable", "missing %", "range / categories"], rows, title="inputs"))
     lines.append("")
-    rows = [[a["id"], a["format"], a["file"], a["precision"], a["size"], a["sha256"][:12],
-             f"{a['converter']['name']} {a['converter']['version']}"] for a in m["artifacts"]]
+    rows = [[a["id"], a["format"], a["file"] + (f" (+{len(a['files']) - 1} files)" if len(a.get("files", [])) > 1 else ""),
+             a["precision"], artifact_size(a), a["sha256"][:12], f"{a['converter']['name']} {a['converter']['version']}"]
+            for a in m["artifacts"]]
     lines.append(render_table(["artifact", "format", "file", "precision", "bytes", "sha256", "converter"], rows,
-                              title="artifacts"))
+                              title="artifacts (bytes: every file of the artifact)"))
+    lines.append(f"package total: {package_bytes(package)} bytes (the manifest and every file it lists)")
     if m.get("parity"):
         lines.append("")
         rows = []
@@ -85,6 +88,16 @@ def summary(package: Package) -> str:
     if "reference_profile" in m:
         lines.append(_profile_line(package))
     return "\n".join(lines)
+
+
+def package_bytes(package: Package) -> int:
+    """Bytes of the package as shipped: the .edgepack file, or the manifest and every file it lists
+    (runtime/package.py: listed_entries; a shared file counted once)."""
+    location = Path(package.location)
+    if location.is_file():
+        return location.stat().st_size
+    names = {"manifest.json", *(e["file"] for e in listed_entries(package.manifest))}
+    return sum((location / n).stat().st_size for n in names if (location / n).is_file())
 
 
 def _profile_line(package: Package) -> str:

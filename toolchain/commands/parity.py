@@ -40,6 +40,7 @@ from ...parity.report_text import render, write_json
 from ...parity.runners import RUNNERS
 from ...runtime.errors import UsageError
 from ...runtime.package import Package
+from ..live import third_party_output_captured
 from ..record import record
 
 
@@ -63,6 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report with plots")
     p.add_argument("--record", action="store_true", help="write the results into the package manifest's parity list")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show what the runtimes print (TensorFlow Lite, absl...); by default it goes to a log file, "
+                        "kept and named when the run fails")
     p.add_argument("--engine", choices=sorted(ENGINES), default="local",
                    help="local: this process, on --data or generated rows; spark: the whole --data on Spark")
     p.add_argument("--master", metavar="URL", help="Spark master for --engine spark (default local[2])")
@@ -76,14 +80,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc), where="--tolerance", fix="e.g. --tolerance float32:max_probability_error=1e-4") from exc
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()] if args.runtimes else None
-    report = ENGINES[args.engine](args, overrides, runtimes)
+    with third_party_output_captured(args.verbose):
+        report = ENGINES[args.engine](args, overrides, runtimes)
     print(render(report))
     scale = _scale(report)
     for path, write in ((args.json, write_json), (args.junit, write_junit)):
         if path is not None:
             write(report, path)
+            print(f"{'JSON' if write is write_json else 'JUnit'} report written to {path}", file=sys.stderr)
     if args.html is not None:
         write_html(report, args.html, scale)
+        print(f"HTML report written to {args.html}", file=sys.stderr)
     if args.record:
 
         record(report, overridden=bool(overrides))

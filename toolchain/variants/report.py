@@ -13,8 +13,8 @@ import math
 from typing import Any
 
 from ...parity.profiles import profile_for
+from ...runtime.manifest import artifact_size
 from ...runtime.table import render_table
-from ..check import artifact_size
 
 COLORS = {"float32": "#1f5fbf", "kept": "#1a8a3a", "dropped": "#c0392b"}
 
@@ -70,11 +70,12 @@ def render_variants(manifest: dict[str, Any]) -> str:
     for fmt in dict.fromkeys(r["format"] for r in variant_rows(manifest)):
         rows = []
         for r in (r for r in variant_rows(manifest) if r["format"] == fmt):
-            lat = r["latency"] or {}
+            lat = latency_columns(r["latency"])
             rows.append([r["id"], r["precision"], r["size"], None if r["ratio"] is None else round(100 * r["ratio"], 1),
-                         r["agreement"], r["error"], lat.get("single_row_ms"), lat.get("batch_ms"), r["status"], r["reason"]])
+                         r["agreement"], r["error"], *lat, r["status"], r["reason"]])
         out.append(render_table(["variant", "precision", "bytes", "% of float32", "agreement", "max error",
-                                 "ms/row", "ms/batch", "status", "why"], rows, title=f"{fmt} variants"))
+                                 "runtime", "ms/row", "ms/batch", "ms/call start-up", "status", "why"], rows,
+                                title=f"{fmt} variants"))
     q = manifest.get("quantization")
     if q:
         between = q.get("interpolated_rows", 0)
@@ -82,10 +83,28 @@ def render_variants(manifest: dict[str, Any]) -> str:
                    + (f"{between} rows interpolated between them" if between else
                       "no interpolated rows (too few held-out rows, or the model refused them)")
                    + f" (calibration used {q['calibration_rows']}); ms/batch: {_batch_rows(manifest)} rows; "
-                   "latencies are medians in the format's runtime")
+                   "bytes count every file of an artifact; latencies are medians in the named runtime, "
+                   "with the fixed cost of a call (a process start for node, a browser) apart in ms/call start-up")
     else:
         out.append("this package was built without --quantize: only its float32 artifacts are listed")
     return "\n\n".join(out)
+
+
+def latency_columns(latency: dict[str, Any] | None) -> list[Any]:
+    """[runtime, ms/row, ms/batch, ms/call start-up] from a measured latency (variants/latency.py).
+
+    A call's time is a fixed cost (starting a process for node or a browser, a session's overhead in
+    process) plus a cost per row. From the median 1-row call and the median batch call of N rows:
+    per row = (batch - single) / (N - 1), start-up = single - per row. ms/row is the 1-row latency
+    without the start-up, so a runtime run in a subprocess is not shown as slow per row."""
+    if not latency:
+        return [None, None, None, None]
+    single, batch, n = latency.get("single_row_ms"), latency.get("batch_ms"), latency.get("batch_rows") or 1
+    if single is None or batch is None or n < 2:
+        return [latency.get("runtime"), single, batch, None]
+    per_row = max(0.0, (batch - single) / (n - 1))
+    startup = max(0.0, single - per_row)
+    return [latency.get("runtime"), round(single - startup, 4), batch, round(startup, 4)]
 
 
 def _batch_rows(manifest: dict[str, Any]) -> Any:
@@ -127,12 +146,13 @@ def _limits(points: list[dict[str, Any]], profiles: dict[str, dict[str, Any]]) -
 
 def _html_table(rows: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("variant", "precision", "bytes", "% of float32", "agreement",
-                                              "max error", "ms/row", "status", "why"))
+                                              "max error", "runtime", "ms/row", "ms/batch", "ms/call start-up",
+                                              "status", "why"))
     body = []
     for r in rows:
-        lat = (r["latency"] or {}).get("single_row_ms")
         cells = [r["id"], r["precision"] or "-", r["size"], None if r["ratio"] is None else f"{100 * r['ratio']:.1f}",
-                 r["agreement"], None if r["error"] is None else f"{r['error']:.3g}", lat, r["status"], r["reason"]]
+                 r["agreement"], None if r["error"] is None else f"{r['error']:.3g}", *latency_columns(r["latency"]),
+                 r["status"], r["reason"]]
         body.append("<tr>" + "".join(
             f"<td class='n'>{html.escape(str(c))}</td>" if isinstance(c, (int, float)) else
             f"<td>{html.escape('-' if c is None else str(c))}</td>" for c in cells) + "</tr>")

@@ -109,7 +109,10 @@ def target_options(plan: QuantizePlan | None, formats: list[str], given: dict[st
 
 
 def is_variant(art: Artifact) -> bool:
-    """A quantized variant rather than a format's float32 artifact."""
+    """A quantized variant rather than a format's base artifact (float32, or the float64 of c and js,
+    which say `default: true`)."""
+    if art.entry.get("default") is True and not art.entry.get("variant_of"):
+        return False
     return (bool(art.entry.get("variant_of")) or art.entry.get("precision", "float32") != "float32"
             or art.entry.get("default") is False)
 
@@ -264,11 +267,14 @@ def select(plan: QuantizePlan, staged: Path, candidates: list[Artifact], outcome
     checks: dict[str, list[dict[str, Any]]] = {}
     passing: list[Artifact] = []
     outcomes = list(outcomes)
+    extra = f", {len(data.interpolated[0])} interpolated" if data.interpolated is not None else ""
+    with progress.step(f"checking {len(candidates)} variants on the sample, {len(data.holdout)} held-out{extra} rows"):
+        statuses = {}
+        for n, art in enumerate(candidates, 1):
+            progress.detail(f"{art.id} ({n}/{len(candidates)})")
+            statuses[art.id] = _check(staged, {**art.entry, "size": sizes[art.id]}, data, manifest)
     for art in candidates:
-        extra = f", {len(data.interpolated[0])} interpolated" if data.interpolated is not None else ""
-        with progress.step(f"checking {art.id} on the sample, {len(data.holdout)} held-out{extra} rows"):
-            entry = {**art.entry, "size": sizes[art.id]}
-            status = _check(staged, entry, data, manifest)
+        status = statuses[art.id]
         checks[art.id] = status["checks"]
         record = {"id": art.id, "format": art.format, "mode": art.id[len(art.format) + 1:], "size": sizes[art.id],
                   "precision": art.entry["precision"], "base": art.entry.get("variant_of") or art.format,

@@ -4,17 +4,26 @@
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
-import { parseLine, resultObjects } from '../node/lines.js';
+import { EdgepackError, EXIT_OK, parseCsv, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
+import { createWriteStream } from 'node:fs';
+import { parseLine } from '../node/lines.js';
+import { cellValue } from '../src/csv.js';
+import { predictionLine, pyG, pyRepr, rejectionLine, renderTable } from '../node/score-lines.js';
 
-const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME] [--keep-fields A,B] [--strict]
+const PROG = 'score.mjs';
 
-Read JSON records (one per line) on stdin, write one JSON line per record on stdout:
+const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME] [--keep-fields A,B]
+                                [--strict] [--errors FILE] [--quiet]
+       node web/bin/score.mjs selftest PACKAGE [--artifact ID] [--backend NAME]
+
+Read JSON records (one per line) on stdin, write one JSON line per scored record on stdout, and one
+line per rejected record on stderr (or --errors FILE): the lines of edgepack-score, byte for byte.
   {"label": L, "probabilities": {"<class>": p, ...}, "package": NAME, "version": V}   classification
   {"value": v, "package": NAME, "version": V}                                        regression
-  {"error": {"line": n, "field": f, "reason": r}}                                    a rejected record
+  {"line":n,"field":f,"reason":r}                                                    a rejected record
 Records are validated like edgepack-score does (same rules and messages): fields the model does not use
-are ignored unless --strict; a nullable field left out is a missing value.
+are ignored unless --strict; a nullable field left out is a missing value. At the end a summary line on
+stderr ("score.mjs: N scored, M rejected") unless --quiet.
 
 options:
   --artifact ID      artifact to run (default: the package's js artifact, else ONNX, else TF.js)
@@ -22,6 +31,12 @@ options:
   --id-field NAME    copy this field of each record into its output line as "id" (not a model input)
   --keep-fields A,B  copy these fields of each record into its output line (null when a record lacks one)
   --strict           reject records holding fields the model does not use (default: ignore them)
+  --format jsonl|csv input on stdin: JSON lines (default), or CSV with a header row (exit 6 when it lacks a
+                     column the model needs; a quoted field may not span lines here)
+  --line-buffered    score and write each record as its line arrives (default: batches of --batch)
+  --max-line-bytes N reject lines longer than N bytes (default 1048576); Node still reads such a line whole
+  --errors FILE      write the rejected-record lines to FILE instead of stderr
+  --quiet            no summary line at the end
   --batch N          records per backend call (default 2048)
   --trust KEY|DIR    accept only a package signed by this public key (or any .pub in DIR); else exit 4
   -h, --help         this text
@@ -29,11 +44,13 @@ options:
 example:
   node web/bin/score.mjs build/churn/package --backend ort-wasm < records.jsonl > scores.jsonl
 
-exit codes: 0 all records scored, 2 usage error, 3 some records rejected (the others were scored),
+selftest scores the golden vectors and prints edgepack-score selftest's table and verdict.
+
+exit codes: 0 all records scored (selftest: within tolerance), 1 selftest out of tolerance, 2 usage error, 3 some records rejected (the others were scored),
 4 invalid package (unknown format version, checksum mismatch, missing file).`;
 
 function fail(message, code) {
-  process.stderr.write(`edgepack-web score: error: ${message}\n`);
+  process.stderr.write(`${PROG}: error: ${message}\n`);
   return code;
 }
 
@@ -67,6 +84,11 @@ async function main(argv) {
         strict: { type: 'boolean', default: false },
         batch: { type: 'string', default: '2048' },
         trust: { type: 'string' },
+        errors: { type: 'string' },
+        format: { type: 'string', default: 'jsonl' },
+        'line-buffered': { type: 'boolean', default: false },
+        'max-line-bytes': { type: 'string', default: String(1 << 20) },
+        quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -77,8 +99,12 @@ async function main(argv) {
     process.stdout.write(`${HELP}\n`);
     return EXIT_OK;
   }
+  const selftest = args.positionals[0] === 'selftest';
+  if (selftest) args.positionals.shift();
   if (args.positionals.length !== 1) return fail(`give exactly one PACKAGE\n${HELP}`, EXIT_USAGE);
-  const batchSize = Number(args.values.batch);
+  const batchSize = args.values['line-buffered'] ? 1 : Number(args.values.batch);
+  const maxLineBytes = Number(args.values['max-line-bytes']);
+  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) return fail('--max-line-bytes takes a positive integer', EXIT_USAGE);
   if (!Number.isInteger(batchSize) || batchSize < 1) return fail('--batch takes a positive integer', EXIT_USAGE);
 
   let scorer;
@@ -89,6 +115,8 @@ async function main(argv) {
     if (err instanceof EdgepackError) return fail(err.toString(), err.exitCode);
     return fail(String(err?.stack ?? err), EXIT_PACKAGE);
   }
+  if (selftest) return runSelftest(scorer);
+  if (!['jsonl', 'csv'].includes(args.values.format)) return fail(`--format: choose jsonl or csv, not ${args.values.format}`, EXIT_USAGE);
   const idField = args.values['id-field'];
   const keepFields = args.values['keep-fields'].split(',').map((f) => f.trim()).filter(Boolean);
   const allowedExtra = new Set([...(idField ? [idField] : []), ...keepFields]);
@@ -100,22 +128,60 @@ async function main(argv) {
     if (process.stdout.write(text)) resolve();
     else process.stdout.once('drain', resolve);
   });
+  let errors = process.stderr;
+  if (args.values.errors !== undefined) {
+    errors = createWriteStream(args.values.errors);
+    const opened = await new Promise((resolve) => { errors.once('open', () => resolve(null)); errors.once('error', resolve); });
+    if (opened) return fail(`cannot write --errors ${args.values.errors}: ${opened.message}`, EXIT_USAGE);
+  }
+  const carriedOf = (record) => {
+    const has = (k) => record && typeof record === 'object' && Object.prototype.hasOwnProperty.call(record, k);
+    return [...(idField ? [['id', has(idField) ? record[idField] : null]] : []),
+      ...keepFields.map((k) => [k, has(k) ? record[k] : null])];
+  };
+  let scored = 0;
 
-  // Lines are scored in batches, in input order.
+  // Lines are scored in batches, in input order; rejections go to their own stream as edgepack-score's do.
   async function flush(batch) {
-    const records = batch.filter((b) => !b.error).map((b) => b.record);
-    const results = resultObjects(batch, await scorer.score(records, { allowedExtra, strict }), stamp, idField, keepFields);
-    rejected += results.filter((r) => r.error).length;
-    await write(results.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const good = batch.filter((b) => !b.error);
+    const result = await scorer.score(good.map((b) => b.record), { allowedExtra, strict });
+    const why = new Map(result.rejections.map((r) => [r.record, r]));
+    let out = '';
+    let err = '';
+    let next = 0;
+    let g = 0;
+    for (const b of batch) {
+      if (b.error) { err += rejectionLine(b.line, null, b.error); continue; }
+      const r = why.get(g);
+      if (r) err += rejectionLine(b.line, r.field, r.reason, idField ? carriedOf(b.record)[0][1] : null);
+      else { out += predictionLine(result.predictions[next], stamp, carriedOf(b.record)); next += 1; }
+      g += 1;
+    }
+    scored += next;
+    rejected += batch.length - next;
+    if (err) errors.write(err);
+    if (out) await write(out);
   }
 
   let batch = [];
   let line = 0;
   const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const text of input) {
+  let csv = null; // {header, features}: the CSV layout, from its first line
+  for await (const raw of input) {
     line += 1;
+    const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw; // a byte-order mark, as edgepack-score skips it
     if (!text.trim()) continue;
-    batch.push(parseLine(text, line));
+    if (Buffer.byteLength(raw) > maxLineBytes) { // as edgepack-score: rejected, the rest scored
+      batch.push({ line, error: `the line is longer than ${maxLineBytes} bytes (--max-line-bytes): skipped` });
+      if (batch.length >= batchSize) { await flush(batch); batch = []; }
+      continue;
+    }
+    if (args.values.format === 'csv' && csv === null) {
+      csv = csvLayout(text, scorer.package.manifest.inputs.features);
+      if (csv.error) { await scorer.dispose(); return fail(csv.error, EXIT_DATA); }
+      continue;
+    }
+    batch.push(csv ? csvRecord(csv, text, line) : parseLine(text, line));
     if (batch.length >= batchSize) {
       await flush(batch);
       batch = [];
@@ -123,7 +189,62 @@ async function main(argv) {
   }
   if (batch.length) await flush(batch);
   await scorer.dispose();
+  if (errors !== process.stderr) await new Promise((resolve) => errors.end(resolve));
+  if (!args.values.quiet) {
+    const where = args.values.errors !== undefined && rejected ? ` (see ${args.values.errors})` : '';
+    process.stderr.write(`${PROG}: ${scored} scored, ${rejected} rejected${where}\n`);
+  }
   return rejected ? EXIT_REJECTED : EXIT_OK;
+}
+
+const EXIT_DATA = 6;
+
+/** The CSV header against the model's inputs: every feature that is not nullable must be a column. */
+function csvLayout(text, features) {
+  const header = text.includes('"') ? (parseCsv(text)[0] ?? []) : text.split(',');
+  const missing = features.filter((f) => !f.nullable && !header.includes(f.name)).map((f) => f.name);
+  if (missing.length) {
+    return { error: `the CSV header does not match the model's inputs: missing column(s) ${missing.join(', ')} [line 1]\n`
+      + `  how to fix: the header must name: ${features.map((f) => f.name).join(', ')}` };
+  }
+  return { header, byName: new Map(features.map((f) => [f.name, f])) };
+}
+
+/** One CSV line as {line, record} (features typed as edgepack-score types them; other columns as text)
+ * or {line, error}. A quoted field spanning lines is not supported here (edgepack-score joins them). */
+function csvRecord(csv, text, line) {
+  const cells = text.includes('"') ? (parseCsv(text)[0] ?? []) : text.split(',');
+  if (cells.length !== csv.header.length) {
+    return { line, error: `expected ${csv.header.length} comma-separated fields, found ${cells.length}` };
+  }
+  const record = {};
+  csv.header.forEach((name, j) => {
+    const feature = csv.byName.get(name);
+    record[name] = feature ? cellValue(feature, cells[j]) : cells[j];
+  });
+  return { line, record };
+}
+
+/** `score.mjs selftest PACKAGE`: edgepack-score selftest's table and verdict line, exit 0 or 1. */
+async function runSelftest(scorer) {
+  const r = await scorer.selftest();
+  const tol = r.tolerance;
+  const rows = [['rows', r.rows, '']];
+  const failures = [];
+  if (r.labelAgreement !== null) {
+    rows.push(['label agreement', r.labelAgreement, `>= ${pyRepr(tol.min_label_agreement)}`]);
+    rows.push(['max probability error', r.maxError, `<= ${pyRepr(tol.max_probability_error)}`]);
+    if (!(r.labelAgreement >= tol.min_label_agreement)) failures.push(`label agreement ${r.labelAgreement.toFixed(4)} < ${pyRepr(tol.min_label_agreement)}`);
+    if (!(r.maxError <= tol.max_probability_error)) failures.push(`probability error ${pyG(r.maxError, 3)} > ${pyRepr(tol.max_probability_error)}`);
+  } else {
+    rows.push(['max value error (scaled)', r.maxError, `<= ${pyRepr(tol.max_value_error)}`]);
+    if (!(r.maxError <= tol.max_value_error)) failures.push(`scaled value error ${pyG(r.maxError, 3)} > ${pyRepr(tol.max_value_error)}`);
+  }
+  const title = `selftest ${scorer.package.name} ${scorer.package.version}, artifact ${scorer.artifact.id}`;
+  process.stdout.write(`${renderTable(['check', 'measured', 'tolerance'], rows, title)}\n`);
+  process.stdout.write(r.passed ? 'PASS\n' : `FAIL: outside the package's tolerance (${failures.join('; ')})\n`);
+  await scorer.dispose();
+  return r.passed ? EXIT_OK : 1;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -59,6 +59,12 @@ export const MANIFEST_SCHEMA = {
         },
         "description": {
           "type": "string"
+        },
+        "author": {
+          "type": "string"
+        },
+        "license": {
+          "type": "string"
         }
       }
     },

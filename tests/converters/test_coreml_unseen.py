@@ -131,7 +131,11 @@ def test_unseen_keras_model(tmp_path, monkeypatch):
     result = build(BuildOptions(model=tmp_path / "gold.keras", sample=tmp_path / "sample.csv", out=tmp_path / "pkg",
                                 label_column="gold", quiet=True, targets=["coreml"]))
     ids = [a["id"] for a in result.manifest["artifacts"]]
-    assert ids == ["coreml", "coreml-float16", "coreml-int8", "coreml-palette"]
+    # float32 first; a variant stays only when it also passes on rows it was not fitted on (the build
+    # drops the others and says why), so which ones stay depends on the network
+    assert ids[0] == "coreml" and set(ids) <= {"coreml", "coreml-float16", "coreml-int8", "coreml-palette"}
+    dropped = [c for c in result.checks if "dropped" in c]
+    assert all(c["dropped"] for c in dropped) and len(ids) + len({c["artifact"] for c in dropped}) == 4
     assert _coremltools_inputs(result.path / "model.mlpackage") == [("input", "multiArrayType")]
     package = Package.open(result.path)
     holdout = x[700:]
@@ -142,7 +146,7 @@ def test_unseen_keras_model(tmp_path, monkeypatch):
         assert passes(metrics, profile_for(art.precision)), (art.id, metrics)
         if art.id == "coreml":
             assert passes(metrics, DEFAULT_PROFILES["float32"]), metrics
-    assert all(c["passed"] for c in result.checks), result.checks
+    assert result.passed, result.checks  # every check of a kept artifact passed
     # the single-file form: the .mlpackage's files travel inside the zip, checksummed
     from edgepack.converters.package_writer import zip_directory
 

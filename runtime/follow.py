@@ -25,12 +25,14 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import EdgepackError, PackageError, UsageError
 from .package import sha256_bytes
 from .scorer import Scorer
 from .signing import TrustSet, parse_signatures, verify_signed
+from .watch_ledger import fsync_dir
 
 MAX_POINTER_BYTES = 64 << 10
 MAX_ARCHIVE_BYTES = 2 << 30
@@ -78,11 +80,7 @@ def _write_atomic(path: str, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    folder = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    fsync_dir(Path(os.path.dirname(path) or "."))
 
 
 @dataclass
@@ -94,6 +92,9 @@ class Follower:
     trust: TrustSet
     state: str
     model: str = ""
+    # sha256 the given package is known by (its archive, or a directory's manifest): hashed once at start,
+    # not at every poll (a poll runs before every file)
+    given_sha: str = ""
     previous: Scorer | None = None
     shadow: Scorer | None = None  # a verified candidate scoring alongside, when its channel asks for it
     _shadow_plan: dict[str, Any] = field(default_factory=dict)  # sha256, version, records wanted, current
@@ -106,7 +107,7 @@ class Follower:
         """The follower, on the version STATE/current.json names when it is still whole and verified,
         else on `given` (the package on the command line)."""
         os.makedirs(os.path.join(state, VERSIONS), exist_ok=True)
-        follower = cls(given, options, trust, state, model=given.package.name)
+        follower = cls(given, options, trust, state, model=given.package.name, given_sha=sha256_bytes(_archive_of(given)))
         current = follower._json(CURRENT)
         if current:
             try:
@@ -161,7 +162,7 @@ class Follower:
             return False
         if self.shadow is not None and self._shadow_plan.get("sha256") == sha:
             return False  # already scoring in shadow
-        if current is None and sha256_bytes(_archive_of(self.scorer)) == sha:
+        if current is None and self.given_sha == sha:
             return False
         try:
             candidate = self._fetch(pointer, sha)
@@ -240,8 +241,8 @@ class Follower:
         if rate <= self.options.max_rejected_rate:
             self.previous = None  # watched long enough: the new version stays
             return False
-        sha = sha256_bytes(_archive_of(failed))
         current = self._json(CURRENT) or {}
+        sha = str(current.get("sha256", ""))  # the version switched to: the archive current.json names
         back = current.get("previous")
         if back:
             _write_atomic(os.path.join(self.state, CURRENT), (json.dumps(back, indent=2) + "\n").encode())

@@ -105,9 +105,17 @@ def generate_c(program: Program, schema: IOSchema, binding: list[dict[str, Any]]
     if uses_libm:
         c += ["#include <math.h>", "#define EP_NAN NAN", "#define EP_INF INFINITY"]
     c += [f'#include "{name}.h"', ""]
-    c += ["static int ep_streq(const char *a, const char *b) {", "    while (*a && *a == *b) { a++; b++; }",
-          "    return *a == *b;", "}", ""]  # used by the record checks or the graph when categories are strings
-    if "ep_nan()" in "\n".join(_c_feed(p, program, binding, feats, idents, "record")):
+    # record API: checks, then the graph's input arrays per the binding (made first: the helpers it and the
+    # graph use decide which of ep_streq and ep_nan the file defines)
+    record_fn = ["int edgepack_predict(const edgepack_record *r, double *out) {"]
+    for j, (f, ident) in enumerate(zip(feats, idents)):
+        record_fn += ["    " + line for line in _c_check(f, f"r->{ident}", j)]
+    record_fn += _c_feed(p, program, binding, feats, idents) + _c_label(schema, n_out) + ["}", ""]
+    used = "\n".join(body + p.tables + record_fn)
+    if "ep_streq(" in used:
+        c += ["static int ep_streq(const char *a, const char *b) {", "    while (*a && *a == *b) { a++; b++; }",
+              "    return *a == *b;", "}", ""]
+    if "ep_nan()" in used:
         c += ["static double ep_nan(void) {", "    volatile double zero = 0.0;", "    return zero / zero;", "}", ""]
     c += [f"const char *const edgepack_classes[{max(len(classes), 1)}] = {{"
           + ", ".join(p.lit(str(k), "str") for k in classes or [""]) + "};"]
@@ -128,13 +136,7 @@ def generate_c(program: Program, schema: IOSchema, binding: list[dict[str, Any]]
     c += body
     c.append(f"    for (int i = 0; i < {n_out}; i++) out[i] = (double){p.name(out)}[i];")
     c += ["}", ""]
-    # record API: checks, then the graph's input arrays per the binding
-    c.append("int edgepack_predict(const edgepack_record *r, double *out) {")
-    for j, (f, ident) in enumerate(zip(feats, idents)):
-        c += ["    " + line for line in _c_check(f, f"r->{ident}", j)]
-    c += _c_feed(p, program, binding, feats, idents, "record")
-    c += _c_label(schema, n_out)
-    c += ["}", ""]
+    c += record_fn
     c.append("int edgepack_predict_array(const double *x, double *out) {")
     c.append("    edgepack_record r;")
     for j, (f, ident) in enumerate(zip(feats, idents)):
@@ -153,12 +155,7 @@ def generate_c(program: Program, schema: IOSchema, binding: list[dict[str, Any]]
     for j, (f, ident) in enumerate(zip(feats, idents)):
         c.append(f"    case {j}: r->{ident} = {'text' if f.type == 'category' else 'number'}; break;")
     c += ["    default: break;", "    }", "    (void)number;", "    (void)text;", "}", ""]
-    source = "\n".join(c)
-    if "ep_streq(" not in source.split("static int ep_streq", 1)[1].split("}", 1)[1]:
-        source = source.replace(
-            "static int ep_streq(const char *a, const char *b) {\n    while (*a && *a == *b) { a++; b++; }\n"
-            "    return *a == *b;\n}\n", "")
-    return Generated({f"{name}.c": source.encode(), f"{name}.h": "\n".join(h).encode()}, uses_libm)
+    return Generated({f"{name}.c": "\n".join(c).encode(), f"{name}.h": "\n".join(h).encode()}, uses_libm)
 
 
 def _c_check(f: Feature, v: str, j: int) -> list[str]:
@@ -171,17 +168,17 @@ def _c_check(f: Feature, v: str, j: int) -> list[str]:
             known = " || ".join(f"ep_streq({v}, ep_cats_{j}[{k}])" for k in range(len(f.categories)))
             lines.append(f"if ({v} != 0 && !({known})) {bad}")
         return lines
-    lines = [f"if ({v} != {v}) {{ {'' if f.nullable else bad} }}" if not f.nullable else "",
-             f"else if ({v} - {v} != 0) {bad}" if not f.nullable else f"if ({v} == {v} && {v} - {v} != 0) {bad}"]
+    lines = [] if f.nullable else [f"if ({v} != {v}) {bad}"]  # NaN: missing
+    lines.append(f"if ({v} == {v} && {v} - {v} != 0) {bad}")  # infinity (x - x is NaN only for inf and NaN)
     if f.type == "int":
         lines.append(f"if ({v} == {v} && ({v} > 9.0e15 || {v} < -9.0e15 || {v} != (double)(long long){v})) {bad}")
     elif f.type == "bool":
         lines.append(f"if ({v} == {v} && {v} != 0 && {v} != 1) {bad}")
-    return [line for line in lines if line]
+    return lines
 
 
-def _c_feed(p: CPrinter, program: Program, binding: list[dict[str, Any]], feats: list[Feature], idents: list[str],
-            mode: str) -> list[str]:
+def _c_feed(p: CPrinter, program: Program, binding: list[dict[str, Any]], feats: list[Feature],
+            idents: list[str]) -> list[str]:
     by_name = {t["name"]: t for t in binding}
     index = {f.name: j for j, f in enumerate(feats)}
     lines = []

@@ -13,73 +13,60 @@ from .ir import Node, Value
 from .printer import Printer
 
 
-def _float(p: Printer, expr: str, dtype: str) -> str:
-    return p.round(expr, dtype)
-
-
-def _elementwise(p: Printer, node: Node) -> None:
-    x, y = node.inputs[0], node.outputs[0]
+def _each(p: Printer, node: Node, expr: str) -> None:
+    """The element-by-element operators: out[i] = expr (written with `i`) over the output's values."""
+    y = node.outputs[0]
     out = p.array(y)
-    d = y.dtype
-    a = p.operand(x, "i")
-    expr = {
-        "Identity": a, "Neg": f"-({a})", "Abs": f"(({a}) < 0 ? -({a}) : ({a}))",
-        "Relu": f"(({a}) > 0 ? ({a}) : 0)",
-        "Sigmoid": _float(p, f"1 / (1 + {p.fn('exp', f'-({a})', d)})", d),
-        "Tanh": p.fn("tanh", a, d), "Exp": p.fn("exp", a, d), "Sqrt": p.fn("sqrt", a, d), "Log": p.fn("log", a, d),
-    }[node.op]
     p.loop("i", y.size)
     p.line(f"{out}[i] = {expr};")
     p.close()
 
 
+def _elementwise(p: Printer, node: Node) -> None:
+    x, y = node.inputs[0], node.outputs[0]
+    d = y.dtype
+    a = p.operand(x, "i")
+    expr = {
+        "Identity": a, "Neg": f"-({a})", "Abs": f"(({a}) < 0 ? -({a}) : ({a}))",
+        "Relu": f"(({a}) > 0 ? ({a}) : 0)",
+        "Sigmoid": p.round(f"1 / (1 + {p.fn('exp', f'-({a})', d)})", d),
+        "Tanh": p.fn("tanh", a, d), "Exp": p.fn("exp", a, d), "Sqrt": p.fn("sqrt", a, d), "Log": p.fn("log", a, d),
+    }[node.op]
+    _each(p, node, expr)
+
+
 def _cast(p: Printer, node: Node) -> None:
     x, y = node.inputs[0], node.outputs[0]
-    out = p.array(y)
     a = p.operand(x, "i")
-    p.loop("i", y.size)
     if y.dtype in ("f32", "f64"):
-        p.line(f"{out}[i] = {p.round(a, y.dtype)};")
+        _each(p, node, p.round(a, y.dtype))
     elif y.dtype == "i64":
-        p.line(f"{out}[i] = {'Math.trunc(' + a + ')' if p.lang == 'js' else '(long long)(' + a + ')'};")
+        _each(p, node, f"Math.trunc({a})" if p.lang == "js" else f"(long long)({a})")
     elif y.dtype == "bool":
-        p.line(f"{out}[i] = ({a}) != 0 ? 1 : 0;")
+        _each(p, node, f"({a}) != 0 ? 1 : 0")
     else:
         raise_unsupported(node, "a cast to string")
-    p.close()
 
 
 def _isnan(p: Printer, node: Node) -> None:
-    x, y = node.inputs[0], node.outputs[0]
-    out = p.array(y)
-    p.loop("i", y.size)
-    p.line(f"{out}[i] = {p.is_nan(p.operand(x, 'i'))} ? 1 : 0;")
-    p.close()
+    _each(p, node, f"{p.is_nan(p.operand(node.inputs[0], 'i'))} ? 1 : 0")
 
 
 def _binary(p: Printer, node: Node) -> None:
     a, b = node.inputs
-    y = node.outputs[0]
-    out = p.array(y)
     sym = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}[node.op]
-    p.loop("i", y.size)
-    p.line(f"{out}[i] = {_float(p, f'{_index(p, a)} {sym} {_index(p, b)}', y.dtype)};")
-    p.close()
+    _each(p, node, p.round(f"{_index(p, a)} {sym} {_index(p, b)}", node.outputs[0].dtype))
 
 
 def _compare(p: Printer, node: Node) -> None:
     a, b = node.inputs
-    y = node.outputs[0]
-    out = p.array(y)
     sym = {"Equal": "==", "Less": "<", "Greater": ">", "LessOrEqual": "<=", "GreaterOrEqual": ">=", "And": "&&", "Or": "||"}[node.op]
     left, right = _index(p, a), _index(p, b)
     if node.op == "Equal" and "str" in (a.dtype, b.dtype):
         test = p.streq(left, right)
     else:
         test = f"({left} {sym} {right})"
-    p.loop("i", y.size)
-    p.line(f"{out}[i] = {test} ? 1 : 0;")
-    p.close()
+    _each(p, node, f"{test} ? 1 : 0")
 
 
 def _reduce(p: Printer, node: Node) -> None:
@@ -93,17 +80,13 @@ def _reduce(p: Printer, node: Node) -> None:
     if node.op == "ReduceMax":
         p.line(f"if ({src}[i] > acc) acc = {src}[i];")
     else:
-        p.line(f"acc = {_float(p, f'acc + {src}[i]', d)};")
+        p.line(f"acc = {p.round(f'acc + {src}[i]', d)};")
     p.close()
-    p.line(f"{out}[0] = {_float(p, f'acc / {x.size}', d) if node.op == 'ReduceMean' else 'acc'};")
+    p.line(f"{out}[0] = {p.round(f'acc / {x.size}', d) if node.op == 'ReduceMean' else 'acc'};")
 
 
 def _not(p: Printer, node: Node) -> None:
-    x, y = node.inputs[0], node.outputs[0]
-    out = p.array(y)
-    p.loop("i", y.size)
-    p.line(f"{out}[i] = {p.operand(x, 'i')} ? 0 : 1;")
-    p.close()
+    _each(p, node, f"{p.operand(node.inputs[0], 'i')} ? 0 : 1")
 
 
 def _index(p: Printer, v: Value) -> str:
@@ -117,11 +100,7 @@ def _index(p: Printer, v: Value) -> str:
 
 def _where(p: Printer, node: Node) -> None:
     c, a, b = node.inputs
-    y = node.outputs[0]
-    out = p.array(y)
-    p.loop("i", y.size)
-    p.line(f"{out}[i] = {_index(p, c)} ? {_index(p, a)} : {_index(p, b)};")
-    p.close()
+    _each(p, node, f"{_index(p, c)} ? {_index(p, a)} : {_index(p, b)}")
 
 
 def _concat(p: Printer, node: Node) -> None:
@@ -151,11 +130,11 @@ def _matmul(p: Printer, node: Node, w: np.ndarray, bias: np.ndarray | None = Non
     p.loop("j", m)
     p.scalar("s", y.dtype, p.lit(0.0, y.dtype))
     p.loop("r", k)
-    p.line(f"s = {_float(p, f's + {src} * {table}[r * {m} + j]', y.dtype)};")
+    p.line(f"s = {p.round(f's + {src} * {table}[r * {m} + j]', y.dtype)};")
     p.close()
     if bias is not None:
         btab = p.table(Value(node.inputs[1].name + "_b", y.dtype, (m,), np.broadcast_to(bias.reshape(-1), (m,)).astype(np.float64)))
-        p.line(f"s = {_float(p, f's + {btab}[j]', y.dtype)};")
+        p.line(f"s = {p.round(f's + {btab}[j]', y.dtype)};")
     p.line(f"{out}[j] = s;")
     p.close()
 
@@ -189,11 +168,11 @@ def _softmax_into(p: Printer, src: str, out: str, n: int, d: str) -> None:
     p.close()
     p.scalar("sm", d, p.lit(0.0, d))
     p.loop("i", n)
-    p.line(f"{out}[i] = {p.fn('exp', _float(p, f'{src}[i] - mx', d), d)};")
-    p.line(f"sm = {_float(p, f'sm + {out}[i]', d)};")
+    p.line(f"{out}[i] = {p.fn('exp', p.round(f'{src}[i] - mx', d), d)};")
+    p.line(f"sm = {p.round(f'sm + {out}[i]', d)};")
     p.close()
     p.loop("i", n)
-    p.line(f"{out}[i] = {_float(p, f'{out}[i] / sm', d)};")
+    p.line(f"{out}[i] = {p.round(f'{out}[i] / sm', d)};")
     p.close()
 
 
@@ -259,18 +238,18 @@ def _normalizer(p: Printer, node: Node) -> None:
     d = y.dtype
     p.scalar("nz", d, p.lit(0.0, d))
     p.loop("i", x.size)
-    a = _float(p, f"{src}[i]", d)
+    a = p.round(f"{src}[i]", d)
     if norm == "L1":
-        p.line(f"nz = {_float(p, f'nz + ({a} < 0 ? -{a} : {a})', d)};")
+        p.line(f"nz = {p.round(f'nz + ({a} < 0 ? -{a} : {a})', d)};")
     elif norm == "L2":
-        p.line(f"nz = {_float(p, f'nz + {a} * {a}', d)};")
+        p.line(f"nz = {p.round(f'nz + {a} * {a}', d)};")
     else:
         p.line(f"if (({a} < 0 ? -{a} : {a}) > nz) nz = ({a} < 0 ? -{a} : {a});")
     p.close()
     if norm == "L2":
         p.line(f"nz = {p.fn('sqrt', 'nz', d)};")
     p.loop("i", x.size)
-    p.line(f"{out}[i] = nz == 0 ? {a} : {_float(p, f'{a} / nz', d)};")
+    p.line(f"{out}[i] = nz == 0 ? {a} : {p.round(f'{a} / nz', d)};")
     p.close()
 
 
@@ -284,7 +263,7 @@ def _scaler(p: Printer, node: Node) -> None:
     sc = p.table(Value(node.outputs[0].name + "_sc", "f32", (n,), scale.astype(np.float32)))
     src = p.ref(x)
     p.loop("i", n)
-    p.line(f"{out}[i] = {_float(p, f'({src}[i] - {off}[i]) * {sc}[i]', y.dtype)};")
+    p.line(f"{out}[i] = {p.round(f'({src}[i] - {off}[i]) * {sc}[i]', y.dtype)};")
     p.close()
 
 
@@ -317,7 +296,7 @@ def post_transform(p: Printer, out: str, n: int, d: str, transform: str) -> None
     if transform == "LOGISTIC":
         p.loop("i", n)
         e = p.fn("exp", f"-{out}[i]", d)
-        p.line(f"{out}[i] = {_float(p, f'1 / (1 + {e})', d)};")
+        p.line(f"{out}[i] = {p.round(f'1 / (1 + {e})', d)};")
         p.close()
     elif transform == "SOFTMAX":
         _softmax_into(p, out, out, n, d)
@@ -342,8 +321,8 @@ def _linear_classifier(p: Printer, node: Node) -> None:
     p.loop("c", rows)
     p.scalar("s", d, f"{itab}[c]")
     p.loop("r", n_in)
-    xr = _float(p, f"{src}[r]", d)
-    p.line(f"s = {_float(p, f's + {xr} * {ctab}[c * {n_in} + r]', d)};")
+    xr = p.round(f"{src}[r]", d)
+    p.line(f"s = {p.round(f's + {xr} * {ctab}[c * {n_in} + r]', d)};")
     p.close()
     p.line(f"{out}[{'c + 1' if rows == 1 and n_classes == 2 else 'c'}] = s;")
     p.close()
@@ -367,8 +346,8 @@ def _linear_regressor(p: Printer, node: Node) -> None:
     p.loop("c", coef.shape[0])
     p.scalar("s", d, f"{itab}[c]")
     p.loop("r", n_in)
-    xr = _float(p, f"{src}[r]", d)
-    p.line(f"s = {_float(p, f's + {xr} * {ctab}[c * {n_in} + r]', d)};")
+    xr = p.round(f"{src}[r]", d)
+    p.line(f"s = {p.round(f's + {xr} * {ctab}[c * {n_in} + r]', d)};")
     p.close()
     p.line(f"{out}[c] = {p.round('s', y.dtype)};")
     p.close()

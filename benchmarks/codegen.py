@@ -139,9 +139,17 @@ def sizes(package: Path, work: Path) -> dict[str, int]:
                                                       "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"], "arm-linux-gnueabihf-size"))
     for label, cc, size in builds:
         obj = work / f"{label.split()[0]}.o"
-        subprocess.run([*cc, "-c", str(package / "model.c"), "-o", str(obj)], check=True)
+        # -fstack-usage writes each function's frame into a .su file beside the object
+        subprocess.run([*cc, "-fstack-usage", "-c", str(package / "model.c"), "-o", str(obj)], check=True)
         text, data = subprocess.run([size, str(obj)], capture_output=True, text=True, check=True).stdout.splitlines()[1].split()[:2]
         found[label] = int(text) + int(data)
+        frames = {}
+        for line in obj.with_suffix(".su").read_text().splitlines():
+            where, nbytes, _kind = line.split("\t")
+            frames[where.rsplit(":", 1)[-1]] = int(nbytes)
+        # one inference from an array: edgepack_predict_array -> edgepack_predict -> ep_run
+        found[f"{label}: stack of one inference"] = sum(frames.get(f, 0) for f in
+                                                        ("edgepack_predict_array", "edgepack_predict", "ep_run"))
     return found
 
 
@@ -173,7 +181,7 @@ def main() -> int:
     print(f"Node, whole process to the first prediction (medians of {args.runs})")
     for k, v in figures["node_first_prediction_s"].items():
         print(f"  {k:<28} {v:8.3f} s")
-    print("code size (text + data of the object file)")
+    print("code size (text + data of the object file) and stack (gcc -fstack-usage), bytes")
     for k, v in size.items():
         print(f"  {k:<28} {v:8d} bytes")
     if args.json:

@@ -84,9 +84,7 @@ class Registry:
         with other bytes is refused (versions are immutable). Raises PackageError / UsageError."""
         actor = actor or default_actor()
         package = Package.open(package_path)
-        for art in package.artifacts():  # never publish a package that does not match its own manifest
-            package.artifact_bytes(art)
-        package.golden()
+        package.verify()  # never publish a package that does not match its own manifest
         model = checked_name(package.name, "model name")
         version = checked_name(package.version, "version")
         data = _archive_bytes(package)

@@ -58,7 +58,8 @@ class Store:
         fs, root = self._fs()
         target = f"{root}/{rel}"
         fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        if getattr(fs, "protocol", None) in ("file", ("file", "local")) or "file" in getattr(fs, "protocol", ()):
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        if "file" in protocols:
             tmp = f"{target}.tmp"
             with fs.open(tmp, "wb") as handle:
                 handle.write(data)

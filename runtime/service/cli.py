@@ -95,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_body < 1 or args.max_connections < 1 or args.max_batch < 1 or args.batch_wait_ms < 0:
         parser.error("--max-body, --max-connections and --max-batch must be positive, --batch-wait-ms >= 0")
     try:
-        return asyncio.run(_serve(args))
+        code = asyncio.run(_serve(args))
+        # The loop's signal handlers went with it: a second SIGTERM during the interpreter's teardown (a
+        # supervisor repeating itself) must not turn a clean, drained stop into death by signal.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        return code
     except EdgepackError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return err.exit_code

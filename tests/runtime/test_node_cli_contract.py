@@ -240,3 +240,38 @@ def test_watch_mode_usage_errors_and_exit_codes(tree_package, tmp_path):
             assert node.stderr.replace("score.mjs:", "edgepack-score:") == py.stderr, flags
         else:
             assert node.stderr.splitlines()[0].split("error: ")[1] == py.stderr.splitlines()[-1].split("error: ")[1]
+
+
+def test_python_json_messages_on_mutated_lines():
+    """web/node/py-json-error.js against Python's json.loads (the C scanner) on 2000 mutated lines."""
+    import random
+
+    rng = random.Random(19)
+    base = ['{"a": 1, "b": [1, 2.5e3, "x\\u00e9y"], "c": {"d": null, "e": true}}', '[1,2,3]', '"s\\n"',
+            '{"k":"\\ud83d\\ude00"}', '{"x": -0.5E+2, "c": "month"}', '{"a": NaN, "b": -Infinity}', '{ }', '[ ]']
+    alphabet = [*'{}[]",:\\u0aeE+-.1 9\t\r', 'tnfxNI', "\x01", "é", "😀", "\\u12", "\\ud800"]
+    cases = []
+    for _ in range(2000):
+        text = list(rng.choice(base))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randint(0, len(text))
+            if rng.random() < 0.4 and text:
+                del text[min(at, len(text) - 1)]
+            elif rng.random() < 0.85:
+                text.insert(at, rng.choice(alphabet))
+            else:
+                text = text[:at]
+        cases.append("".join(text))
+    expected = []
+    for case in cases:
+        try:
+            json.loads(case)
+            expected.append(None)
+        except json.JSONDecodeError as exc:
+            expected.append(str(exc))
+    script = ("import {pythonJsonError} from './node/py-json-error.js'; import {readFileSync} from 'node:fs';"
+              "process.stdout.write(JSON.stringify(JSON.parse(readFileSync(0, 'utf8')).map(pythonJsonError)));")
+    done = subprocess.run(["node", "--input-type=module", "-e", script], cwd=WEB, input=json.dumps(cases),
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert sum(e is not None for e in expected) > 1000
+    assert json.loads(done.stdout) == expected

@@ -275,3 +275,26 @@ def test_python_json_messages_on_mutated_lines():
                           capture_output=True, text=True, timeout=120, check=True)
     assert sum(e is not None for e in expected) > 1000
     assert json.loads(done.stdout) == expected
+
+
+def test_node_watcher_scores_files_as_they_come_and_stops_on_sigterm(tree_package, tmp_path):
+    import signal
+    import time
+
+    package, frame = tree_package
+    (tmp_path / "in").mkdir()
+    proc = subprocess.Popen(["node", str(WEB / "bin" / "score.mjs"), str(package), "--watch", "in", "--out", "out",
+                             "--interval", "0.05", "--min-age", "0"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        (tmp_path / "in" / ".x.jsonl.part").write_text("".join(json.dumps(r) + "\n" for r in _tree_records(frame, 3)))
+        (tmp_path / "in" / ".x.jsonl.part").rename(tmp_path / "in" / "x.jsonl")  # as a producer drops a file
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "in" / "done" / "x.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert (tmp_path / "out" / "x.jsonl").read_text().count("\n") == 3
+    assert err == "score.mjs: x.jsonl -> out/x.jsonl: 3 scored, 0 rejected\n"

@@ -298,3 +298,45 @@ def test_node_watcher_scores_files_as_they_come_and_stops_on_sigterm(tree_packag
     assert proc.returncode == 0, err
     assert (tmp_path / "out" / "x.jsonl").read_text().count("\n") == 3
     assert err == "score.mjs: x.jsonl -> out/x.jsonl: 3 scored, 0 rejected\n"
+
+
+@pytest.mark.slow
+def test_node_watcher_delivers_each_record_once_when_killed_before_any_step(tree_package, tmp_path):
+    """SIGKILL before the k-th filesystem operation of a run, for every k, then a restart; a GetFile-like
+    consumer takes (reads and deletes) the outputs after each run. Every record is delivered once."""
+    from collections import Counter
+
+    package, frame = tree_package
+    records = _tree_records(frame, 6)
+    for i, r in enumerate(records):
+        r["customer_id"] = f"r{i}"
+    records[2]["tenure_months"] = "x"  # rejected: delivered as an error line, with its id
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    cmd = ["node", "--import", str(Path(__file__).with_name("node_killer.mjs")), str(WEB / "bin" / "score.mjs"),
+           str(package), "--watch", "in", "--out", "out", "--once", "--min-age", "0", "--id-field", "customer_id",
+           "--quiet"]
+    k = 1
+    while True:
+        root = tmp_path / f"k{k}"
+        (root / "in").mkdir(parents=True)
+        (root / "in" / "batch.jsonl").write_text(text)
+        taken: list[str] = []
+
+        def consume(root=root, taken=taken):
+            for out in sorted((root / "out").glob("[!.]*.jsonl")) if (root / "out").exists() else []:
+                taken.extend(out.read_text().splitlines())
+                out.unlink()
+
+        killed = subprocess.run(cmd, cwd=root, capture_output=True, timeout=120,
+                                env={**os.environ, "KILL_ROOT": str(root.resolve()), "KILL_AT": str(k)})
+        consume()
+        if killed.returncode == 0:
+            break  # k is past the last operation: every step has had its kill
+        assert killed.returncode == -9, killed.stderr
+        again = subprocess.run(cmd, cwd=root, capture_output=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        consume()
+        ids = Counter(json.loads(line)["id"] for line in taken)
+        assert ids == Counter(r["customer_id"] for r in records), (k, ids)
+        k += 1
+    assert k > 10  # the run had that many steps to be killed before

@@ -24,6 +24,7 @@ from typing import Any
 
 from .coreml_protobuf import module
 from .targets.base import Artifact
+from .tflite_metadata import texts_for, with_metadata
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,6 @@ def _tfjs(name: str, data: bytes, info: ModelInfo, entry: dict[str, Any]) -> byt
 def _tflite(name: str, data: bytes, info: ModelInfo, entry: dict[str, Any]) -> bytes:
     if not name.endswith(".tflite") or "features" not in (entry.get("inputs") or [{}])[0]:
         return data  # a tensor package's artifact (format version 2) has no tabular binding to describe
-    from .tflite_metadata import texts_for, with_metadata
-
     return with_metadata(data, texts_for(info, entry, data))
 
 

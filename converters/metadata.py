@@ -24,7 +24,7 @@ from typing import Any
 
 from .coreml_protobuf import module
 from .targets.base import Artifact
-from .tflite_metadata import texts_for, with_metadata
+from .tflite_metadata import tensor_texts_for, texts_for, with_metadata
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,16 @@ def _tflite(name: str, data: bytes, info: ModelInfo, entry: dict[str, Any]) -> b
     if not name.endswith(".tflite") or "features" not in (entry.get("inputs") or [{}])[0]:
         return data  # a tensor package's artifact (format version 2) has no tabular binding to describe
     return with_metadata(data, texts_for(info, entry, data))
+
+
+def stamp_tensor(art: Artifact, info: ModelInfo, inputs: list[Any], outputs: list[Any]) -> None:
+    """A tensor package's artifact (format version 2; `inputs`/`outputs`: its TensorSpecs): TFLite gets its
+    metadata (an image input's size, color space and normalization; a classifier's labels); the other
+    formats are left as converted for now."""
+    if art.format != "tflite":
+        return
+    art.files = {name: with_metadata(data, tensor_texts_for(info, inputs, outputs, art.entry, data))
+                 if name.endswith(".tflite") else data for name, data in art.files.items()}
 
 
 # format -> (file name, bytes, info, the artifact's manifest entry) -> bytes

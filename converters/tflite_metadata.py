@@ -25,7 +25,9 @@ FILE_IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.0.0"  # every field written here is in the schema's first version
 LABELS_FILE = "labels.txt"
 TENSOR_AXIS_LABELS = 2  # AssociatedFileType
-FEATURE_PROPERTIES = 1  # ContentProperties union: FeatureProperties
+FEATURE_PROPERTIES, IMAGE_PROPERTIES = 1, 2  # ContentProperties union members
+NORMALIZATION_OPTIONS = 1  # ProcessUnitOptions union: NormalizationOptions
+COLOR_SPACES = {"RGB": 1, "L": 2, "GRAY": 2, "GRAYSCALE": 2}  # ColorSpaceType (BGR has none: UNKNOWN, 0)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # a fixed time: the same model gives the same bytes (package checksums)
 
 # Field slots (ids) of the schema's tables, in declaration order.
@@ -35,6 +37,10 @@ SUBGRAPH_FIELDS = ("name", "description", "input_tensor_metadata", "output_tenso
 TENSOR_FIELDS = ("name", "description", "dimension_names", "content", "process_units", "stats", "associated_files")
 FILE_FIELDS = ("name", "description", "type", "locale")
 CONTENT_FIELDS = ("content_properties_type", "content_properties", "range")
+IMAGE_FIELDS = ("color_space", "default_size")
+SIZE_FIELDS = ("width", "height")
+NORMALIZATION_FIELDS = ("mean", "std")
+PROCESS_UNIT_FIELDS = ("options_type", "options")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class TensorText:
     name: str
     description: str
     labels: list[str] | None = None  # the classes along the last axis (a classifier's probabilities)
+    # an image input: color space, [height, width] and the normalization of 0..255 pixels: (p - mean) / std
+    image: tuple[int, tuple[int, int], list[float], list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,16 +81,36 @@ def metadata_flatbuffer(text: ModelText) -> bytes:
             b.PrependUOffsetTRelative(item)
         return int(b.EndVector())
 
+    def floats(values: list[float]) -> int:
+        b.StartVector(4, len(values), 4)
+        for value in reversed(values):
+            b.PrependFloat32(float(value))
+        return int(b.EndVector())
+
     def tensor(t: TensorText) -> int:
         files = []
         if t.labels is not None:
             files.append(table(FILE_FIELDS, {"name": b.CreateString(LABELS_FILE),
                                              "description": b.CreateString("class labels, one per line, in output order")},
                                {"type": TENSOR_AXIS_LABELS}))
-        b.StartObject(0)  # FeatureProperties: an empty table
-        properties = b.EndObject()
-        content = table(CONTENT_FIELDS, {"content_properties": properties}, {"content_properties_type": FEATURE_PROPERTIES})
+        units = []
+        if t.image is None:
+            b.StartObject(0)  # FeatureProperties: an empty table
+            properties, kind = b.EndObject(), FEATURE_PROPERTIES
+        else:
+            color, (height, width), mean, std = t.image
+            norm = table(NORMALIZATION_FIELDS, {"mean": floats(mean), "std": floats(std)})
+            units.append(table(PROCESS_UNIT_FIELDS, {"options": norm}, {"options_type": NORMALIZATION_OPTIONS}))
+            b.StartObject(len(SIZE_FIELDS))
+            b.PrependUint32Slot(0, width, 0)
+            b.PrependUint32Slot(1, height, 0)
+            size = b.EndObject()
+            properties = table(IMAGE_FIELDS, {"default_size": size}, {"color_space": color})
+            kind = IMAGE_PROPERTIES
+        content = table(CONTENT_FIELDS, {"content_properties": properties}, {"content_properties_type": kind})
         offsets = {"name": b.CreateString(t.name), "description": b.CreateString(t.description), "content": content}
+        if units:
+            offsets["process_units"] = vector(units)
         if files:
             offsets["associated_files"] = vector(files)
         return table(TENSOR_FIELDS, offsets)
@@ -162,3 +190,56 @@ def texts_for(info: Any, entry: dict[str, Any], data: bytes) -> ModelText:
             outputs.append(TensorText(name, "predicted value" if name == "value" else name))
     description = info.description or f"{info.name} {info.version} ({info.task}), built by edgepack"
     return ModelText(info, description, inputs, outputs)
+
+
+def tensor_texts_for(info: Any, inputs: list[Any], outputs: list[Any], entry: dict[str, Any], data: bytes) -> ModelText:
+    """The metadata of a tensor package's TFLite artifact (format version 2): `inputs`/`outputs` are the
+    package's TensorSpecs (runtime/tensors.py), matched to the subgraph's tensors through the artifact's
+    signature (the entry maps package names to signature keys). An image input gets ImageProperties and
+    its normalization as TFLite states it for 0..255 pixels: (p * scale - mean) / std is
+    (p - mean / scale) / (std / scale)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    graph = model.subgraphs[0]
+    signature = (model.signatureDefs or [None])[0]
+    key_of = {} if signature is None else {
+        **{m.tensorIndex: m.name.decode() for m in signature.inputs}, **{m.tensorIndex: m.name.decode() for m in signature.outputs}}
+    by_key_in = {t["name"]: t.get("input", t["name"]) for t in entry.get("inputs", [])}
+    by_key_out = {key: name for name, key in entry.get("outputs", {}).items()}
+    specs_in, specs_out = {s.name: s for s in inputs}, {s.name: s for s in outputs}
+
+    def shape(spec: Any) -> str:
+        return "[" + ", ".join("N" if d is None else str(d) for d in spec.shape) + "]"
+
+    texts_in = []
+    for index in graph.inputs:
+        spec = specs_in.get(by_key_in.get(key_of.get(index, ""), ""))
+        if spec is None:
+            texts_in.append(TensorText(f"input_{len(texts_in)}", "model input"))
+            continue
+        image = spec.image
+        if not image:
+            texts_in.append(TensorText(spec.name, f"{spec.dtype} {shape(spec)}"))
+            continue
+        scale = float(image["scale"])
+        mean = [float(m) / scale for m in image["mean"]]
+        std = [float(d) / scale for d in image["std"]]
+        height, width = (int(v) for v in image["size"])
+        text = (f"{image.get('channels', 'RGB')} image {height}x{width}, pixels 0..255 normalized as (p - mean) / std "
+                f"with mean {[round(m, 4) for m in mean]} and std {[round(d, 4) for d in std]}")
+        texts_in.append(TensorText(spec.name, text, image=(COLOR_SPACES.get(str(image.get("channels", "RGB")).upper(), 0),
+                                                           (height, width), mean, std)))
+    texts_out = []
+    for index in graph.outputs:
+        spec = specs_out.get(by_key_out.get(key_of.get(index, ""), ""))
+        if spec is None:
+            texts_out.append(TensorText(f"output_{len(texts_out)}", "model output"))
+        elif spec.kind in ("probabilities", "scores") and info.classes:
+            what = "probability" if spec.kind == "probabilities" else "score (logit)"
+            texts_out.append(TensorText(spec.name, f"{what} of each class, in the order of labels.txt",
+                                        [str(c) for c in info.classes]))
+        else:
+            texts_out.append(TensorText(spec.name, f"{spec.dtype} {shape(spec)}"))
+    description = info.description or f"{info.name} {info.version} ({info.task}), built by edgepack"
+    return ModelText(info, description, texts_in, texts_out)

@@ -212,7 +212,7 @@ def tensor_texts_for(info: Any, inputs: list[Any], outputs: list[Any], entry: di
     def shape(spec: Any) -> str:
         return "[" + ", ".join("N" if d is None else str(d) for d in spec.shape) + "]"
 
-    texts_in = []
+    texts_in: list[TensorText] = []
     for index in graph.inputs:
         spec = specs_in.get(by_key_in.get(key_of.get(index, ""), ""))
         if spec is None:
@@ -230,7 +230,7 @@ def tensor_texts_for(info: Any, inputs: list[Any], outputs: list[Any], entry: di
                 f"with mean {[round(m, 4) for m in mean]} and std {[round(d, 4) for d in std]}")
         texts_in.append(TensorText(spec.name, text, image=(COLOR_SPACES.get(str(image.get("channels", "RGB")).upper(), 0),
                                                            (height, width), mean, std)))
-    texts_out = []
+    texts_out: list[TensorText] = []
     for index in graph.outputs:
         spec = specs_out.get(by_key_out.get(key_of.get(index, ""), ""))
         if spec is None:

@@ -10,7 +10,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { PackageError, RecordError, loadPackage, transpose } from '../src/index.js';
+import { PackageError, RecordError, loadPackage, resizeBilinear, transpose } from '../src/index.js';
 import { tensorPredictionLine } from '../node/tensor-lines.js';
 import { WEB, maxAbsDiff, tampered, tensorFixtures } from './helpers.js';
 
@@ -87,6 +87,8 @@ describe('the digits CNN (Keras -> ONNX and TF.js)', () => {
   });
 });
 
+// digit2.png (13x19 -> 8x8) is a picture Pillow 13 would resize height first by itself: the build resizes
+// width first (tensor_io.resize), as src/images.js does.
 describe('pictures are prepared as the build prepares them (Pillow)', () => {
   for (const name of ['digits', 'rgb']) {
     test(`${name}: every picture's model input equals Pillow's, and its top-k the Python scorer's`, async () => {
@@ -129,6 +131,14 @@ describe('an NCHW ONNX model with named classes and a plain tensor output', () =
       assert.ok(maxAbsDiff(p.features, source.features[i]) <= 1e-5);
     });
     await scorer.dispose();
+  });
+
+  test('Pillow\'s bilinear filter, worked by hand: [0, 255] shrunk to one pixel and stretched to four', () => {
+    // shrink: a triangle twice as wide, both weights 1/2: 127.5 rounds up in 22-bit fixed point -> 128;
+    // stretch: centres at 0.25, 0.75, 1.25, 1.75 source pixels, edges clamped -> 0, 63.75 -> 64, 191.25 -> 191, 255
+    assert.deepEqual(Array.from(resizeBilinear(Uint8Array.from([0, 255]), 2, 1, 1, 1, 1)), [128]);
+    assert.deepEqual(Array.from(resizeBilinear(Uint8Array.from([0, 255]), 2, 1, 1, 4, 1)), [0, 64, 191, 255]);
+    assert.deepEqual(Array.from(resizeBilinear(Uint8Array.from([0, 255]), 1, 2, 1, 1, 4)), [0, 64, 191, 255]);
   });
 
   test('transpose moves axes as numpy.transpose does', () => {

@@ -5,7 +5,7 @@
 // window.edgepack exposes the scorer to tests and to the chromium parity runner.
 
 import { BACKENDS, Package, loadPackage, recordsFromCsv, toCsv, version } from '/lib/index.js';
-import { startPictures } from '/app/pictures.js';
+import { startPictures, startTensorRecord } from '/app/pictures.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -251,10 +251,12 @@ async function start() {
   $('backend').textContent = `${info.backend} · ${info.runtime} ${info.runtimeVersion}`;
   $('footer').textContent = `Scored in this page by edgepack-web ${version} with ${info.runtime} ${info.runtimeVersion}: records never leave the browser.`;
 
-  if (scorer.tensor) { // a tensor package (format version 2): the picture card instead of the form and CSV
+  if (scorer.tensor) { // a tensor package (format version 2): the picture or JSON card instead of the form and CSV
     $('main').hidden = false;
     const problem = (err) => { $('record-error').hidden = false; $('record-error').textContent = err.what ?? err.message; };
-    pictures = await startPictures(scorer, (task) => { pending = pending.then(task).catch(problem); return pending; });
+    const queue = (task) => { pending = pending.then(task).catch(problem); return pending; };
+    const takesPictures = scorer.inputs.length === 1 && scorer.inputs[0].image;
+    pictures = takesPictures ? await startPictures(scorer, queue) : await startTensorRecord(scorer, queue);
     await pending;
   } else {
     const golden = await pkg.golden();

@@ -1,9 +1,11 @@
-// The demo page's picture card for a tensor package with one image input: a canvas to draw on (white ink on
-// black), a drop zone for PNG/JPEG files (decoded without colour management, put on the canvas pixel for
-// pixel), the model's view of the picture, and the top-k classes scored in the page. The canvas is scored
-// as a picture is by the build: src/images.js (channels, Pillow's bilinear resize, scale/mean/std, layout).
+// The demo page's cards for tensor packages. With one image input: a canvas to draw on (white ink on black),
+// a drop zone for PNG/JPEG files (decoded without colour management, put on the canvas pixel for pixel),
+// the model's view of the picture, and the top-k classes scored in the page. The canvas is scored as a
+// picture is by the build: src/images.js (channels, Pillow's bilinear resize, scale/mean/std, layout).
+// Other tensor packages (sequences, several inputs): a JSON record of named nested arrays.
 
 import { decodeImage } from '/lib/images.js';
+import { shapeText } from '/lib/tensors.js';
 
 const $ = (id) => document.getElementById(id);
 const DRAWING_SIZE = 160;
@@ -24,6 +26,17 @@ function modelPixels(tensor, spec) {
     rgba.set([r, g, b, 255], 4 * p);
   }
   return new ImageData(rgba, width, height);
+}
+
+/** One scored row: top-k bars for a classifier, else the output tensors as JSON. */
+function showRow(row) {
+  if (row.top_k) return showTopK(row);
+  $('prediction-kind').textContent = 'outputs';
+  $('prediction-value').textContent = '';
+  const text = JSON.stringify(row);
+  const pre = Object.assign(document.createElement('pre'), { className: 'outputs', textContent: text.length > 4000 ? `${text.slice(0, 4000)}...` : text });
+  $('chart').replaceChildren(pre);
+  return undefined;
 }
 
 function showTopK(row) {
@@ -71,7 +84,7 @@ export async function startPictures(scorer, queue) {
     const tensor = await scorer.pictureTensor(context.getImageData(0, 0, canvas.width, canvas.height));
     const [row] = scorer.format(await scorer.predict({ [spec.name]: tensor }));
     view.getContext('2d').putImageData(modelPixels(tensor, spec), 0, 0);
-    showTopK(row);
+    showRow(row);
     $('timing').textContent = `scored in ${(performance.now() - started).toFixed(1)} ms`;
     $('prediction').dataset.scored = String(Number($('prediction').dataset.scored ?? 0) + 1);
     return row;
@@ -150,4 +163,44 @@ export async function startPictures(scorer, queue) {
   const flat = first.flat(Infinity);
   putPicture(modelPixels({ data: flat }, spec), 'an example from the build\'s sample');
   return { scoreCanvas, putPicture, clear };
+}
+
+/** The JSON record card for a tensor package without a picture input; the first golden record to start. */
+export async function startTensorRecord(scorer, queue) {
+  const area = $('tensor-record');
+  $('tensor-shapes').textContent = scorer.inputs.map((s) => `${s.name}: ${s.dtype} ${shapeText(s.shape.slice(1))}`).join(', ');
+  $('tensor-card').hidden = false;
+  $('form-card').hidden = true;
+  $('csv-card').hidden = true;
+  const golden = await scorer.package.golden();
+  area.value = JSON.stringify(Object.fromEntries(scorer.inputs.map((s) => [s.name, golden.inputs[s.name][0]])));
+  async function scoreRecord() {
+    const problem = $('record-error');
+    let record;
+    try {
+      record = JSON.parse(area.value);
+    } catch (err) {
+      problem.hidden = false;
+      problem.textContent = `not valid JSON: ${err.message}`;
+      $('prediction').classList.add('stale');
+      return;
+    }
+    const started = performance.now();
+    const { predictions, rejections } = await scorer.score([record]);
+    if (rejections.length) {
+      const { field, reason } = rejections[0];
+      problem.hidden = false;
+      problem.textContent = field ? `${field}: ${reason}` : reason;
+      $('prediction').classList.add('stale');
+      return;
+    }
+    problem.hidden = true;
+    $('prediction').classList.remove('stale');
+    showRow(predictions[0]);
+    $('timing').textContent = `scored in ${(performance.now() - started).toFixed(1)} ms`;
+    $('prediction').dataset.scored = String(Number($('prediction').dataset.scored ?? 0) + 1);
+  }
+  area.addEventListener('input', () => queue(scoreRecord));
+  queue(scoreRecord);
+  return { scoreRecord };
 }

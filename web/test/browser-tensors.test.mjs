@@ -141,6 +141,27 @@ describe('the demo page for an NCHW ONNX model with BGR pictures and named class
   });
 });
 
+describe('the demo page for a tensor package without pictures', () => {
+  test('the JSON record card scores the first golden record and an edited one as the Keras model does', async () => {
+    const { package: dir, records, source } = fx.expected.sequence;
+    const { page, problems } = await openPage(dir);
+    assert.ok(await page.isVisible('#tensor-card'));
+    assert.equal(await page.isVisible('#picture-card'), false);
+    assert.match(await page.textContent('#tensor-shapes'), /tokens: int32 \[12\], extra: float32 \[3\]/);
+    await page.fill('#tensor-record', JSON.stringify(records[3]));
+    await page.evaluate(() => window.edgepack.settled());
+    const bars = await shown(page);
+    assert.deepEqual(bars.map((b) => b.cls), [...source.probabilities[3].keys()].sort((a, b) => source.probabilities[3][b] - source.probabilities[3][a]).map(String));
+    assert.ok(maxAbsDiff(bars.map((b) => b.p), bars.map((b) => source.probabilities[3][Number(b.cls)])) <= 1e-5);
+    await page.fill('#tensor-record', JSON.stringify({ ...records[3], tokens: records[3].tokens.slice(1) }));
+    await page.evaluate(() => window.edgepack.settled());
+    assert.equal(await page.textContent('#record-error'), 'tokens: shape [11] where the model takes [12]');
+    await page.screenshot({ path: join(ARTIFACTS, 'tensor-json.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
+
 describe('an altered tensor package', () => {
   test('a flipped byte in the ONNX file is refused with a visible error', async () => {
     const dir = tampered(fx.expected.digits.package, join(tmpdir(), `edgepack-web-tensor-browser-${process.pid}`), 'model.onnx');

@@ -148,6 +148,22 @@ describe('an NCHW ONNX model with named classes and a plain tensor output', () =
   });
 });
 
+describe('a two-input sequence model (int32 tokens and numbers)', () => {
+  test('ort-wasm: top-k equals the Keras model\'s; a fractional token is refused as the Python scorer refuses it', async () => {
+    const { package: dir, records, source } = fx.expected.sequence;
+    const scorer = await loadPackage(dir, { backend: 'ort-wasm' });
+    assert.deepEqual(scorer.inputs.map((s) => [s.name, s.dtype]), [['tokens', 'int32'], ['extra', 'float32']]);
+    const raw = await scorer.raw(records);
+    assert.ok(maxAbsDiff(rowsOf(raw.probabilities), source.probabilities) <= 1e-5);
+    const bad = { tokens: [1.5, ...records[0].tokens.slice(1)], extra: records[0].extra };
+    const { kept, predictions, rejections } = await scorer.score([...records, bad, { tokens: records[0].tokens }]);
+    assert.deepEqual(kept, records.map((_, i) => i));
+    predictions.forEach((p, i) => assert.deepEqual(p.top_k.map((t) => t.class), topClasses(source.probabilities[i], scorer.classes, 4)));
+    assert.deepEqual(rejections.map((r) => [r.field, r.reason]), [['tokens', 'expected integers (int32)'], ['extra', 'missing input(s) extra']]);
+    await scorer.dispose();
+  });
+});
+
 describe('score.mjs on a tensor package', () => {
   test('the lines of edgepack-score: errors byte for byte, predictions the same apart from the runtimes\' last bits', () => {
     const { package: dir } = fx.expected.digits;

@@ -5,7 +5,7 @@
 // window.edgepack exposes the scorer to tests and to the chromium parity runner.
 
 import { BACKENDS, Package, loadPackage, recordsFromCsv, toCsv, version } from '/lib/index.js';
-import { startPictures, startTensorRecord } from '/app/pictures.js';
+import { setProblem, startPictures, startTensorRecord } from '/app/pictures.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -143,7 +143,6 @@ async function predictForm(scorer) {
     el.classList.remove('invalid');
     el.querySelector('.problem').textContent = '';
   }
-  const problem = $('record-error');
   if (rejections.length) {
     const { field, reason } = rejections[0];
     const el = field && document.querySelector(`.field[data-feature="${CSS.escape(field)}"]`);
@@ -151,13 +150,10 @@ async function predictForm(scorer) {
       el.classList.add('invalid');
       el.querySelector('.problem').textContent = reason;
     }
-    problem.hidden = false;
-    problem.textContent = field ? `${field}: ${reason}` : reason;
-    $('prediction').classList.add('stale');
+    setProblem(field ? `${field}: ${reason}` : reason);
     return;
   }
-  problem.hidden = true;
-  $('prediction').classList.remove('stale');
+  setProblem(null);
   showPrediction(scorer, predictions[0]);
   $('timing').textContent = `scored in ${elapsed.toFixed(1)} ms`;
 }
@@ -253,8 +249,7 @@ async function start() {
 
   if (scorer.tensor) { // a tensor package (format version 2): the picture or JSON card instead of the form and CSV
     $('main').hidden = false;
-    const problem = (err) => { $('record-error').hidden = false; $('record-error').textContent = err.what ?? err.message; };
-    const queue = (task) => { pending = pending.then(task).catch(problem); return pending; };
+    const queue = (task) => { pending = pending.then(task).catch((err) => setProblem(err.what ?? err.message)); return pending; };
     const takesPictures = scorer.inputs.length === 1 && scorer.inputs[0].image;
     pictures = takesPictures ? await startPictures(scorer, queue) : await startTensorRecord(scorer, queue);
     await pending;

@@ -28,6 +28,13 @@ function modelPixels(tensor, spec) {
   return new ImageData(rgba, width, height);
 }
 
+/** The record error under the prediction (null: none); while one shows, the last prediction is greyed out. */
+export function setProblem(text) {
+  $('record-error').hidden = text === null;
+  $('record-error').textContent = text ?? '';
+  $('prediction').classList.toggle('stale', text !== null);
+}
+
 /** One scored row: top-k bars for a classifier, else the output tensors as JSON. */
 function showRow(row) {
   if (row.top_k) return showTopK(row);
@@ -84,6 +91,7 @@ export async function startPictures(scorer, queue) {
     const tensor = await scorer.pictureTensor(context.getImageData(0, 0, canvas.width, canvas.height));
     const [row] = scorer.format(await scorer.predict({ [spec.name]: tensor }));
     view.getContext('2d').putImageData(modelPixels(tensor, spec), 0, 0);
+    setProblem(null);
     showRow(row);
     $('timing').textContent = `scored in ${(performance.now() - started).toFixed(1)} ms`;
     $('prediction').dataset.scored = String(Number($('prediction').dataset.scored ?? 0) + 1);
@@ -144,8 +152,7 @@ export async function startPictures(scorer, queue) {
     try {
       putPicture(await decodeImage(file), file.name);
     } catch (err) {
-      $('record-error').hidden = false;
-      $('record-error').textContent = err.what ?? err.message;
+      setProblem(err.what ?? err.message);
     }
   });
   $('picture-input').addEventListener('change', (e) => { if (e.target.files[0]) open(e.target.files[0]); });
@@ -175,27 +182,18 @@ export async function startTensorRecord(scorer, queue) {
   const golden = await scorer.package.golden();
   area.value = JSON.stringify(Object.fromEntries(scorer.inputs.map((s) => [s.name, golden.inputs[s.name][0]])));
   async function scoreRecord() {
-    const problem = $('record-error');
     let record;
     try {
       record = JSON.parse(area.value);
     } catch (err) {
-      problem.hidden = false;
-      problem.textContent = `not valid JSON: ${err.message}`;
-      $('prediction').classList.add('stale');
+      setProblem(`not valid JSON: ${err.message}`);
       return;
     }
     const started = performance.now();
     const { predictions, rejections } = await scorer.score([record]);
-    if (rejections.length) {
-      const { field, reason } = rejections[0];
-      problem.hidden = false;
-      problem.textContent = field ? `${field}: ${reason}` : reason;
-      $('prediction').classList.add('stale');
-      return;
-    }
-    problem.hidden = true;
-    $('prediction').classList.remove('stale');
+    const [first] = rejections;
+    setProblem(first ? (first.field ? `${first.field}: ${first.reason}` : first.reason) : null);
+    if (first) return;
     showRow(predictions[0]);
     $('timing').textContent = `scored in ${(performance.now() - started).toFixed(1)} ms`;
     $('prediction').dataset.scored = String(Number($('prediction').dataset.scored ?? 0) + 1);

@@ -274,7 +274,7 @@ async function start() {
   $('selftest').textContent = `${verdict} · ${test.rows} golden rows, max error ${error.toExponential(1)}`;
   $('selftest').className = test.passed ? 'ok' : 'bad';
   setState('ready');
-  return { scorer, info: { ...info, firstPredictionMs }, selftest: test };
+  return { scorer, info: { ...info, firstPredictionMs, tensor: !!scorer.tensor }, selftest: test };
 }
 
 const ready = start().catch((err) => {

@@ -4,13 +4,14 @@
 // An altered package is refused. Screenshots go to test-artifacts/web/.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { launch } from '../node/chromium.js';
 import { loadPackage } from '../src/index.js';
-import { ARTIFACTS, maxAbsDiff, serve, tampered, tensorFixtures } from './helpers.js';
+import { ARTIFACTS, WEB, maxAbsDiff, serve, tampered, tensorFixtures } from './helpers.js';
 
 let fx;
 let browser;
@@ -159,6 +160,33 @@ describe('the demo page for a tensor package without pictures', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'tensor-json.png'), fullPage: true });
     assert.deepEqual(problems, []);
     await page.close();
+  });
+});
+
+describe('browser-score.mjs on a tensor package', () => {
+  test('JSON lines scored in the page give edgepack-score\'s tensor lines (values to 1e-6), bad lines an error', async () => {
+    const server = await serve(fx.expected.digits.package);
+    servers.push(server);
+    const lines = readFileSync(join(fx.dir, 'lines.jsonl'), 'utf8');
+    const { stdout, status } = await new Promise((done) => {
+      const child = spawn(process.execPath, [join(WEB, 'bin', 'browser-score.mjs'), server.url], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.on('exit', (code) => done({ stdout: out, status: code }));
+      child.stdin.end(lines);
+    });
+    assert.equal(status, 3);
+    const python = readFileSync(join(fx.dir, 'python-stdout.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const errors = readFileSync(join(fx.dir, 'python-errors.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, python.length + errors.length);
+    const scored = rows.filter((r) => !r.error);
+    scored.forEach((row, i) => {
+      assert.deepEqual(Object.keys(row), ['label', 'top_k']);
+      assert.deepEqual(row.top_k.map((t) => t.class), python[i].top_k.map((t) => t.class));
+      assert.ok(maxAbsDiff(row.top_k.map((t) => t.probability), python[i].top_k.map((t) => t.probability)) <= 1e-6);
+    });
+    assert.deepEqual(rows.filter((r) => r.error).map((r) => r.error), errors.map(({ line, field, reason }) => ({ line, field, reason })));
   });
 });
 

@@ -80,6 +80,15 @@ describe('the demo page for the digits CNN', () => {
       assert.equal(await page.textContent('#prediction-value'), String(topClass(picture.source.probabilities[0])));
     }
     await page.screenshot({ path: join(ARTIFACTS, 'tensor-drop.png'), fullPage: true });
+    // A file that is not a picture: named under the prediction, the last one greyed out, nothing thrown.
+    await page.evaluate(() => {
+      const data = new DataTransfer();
+      data.items.add(new File([new TextEncoder().encode('not a picture')], 'broken.png', { type: 'image/png' }));
+      document.getElementById('picture-drop').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    });
+    await page.waitForSelector('#record-error:not([hidden])');
+    assert.match(await page.textContent('#record-error'), /^cannot read the picture broken\.png: /);
+    assert.match(await page.getAttribute('#prediction', 'class'), /stale/);
     assert.deepEqual(problems, []);
     await page.close();
   });

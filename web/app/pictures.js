@@ -79,6 +79,7 @@ export async function startPictures(scorer, queue) {
   const context = canvas.getContext('2d', { willReadFrequently: true });
   const view = $('model-view');
   [view.width, view.height] = [spec.image.size[1], spec.image.size[0]];
+  view.style.height = `${(96 * view.height) / view.width}px`; // the CSS width is 96px: keep the picture's aspect
   const image = spec.image;
   $('picture-rule').textContent = `${image.channels}, ${image.size[1]}×${image.size[0]} bilinear, `
     + `× ${Number(image.scale.toPrecision(4))}, mean ${image.mean.join('/')}, std ${image.std.join('/')}, ${spec.layout ?? ''}`;

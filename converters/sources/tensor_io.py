@@ -21,7 +21,7 @@ from ...runtime.tensors import TensorSpec, image_to_input
 
 def read_sidecars(path: Path) -> tuple[list[Any] | None, dict[str, Any]]:
     """(class names or None, per-input metadata) from the files beside the model."""
-    found = []
+    found: list[Any] = []
     for suffix in (".classes.json", ".inputs.json"):
         side = path.with_suffix(suffix)
         if not side.is_file():

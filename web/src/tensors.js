@@ -105,7 +105,7 @@ export function asBatch(value, spec, { record = null, batched = false } = {}) {
     throw fail(`shape ${shapeText(dims)} where the model takes ${shapeText(want)}`);
   }
   for (const v of values) if (!Number.isFinite(v)) throw fail('NaN or infinity in a tensor input');
-  if (!float && spec.dtype !== 'bool') {
+  if (!float) {
     for (const v of values) if (!Number.isInteger(v)) throw fail(`expected integers (${spec.dtype})`);
   }
   return { data: values instanceof Float64Array ? values : Float64Array.from(values), dims: batched ? dims : [1, ...dims] };

@@ -294,6 +294,8 @@ window.edgepack = {
   raw: async (records) => (await ready).scorer.raw(records),
   /** Resolves when the form's latest prediction is on the page. */
   settled: async () => { await ready; await pending; },
+  /** Tensor packages: score pictures (ImageData, canvas, <img>, ImageBitmap, File) as TensorScorer.scorePictures. */
+  scorePictures: async (list) => (await ready).scorer.scorePictures(list),
   /** Tensor packages: put 8-bit RGBA pixels {width, height, data} on the canvas; resolves when scored. */
   putPicture: async (pixels) => { await ready; pictures.putPicture(pixels); await pending; },
   /** Score a CSV text as the drop zone does; returns {csv, kept, rejected}. */

@@ -123,6 +123,26 @@ describe('the demo page for the digits CNN', () => {
     await page.close();
   });
 
+  test('an ImageData, a canvas, an <img> and a File of the same PNG score alike, as the Python scorer does', async () => {
+    const { package: dir, pictures } = fx.expected.digits;
+    const { page, problems } = await openPage(dir);
+    const picture = pictures[3];
+    const rows = await page.evaluate(async ({ bytes, width, height }) => {
+      const file = new File([new Uint8Array(bytes)], 'digit.png', { type: 'image/png' });
+      const img = new Image();
+      img.src = URL.createObjectURL(file);
+      await img.decode();
+      const canvas = Object.assign(document.createElement('canvas'), { width, height });
+      canvas.getContext('2d').drawImage(img, 0, 0);
+      const imageData = canvas.getContext('2d').getImageData(0, 0, width, height);
+      return window.edgepack.scorePictures([imageData, canvas, img, file]);
+    }, { bytes: [...readFileSync(picture.file)], width: picture.width, height: picture.height });
+    assert.equal(rows.length, 4);
+    for (const row of rows) assertTopK(row.top_k.map((t) => ({ cls: String(t.class), p: t.probability })), picture.python[0], 'kind');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   test('TF.js (wasm) in the page gives the same top-k for a dropped picture', async () => {
     const { package: dir, pictures } = fx.expected.digits;
     const { page } = await openPage(dir, '?backend=tfjs-wasm');

@@ -133,6 +133,21 @@ describe('an NCHW ONNX model with named classes and a plain tensor output', () =
     await scorer.dispose();
   });
 
+  test('TF.js made by onnx2tf (NHWC) from an NCHW ONNX graph: the input is transposed, outputs equal the ONNX file\'s', async () => {
+    const { package: dir, records, source } = fx.expected.nchw;
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    const tfjs = manifest.artifacts.find((a) => a.id === 'tfjs');
+    assert.equal(manifest.inputs.tensors[0].layout, 'NCHW');
+    assert.equal(tfjs.inputs[0].layout, 'NHWC');
+    for (const backend of ['tfjs-wasm', 'ort-wasm']) {
+      const scorer = await loadPackage(dir, { backend });
+      const raw = await scorer.predict({ x: records });
+      assert.ok(maxAbsDiff(rowsOf(raw[scorer.outputs[0].name]), source.probabilities) <= 1e-4, backend);
+      assert.ok((await scorer.selftest()).passed, backend);
+      await scorer.dispose();
+    }
+  });
+
   test('Pillow\'s bilinear filter, worked by hand: [0, 255] shrunk to one pixel and stretched to four', () => {
     // shrink: a triangle twice as wide, both weights 1/2: 127.5 rounds up in 22-bit fixed point -> 128;
     // stretch: centres at 0.25, 0.75, 1.25, 1.75 source pixels, edges clamped -> 0, 63.75 -> 64, 191.25 -> 191, 255

@@ -9,6 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { pyG, pyRepr, renderTable } from '../node/score-lines.js';
 import { InputRefused, scoreStream } from '../node/score-stream.js';
 import { WATCH_HELP, WATCH_OPTIONS, checkWatchArgs, runWatch } from '../node/watch.js';
+import { scoreTensorLines, tensorSelftestText } from '../node/tensor-lines.js';
 
 const PROG = 'score.mjs';
 
@@ -22,6 +23,9 @@ line per rejected record on stderr (or --errors FILE): the lines of edgepack-sco
   {"label": L, "probabilities": {"<class>": p, ...}, "package": NAME, "version": V}   classification
   {"value": v, "package": NAME, "version": V}                                        regression
   {"line":n,"field":f,"reason":r}                                                    a rejected record
+A tensor package (format version 2) takes one JSON object of named nested arrays per line and writes
+edgepack-score's tensor lines: {"label": L, "top_k": [{"class": C, "probability": p}, ...]} for a
+classifier, {"<output>": [...]} for a plain tensor (--id-field, --errors, --line-buffered, --quiet apply).
 Records are validated like edgepack-score does (same rules and messages): fields the model does not use
 are ignored unless --strict; a nullable field left out is a missing value. At the end a summary line on
 stderr ("score.mjs: N scored, M rejected") unless --quiet.
@@ -121,7 +125,8 @@ async function main(argv) {
     if (err instanceof EdgepackError) return fail(err.toString(), err.exitCode);
     return fail(String(err?.stack ?? err), EXIT_PACKAGE);
   }
-  if (selftest) return runSelftest(scorer);
+  if (selftest) return scorer.tensor ? runTensorSelftest(scorer) : runSelftest(scorer);
+  if (scorer.tensor) return scoreTensors(scorer, args.values);
   if (!['jsonl', 'csv'].includes(args.values.format)) return fail(`--format: choose jsonl or csv, not ${args.values.format}`, EXIT_USAGE);
   const opts = {
     format: args.values.format,
@@ -182,6 +187,34 @@ async function runSelftest(scorer) {
   process.stdout.write(r.passed ? 'PASS\n' : `FAIL: outside the package's tolerance (${failures.join('; ')})\n`);
   await scorer.dispose();
   return r.passed ? EXIT_OK : 1;
+}
+
+/** A tensor package's JSON lines, as edgepack-score scores them (web/node/tensor-lines.js). */
+async function scoreTensors(scorer, options) {
+  if (options.format !== 'jsonl') {
+    await scorer.dispose();
+    return fail('a tensor package takes --format jsonl (one object of named nested arrays per line)', EXIT_USAGE);
+  }
+  let errors = process.stderr;
+  if (options.errors !== undefined) {
+    errors = createWriteStream(options.errors);
+    const opened = await new Promise((resolve) => { errors.once('open', () => resolve(null)); errors.once('error', resolve); });
+    if (opened) return fail(`cannot write --errors ${options.errors}: ${opened.message}`, EXIT_USAGE);
+  }
+  const write = (text) => new Promise((resolve) => { if (process.stdout.write(text)) resolve(); else process.stdout.once('drain', resolve); });
+  const counts = await scoreTensorLines(scorer, process.stdin, write, errors, { idField: options['id-field'] ?? null, lineBuffered: options['line-buffered'] });
+  await scorer.dispose();
+  if (errors !== process.stderr) await new Promise((resolve) => errors.end(resolve));
+  if (!options.quiet) process.stderr.write(`${PROG}: ${counts.scored} scored, ${counts.rejected} rejected\n`);
+  return counts.rejected ? EXIT_REJECTED : EXIT_OK;
+}
+
+/** `score.mjs selftest PACKAGE` for a tensor package: edgepack-score selftest's table and verdict. */
+async function runTensorSelftest(scorer) {
+  const result = await scorer.selftest();
+  process.stdout.write(tensorSelftestText(scorer, result));
+  await scorer.dispose();
+  return result.passed ? EXIT_OK : 1;
 }
 
 process.exitCode = await main(process.argv.slice(2));

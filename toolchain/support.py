@@ -24,7 +24,7 @@ from ..converters.sources import lightgbm as lgb_source
 from ..converters.sources import sklearn as sk_source
 from ..converters.sources import xgboost as xgb_source
 from ..converters.targets import MISSING_CATEGORIES, coreml, tfjs, tflite
-from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS
+from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS, REFUSED, VARIANT_BUILDERS
 from ..converters.targets.onnx import CONVERTERS
 from ..converters.targets.onnx_sklearn import FLOAT64_FINALS
 
@@ -56,7 +56,7 @@ def _variants(fmt: str, family: str) -> str:
     if fmt == "tfjs":
         return ", ".join(v for v in tfjs.VARIANTS if v != "float32")
     builder = FINAL_MODELS.get(family)
-    neural = builder is not None and builder.__name__ in ("mlp", "logistic_regression")
+    neural = builder is not None and builder.__name__ in VARIANT_BUILDERS
     return ", ".join(coreml.VARIANTS) if neural else "none (no reduced form in Core ML)"
 
 
@@ -73,6 +73,7 @@ def _sklearn_row(family: str, role: str) -> Row:
         cells[fmt] = Cell(True, "edgepack TensorFlow lowering") if family in tf_sklearn.FAMILIES else \
             Cell(False, f"no TensorFlow lowering for {family}")
     cells["coreml"] = Cell(True, "classic Core ML model types") if family in FINAL_MODELS else \
+        Cell(False, f"the Core ML target cannot express {family}: {REFUSED[family]}") if family in REFUSED else \
         Cell(False, f"the Core ML target has no builder for {family}")
     return Row(family, "scikit-learn (.joblib/.pkl, alone or last in a Pipeline)", role, cells)
 

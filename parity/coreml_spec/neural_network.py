@@ -4,6 +4,7 @@ Layers run in order on float32 blobs [N, C] (Core ML computes neural networks in
 innerProduct   y = W x + b with W stored [outputChannels, inputChannels] row-major
 activation     ReLU, tanh, sigmoid, linear (alpha x + beta), leakyReLU
 softmax        over the channel axis
+unary          y = f(scale x + shift) for POWER (x^alpha), SQRT, EXP, ABS (float32)
 Weights: floatValue; float16Value (little-endian IEEE half); rawValue with quantization
 (numberOfBits bits per weight, packed most significant bit first; linearQuantization w = scale q + bias,
 per output channel or one value; lookupTableQuantization w = table[q]).
@@ -86,7 +87,17 @@ def _softmax(layer: Any, x: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-LAYERS = {"innerProduct": _inner_product, "activation": _activation, "softmax": _softmax}
+def _unary(layer: Any, x: np.ndarray) -> np.ndarray:
+    u = layer.unary
+    kind = u.Operation.Name(u.type)
+    v = (np.float32(u.scale) * x + np.float32(u.shift)).astype(np.float32)  # scale as written (coremltools writes 1)
+    ops = {"POWER": lambda a: np.power(a, np.float32(u.alpha)), "SQRT": np.sqrt, "EXP": np.exp, "ABS": np.abs}
+    if kind not in ops:
+        raise SpecError(f"unary {kind} is outside the supported subset")
+    return ops[kind](v).astype(np.float32)
+
+
+LAYERS = {"innerProduct": _inner_product, "activation": _activation, "softmax": _softmax, "unary": _unary}
 
 
 def run_layers(layers: Any, blobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

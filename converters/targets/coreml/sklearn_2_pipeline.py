@@ -101,7 +101,7 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
     if name == "SimpleImputer":
         stats = np.asarray(step.statistics_, dtype=np.float64)
         if getattr(step, "add_indicator", False):
-            raise _refuse("SimpleImputer(add_indicator=True)")
+            raise _refuse("SimpleImputer(add_indicator=True): Core ML's Imputer has no missing-value indicator output")
         if len(stats) != src.dim or np.isnan(stats).any():
             raise _refuse("a SimpleImputer that drops all-missing columns", "fit on data with a value in every column")
         m, out = pipe.array_step("imputed", src)
@@ -111,7 +111,7 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
         return out
     if name == "MinMaxScaler":
         if getattr(step, "clip", False):
-            raise _refuse("MinMaxScaler(clip=True)")
+            raise _refuse("MinMaxScaler(clip=True): Core ML's Scaler has no clip")
         # scikit-learn computes x * scale_ + min_; two Scalers ((x + 0) * scale_, then (y + min_) * 1)
         # round exactly as it does, which matters to trees whose thresholds sit on sample values.
         scaled = _scaler(pipe, src, np.zeros(src.dim), np.asarray(step.scale_, dtype=np.float64))
@@ -125,7 +125,52 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
         shift = -np.asarray(center, dtype=np.float64) if center is not None else np.zeros(src.dim)
         scale = 1.0 / np.asarray(step.scale_, dtype=np.float64) if step.scale_ is not None else np.ones(src.dim)
         return _scaler(pipe, src, shift, scale)
-    raise _refuse(f"{name} on numeric columns", "supported numeric steps: SimpleImputer, StandardScaler, MinMaxScaler, RobustScaler")
+    if name in PROJECTIONS:
+        weights, offset = PROJECTIONS[name](step)
+        return linear_map(pipe, src, weights, offset)
+    if name in REFUSED_STEPS:
+        raise _refuse(f"{name}: {REFUSED_STEPS[name]}", "build without --targets coreml for this model")
+    raise _refuse(f"{name} on numeric columns",
+                  "supported numeric steps: SimpleImputer, StandardScaler, MinMaxScaler, RobustScaler, PCA, TruncatedSVD")
+
+
+# Preprocessing steps Core ML's classic model types cannot compute as scikit-learn does -> the reason
+REFUSED_STEPS = {
+    "PolynomialFeatures": "Core ML's classic model types cannot multiply two features (a NeuralNetwork multiply "
+    "layer computes in float32)",
+    "KBinsDiscretizer": "Core ML has no binning model type in double",
+    "QuantileTransformer": "Core ML has no piecewise-linear interpolation model type",
+    "PowerTransformer": "Core ML's classic model types have no power or log transform (NeuralNetwork unary layers "
+    "compute in float32)",
+    "FunctionTransformer": "Core ML's classic model types have no log1p or sqrt (NeuralNetwork unary layers compute "
+    "in float32)",
+}
+
+
+def _pca(step: Any) -> tuple[np.ndarray, np.ndarray]:
+    """PCA.transform: (x - mean_) @ components_.T, divided by sqrt(explained_variance_) when whitening."""
+    w = np.asarray(step.components_, dtype=np.float64)
+    offset = -(np.asarray(step.mean_, dtype=np.float64) @ w.T)
+    if step.whiten:
+        root = np.sqrt(np.asarray(step.explained_variance_, dtype=np.float64))
+        w, offset = w / root[:, None], offset / root
+    return w, offset
+
+
+# projection -> (weights [K, F], offset [K]) of its transform, run as a multi-output GLMRegressor in double
+PROJECTIONS = {
+    "PCA": _pca,
+    "TruncatedSVD": lambda step: (np.asarray(step.components_, dtype=np.float64), np.zeros(len(step.components_))),
+}
+
+
+def linear_map(pipe: SpecPipeline, src: Vector, weights: np.ndarray, offset: np.ndarray) -> Vector:
+    """y = weights @ x + offset as a GLMRegressor with one weight row per output (double)."""
+    m, out = pipe.array_step("projected", src, len(weights))
+    for row in weights:
+        m.glmRegressor.weights.add().value.extend(row.tolist())
+    m.glmRegressor.offset.extend(np.asarray(offset, dtype=np.float64).tolist())
+    return out
 
 
 def _standard_ops(step: Any, dim: int) -> list[Ops]:
@@ -145,7 +190,7 @@ def _sub_div(center: Any, scale: Any, dim: int) -> list[Ops]:
 
 def _minmax_ops(step: Any, dim: int) -> list[Ops]:
     if getattr(step, "clip", False):
-        raise _refuse("MinMaxScaler(clip=True)")
+        raise _refuse("MinMaxScaler(clip=True): Core ML's Scaler has no clip")
     return [(("mul", float(step.scale_[j])), ("add", float(step.min_[j]))) for j in range(dim)]
 
 
@@ -170,10 +215,6 @@ def _category_part(pipe: SpecPipeline, encoder: Any, column: str, j: int) -> tup
     name = type(encoder).__name__
     cats = [str(c) for c in encoder.categories_[j]]
     if name == "OneHotEncoder":
-        if getattr(encoder, "drop_idx_", None) is not None:
-            raise _refuse("OneHotEncoder(drop=...)", "use drop=None")
-        if any(x is not None for x in (getattr(encoder, "infrequent_categories_", None) or [])):
-            raise _refuse("OneHotEncoder with infrequent categories", "use min_frequency=None and max_categories=None")
         out = pipe.fresh("onehot")
         m = model([feature(column, "string")], [feature(out, "array", len(cats))])
         m.oneHotEncoder.stringCategories.vector.extend(cats)
@@ -181,7 +222,11 @@ def _category_part(pipe: SpecPipeline, encoder: Any, column: str, j: int) -> tup
         enum = m.oneHotEncoder.HandleUnknown
         m.oneHotEncoder.handleUnknown = enum.ErrorOnUnknown if encoder.handle_unknown == "error" else enum.IgnoreUnknown
         pipe.models.append(m)
-        return out, "array", len(cats)
+        grouping = _onehot_grouping(encoder, j, cats)
+        if grouping is None:
+            return out, "array", len(cats)
+        grouped = linear_map(pipe, Vector(out, len(cats)), *grouping)
+        return grouped.name, "array", grouped.dim
     if name == "OrdinalEncoder":
         out = pipe.fresh("ordinal")
         m = model([feature(column, "string")], [feature(out, "int64")])
@@ -196,6 +241,34 @@ def _category_part(pipe: SpecPipeline, encoder: Any, column: str, j: int) -> tup
         pipe.models.append(m)
         return out, "int64", 1
     raise _refuse(f"{name} on category columns", "encode categories with OneHotEncoder or OrdinalEncoder")
+
+
+def _onehot_grouping(encoder: Any, j: int, cats: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """scikit-learn's columns from the one-hot of every category, as 0/1 weights and offsets (exact in double):
+    infrequent categories summed into one last column (an unknown category counts as infrequent under
+    handle_unknown='infrequent_if_exist': that column is 1 - the frequent columns), the `drop` column
+    removed. None when the one-hot is already scikit-learn's output."""
+    infrequent_all = getattr(encoder, "infrequent_categories_", None) or []
+    infrequent = {str(c) for c in (infrequent_all[j] if j < len(infrequent_all) and infrequent_all[j] is not None else [])}
+    drop_idx = getattr(encoder, "drop_idx_", None)
+    drop = None if drop_idx is None or drop_idx[j] is None else int(drop_idx[j])
+    if not infrequent and drop is None:
+        return None
+    if infrequent and drop is not None:
+        raise _refuse("OneHotEncoder with both drop and infrequent categories", "use one of drop, min_frequency/max_categories")
+    eye = np.eye(len(cats))
+    rows = [eye[i] for i, c in enumerate(cats) if c not in infrequent]
+    offsets = [0.0] * len(rows)
+    if infrequent:
+        if encoder.handle_unknown in ("infrequent_if_exist", "warn"):
+            rows.append(-np.asarray([0.0 if c in infrequent else 1.0 for c in cats]))
+            offsets.append(1.0)
+        else:
+            rows.append(np.asarray([1.0 if c in infrequent else 0.0 for c in cats]))
+            offsets.append(0.0)
+    if drop is not None:
+        del rows[drop], offsets[drop]
+    return np.vstack(rows), np.asarray(offsets)
 
 
 def column_transformer(pipe: SpecPipeline, ct: Any, schema: Any) -> Vector:

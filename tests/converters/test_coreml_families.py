@@ -26,10 +26,12 @@ def _extra_cases() -> dict[str, tabular_zoo.TabularCase]:
     """Cases this file adds: ElasticNet and Huber without the preprocessing Core ML refuses, and a
     OneHotEncoder(drop='first') on diabetes with `sex` as strings and unseen categories held out."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingRegressor, StackingRegressor, VotingRegressor
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import ElasticNet, HuberRegressor, Ridge
+    from sklearn.linear_model import ElasticNet, HuberRegressor, LogisticRegression, Ridge
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, StandardScaler
+    from sklearn.svm import SVC, SVR
 
     def scaled(est):
         return Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler()), ("model", est)])
@@ -56,8 +58,25 @@ def _extra_cases() -> dict[str, tabular_zoo.TabularCase]:
         assert len(model[0].named_transformers_["cat"].infrequent_categories_[1]) == 2
         return tabular_zoo.TabularCase("ridge_bp_band_onehot_infrequent_diabetes", model, train, holdout, r)
 
+    c = "classification"
+    indicator = Pipeline([("impute", SimpleImputer(add_indicator=True)), ("scale", StandardScaler()),
+                          ("model", LogisticRegression(max_iter=500))])
+    kbins = Pipeline([("impute", SimpleImputer()), ("bins", KBinsDiscretizer(n_bins=5, encode="ordinal",
+                                                                             quantile_method="averaged_inverted_cdf")),
+                      ("model", Ridge())])
+    voting = VotingRegressor([("ridge", Ridge()), ("svr", SVR(C=50.0)),
+                              ("gbr", GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0))],
+                             weights=[1.0, 2.0, 1.0])
+    stacking = StackingRegressor([("ridge", Ridge()), ("svr", SVR(C=50.0))], final_estimator=Ridge(), cv=3)
     return {
+        "voting_ridge_svr_gbr_diabetes": lambda: tabular_zoo._fit("voting_ridge_svr_gbr_diabetes", scaled(voting), "diabetes", r),
+        "stacking_ridge_svr_diabetes": lambda: tabular_zoo._fit("stacking_ridge_svr_diabetes", scaled(stacking), "diabetes", r),
         "ridge_bp_band_onehot_infrequent_diabetes": infrequent,
+        "logreg_imputer_indicator_breast_cancer": lambda: tabular_zoo._fit("logreg_imputer_indicator_breast_cancer", indicator,
+                                                                           "breast_cancer", c),
+        "ridge_kbins_ordinal_diabetes": lambda: tabular_zoo._fit("ridge_kbins_ordinal_diabetes", kbins, "diabetes", r),
+        "svc_rbf_proba_wine": lambda: tabular_zoo._fit("svc_rbf_proba_wine", scaled(SVC(probability=True, random_state=0)),
+                                                       "wine", c),
         "elastic_net_diabetes": lambda: tabular_zoo._fit("elastic_net_diabetes", scaled(ElasticNet(alpha=0.05)), "diabetes", r),
         "huber_diabetes": lambda: tabular_zoo._fit("huber_diabetes", scaled(HuberRegressor(max_iter=500)), "diabetes", r),
         "ridge_sex_onehot_drop_unseen_diabetes": lambda: tabular_zoo._fit(
@@ -83,25 +102,30 @@ COREML_CASES = {
     "ridge_pca_diabetes": "glmRegressor",
     "logreg_truncated_svd_breast_cancer": "glmClassifier",
     "ridge_bp_band_onehot_infrequent_diabetes": "glmRegressor",
+    "svc_rbf_proba_wine": "supportVectorClassifier",
+    "bernoulli_nb_breast_cancer": "treeEnsembleClassifier",
+    "logreg_kbins_wine": "neuralNetworkClassifier",
+    "ridge_kbins_ordinal_diabetes": "glmRegressor",
+    "logreg_imputer_indicator_breast_cancer": "glmClassifier",
     "ridge_sex_onehot_drop_unseen_diabetes": "glmRegressor",
+    "voting_soft_wine": "pipelineClassifier",
+    "stacking_breast_cancer": "pipelineClassifier",
+    "voting_ridge_svr_gbr_diabetes": "pipelineRegressor",
+    "stacking_ridge_svr_diabetes": "pipelineRegressor",
 }
 
 # case -> words the refusal must contain (the estimator or step, and the reason)
 REFUSED_CASES = {
     "svc_rbf_proba_breast_cancer": ["two-class SVC(probability=True)", "3.3e-3"],
     "svc_linear_wine": ["SVC(probability=False)", "decision scores"],
-    "knn_clf_wine": ["KNeighborsClassifier", "float32"],
+    "knn_clf_wine": ["KNeighborsClassifier", "majority label"],
     "knn_reg_diabetes": ["KNeighborsRegressor", "no nearest-neighbours regressor"],
-    "bernoulli_nb_breast_cancer": ["BernoulliNB", "binarize"],
-    "voting_soft_wine": ["VotingClassifier", "averages"],
-    "voting_reg_diabetes": ["VotingRegressor", "averages"],
-    "stacking_breast_cancer": ["StackingClassifier", "final estimator"],
-    "stacking_reg_diabetes": ["StackingRegressor", "combiner"],
+    "voting_reg_diabetes": ["VotingRegressor with a KNeighborsRegressor member", "no nearest-neighbours regressor"],
+    "stacking_reg_diabetes": ["StackingRegressor with a KNeighborsRegressor member", "no nearest-neighbours regressor"],
     "elastic_net_poly_diabetes": ["PolynomialFeatures", "multiply"],
     "huber_power_diabetes": ["PowerTransformer", "float32"],
     "logreg_quantile_breast_cancer": ["QuantileTransformer", "interpolation"],
-    "logreg_kbins_wine": ["KBinsDiscretizer", "binning"],
-    "logreg_imputer_indicator_minmax_clip_breast_cancer": ["SimpleImputer(add_indicator=True)", "indicator"],
+    "logreg_imputer_indicator_minmax_clip_breast_cancer": ["MinMaxScaler(clip=True)", "no clip"],
 }
 
 _EXTRA: dict[str, tabular_zoo.TabularCase] = {}
@@ -193,20 +217,26 @@ def _change_one_coefficient(spec) -> None:
     inner = getattr(spec, spec.WhichOneof("Type"))
     last = inner.pipeline.models[-1]
     kind = last.WhichOneof("Type")
+    if kind in ("pipelineClassifier", "pipelineRegressor"):  # an ensemble: its first member
+        last = getattr(last, kind).pipeline.models[0]
+        kind = last.WhichOneof("Type")
     if kind == "supportVectorClassifier":
         target = last.supportVectorClassifier.coefficients[0].alpha
     elif kind == "supportVectorRegressor":
         target = last.supportVectorRegressor.coefficients.alpha
+    elif kind == "treeEnsembleClassifier":
+        target = last.treeEnsembleClassifier.treeEnsemble.basePredictionValue
     elif kind in ("glmRegressor", "glmClassifier"):
         target = getattr(last, kind).weights[0].value
     else:
-        target = last.neuralNetworkClassifier.layers[0].innerProduct.weights.floatValue
+        target = getattr(last, kind).layers[0].innerProduct.weights.floatValue
     i = int(np.argmax(np.abs(np.asarray(target))))
     target[i] = target[i] * 1.25
 
 
 @pytest.mark.parametrize("name", ["svc_poly_iris", "svr_rbf_diabetes", "gaussian_nb_breast_cancer", "elastic_net_diabetes",
-                                  "linear_svc_breast_cancer"])
+                                  "linear_svc_breast_cancer", "bernoulli_nb_breast_cancer", "voting_soft_wine",
+                                  "voting_ridge_svr_gbr_diabetes"])
 def test_a_changed_coefficient_is_caught(name, coreml_built, tmp_path):
     from edgepack.converters.package_writer import file_record, write_package
     from edgepack.parity.coreml_spec import CoreMLModel

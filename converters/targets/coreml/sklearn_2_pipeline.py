@@ -23,6 +23,7 @@ import numpy as np
 
 from ....runtime.errors import ModelError
 from ...sources.sklearn import TREE_FAMILIES
+from . import sklearn_6_step_trees as step_trees
 from .proto import feature, model
 from .sklearn_3_final_model import final_model
 
@@ -100,14 +101,15 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
         raise _refuse(f"{name} after a scaler in front of a tree model", "scale after imputing")
     if name == "SimpleImputer":
         stats = np.asarray(step.statistics_, dtype=np.float64)
-        if getattr(step, "add_indicator", False):
-            raise _refuse("SimpleImputer(add_indicator=True): Core ML's Imputer has no missing-value indicator output")
         if len(stats) != src.dim or np.isnan(stats).any():
             raise _refuse("a SimpleImputer that drops all-missing columns", "fit on data with a value in every column")
         m, out = pipe.array_step("imputed", src)
         m.imputer.imputedDoubleArray.vector.extend(stats.tolist())
         missing = step.missing_values
         m.imputer.replaceDoubleValue = float("nan") if missing is None or (isinstance(missing, float) and np.isnan(missing)) else float(missing)
+        if getattr(step, "add_indicator", False):  # scikit-learn appends the indicator columns after the imputed ones
+            flags = _tree_step(pipe, step, src, "indicator", step_trees.indicator)
+            return pipe.vectorize([(out.name, "array", out.dim), (flags.name, "array", flags.dim)])
         return out
     if name == "MinMaxScaler":
         if getattr(step, "clip", False):
@@ -125,20 +127,22 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
         shift = -np.asarray(center, dtype=np.float64) if center is not None else np.zeros(src.dim)
         scale = 1.0 / np.asarray(step.scale_, dtype=np.float64) if step.scale_ is not None else np.ones(src.dim)
         return _scaler(pipe, src, shift, scale)
+    if name == "KBinsDiscretizer":
+        return _tree_step(pipe, step, src, "bins", step_trees.bins)
     if name in PROJECTIONS:
         weights, offset = PROJECTIONS[name](step)
         return linear_map(pipe, src, weights, offset)
     if name in REFUSED_STEPS:
         raise _refuse(f"{name}: {REFUSED_STEPS[name]}", "build without --targets coreml for this model")
     raise _refuse(f"{name} on numeric columns",
-                  "supported numeric steps: SimpleImputer, StandardScaler, MinMaxScaler, RobustScaler, PCA, TruncatedSVD")
+                  "supported numeric steps: SimpleImputer, StandardScaler, MinMaxScaler, RobustScaler, PCA, TruncatedSVD, "
+                  "KBinsDiscretizer")
 
 
 # Preprocessing steps Core ML's classic model types cannot compute as scikit-learn does -> the reason
 REFUSED_STEPS = {
     "PolynomialFeatures": "Core ML's classic model types cannot multiply two features (a NeuralNetwork multiply "
     "layer computes in float32)",
-    "KBinsDiscretizer": "Core ML has no binning model type in double",
     "QuantileTransformer": "Core ML has no piecewise-linear interpolation model type",
     "PowerTransformer": "Core ML's classic model types have no power or log transform (NeuralNetwork unary layers "
     "compute in float32)",
@@ -162,6 +166,19 @@ PROJECTIONS = {
     "PCA": _pca,
     "TruncatedSVD": lambda step: (np.asarray(step.components_, dtype=np.float64), np.zeros(len(step.components_))),
 }
+
+
+def _tree_step(pipe: SpecPipeline, step: Any, src: Vector, kind: str, fill: Any) -> Vector:
+    """A TreeEnsembleRegressor stage from src (sklearn_6_step_trees: exact comparisons, in double)."""
+    made: list[Vector] = []
+
+    def new_model(dim: int) -> Any:
+        m, out = pipe.array_step(kind, src, dim)
+        made.append(out)
+        return m
+
+    fill(step, src, new_model)
+    return made[0]
 
 
 def linear_map(pipe: SpecPipeline, src: Vector, weights: np.ndarray, offset: np.ndarray) -> Vector:

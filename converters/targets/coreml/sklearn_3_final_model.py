@@ -14,6 +14,8 @@ import numpy as np
 
 from ....runtime.errors import ModelError
 from . import sklearn_5_families as more
+from . import sklearn_6_step_trees as step_trees
+from . import sklearn_7_ensembles as ensembles
 from .proto import classifier_outputs, feature, model, set_class_labels
 from .sklearn_4_trees import tree_model
 
@@ -137,6 +139,11 @@ FINAL_MODELS: dict[str, Callable[[Any, Any, Any], tuple[Any, list[Any]]]] = {
     "MultinomialNB": more.multinomial_nb,
     "GaussianNB": more.gaussian_nb,
     "CalibratedClassifierCV": more.calibrated,
+    "BernoulliNB": step_trees.bernoulli_nb,
+    **{name: lambda est, x, source: ensembles.voting(est, x, source, FINAL_MODELS)
+       for name in ("VotingClassifier", "VotingRegressor")},
+    **{name: lambda est, x, source: ensembles.stacking(est, x, source, FINAL_MODELS)
+       for name in ("StackingClassifier", "StackingRegressor")},
 }
 # Builders whose NeuralNetwork gets the float16/int8/palette variants: probabilities from hidden layers or a
 # softmax. The other NeuralNetwork builders (decision scores, naive Bayes, calibration) stay float32 only:

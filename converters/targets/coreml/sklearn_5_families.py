@@ -17,6 +17,8 @@ listed in sklearn_3_final_model.FINAL_MODELS; what Core ML cannot express is in 
 | CalibratedClassifierCV(sigmoid) over a   | NeuralNetworkClassifier         | float32     |
 | linear model                             |                                 |             |
 
+BernoulliNB (a TreeEnsembleClassifier of stumps, double) is in sklearn_6_step_trees.py.
+
 Classifiers without predict_proba put their decision scores in `probabilities` (one per class, `[-d, d]`
 for two classes), as the ONNX artifact does, so argmax is scikit-learn's predict. Core ML has no classic
 model that gives a class -> score dictionary without a link function (GLMClassifier applies Logit or
@@ -43,18 +45,9 @@ FLOAT32_SCORE_LIMIT = 64.0
 # Families (or settings) Core ML cannot express, with the reason the build gives.
 REFUSED: dict[str, str] = {
     "KNeighborsRegressor": "Core ML has no nearest-neighbours regressor (KNearestNeighborsClassifier only)",
-    "KNeighborsClassifier": "Core ML's KNearestNeighborsClassifier stores its samples in float32 and does not "
-    "document how its probability dictionary is normalised or how distance ties are broken, so its output "
-    "cannot be checked off a device",
-    "BernoulliNB": "Core ML's classic model types have no exact binarize step (a NeuralNetwork threshold is float32 "
-    "and off by one ulp at the threshold)",
-    "VotingClassifier": "Core ML has no model type that averages the class dictionaries of several classifiers; "
-    "a NeuralNetwork combiner would need every member (trees, naive Bayes) as layers",
-    "VotingRegressor": "Core ML has no model type that averages several regressors' outputs in double",
-    "StackingClassifier": "Core ML cannot feed several classifiers' probabilities into a final estimator (a pipeline "
-    "passes one class dictionary, not several as an array)",
-    "StackingRegressor": "Core ML cannot express a stacked regressor whose members include nearest neighbours, and "
-    "has no double-precision combiner of several regressors",
+    "KNeighborsClassifier": "Core ML's KNearestNeighborsClassifier specification defines the majority label only "
+    "(no probabilities, no tie rule) and stores its samples in float32, so scikit-learn's predict_proba cannot be "
+    "given or checked",
 }
 
 
@@ -244,7 +237,8 @@ def _svm_common(est: Any, message: Any) -> None:
 def svc(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
     """libsvm's model as scikit-learn holds it (before its binary sign flip): rho = -_intercept_,
     coefficients = _dual_coef_, Platt's probA/probB; Core ML evaluates it with libsvm, in double."""
-    if len(getattr(est, "probA_", [])) == 0:
+    prob_a, prob_b = _platt(est)
+    if len(prob_a) == 0:
         raise ModelError(f"the Core ML target cannot express {type(est).__name__}(probability=False): Core ML's "
                          "SupportVectorClassifier gives a label and libsvm's probabilities, not scikit-learn's "
                          "one-vs-rest decision scores",
@@ -262,10 +256,21 @@ def svc(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
     for row in np.asarray(est._dual_coef_, dtype=np.float64):
         svm.coefficients.add().alpha.extend(row.tolist())
     svm.rho.extend((-np.asarray(est._intercept_, dtype=np.float64)).tolist())
-    svm.probA.extend(np.asarray(est.probA_, dtype=np.float64).tolist())
-    svm.probB.extend(np.asarray(est.probB_, dtype=np.float64).tolist())
+    svm.probA.extend(prob_a.tolist())
+    svm.probB.extend(prob_b.tolist())
     set_class_labels(svm, _classes(source))
     return m, outputs
+
+
+def _platt(est: Any) -> tuple[np.ndarray, np.ndarray]:
+    """libsvm's probA/probB (empty without probability=True). scikit-learn 1.9 deprecates the public
+    probA_/probB_ with probability=True itself; the private arrays it keeps are read first, so the build
+    prints no deprecation warning of its own making."""
+    a = getattr(est, "_probA", None)
+    b = getattr(est, "_probB", None)
+    if a is None or b is None:
+        a, b = getattr(est, "probA_", []), getattr(est, "probB_", [])
+    return np.asarray(a, dtype=np.float64).reshape(-1), np.asarray(b, dtype=np.float64).reshape(-1)
 
 
 def svr(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:

@@ -13,6 +13,7 @@ A classifier reads its probabilities from labelProbabilityLayerName in classLabe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,8 @@ def _unary(layer: Any, x: np.ndarray) -> np.ndarray:
     u = layer.unary
     kind = u.Operation.Name(u.type)
     v = (np.float32(u.scale) * x + np.float32(u.shift)).astype(np.float32)  # scale as written (coremltools writes 1)
-    ops = {"POWER": lambda a: np.power(a, np.float32(u.alpha)), "SQRT": np.sqrt, "EXP": np.exp, "ABS": np.abs}
+    ops: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "POWER": lambda a: np.power(a, np.float32(u.alpha)), "SQRT": np.sqrt, "EXP": np.exp, "ABS": np.abs}
     if kind not in ops:
         raise SpecError(f"unary {kind} is outside the supported subset")
     return ops[kind](v).astype(np.float32)

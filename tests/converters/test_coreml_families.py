@@ -118,7 +118,7 @@ COREML_CASES = {
 REFUSED_CASES = {
     "svc_rbf_proba_breast_cancer": ["two-class SVC(probability=True)", "3.3e-3"],
     "svc_linear_wine": ["SVC(probability=False)", "decision scores"],
-    "knn_clf_wine": ["KNeighborsClassifier", "majority label"],
+    "knn_clf_wine": ["KNeighborsClassifier", "majority label only"],
     "knn_reg_diabetes": ["KNeighborsRegressor", "no nearest-neighbours regressor"],
     "voting_reg_diabetes": ["VotingRegressor with a KNeighborsRegressor member", "no nearest-neighbours regressor"],
     "stacking_reg_diabetes": ["StackingRegressor with a KNeighborsRegressor member", "no nearest-neighbours regressor"],

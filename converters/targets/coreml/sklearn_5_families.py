@@ -45,9 +45,9 @@ FLOAT32_SCORE_LIMIT = 64.0
 # Families (or settings) Core ML cannot express, with the reason the build gives.
 REFUSED: dict[str, str] = {
     "KNeighborsRegressor": "Core ML has no nearest-neighbours regressor (KNearestNeighborsClassifier only)",
-    "KNeighborsClassifier": "Core ML's KNearestNeighborsClassifier specification defines the majority label only "
-    "(no probabilities, no tie rule) and stores its samples in float32, so scikit-learn's predict_proba cannot be "
-    "given or checked",
+    "KNeighborsClassifier": "Core ML's KNearestNeighborsClassifier specification documents the majority label only "
+    "(how its probability output is normalised and how ties are broken are not specified) and stores its samples "
+    "in float32, so scikit-learn's predict_proba can be neither reproduced nor checked off a device",
 }
 
 
@@ -245,8 +245,9 @@ def svc(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
                          fix="fit with probability=True, or build without --targets coreml")
     if len(est.classes_) == 2:
         raise ModelError(f"the Core ML target cannot express a two-class {type(est).__name__}(probability=True): "
-                         "libsvm in Core ML returns Platt's probability directly, scikit-learn's libsvm couples the "
-                         "pair like a multiclass problem (breast cancer, held-out rows: 3.3e-3 apart)",
+                         "libsvm in Core ML returns Platt's probability directly (coremltools' own converter warns of "
+                         "it), scikit-learn's libsvm couples the pair like a multiclass problem (breast cancer, "
+                         "held-out rows: 3.3e-3 apart)",
                          fix="build without --targets coreml for a binary SVC")
     outputs = classifier_outputs(_classes(source))
     m = model(_input(x), outputs)

@@ -77,7 +77,7 @@ def _member_array(m: Any, name: str, classes: int | None) -> tuple[list[Any], in
         if last.output[0] != blob:
             raise _refuse("a neural network member whose probabilities are not its last layer")
         last.output[0] = raw
-        dims = int(classes) if kind == "neuralNetworkClassifier" else 1
+        dims = classes if kind == "neuralNetworkClassifier" and classes is not None else 1
     elif kind in ("treeEnsembleClassifier", "treeEnsembleRegressor"):
         src = getattr(m, kind)
         out.treeEnsembleRegressor.treeEnsemble.CopyFrom(src.treeEnsemble)

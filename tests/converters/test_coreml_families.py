@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tabular_zoo
+import zoo
 from edgepack.converters.sources.sample import frame_columns, records_from_frame
 from edgepack.parity.runners import runner_class
 from edgepack.parity.runners.base import InputBatch
@@ -276,3 +277,28 @@ def test_float32_scores_that_would_miss_are_refused_with_the_measure(tmp_path):
         warnings.simplefilter("ignore")
         build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package",
                            label_column=tabular_zoo.LABEL, quiet=True, targets=["coreml"]))
+
+
+# Final estimator family -> the case above that exercises it in Core ML
+COREML_FAMILY_CASES = {
+    "SVC": "svc_rbf_proba_wine", "SVR": "svr_rbf_diabetes", "LinearSVC": "linear_svc_breast_cancer",
+    "LinearSVR": "linear_svr_diabetes", "SGDClassifier": "sgd_log_loss_wine", "SGDRegressor": "sgd_regressor_diabetes",
+    "Perceptron": "perceptron_iris", "RidgeClassifier": "ridge_classifier_wine", "ElasticNet": "elastic_net_diabetes",
+    "HuberRegressor": "huber_diabetes", "GaussianNB": "gaussian_nb_breast_cancer", "MultinomialNB": "multinomial_nb_wine",
+    "BernoulliNB": "bernoulli_nb_breast_cancer", "CalibratedClassifierCV": "calibrated_linear_svc_breast_cancer",
+    "VotingClassifier": "voting_soft_wine", "VotingRegressor": "voting_ridge_svr_gbr_diabetes",
+    "StackingClassifier": "stacking_breast_cancer", "StackingRegressor": "stacking_ridge_svr_diabetes",
+}
+
+
+def test_every_core_ml_yes_has_a_case_of_that_family():
+    """Each scikit-learn family the support table says yes to in Core ML is exercised: the first nineteen by
+    tests/converters/test_coreml_matrix.py (tests/zoo.py), the rest here by a case whose final estimator is it."""
+    from edgepack.converters.sources.sklearn import BOOSTERS, final_estimator
+    from edgepack.toolchain import support
+
+    original = {f for f, case in tabular_zoo.FAMILY_CASES.items() if case in zoo.FAMILIES}
+    yes = {row.family for row in support.rows() if row.cells["coreml"].supported and " " not in row.family}
+    assert yes - original - set(BOOSTERS) <= set(COREML_FAMILY_CASES), sorted(yes - original - set(COREML_FAMILY_CASES))
+    for family, case in COREML_FAMILY_CASES.items():
+        assert case in COREML_CASES and type(final_estimator(_case(case).model)).__name__ == family

@@ -5,6 +5,8 @@ innerProduct   y = W x + b with W stored [outputChannels, inputChannels] row-maj
 activation     ReLU, tanh, sigmoid, linear (alpha x + beta), leakyReLU
 softmax        over the channel axis
 unary          y = f(scale x + shift) for POWER (x^alpha), SQRT, EXP, ABS (float32)
+clip           min(maxVal, max(minVal, x))
+multiply       one input: alpha x; several: their elementwise product
 Weights: floatValue; float16Value (little-endian IEEE half); rawValue with quantization
 (numberOfBits bits per weight, packed most significant bit first; linearQuantization w = scale q + bias,
 per output channel or one value; lookupTableQuantization w = table[q]).
@@ -99,12 +101,36 @@ def _unary(layer: Any, x: np.ndarray) -> np.ndarray:
     return ops[kind](v).astype(np.float32)
 
 
-LAYERS = {"innerProduct": _inner_product, "activation": _activation, "softmax": _softmax, "unary": _unary}
+def _clip(layer: Any, x: np.ndarray) -> np.ndarray:
+    return np.clip(x, np.float32(layer.clip.minVal), np.float32(layer.clip.maxVal)).astype(np.float32)
+
+
+def _multiply(layer: Any, xs: list[np.ndarray]) -> np.ndarray:
+    """One input: alpha x; several: their elementwise product (alpha unused), in float32."""
+    if len(xs) == 1:
+        return (np.float32(layer.multiply.alpha) * xs[0]).astype(np.float32)
+    y = xs[0]
+    for x in xs[1:]:
+        if x.shape != y.shape:
+            raise SpecError(f"layer {layer.name}: multiply inputs of shapes {y.shape} and {x.shape}")
+        y = (y * x).astype(np.float32)
+    return y
+
+
+LAYERS = {"innerProduct": _inner_product, "activation": _activation, "softmax": _softmax, "unary": _unary,
+          "clip": _clip}
+MULTI_INPUT = {"multiply": _multiply}
 
 
 def run_layers(layers: Any, blobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for layer in layers:
         kind = layer.WhichOneof("layer")
+        if kind in MULTI_INPUT and len(layer.output) == 1:
+            missing = [name for name in layer.input if name not in blobs]
+            if missing:
+                raise SpecError(f"layer {layer.name}: inputs {', '.join(missing)} are produced by no earlier layer")
+            blobs[layer.output[0]] = MULTI_INPUT[kind](layer, [blobs[name] for name in layer.input])
+            continue
         fn = LAYERS.get(kind)
         if fn is None:
             raise SpecError(f"neural network layer {kind} ({layer.name}) is outside the supported subset")

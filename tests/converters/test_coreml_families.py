@@ -113,6 +113,8 @@ COREML_CASES = {
     "stacking_breast_cancer": "pipelineClassifier",
     "voting_ridge_svr_gbr_diabetes": "pipelineRegressor",
     "stacking_ridge_svr_diabetes": "pipelineRegressor",
+    "elastic_net_poly_diabetes": "glmRegressor",
+    "logreg_imputer_indicator_minmax_clip_breast_cancer": "glmClassifier",
 }
 
 # case -> words the refusal must contain (the estimator or step, and the reason)
@@ -123,10 +125,8 @@ REFUSED_CASES = {
     "knn_reg_diabetes": ["KNeighborsRegressor", "no nearest-neighbours regressor"],
     "voting_reg_diabetes": ["VotingRegressor with a KNeighborsRegressor member", "no nearest-neighbours regressor"],
     "stacking_reg_diabetes": ["StackingRegressor with a KNeighborsRegressor member", "no nearest-neighbours regressor"],
-    "elastic_net_poly_diabetes": ["PolynomialFeatures", "multiply"],
     "huber_power_diabetes": ["PowerTransformer", "float32"],
     "logreg_quantile_breast_cancer": ["QuantileTransformer", "interpolation"],
-    "logreg_imputer_indicator_minmax_clip_breast_cancer": ["MinMaxScaler(clip=True)", "no clip"],
 }
 
 _EXTRA: dict[str, tabular_zoo.TabularCase] = {}

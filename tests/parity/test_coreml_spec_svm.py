@@ -1,5 +1,6 @@
-"""The Core ML spec evaluator's SupportVectorRegressor/Classifier and NeuralNetwork unary layer on specs built
-by hand: expected values worked out by hand, or (libsvm's probability coupling) scikit-learn's own libsvm."""
+"""The Core ML spec evaluator's SupportVectorRegressor/Classifier and NeuralNetwork unary, multiply and clip
+layers on specs built by hand: expected values worked out by hand, or (libsvm's probability coupling)
+scikit-learn's own libsvm."""
 
 from __future__ import annotations
 
@@ -126,3 +127,27 @@ def test_unary_power_layer_in_float32():
     layer.unary.type = layer.unary.POWER
     layer.unary.alpha, layer.unary.scale, layer.unary.shift = 2.0, 3.0, 2.0 ** -30
     assert _run(m, [[1.0]])["y"][0, 0] == 9.0
+
+
+def test_multiply_and_clip_layers_in_float32():
+    # x = [1.5, 3, -2]: p = x * x * 2 (two inner products picking x, times a bias-only factor of 2), then
+    # clip to [0, 5]: [2.25 * 2 = 4.5, 9 * 2 = 18 -> 5, 4 * 2 = 8 -> 5]
+    m = _model(3, [("y", "double")])
+    m.description.output[0].type.multiArrayType.dataType = module("FeatureTypes_pb2").ArrayFeatureType.DOUBLE
+    m.description.output[0].type.multiArrayType.shape.append(3)
+    nn = m.neuralNetwork
+    for name, w, b in (("a", np.eye(3), np.zeros(3)), ("b", np.eye(3), np.zeros(3)), ("c", np.zeros((3, 3)), np.full(3, 2.0))):
+        layer = nn.layers.add()
+        layer.name, layer.input[:], layer.output[:] = name, ["x"], [name]
+        ip = layer.innerProduct
+        ip.inputChannels = ip.outputChannels = 3
+        ip.hasBias = True
+        ip.weights.floatValue.extend(w.reshape(-1).tolist())
+        ip.bias.floatValue.extend(b.tolist())
+    product = nn.layers.add()
+    product.name, product.input[:], product.output[:] = "p", ["a", "b", "c"], ["p"]
+    product.multiply.alpha = 1.0
+    clip = nn.layers.add()
+    clip.name, clip.input[:], clip.output[:] = "y", ["p"], ["y"]
+    clip.clip.minVal, clip.clip.maxVal = 0.0, 5.0
+    assert _run(m, [[1.5, 3.0, -2.0]])["y"].tolist() == [[4.5, 5.0, 5.0]]

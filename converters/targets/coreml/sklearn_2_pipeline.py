@@ -24,6 +24,7 @@ import numpy as np
 from ....runtime.errors import ModelError
 from ...sources.sklearn import TREE_FAMILIES
 from . import sklearn_6_step_trees as step_trees
+from . import sklearn_8_float32_steps as float32_steps
 from .proto import feature, model
 from .sklearn_3_final_model import final_model
 
@@ -112,12 +113,21 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
             return pipe.vectorize([(out.name, "array", out.dim), (flags.name, "array", flags.dim)])
         return out
     if name == "MinMaxScaler":
-        if getattr(step, "clip", False):
-            raise _refuse("MinMaxScaler(clip=True): Core ML's Scaler has no clip")
         # scikit-learn computes x * scale_ + min_; two Scalers ((x + 0) * scale_, then (y + min_) * 1)
         # round exactly as it does, which matters to trees whose thresholds sit on sample values.
         scaled = _scaler(pipe, src, np.zeros(src.dim), np.asarray(step.scale_, dtype=np.float64))
-        return _scaler(pipe, scaled, np.asarray(step.min_, dtype=np.float64), np.ones(src.dim))
+        shifted = _scaler(pipe, scaled, np.asarray(step.min_, dtype=np.float64), np.ones(src.dim))
+        if getattr(step, "clip", False):  # Core ML's Scaler has no clip: a NeuralNetwork clip layer (float32)
+            low, high = step.feature_range
+            return _float32_step(pipe, shifted, "clipped", shifted.dim,
+                                 lambda m, a, b: float32_steps.clip(low, high, m, a, b))
+        return shifted
+    if name == "PolynomialFeatures":  # no classic model type multiplies two features: NeuralNetwork (float32)
+        if pipe.defer_scalers:
+            raise _refuse("PolynomialFeatures in front of a tree model: its products would be float32 roundings "
+                          "of scikit-learn's, moving decisions on a threshold", "build without --targets coreml")
+        return _float32_step(pipe, src, "polynomial", int(step.n_output_features_),
+                             lambda m, a, b: float32_steps.polynomial(step, m, a, b))
     if name in ("StandardScaler", "RobustScaler"):
         # scikit-learn computes (x - center) / scale; Core ML's Scaler multiplies, so 1/scale may differ
         # from the division in the last bit of a double (harmless to float32-cast trees, see trees module).
@@ -136,13 +146,11 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
         raise _refuse(f"{name}: {REFUSED_STEPS[name]}", "build without --targets coreml for this model")
     raise _refuse(f"{name} on numeric columns",
                   "supported numeric steps: SimpleImputer, StandardScaler, MinMaxScaler, RobustScaler, PCA, TruncatedSVD, "
-                  "KBinsDiscretizer")
+                  "KBinsDiscretizer, PolynomialFeatures")
 
 
 # Preprocessing steps Core ML's classic model types cannot compute as scikit-learn does -> the reason
 REFUSED_STEPS = {
-    "PolynomialFeatures": "Core ML's classic model types cannot multiply two features (a NeuralNetwork multiply "
-    "layer computes in float32)",
     "QuantileTransformer": "Core ML has no piecewise-linear interpolation model type",
     "PowerTransformer": "Core ML's classic model types have no power or log transform (NeuralNetwork unary layers "
     "compute in float32)",
@@ -166,6 +174,13 @@ PROJECTIONS = {
     "PCA": _pca,
     "TruncatedSVD": lambda step: (np.asarray(step.components_, dtype=np.float64), np.zeros(len(step.components_))),
 }
+
+
+def _float32_step(pipe: SpecPipeline, src: Vector, kind: str, dim: int, fill: Any) -> Vector:
+    """A NeuralNetwork stage from src (sklearn_8_float32_steps: float32)."""
+    m, out = pipe.array_step(kind, src, dim)
+    fill(m, src.name, out.name)
+    return out
 
 
 def _tree_step(pipe: SpecPipeline, step: Any, src: Vector, kind: str, fill: Any) -> Vector:

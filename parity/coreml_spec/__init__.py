@@ -7,7 +7,7 @@ imports edgepack's converters: it is an independent reading of the format, not t
 itself. Supported: pipelines (plain, classifier, regressor), FeatureVectorizer, Imputer, Scaler,
 OneHotEncoder, CategoricalMapping, GLMClassifier, GLMRegressor, TreeEnsembleClassifier/Regressor,
 SupportVectorClassifier (with probabilities, 3+ classes)/Regressor (libsvm, double),
-NeuralNetwork(Classifier/Regressor) inner-product/activation/softmax/unary layers (float32, float16 and
+NeuralNetwork(Classifier/Regressor) inner-product/activation/softmax/unary/multiply/add/clip layers (float32, float16 and
 quantized weights), and ML Programs built from the operations listed in mlprogram.OPS.
 
     from edgepack.parity.coreml_spec import CoreMLModel

@@ -7,6 +7,7 @@ softmax        over the channel axis
 unary          y = f(scale x + shift) for POWER (x^alpha), SQRT, EXP, ABS (float32)
 clip           min(maxVal, max(minVal, x))
 multiply       one input: alpha x; several: their elementwise product
+add            one input: x + alpha; several: their elementwise sum
 Weights: floatValue; float16Value (little-endian IEEE half); rawValue with quantization
 (numberOfBits bits per weight, packed most significant bit first; linearQuantization w = scale q + bias,
 per output channel or one value; lookupTableQuantization w = table[q]).
@@ -119,7 +120,19 @@ def _multiply(layer: Any, xs: list[np.ndarray]) -> np.ndarray:
 
 LAYERS = {"innerProduct": _inner_product, "activation": _activation, "softmax": _softmax, "unary": _unary,
           "clip": _clip}
-MULTI_INPUT = {"multiply": _multiply}
+def _add(layer: Any, xs: list[np.ndarray]) -> np.ndarray:
+    """One input: x + alpha; several: their elementwise sum (alpha unused), in float32."""
+    if len(xs) == 1:
+        return (xs[0] + np.float32(layer.add.alpha)).astype(np.float32)
+    y = xs[0]
+    for x in xs[1:]:
+        if x.shape != y.shape:
+            raise SpecError(f"layer {layer.name}: add inputs of shapes {y.shape} and {x.shape}")
+        y = (y + x).astype(np.float32)
+    return y
+
+
+MULTI_INPUT = {"multiply": _multiply, "add": _add}
 
 
 def run_layers(layers: Any, blobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

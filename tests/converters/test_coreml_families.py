@@ -76,6 +76,8 @@ def _extra_cases() -> dict[str, tabular_zoo.TabularCase]:
         "logreg_imputer_indicator_breast_cancer": lambda: tabular_zoo._fit("logreg_imputer_indicator_breast_cancer", indicator,
                                                                            "breast_cancer", c),
         "ridge_kbins_ordinal_diabetes": lambda: tabular_zoo._fit("ridge_kbins_ordinal_diabetes", kbins, "diabetes", r),
+        "svc_rbf_scores_breast_cancer": lambda: tabular_zoo._fit("svc_rbf_scores_breast_cancer", scaled(SVC()),
+                                                                 "breast_cancer", c),
         "svc_rbf_proba_wine": lambda: tabular_zoo._fit("svc_rbf_proba_wine", scaled(SVC(probability=True, random_state=0)),
                                                        "wine", c),
         "elastic_net_diabetes": lambda: tabular_zoo._fit("elastic_net_diabetes", scaled(ElasticNet(alpha=0.05)), "diabetes", r),
@@ -115,12 +117,13 @@ COREML_CASES = {
     "stacking_ridge_svr_diabetes": "pipelineRegressor",
     "elastic_net_poly_diabetes": "glmRegressor",
     "logreg_imputer_indicator_minmax_clip_breast_cancer": "glmClassifier",
+    "svc_linear_wine": "pipelineClassifier",
+    "svc_rbf_scores_breast_cancer": "pipelineClassifier",
 }
 
 # case -> words the refusal must contain (the estimator or step, and the reason)
 REFUSED_CASES = {
     "svc_rbf_proba_breast_cancer": ["two-class SVC(probability=True)", "3.3e-3"],
-    "svc_linear_wine": ["SVC(probability=False)", "decision scores"],
     "knn_clf_wine": ["KNeighborsClassifier", "majority label only"],
     "knn_reg_diabetes": ["KNeighborsRegressor", "no nearest-neighbours regressor"],
     "voting_reg_diabetes": ["VotingRegressor with a KNeighborsRegressor member", "no nearest-neighbours regressor"],
@@ -237,7 +240,7 @@ def _change_one_coefficient(spec) -> None:
 
 @pytest.mark.parametrize("name", ["svc_poly_iris", "svr_rbf_diabetes", "gaussian_nb_breast_cancer", "elastic_net_diabetes",
                                   "linear_svc_breast_cancer", "bernoulli_nb_breast_cancer", "voting_soft_wine",
-                                  "voting_ridge_svr_gbr_diabetes"])
+                                  "voting_ridge_svr_gbr_diabetes", "svc_linear_wine", "svc_rbf_scores_breast_cancer"])
 def test_a_changed_coefficient_is_caught(name, coreml_built, tmp_path):
     from edgepack.converters.package_writer import file_record, write_package
     from edgepack.parity.coreml_spec import CoreMLModel

@@ -16,6 +16,7 @@ from ....runtime.errors import ModelError
 from . import sklearn_5_families as more
 from . import sklearn_6_step_trees as step_trees
 from . import sklearn_7_ensembles as ensembles
+from . import sklearn_9_svc_scores as svc_scores
 from .proto import classifier_outputs, feature, model, set_class_labels
 from .sklearn_4_trees import tree_model
 
@@ -134,7 +135,7 @@ FINAL_MODELS: dict[str, Callable[[Any, Any, Any], tuple[Any, list[Any]]]] = {
     "LinearSVC": more.score_classifier,
     "Perceptron": more.score_classifier,
     "RidgeClassifier": more.score_classifier,
-    "SVC": more.svc,
+    "SVC": svc_scores.svc_any,
     "SVR": more.svr,
     "MultinomialNB": more.multinomial_nb,
     "GaussianNB": more.gaussian_nb,

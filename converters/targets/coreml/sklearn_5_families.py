@@ -12,6 +12,8 @@ listed in sklearn_3_final_model.FINAL_MODELS; what Core ML cannot express is in 
 |                                          | `probabilities`                 |             |
 | SVC(probability=True), SVR               | SupportVectorClassifier /       | double      |
 |                                          | SupportVectorRegressor (libsvm) |             |
+| SVC(probability=False)                   | sklearn_9_svc_scores.py         | double, then|
+|                                          |                                 | float32     |
 | MultinomialNB                            | NeuralNetworkClassifier         | float32     |
 | GaussianNB                               | NeuralNetworkClassifier         | float32     |
 | CalibratedClassifierCV(sigmoid) over a   | NeuralNetworkClassifier         | float32     |
@@ -108,16 +110,22 @@ def sgd_classifier(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
 def score_classifier(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
     """LinearSVC, Perceptron, RidgeClassifier, hinge-type SGD: the decision scores as `probabilities`,
     one inner product in a NeuralNetworkClassifier (float32)."""
-    frame = getattr(source, "sample", None)
-    if frame is not None:
-        peak = float(np.abs(np.asarray(source.predict(frame)["probabilities"], dtype=np.float64)).max())
-        if peak >= FLOAT32_SCORE_LIMIT:
-            raise ModelError(f"the Core ML target cannot hold {type(est).__name__}'s decision scores to 1e-5: they reach "
-                             f"{peak:.4g} on the build's sample, and Core ML's NeuralNetwork computes in float32, whose "
-                             f"steps there exceed 1e-5 / 2 (hinge SGDClassifier on breast cancer: 2.2e-5 off on held-out rows)",
-                             fix="scale the inputs or regularise more (smaller scores), or build without --targets coreml")
+    check_score_size(est, source)
     coef, intercept = _linear_scores(est)
     return dense_classifier([("scores", coef, intercept, None)], x, source)
+
+
+def check_score_size(est: Any, source: Any) -> None:
+    """Refuse decision scores float32 cannot hold to 1e-5 (measured on the build's sample, when there is one)."""
+    frame = getattr(source, "sample", None)
+    if frame is None:
+        return
+    peak = float(np.abs(np.asarray(source.predict(frame)["probabilities"], dtype=np.float64)).max())
+    if peak >= FLOAT32_SCORE_LIMIT:
+        raise ModelError(f"the Core ML target cannot hold {type(est).__name__}'s decision scores to 1e-5: they reach "
+                         f"{peak:.4g} on the build's sample, and Core ML's NeuralNetwork computes in float32, whose "
+                         f"steps there exceed 1e-5 / 2 (hinge SGDClassifier on breast cancer: 2.2e-5 off on held-out rows)",
+                         fix="scale the inputs or regularise more (smaller scores), or build without --targets coreml")
 
 
 def dense_classifier(layers: list[tuple[str, np.ndarray, np.ndarray, str | None]], x: Any,
@@ -217,6 +225,11 @@ LINEAR_SCORERS = ("LinearSVC", "LogisticRegression", "SGDClassifier", "RidgeClas
 
 
 def _svm_common(est: Any, message: Any) -> None:
+    fill_kernel(est, message, np.asarray(est.support_vectors_, dtype=np.float64))
+
+
+def fill_kernel(est: Any, message: Any, rows: np.ndarray) -> None:
+    """The kernel of a fitted scikit-learn SVM and the given support vectors, into an SVM message."""
     if est.kernel not in _KERNELS:
         raise ModelError(f"the Core ML target cannot express {type(est).__name__}(kernel={est.kernel!r})",
                          fix=f"use one of the kernels: {', '.join(_KERNELS)}")
@@ -230,19 +243,18 @@ def _svm_common(est: Any, message: Any) -> None:
         kernel.polyKernel.gamma, kernel.polyKernel.c, kernel.polyKernel.degree = gamma, float(est.coef0), int(est.degree)
     else:
         kernel.sigmoidKernel.gamma, kernel.sigmoidKernel.c = gamma, float(est.coef0)
-    for row in np.asarray(est.support_vectors_, dtype=np.float64):
-        message.denseSupportVectors.vectors.add().values.extend(row.tolist())
+    for row in rows:
+        message.denseSupportVectors.vectors.add().values.extend(np.asarray(row, dtype=np.float64).tolist())
+
+
+def has_probabilities(est: Any) -> bool:
+    return len(_platt(est)[0]) > 0
 
 
 def svc(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
-    """libsvm's model as scikit-learn holds it (before its binary sign flip): rho = -_intercept_,
+    """SVC(probability=True): libsvm's model as scikit-learn holds it (before its binary sign flip): rho = -_intercept_,
     coefficients = _dual_coef_, Platt's probA/probB; Core ML evaluates it with libsvm, in double."""
     prob_a, prob_b = _platt(est)
-    if len(prob_a) == 0:
-        raise ModelError(f"the Core ML target cannot express {type(est).__name__}(probability=False): Core ML's "
-                         "SupportVectorClassifier gives a label and libsvm's probabilities, not scikit-learn's "
-                         "one-vs-rest decision scores",
-                         fix="fit with probability=True, or build without --targets coreml")
     if len(est.classes_) == 2:
         raise ModelError(f"the Core ML target cannot express a two-class {type(est).__name__}(probability=True): "
                          "libsvm in Core ML returns Platt's probability directly (coremltools' own converter warns of "

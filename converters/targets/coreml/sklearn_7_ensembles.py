@@ -119,7 +119,7 @@ def _members(est: Any, x: Any, source: Any, builders: dict[str, Any]) -> list[tu
     return found
 
 
-def _vectorizer(parts: list[tuple[str, int]], out: str) -> Any:
+def vectorizer(parts: list[tuple[str, int]], out: str) -> Any:
     m = model([feature(n, "array", d) for n, d in parts], [feature(out, "array", sum(d for _, d in parts))])
     for n, d in parts:
         col = m.featureVectorizer.inputList.add()
@@ -132,7 +132,7 @@ def _weights(est: Any, count: int) -> np.ndarray:
     return w / w.sum()
 
 
-def _container(x: Any, source: Any, models: list[Any]) -> tuple[Any, list[Any]]:
+def container(x: Any, source: Any, models: list[Any]) -> tuple[Any, list[Any]]:
     classify = source.task == "classification"
     outputs = classifier_outputs(list(source.classes)) if classify else [feature("value", "double")]
     top = model([feature(x.name, "array", x.dim)], outputs)
@@ -149,7 +149,7 @@ def voting(est: Any, x: Any, source: Any, builders: dict[str, Any]) -> tuple[Any
     members = _members(est, x, source, builders)
     k = len(source.classes) if classify else 1
     models = [m for *_, ms in members for m in ms]
-    models.append(_vectorizer([(n, d) for _, n, d, _ in members], "__members"))
+    models.append(vectorizer([(n, d) for _, n, d, _ in members], "__members"))
     w = _weights(est, len(members))
     avg = model([feature("__members", "array", k * len(members))],
                 [feature("__average" if classify else "value", "array" if classify else "double", k if classify else None)])
@@ -169,7 +169,7 @@ def voting(est: Any, x: Any, source: Any, builders: dict[str, Any]) -> tuple[Any
         nn.labelProbabilityLayerName = "__probabilities"
         set_class_labels(nn, list(source.classes))
         models.append(to_dict)
-    return _container(x, source, models)
+    return container(x, source, models)
 
 
 def stacking(est: Any, x: Any, source: Any, builders: dict[str, Any]) -> tuple[Any, list[Any]]:
@@ -192,11 +192,11 @@ def stacking(est: Any, x: Any, source: Any, builders: dict[str, Any]) -> tuple[A
             parts.append((name, dim))
     if est.passthrough:
         parts.append((x.name, x.dim))
-    models.append(_vectorizer(parts, "__meta"))
+    models.append(vectorizer(parts, "__meta"))
     final = est.final_estimator_
     builder = builders.get(type(final).__name__)
     if builder is None:
         raise _refuse(f"{type(est).__name__} with a {type(final).__name__} final estimator")
     last, _ = builder(final, Vec("__meta", sum(d for _, d in parts)), Part(source.task, list(source.classes)))
     models.append(last)
-    return _container(x, source, models)
+    return container(x, source, models)

@@ -152,8 +152,9 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
 # Preprocessing steps Core ML's classic model types cannot compute as scikit-learn does -> the reason
 REFUSED_STEPS = {
     "QuantileTransformer": "Core ML has no piecewise-linear interpolation model type",
-    "PowerTransformer": "Core ML's classic model types have no power or log transform (NeuralNetwork unary layers "
-    "compute in float32)",
+    "PowerTransformer": "Core ML's classic model types have no power or log; as NeuralNetwork unary layers the "
+    "power is float32 (measured on breast cancer's held-out rows, before logistic regression: 1.3e-5 off with "
+    "Yeo-Johnson, 2.0e-5 with Box-Cox)",
     "FunctionTransformer": "Core ML's classic model types have no log1p or sqrt (NeuralNetwork unary layers compute "
     "in float32)",
 }

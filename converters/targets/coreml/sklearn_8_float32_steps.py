@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .proto import proto
+
 # The clip layer is a NeuralNetwork layer of specification 4 (iOS 13); inner product and multiply are 1.
 CLIP_SPEC_VERSION = 4
 
@@ -69,3 +71,5 @@ def clip(low: float, high: float, m: Any, source: str, out: str) -> None:
     layer.output.append(out)
     layer.clip.minVal, layer.clip.maxVal = float(low), float(high)
     m.specificationVersion = max(m.specificationVersion, CLIP_SPEC_VERSION)
+    # layers of specification 4 need the exact array mapping (the legacy rank-5 mapping is invalid with them)
+    m.neuralNetwork.arrayInputShapeMapping = proto().NeuralNetwork_pb2.EXACT_ARRAY_MAPPING

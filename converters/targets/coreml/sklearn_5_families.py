@@ -166,7 +166,6 @@ def dense_classifier(layers: list[tuple[str, np.ndarray, np.ndarray, str | None]
             raise ValueError(act)
     nn.labelProbabilityLayerName = current
     set_class_labels(nn, _classes(source))
-    m.specificationVersion = max(m.specificationVersion, 1)
     return m, outputs
 
 

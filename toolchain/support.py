@@ -23,7 +23,7 @@ from ..converters.sources import catboost as cb_source
 from ..converters.sources import lightgbm as lgb_source
 from ..converters.sources import sklearn as sk_source
 from ..converters.sources import xgboost as xgb_source
-from ..converters.targets import MISSING_CATEGORIES, coreml, tfjs, tflite
+from ..converters.targets import MISSING_CATEGORIES, MISSING_CATEGORIES_FROM, coreml, tfjs, tflite
 from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS, REFUSED, VARIANT_BUILDERS
 from ..converters.targets.onnx import CONVERTERS
 from ..converters.targets.onnx_sklearn import FLOAT64_FINALS
@@ -160,7 +160,9 @@ def render() -> str:
         *settings,
         "",
         "A category column with missing values (a `nullable` category feature) is taken by: "
-        + ", ".join(sorted(MISSING_CATEGORIES)) + "; the other formats take it only where the model treats a",
+        + ", ".join(sorted(MISSING_CATEGORIES)) + "".join(
+            f", {fmt} (from {', '.join(sorted(sources))})" for fmt, sources in sorted(MISSING_CATEGORIES_FROM.items()))
+        + "; the other formats take it only where the model treats a",
         "missing category as an unknown one, and refuse it otherwise with the feature's name.",
         "",
         "Also refused, by the tree readers (message names the library and the setting): native categorical",

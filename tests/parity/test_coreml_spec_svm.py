@@ -1,6 +1,6 @@
-"""The Core ML spec evaluator's SupportVectorRegressor/Classifier and NeuralNetwork unary, multiply and clip
-layers on specs built by hand: expected values worked out by hand, or (libsvm's probability coupling)
-scikit-learn's own libsvm."""
+"""The Core ML spec evaluator's SupportVectorRegressor/Classifier, NeuralNetwork unary, multiply and clip
+layers and the string Imputer on specs built by hand: expected values worked out by hand, or (libsvm's
+probability coupling) scikit-learn's own libsvm."""
 
 from __future__ import annotations
 
@@ -151,3 +151,17 @@ def test_multiply_and_clip_layers_in_float32():
     clip.name, clip.input[:], clip.output[:] = "y", ["p"], ["y"]
     clip.clip.minVal, clip.clip.maxVal = 0.0, 5.0
     assert _run(m, [[1.5, 3.0, -2.0]])["y"].tolist() == [[4.5, 5.0, 5.0]]
+
+
+def test_string_imputer_replaces_the_empty_string():
+    # "" (a missing category, contract 2) -> "female"; every other string passes through
+    m = module("Model_pb2").Model()
+    m.specificationVersion = 1
+    for desc, name in ((m.description.input, "sex"), (m.description.output, "filled")):
+        f = desc.add()
+        f.name = name
+        f.type.stringType.SetInParent()
+    m.imputer.imputedStringValue = "female"
+    m.imputer.replaceStringValue = ""
+    got = CoreMLModel.from_bytes(m.SerializeToString()).predict({"sex": np.array(["male", "", "other"], dtype=object)})
+    assert list(got["filled"]) == ["male", "female", "other"]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ....runtime.errors import ModelError
+from ...sources.sample import missing_differs_from_unknown
 from ...sources.sklearn import TREE_FAMILIES
 from . import sklearn_6_step_trees as step_trees
 from . import sklearn_8_float32_steps as float32_steps
@@ -52,6 +53,7 @@ class SpecPipeline:
     models: list[Any] = field(default_factory=list)
     count: int = 0
     defer_scalers: bool = False  # a tree model follows: fold scalers into its thresholds, exactly
+    source: Any = None  # the model being converted (its build sample probes how it treats a missing category)
 
     def fresh(self, stem: str) -> str:
         self.count += 1
@@ -246,7 +248,7 @@ def _scaler(pipe: SpecPipeline, src: Vector, shift: np.ndarray, scale: np.ndarra
 def _category_part(pipe: SpecPipeline, encoder: Any, column: str, j: int) -> tuple[str, str, int]:
     """One category column through OneHotEncoder or OrdinalEncoder -> a vectorizer part."""
     name = type(encoder).__name__
-    cats = [str(c) for c in encoder.categories_[j]]
+    cats = [_category_text(c) for c in encoder.categories_[j]]
     if name == "OneHotEncoder":
         out = pipe.fresh("onehot")
         m = model([feature(column, "string")], [feature(out, "array", len(cats))])
@@ -282,7 +284,8 @@ def _onehot_grouping(encoder: Any, j: int, cats: list[str]) -> tuple[np.ndarray,
     handle_unknown='infrequent_if_exist': that column is 1 - the frequent columns), the `drop` column
     removed. None when the one-hot is already scikit-learn's output."""
     infrequent_all = getattr(encoder, "infrequent_categories_", None) or []
-    infrequent = {str(c) for c in (infrequent_all[j] if j < len(infrequent_all) and infrequent_all[j] is not None else [])}
+    listed = infrequent_all[j] if j < len(infrequent_all) and infrequent_all[j] is not None else []
+    infrequent = {_category_text(c) for c in listed}
     drop_idx = getattr(encoder, "drop_idx_", None)
     drop = None if drop_idx is None or drop_idx[j] is None else int(drop_idx[j])
     if not infrequent and drop is None:
@@ -302,6 +305,53 @@ def _onehot_grouping(encoder: Any, j: int, cats: list[str]) -> tuple[np.ndarray,
     if drop is not None:
         del rows[drop], offsets[drop]
     return np.vstack(rows), np.asarray(offsets)
+
+
+def _is_missing(category: Any) -> bool:
+    return category is None or (isinstance(category, float) and np.isnan(category))
+
+
+def _category_text(category: Any) -> str:
+    """A learnt category as Core ML sees it: a missing one arrives as "" (contract 2)."""
+    return "" if _is_missing(category) else str(category)
+
+
+def _category_inputs(pipe: SpecPipeline, steps: list[Any], columns: list[str], schema: Any) -> tuple[list[str], list[Any]]:
+    """The category columns' feature names for the encoder, and the steps from the encoder on. A missing
+    category reaches Core ML as "" (contract 2): a SimpleImputer in front becomes a string Imputer replacing
+    "" (exactly scikit-learn's fill); a OneHotEncoder that learnt the missing value has "" among its
+    categories. Where the model treats a missing category otherwise than an unknown one and neither applies
+    (an OrdinalEncoder's encoded_missing_value), the build is refused by name."""
+    inputs = list(columns)
+    if type(steps[0]).__name__ == "SimpleImputer":
+        imputer, steps = steps[0], steps[1:]
+        if not steps or getattr(imputer, "add_indicator", False):
+            raise _refuse("a SimpleImputer on category columns without an encoder after it, or with add_indicator",
+                          "impute then encode with OneHotEncoder or OrdinalEncoder")
+        if not _is_missing(imputer.missing_values):
+            raise _refuse(f"SimpleImputer(missing_values={imputer.missing_values!r}) on category columns",
+                          "use the default missing_values (NaN)")
+        for j, column in enumerate(columns):
+            out = pipe.fresh("imputed_category")
+            m = model([feature(column, "string")], [feature(out, "string")])
+            m.imputer.imputedStringValue = str(imputer.statistics_[j])
+            m.imputer.replaceStringValue = ""
+            pipe.models.append(m)
+            inputs[j] = out
+        return inputs, steps
+    encoder = steps[0]
+    frame = getattr(pipe.source, "sample", None)
+    for j, column in enumerate(columns):
+        learnt = any(_is_missing(c) for c in encoder.categories_[j]) if hasattr(encoder, "categories_") else False
+        if type(encoder).__name__ == "OneHotEncoder" and learnt:
+            continue  # "" is one of its categories
+        if (schema.feature(column).nullable and frame is not None
+                and missing_differs_from_unknown(pipe.source, frame, column)):
+            raise ModelError(f"the Core ML target cannot take a missing category in {column!r} through "
+                             f"{type(encoder).__name__}: scikit-learn encodes it apart from an unknown category",
+                             fix="impute the column first (SimpleImputer), or one-hot encode it, or build without "
+                                 "--targets coreml")
+    return inputs, steps
 
 
 def column_transformer(pipe: SpecPipeline, ct: Any, schema: Any) -> Vector:
@@ -325,7 +375,8 @@ def column_transformer(pipe: SpecPipeline, ct: Any, schema: Any) -> Vector:
             if not all(is_category) or not steps:
                 raise _refuse("a ColumnTransformer part mixing category and numeric columns",
                               "give category columns their own OneHotEncoder or OrdinalEncoder")
-            encoded = [_category_part(pipe, steps[0], c, j) for j, c in enumerate(columns)]
+            inputs, steps = _category_inputs(pipe, steps, columns, schema)
+            encoded = [_category_part(pipe, steps[0], c, j) for j, c in enumerate(inputs)]
             if len(steps) == 1:
                 parts.extend(encoded)
                 deferred.extend(() for _, _, d in encoded for _ in range(d))
@@ -370,7 +421,7 @@ def convert(source: Any, schema: Any) -> Any:
     """
 
     steps = flatten_steps(source.model)
-    pipe = SpecPipeline(defer_scalers=type(steps[-1]).__name__ in TREE_FAMILIES)
+    pipe = SpecPipeline(defer_scalers=type(steps[-1]).__name__ in TREE_FAMILIES, source=source)
     features = preprocess(pipe, steps[:-1], schema)
     last, outputs = final_model(steps[-1], features, source)
     # Core ML's validator wants every classifier (and regressor) to name its prediction outputs.

@@ -313,3 +313,9 @@ def test_every_core_ml_yes_has_a_case_of_that_family():
     assert yes - original - set(BOOSTERS) <= set(COREML_FAMILY_CASES), sorted(yes - original - set(COREML_FAMILY_CASES))
     for family, case in COREML_FAMILY_CASES.items():
         assert case in COREML_CASES and type(final_estimator(_case(case).model)).__name__ == family
+
+
+def test_swift_snippet_says_how_to_send_a_missing_category(coreml_built):
+    _case_, _model, package = coreml_built("ridge_sex_most_frequent_diabetes")
+    swift = (package / "snippets" / "ios" / "Predict.swift").read_text()
+    assert 'var sex: String  // one of: "female", "male"; "" when missing' in swift

@@ -69,7 +69,24 @@ def _extra_cases() -> dict[str, tabular_zoo.TabularCase]:
                               ("gbr", GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0))],
                              weights=[1.0, 2.0, 1.0])
     stacking = StackingRegressor([("ridge", Ridge()), ("svr", SVR(C=50.0))], final_estimator=Ridge(), cv=3)
+    def ordinal(name: str, missing_code: float) -> tabular_zoo.TabularCase:
+        """`sex` ordinal-encoded (unknown -1) with missing values: coded `missing_code` by the encoder (an
+        integer Core ML's CategoricalMapping gives for ""), or left NaN and imputed as -2 after it."""
+        from sklearn.preprocessing import OrdinalEncoder
+
+        train, holdout = tabular_zoo.real_frame("diabetes", categorical="missing")
+        encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=missing_code)
+        cat = encode if not np.isnan(missing_code) else Pipeline([
+            ("encode", encode), ("fill", SimpleImputer(strategy="constant", fill_value=-2))])
+        model = Pipeline([("prepare", ColumnTransformer([
+            ("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
+            ("cat", cat, ["sex"])])), ("model", Ridge())])
+        model.fit(train.drop(columns=[tabular_zoo.LABEL]), train[tabular_zoo.LABEL])
+        return tabular_zoo.TabularCase(name, model, train, holdout, r)
+
     return {
+        "ridge_sex_ordinal_missing_code_diabetes": lambda: ordinal("ridge_sex_ordinal_missing_code_diabetes", -2.0),
+        "ridge_sex_ordinal_nan_diabetes": lambda: ordinal("ridge_sex_ordinal_nan_diabetes", np.nan),
         "voting_ridge_svr_gbr_diabetes": lambda: tabular_zoo._fit("voting_ridge_svr_gbr_diabetes", scaled(voting), "diabetes", r),
         "stacking_ridge_svr_diabetes": lambda: tabular_zoo._fit("stacking_ridge_svr_diabetes", scaled(stacking), "diabetes", r),
         "ridge_bp_band_onehot_infrequent_diabetes": infrequent,
@@ -125,6 +142,7 @@ COREML_CASES = {
     "ridge_sex_onehot_nan_diabetes": "glmRegressor",
     "ridge_sex_onehot_drop_diabetes": "glmRegressor",
     "ridge_sex_onehot_infrequent_diabetes": "glmRegressor",
+    "ridge_sex_ordinal_missing_code_diabetes": "glmRegressor",
 }
 
 # case -> words the refusal must contain (the estimator or step, and the reason)
@@ -136,7 +154,7 @@ REFUSED_CASES = {
     "stacking_reg_diabetes": ["StackingRegressor with a KNeighborsRegressor member", "no nearest-neighbours regressor"],
     "huber_power_diabetes": ["PowerTransformer", "float32"],
     "logreg_quantile_breast_cancer": ["QuantileTransformer", "interpolation"],
-    "hgb_native_categories_binary_diabetes": ["missing category in 'sex' through OrdinalEncoder", "apart from an unknown"],
+    "ridge_sex_ordinal_nan_diabetes": ["missing category in 'sex' through OrdinalEncoder", "apart from an unknown"],
     "knn_sex_most_frequent_diabetes": ["KNeighborsRegressor", "no nearest-neighbours regressor"],
 }
 

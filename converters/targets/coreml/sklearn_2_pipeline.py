@@ -144,6 +144,8 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
     if name in PROJECTIONS:
         weights, offset = PROJECTIONS[name](step)
         return linear_map(pipe, src, weights, offset)
+    if name == "FunctionTransformer" and step.func is None:
+        return src  # the identity: how a fitted ColumnTransformer holds a "passthrough" part
     if name in REFUSED_STEPS:
         raise _refuse(f"{name}: {REFUSED_STEPS[name]}", "build without --targets coreml for this model")
     raise _refuse(f"{name} on numeric columns",
@@ -158,7 +160,7 @@ REFUSED_STEPS = {
     "power is float32 (measured on breast cancer's held-out rows, before logistic regression: 1.3e-5 off with "
     "Yeo-Johnson, 2.0e-5 with Box-Cox)",
     "FunctionTransformer": "Core ML's classic model types have no log1p or sqrt (NeuralNetwork unary layers compute "
-    "in float32)",
+    "in float32); only the identity (func=None) is taken",
 }
 
 
@@ -267,7 +269,11 @@ def _category_part(pipe: SpecPipeline, encoder: Any, column: str, j: int) -> tup
         m = model([feature(column, "string")], [feature(out, "int64")])
         mapping = m.categoricalMapping.stringToInt64Map.map
         for i, c in enumerate(cats):
-            mapping[c] = i
+            if c:  # a learnt missing category is coded encoded_missing_value, below
+                mapping[c] = i
+        code = _missing_code(encoder)
+        if code is not None:
+            mapping[""] = code  # a missing category ("") gets scikit-learn's encoded_missing_value
         if encoder.handle_unknown == "use_encoded_value":
             unknown = encoder.unknown_value
             if unknown is None or not float(unknown).is_integer():
@@ -311,6 +317,12 @@ def _is_missing(category: Any) -> bool:
     return category is None or (isinstance(category, float) and np.isnan(category))
 
 
+def _missing_code(encoder: Any) -> int | None:
+    """An OrdinalEncoder's code for a missing category when it is an integer (NaN, the default, is not one)."""
+    code = getattr(encoder, "encoded_missing_value", np.nan)
+    return int(code) if isinstance(code, (int, float)) and not np.isnan(code) and float(code).is_integer() else None
+
+
 def _category_text(category: Any) -> str:
     """A learnt category as Core ML sees it: a missing one arrives as "" (contract 2)."""
     return "" if _is_missing(category) else str(category)
@@ -345,6 +357,8 @@ def _category_inputs(pipe: SpecPipeline, steps: list[Any], columns: list[str], s
         learnt = any(_is_missing(c) for c in encoder.categories_[j]) if hasattr(encoder, "categories_") else False
         if type(encoder).__name__ == "OneHotEncoder" and learnt:
             continue  # "" is one of its categories
+        if type(encoder).__name__ == "OrdinalEncoder" and _missing_code(encoder) is not None:
+            continue  # "" maps to its encoded_missing_value
         if (schema.feature(column).nullable and frame is not None
                 and missing_differs_from_unknown(pipe.source, frame, column)):
             raise ModelError(f"the Core ML target cannot take a missing category in {column!r} through "

@@ -25,8 +25,8 @@ from ..converters.sources import catboost as cb_source
 from ..converters.sources import lightgbm as lgb_source
 from ..converters.sources import sklearn as sk_source
 from ..converters.sources import xgboost as xgb_source
-from ..converters.targets import MISSING_CATEGORIES, coreml, tfjs, tflite
-from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS
+from ..converters.targets import MISSING_CATEGORIES, MISSING_CATEGORIES_FROM, coreml, tfjs, tflite
+from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS, REFUSED, VARIANT_BUILDERS
 from ..converters.targets.onnx import CONVERTERS
 from ..converters.targets.onnx_sklearn import FLOAT64_FINALS
 
@@ -61,7 +61,7 @@ def _variants(fmt: str, family: str) -> str:
     if fmt == "tfjs":
         return ", ".join(v for v in tfjs.VARIANTS if v != "float32")
     builder = FINAL_MODELS.get(family)
-    neural = builder is not None and builder.__name__ in ("mlp", "logistic_regression")
+    neural = builder is not None and builder.__name__ in VARIANT_BUILDERS
     return ", ".join(coreml.VARIANTS) if neural else "none (no reduced form in Core ML)"
 
 
@@ -78,6 +78,7 @@ def _sklearn_row(family: str, role: str) -> Row:
         cells[fmt] = Cell(True, "edgepack TensorFlow lowering") if family in tf_sklearn.FAMILIES else \
             Cell(False, f"no TensorFlow lowering for {family}")
     cells["coreml"] = Cell(True, "classic Core ML model types") if family in FINAL_MODELS else \
+        Cell(False, f"the Core ML target cannot express {family}: {REFUSED[family]}") if family in REFUSED else \
         Cell(False, f"the Core ML target has no builder for {family}")
     return Row(family, "scikit-learn (.joblib/.pkl, alone or last in a Pipeline)", role, cells)
 
@@ -198,7 +199,9 @@ def render() -> str:
         *settings,
         "",
         "A category column with missing values (a `nullable` category feature) is taken by: "
-        + ", ".join(sorted(MISSING_CATEGORIES)) + "; the other formats take it only where the model treats a",
+        + ", ".join(sorted(MISSING_CATEGORIES)) + "".join(
+            f", {fmt} (from {', '.join(sorted(sources))})" for fmt, sources in sorted(MISSING_CATEGORIES_FROM.items()))
+        + "; the other formats take it only where the model treats a",
         "missing category as an unknown one, and refuse it otherwise with the feature's name.",
         "",
         "Also refused, by the tree readers (message names the library and the setting): native categorical",

@@ -11,6 +11,11 @@ that rounds to it (the value a CSV or JSON record carries: a split that sits exa
 common in HistGradientBoosting's quantile bins, is decided as scikit-learn decides for that value).
 Missing values take
 the branch scikit-learn takes for NaN (after its imputer, or the tree's own missing-value routing).
+
+That is exact for float32 inputs only. Where the source decides on a float64 value that a float32 input
+cannot carry (`needs_parts`), the graph takes each number as three float32 parts (runtime/records.py
+`float64_parts`) and compares them lexicographically with the three parts of the largest double the
+source sends left, found by the same bisection over the ordered doubles: exact for every double input.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ...runtime.records import float64_parts
 from ..sources.trees import Ensemble, Tree
 from .columns import Column
 from .thresholds import bisect, floats, keys
+
+_BIG = float(np.finfo(np.float32).max)
 
 
 def as_decimal(values: np.ndarray) -> np.ndarray:
@@ -57,16 +65,58 @@ def fold(col: Column, thresholds: np.ndarray, missing_left: np.ndarray, float32_
     return out.astype(np.float32), nan_left.astype(bool)
 
 
-def folded_trees(ens: Ensemble, cols: list[Column]) -> list[tuple[Tree, np.ndarray, np.ndarray]]:
-    """Each tree with its thresholds folded: (tree, float32 thresholds, nan_left) per node."""
+def needs_parts(ens: Ensemble, cols: list[Column]) -> bool:
+    """True when some split decides on a float64 value that a float32 input cannot carry: the library
+    compares float64 values (HistGradientBoosting; `float32_inputs` False), or it casts a value that
+    scaling computed in float64 from the raw input (a raw double one step from the boundary scales to a
+    different float32 than its own float32 rounding does). A casting family reading raw (or only imputed)
+    numbers sees exactly the float32 input's value, and category codes are small integers: float32 inputs
+    are exact there and cost nothing more."""
+    used = {int(j) for tree in ens.trees for j in np.unique(tree.feature[tree.feature >= 0])}
+    numbers = [cols[j] for j in used if cols[j].encode == "number"]
+    if not ens.float32_inputs:
+        return bool(numbers)
+    return any(step.kind != "impute" for col in numbers for step in col.steps)
+
+
+def fold_parts(col: Column, thresholds: np.ndarray, float32_inputs: bool) -> np.ndarray:
+    """[n, 3] float32: the three parts (float64_parts) of the largest double the source sends left, per
+    split on a number column, for the graph's lexicographic comparison (exact for every double input)."""
+    def goes_left(x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = col.chain64(x)
+            if float32_inputs:
+                z = z.astype(np.float32).astype(np.float64)
+        return z <= thresholds
+
+    n = len(thresholds)
+    big = np.finfo(np.float64).max
+    lo = np.full(n, keys(np.array(-big), np.float64), dtype=np.int64)
+    hi = np.full(n, keys(np.array(big), np.float64), dtype=np.int64)
+    every, none = goes_left(np.full(n, big)), ~goes_left(np.full(n, -big))
+    out = float64_parts(floats(bisect(goes_left, lo, hi, np.float64), np.float64))
+    # "Always left"/"never left" as the extreme parts: float64_parts carries any number beyond float32's
+    # range as (+-max, 0, 0), which these bound (infinite constants crash TFLite's int8 quantizer).
+    out[every] = _BIG
+    out[none & ~every] = -_BIG
+    return out
+
+
+def folded_trees(ens: Ensemble, cols: list[Column], parts: bool = False) -> list[tuple[Tree, np.ndarray, np.ndarray]]:
+    """Each tree with its thresholds folded: (tree, float32 thresholds [nodes, 1], or [nodes, 3] parts
+    when `parts`, nan_left) per node. With parts, a split on an encoded category column keeps its float32
+    threshold as (T, 0, 0): the graph's residual parts of a category code are 0."""
     out = []
+    width = 3 if parts else 1
     for tree in ens.trees:
         # Leaves never compare (the walks stop there): 0, so that weight quantization (TF.js) sees only
         # real thresholds in its value range.
-        thr = np.zeros(len(tree.feature), dtype=np.float32)
+        thr = np.zeros((len(tree.feature), width), dtype=np.float32)
         nan_left = np.zeros(len(tree.feature), dtype=bool)
         for j in np.unique(tree.feature[tree.feature >= 0]):
             nodes = np.flatnonzero(tree.feature == j)
-            thr[nodes], nan_left[nodes] = fold(cols[j], tree.threshold[nodes], tree.missing_left[nodes], ens.float32_inputs)
+            thr[nodes, 0], nan_left[nodes] = fold(cols[j], tree.threshold[nodes], tree.missing_left[nodes], ens.float32_inputs)
+            if parts and cols[j].encode == "number":
+                thr[nodes] = fold_parts(cols[j], tree.threshold[nodes], ens.float32_inputs)
         out.append((tree, thr, nan_left))
     return out

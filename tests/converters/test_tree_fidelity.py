@@ -9,8 +9,8 @@ StandardScaler that is found by bisection over the ordered doubles with scikit-l
 after folding the float32 cast of the families that cast (the same functions the converters use, so the
 rows land where the source decides; the expected outputs still come from the source model).
 
-Cells that the artifact cannot pass yet are xfail (strict, so fixing one turns the suite red until the
-mark goes): TFLite and TF.js take float32 inputs, and a float64 step cannot survive the cast.
+TFLite and TF.js artifacts of HistGradientBoosting and of scaled casting families take each number as three
+float32 parts (a float32 input cannot carry one double step); the others take float32 inputs.
 A broken artifact (one threshold moved by one double step) must be caught on the same rows.
 """
 
@@ -145,21 +145,9 @@ def case(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
-def _float32_input_gap(family: str, fmt: str) -> str | None:
-    """Why a cell cannot pass yet, or None."""
-    if fmt not in ("tflite", "tfjs-cpu", "tfjs-wasm"):
-        return None
-    if family.startswith("hist_"):
-        return "HistGradientBoosting decides in float64; a float32 input tensor cannot carry one float64 step"
-    if FAMILIES[family][2]:
-        return "scikit-learn casts the scaled value; a float32 raw input loses the float64 step before scaling"
-    return None
-
-
-CELLS = [pytest.param(family, fmt, marks=[
-    *([pytest.mark.xfail(strict=True, reason=_float32_input_gap(family, fmt))] if _float32_input_gap(family, fmt) else []),
-    *([pytest.mark.slow] if fmt.startswith("tfjs") or fmt == "onnx-web" else [])], id=f"{family}-{fmt}")
-    for family in FAMILIES for fmt in RUNNERS]
+CELLS = [pytest.param(family, fmt, marks=[pytest.mark.slow] if fmt.startswith("tfjs") or fmt == "onnx-web" else [],
+                      id=f"{family}-{fmt}")
+         for family in FAMILIES for fmt in RUNNERS]
 
 
 @pytest.mark.parametrize(("family", "fmt"), CELLS)

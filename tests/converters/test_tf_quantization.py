@@ -117,8 +117,8 @@ def test_gemm_and_gather_strategies_agree_with_the_model(tmp_path: Path):
                                     quiet=True, targets=["tflite"],
                                     target_options={"tflite": {"variants": "float32", "tree_strategy": strategy}}))
         schema = IOSchema.from_manifest(result.manifest)
-        x = tensors_for([{"name": "x", "features": schema.names, "dtype": "float32"}], frame_columns(holdout, schema),
-                        schema)["x"]
+        binding = next(a for a in result.manifest["artifacts"] if a["id"] == "tflite")["inputs"]
+        x = next(iter(tensors_for(binding, frame_columns(holdout, schema), schema).values()))
         data = (result.path / "model.tflite").read_bytes()
         got = run_tflite(data, x)
         assert np.abs(got - want).max() <= 1e-5

@@ -214,6 +214,69 @@ def test_a_threshold_moved_by_one_double_step_is_caught(fmt, case, tmp_path):
     assert agreement < 1.0 or error > 1e-5
 
 
+@pytest.fixture(scope="module")
+def moved_source_package(case, tmp_path_factory: pytest.TempPathFactory):
+    """(case, package) built from a copy of the HistGradientBoosting regressor whose first split threshold is
+    one double step higher: every artifact of it carries that one threshold moved by one double step (the
+    boundary row one step above now goes left where the source sends it right). TFLite and TF.js
+    thresholds live in weight buffers of their own layout, so the move is made before conversion."""
+    import copy
+
+    import joblib
+    from edgepack.runtime.package import Package
+    from edgepack.toolchain.build import BuildOptions, build
+
+    c = case("hist_gradient_boosting_regressor")  # no scaler: the raw boundary is the threshold itself
+    model = copy.deepcopy(c.model)
+    nodes = model[-1]._predictors[0][0].nodes
+    nodes["num_threshold"][0] = np.nextafter(nodes["num_threshold"][0], np.inf)  # node 0 is the root
+    root = tmp_path_factory.mktemp("moved")
+    joblib.dump(model, root / "model.joblib")
+    (root / "sample.csv").write_bytes((c.path.parent / "sample.csv").read_bytes())
+    one = {"variants": "float32"}
+    path = build(BuildOptions(model=root / "model.joblib", sample=root / "sample.csv", out=root / "package",
+                              label_column="y", quiet=True, targets=["onnx", "tflite", "tfjs"],
+                              target_options={"tflite": one, "tfjs": one})).path
+    return c, Package.open(path)
+
+
+@pytest.mark.parametrize("fmt", ["tflite", pytest.param("tfjs-cpu", marks=pytest.mark.slow)])
+def test_a_tf_threshold_moved_by_one_double_step_is_caught_and_not_called_rounding(fmt, moved_source_package):
+    from edgepack.converters.sources.sample import frame_columns, records_from_frame
+    from edgepack.parity.explain import tree_explanations
+    from edgepack.parity.runners.base import InputBatch
+    from edgepack.runtime.schema import IOSchema
+
+    c, broken = moved_source_package
+    art = broken.artifact(format=RUNNERS[fmt][0])
+    assert art.entry["inputs"][0]["dtype"] == "float64-parts"
+    out = c.run(*RUNNERS[fmt], package=broken)
+    agreement, error = c.errors(out)
+    assert agreement < 1.0 or error > 1e-5
+    want = c.model.predict(c.rows)
+    scale = float(np.std(want)) or 1.0
+    row_error = np.abs(np.asarray(out["value"]).reshape(-1) - want) / scale
+    schema = IOSchema.from_manifest(broken.manifest)
+    batch = InputBatch(records=records_from_frame(c.rows, schema), columns=frame_columns(c.rows, schema))
+    explained = tree_explanations(broken, art, batch, np.flatnonzero(row_error > 1e-5), errors=row_error, limit=1e-5)
+    assert explained and all("float32 rounding" not in e["why"] and "not a rounding effect" in e["why"] for e in explained), [
+        e["why"] for e in explained]
+
+
+def test_only_models_that_decide_beyond_float32_take_float64_parts(case):
+    """HistGradientBoosting (float64 decisions) and families that cast a scaled value need the parts; a
+    casting family on raw numbers sees exactly the float32 input's value and keeps a float32 [N, F] input."""
+    for family, (_, _, scaled) in FAMILIES.items():
+        if family not in ("random_forest", "hist_gradient_boosting_regressor"):
+            continue  # one of each kind (the other families' packages are built by the matrix above)
+        from edgepack.runtime.package import Package
+
+        package = Package.open(case(family).path)
+        want = "float64-parts" if family.startswith("hist_") or scaled else "float32"
+        for fmt in ("tflite", "tfjs"):
+            assert package.artifact(format=fmt).entry["inputs"][0]["dtype"] == want, (family, fmt)
+
+
 @pytest.mark.parametrize("fmt", ["c", "js"])
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_generated_code_is_exact_in_double(family, fmt, case):

@@ -4,18 +4,19 @@ own encoded space, for the TensorFlow graph.
 Why fold: scikit-learn scales features in float64, then (DecisionTree*, RandomForest*, ExtraTrees*,
 GradientBoosting*) casts to float32 and compares with float64 thresholds, or (HistGradientBoosting*)
 compares the float64 values directly. A float32 graph that scaled first would land a few ulps off and
-flip splits that sit on a value. Instead, for each split we search (in float64, bit by bit over float32
-values) the largest float32 input value that scikit-learn sends left, and compare the raw float32 input
-with it: the graph decides exactly as scikit-learn does for every float32 input, each read as the shortest decimal
-that rounds to it (the value a CSV or JSON record carries: a split that sits exactly on a data value,
-common in HistGradientBoosting's quantile bins, is decided as scikit-learn decides for that value).
-Missing values take
-the branch scikit-learn takes for NaN (after its imputer, or the tree's own missing-value routing).
+flip splits that sit on a value. Instead, per split, a bisection over the ordered input values finds the
+largest one scikit-learn sends left (running its own float64 steps), and the graph compares the raw input
+with it. Missing values take the branch scikit-learn takes for NaN (after its imputer, or the tree's own
+missing-value routing).
 
-That is exact for float32 inputs only. Where the source decides on a float64 value that a float32 input
-cannot carry (`needs_parts`), the graph takes each number as three float32 parts (runtime/records.py
-`float64_parts`) and compares them lexicographically with the three parts of the largest double the
-source sends left, found by the same bisection over the ordered doubles: exact for every double input.
+Two input encodings (decided per model by `needs_parts`):
+- float32 [N, F], thresholds float32 (`fold`): for models whose every split reads a value a float32
+  carries exactly: a casting family on raw (or only imputed) numbers, where scikit-learn's own cast gives
+  the input's float32, and encoded category codes (small integers). Exact for every double input there.
+- float64 parts [N, F, 3] (runtime/records.py `float64_parts`), thresholds as the three parts of the
+  largest double the source sends left (`fold_parts`: the same bisection over the ordered doubles),
+  compared lexicographically (tree_ops.decisions): for models that decide on float64 values
+  (HistGradientBoosting, any `float32_inputs=False` reader) or cast a value scaled in float64.
 """
 
 from __future__ import annotations
@@ -31,14 +32,8 @@ from .thresholds import bisect, floats, keys
 _BIG = float(np.finfo(np.float32).max)
 
 
-def as_decimal(values: np.ndarray) -> np.ndarray:
-    """float32 values read as the shortest decimal that rounds to each (what JSON and CSV writers
-    produce, so the float64 value scikit-learn saw), as float64. Monotone, so searches stay valid."""
-    return np.asarray(values.astype(np.float32).astype(str), dtype=np.float64)
-
-
 def _goes_left(col: Column, base: np.ndarray, threshold: np.ndarray, float32_inputs: bool) -> np.ndarray:
-    z = col.chain64(as_decimal(base))
+    z = col.chain64(base.astype(np.float64))
     if float32_inputs:
         z = z.astype(np.float32).astype(np.float64)
     return z <= threshold

@@ -72,12 +72,19 @@ def test_int8_variants_are_small_and_agree(wide_keras):
 
 
 def test_a_broken_lowering_is_caught_by_the_build_check(tmp_path: Path, monkeypatch):
-    """Folding thresholds without reading float32 inputs as their decimals flips splits that sit on a
-    data value (HistGradientBoosting's quantile bins): the build's check must fail that artifact."""
+    """Thresholds carried in float32 only (the mid and lo parts dropped) flip splits that sit on a data
+    value (HistGradientBoosting's quantile bins): the build's check must fail that artifact."""
     from edgepack.converters.lowering import trees
     from edgepack.toolchain.build import BuildOptions, build
 
-    monkeypatch.setattr(trees, "as_decimal", lambda values: values.astype(np.float64))
+    exact = trees.fold_parts
+
+    def hi_only(*args):
+        parts = exact(*args)
+        parts[:, 1:] = 0.0
+        return parts
+
+    monkeypatch.setattr(trees, "fold_parts", hi_only)
     z = zoo.get("hist_gradient_boosting_reg")
     model_path, sample_path = zoo.save(z, tmp_path)
     result = build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package", label_column=z.label,

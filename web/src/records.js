@@ -108,6 +108,12 @@ const TYPED = {
   int64: (n) => new BigInt64Array(n),
 };
 
+/** A checked value in a numeric tensor: a category as its index (-1 unknown or missing), NaN for missing. */
+function numberOf(feature, v) {
+  if (feature.type === 'category') return categoryIndex(feature.categories, v);
+  return v === null ? NaN : v;
+}
+
 // A tree artifact whose source decides in float64 takes each number as three float32 parts
 // (runtime/records.py FLOAT64_PARTS; docs/ARCHITECTURE.md, "Exact tree decisions").
 export const FLOAT64_PARTS = 'float64-parts';
@@ -146,6 +152,7 @@ export function tensorsFor(binding, rows, schema) {
     const n = rows.length;
     const f = cols.length;
     let data;
+    let [dtype, dims] = [tensor.dtype, [n, f]];
     if (tensor.dtype === 'string') {
       data = new Array(n * f);
       for (let i = 0; i < n; i++) for (let k = 0; k < f; k++) data[i * f + k] = rows[i][cols[k]] ?? '';
@@ -153,14 +160,9 @@ export function tensorsFor(binding, rows, schema) {
       data = new Float32Array(n * f * 3);
       for (let k = 0; k < f; k++) {
         const feature = schema.features[cols[k]];
-        for (let i = 0; i < n; i++) {
-          const v = rows[i][cols[k]];
-          const x = feature.type === 'category' ? categoryIndex(feature.categories, v) : v === null ? NaN : v;
-          data.set(float64Parts(x), (i * f + k) * 3);
-        }
+        for (let i = 0; i < n; i++) data.set(float64Parts(numberOf(feature, rows[i][cols[k]])), (i * f + k) * 3);
       }
-      feeds[tensor.name] = { dtype: 'float32', data, dims: [n, f, 3] };
-      continue;
+      [dtype, dims] = ['float32', [n, f, 3]];
     } else {
       const make = TYPED[tensor.dtype];
       if (!make) throw new Error(`unsupported tensor dtype ${tensor.dtype}`);
@@ -169,14 +171,13 @@ export function tensorsFor(binding, rows, schema) {
       for (let k = 0; k < f; k++) {
         const feature = schema.features[cols[k]];
         for (let i = 0; i < n; i++) {
-          const v = rows[i][cols[k]];
-          const x = feature.type === 'category' ? categoryIndex(feature.categories, v) : v === null ? NaN : v;
+          const x = numberOf(feature, rows[i][cols[k]]);
           if (big && Number.isNaN(x)) throw new Error(`feature ${feature.name}: an int64 tensor cannot hold a missing value`);
           data[i * f + k] = big ? BigInt(Math.trunc(x)) : x;
         }
       }
     }
-    feeds[tensor.name] = { dtype: tensor.dtype, data, dims: [n, f] };
+    feeds[tensor.name] = { dtype, data, dims };
   }
   return feeds;
 }

@@ -263,18 +263,16 @@ def test_a_tf_threshold_moved_by_one_double_step_is_caught_and_not_called_roundi
         e["why"] for e in explained]
 
 
-def test_only_models_that_decide_beyond_float32_take_float64_parts(case):
-    """HistGradientBoosting (float64 decisions) and families that cast a scaled value need the parts; a
+@pytest.mark.parametrize(("family", "want"), [("random_forest", "float32"), ("decision_tree", "float64-parts"),
+                                              ("hist_gradient_boosting_regressor", "float64-parts")])
+def test_only_models_that_decide_beyond_float32_take_float64_parts(family, want, case):
+    """HistGradientBoosting (float64 decisions) and a casting family behind a scaler need the parts; a
     casting family on raw numbers sees exactly the float32 input's value and keeps a float32 [N, F] input."""
-    for family, (_, _, scaled) in FAMILIES.items():
-        if family not in ("random_forest", "hist_gradient_boosting_regressor"):
-            continue  # one of each kind (the other families' packages are built by the matrix above)
-        from edgepack.runtime.package import Package
+    from edgepack.runtime.package import Package
 
-        package = Package.open(case(family).path)
-        want = "float64-parts" if family.startswith("hist_") or scaled else "float32"
-        for fmt in ("tflite", "tfjs"):
-            assert package.artifact(format=fmt).entry["inputs"][0]["dtype"] == want, (family, fmt)
+    package = Package.open(case(family).path)
+    for fmt in ("tflite", "tfjs"):
+        assert package.artifact(format=fmt).entry["inputs"][0]["dtype"] == want, fmt
 
 
 @pytest.mark.parametrize("fmt", ["c", "js"])

@@ -67,8 +67,8 @@ def tfjs_rows(name: str, path: Path, manifest: dict, holdout, schema, modules: P
     from tfjs_node import run_tfjs
 
     source = load_source(path.parent / manifest["source"]["file"])
-    x = tensors_for([{"name": "x", "features": schema.names, "dtype": "float32"}], frame_columns(holdout, schema),
-                    schema)["x"]
+    binding = next(a for a in manifest["artifacts"] if a["id"] == "tfjs")["inputs"]
+    x = next(iter(tensors_for(binding, frame_columns(holdout, schema), schema).values()))
     want = source.predict(holdout)
     rows, base = [], None
     out = path.parent / "tfjs-all"
@@ -146,7 +146,7 @@ def main() -> None:
         for rows in (1, 512):
             frame = holdout.sample(n=rows, replace=rows > len(holdout), random_state=0)
             columns = frame_columns(frame, schema)
-            x = tensors_for([{"name": "x", "features": schema.names, "dtype": "float32"}], columns, schema)["x"]
+            x = next(iter(tensors_for(entries["tflite"]["inputs"], columns, schema).values()))
             ort_ms = onnx_ms(path, entries["onnx"], columns, schema)
             tfl_ms = tflite_ms(path, entries["tflite"], x)
             js = {b: (run_tfjs(path, entries["tfjs"], x, b, modules, REPEATS)["median_ms"] if modules else None)

@@ -8,6 +8,10 @@ effect, not a broken artifact. When no split is that close, the disagreement has
 The thresholds come from the ONNX TreeEnsemble* nodes of the artifact (or of the package's ONNX
 artifact for other formats); the features are the tree node's own input, exposed as an extra graph
 output and computed by onnxruntime.
+
+A TFLite or TF.js tree artifact whose input is `float64-parts` carries every number as a float64 and
+decides in the model's own precision: no rounding can move one of its splits, so for it distances are
+counted in float64 steps and a split near the value is never called float32 rounding.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.records import tensors_for
+from ..runtime.records import FLOAT64_PARTS, tensors_for
 from ..runtime.schema import IOSchema
 from .runners.base import InputBatch
 
@@ -66,13 +70,14 @@ def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.n
         # One input tensor as wide as the trees' input: no preprocessing reorders it, so the names carry over.
         feature_names = list(binding[0]["features"])
     ensembles = [_Ensemble.parse(node) for node in trees]
+    exact = any(t.get("dtype") == FLOAT64_PARTS for t in artifact.entry.get("inputs", []))
     out = []
     for pos, row in enumerate(rows):
         near: list[dict[str, Any]] = []
         missing: list[dict[str, Any]] = []
         nearest: dict[str, Any] | None = None
         for ensemble, X in zip(ensembles, features):
-            for split in _path_splits(ensemble, X[pos]):
+            for split in _path_splits(ensemble, X[pos], exact):
                 name = feature_names[split["feature_index"]] if feature_names and split["feature_index"] < len(feature_names) \
                     else f"x[{split['feature_index']}]"
                 split["feature"] = name
@@ -85,12 +90,14 @@ def tree_explanations(package: Any, artifact: Any, batch: InputBatch, rows: np.n
                     nearest = split
         error = float(errors[row]) if errors is not None and row < len(errors) else None
         out.append({"row": int(row), "near_splits": near[:5], "missing_splits": missing[:5], "nearest_split": nearest,
-                    "why": _why(near, nearest, missing, error, limit)})
+                    "why": _why(near, nearest, missing, error, limit, exact)})
     return out
 
 
 def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None, missing: list[dict[str, Any]],
-         error: float | None = None, limit: float | None = None) -> str:
+         error: float | None = None, limit: float | None = None, exact: bool = False) -> str:
+    """Why one row disagrees. `exact`: the artifact decides in the model's precision (float64 parts), so
+    distances are float64 steps and no split decision is put down to rounding."""
     if error is not None and error <= ARITHMETIC_ERROR:
         against = f" against the limit {limit:.3g}" if limit is not None else ""
         return (f"error {error:.3g}{against}: a continuous difference, rounding of the arithmetic (float32 sums of "
@@ -102,6 +109,12 @@ def _why(near: list[dict[str, Any]], nearest: dict[str, Any] | None, missing: li
                 f"{m['tree']}, node {m['node']}, threshold {m['threshold']:.9g}), where the artifact sends missing values "
                 f"down the {m['missing_goes']}: the model learned another direction for missing values, or the "
                 f"converter did not carry it over")
+    if exact and (near or nearest is not None):
+        s = (near or [nearest])[0]
+        return (f"feature {s['feature']} = {s['value']:.17g} lies {s['ulps']:.3g} float64 steps from the split threshold "
+                f"{s['threshold']:.17g} (tree {s['tree']}, node {s['node']}); this artifact takes every number as a float64 "
+                f"(three float32 parts) and decides in the model's own precision, so no rounding moves a split: not a "
+                f"rounding effect; the artifact's thresholds, its input encoding or its runtime differ from the model's")
     if near:
         s = near[0]
         text = (f"feature {s['feature']} = {s['value']:.9g} lies {s['ulps']:.1f} float32 ulps from the split threshold "
@@ -234,8 +247,10 @@ COMPARE = {"BRANCH_LEQ": np.less_equal, "BRANCH_LT": np.less, "BRANCH_GTE": np.g
            "BRANCH_GT": np.greater, "BRANCH_EQ": np.equal, "BRANCH_NEQ": np.not_equal}
 
 
-def _path_splits(trees: _Ensemble, x: np.ndarray) -> list[dict[str, Any]]:
-    """Follow every tree of the ensemble for one row; return each split on the path with its distance."""
+def _path_splits(trees: _Ensemble, x: np.ndarray, float64: bool = False) -> list[dict[str, Any]]:
+    """Follow every tree of the ensemble for one row; return each split on the path with its distance, in
+    float32 ulps (float64 steps when `float64`)."""
+    unit = np.float64 if float64 else np.float32
     splits = []
     for root in trees.roots:
         i = root
@@ -252,7 +267,7 @@ def _path_splits(trees: _Ensemble, x: np.ndarray) -> list[dict[str, Any]]:
                                "missing_goes": "true branch" if go_true else "false branch"})
             else:
                 go_true = bool(COMPARE[mode](value, threshold))
-                ulp = float(np.spacing(np.float32(max(abs(float(value)), abs(float(threshold)), 1e-30))))
+                ulp = float(np.spacing(unit(max(abs(float(value)), abs(float(threshold)), 1e-30))))
                 splits.append({**where, "value": float(value), "ulps": abs(float(value) - float(threshold)) / ulp})
             i = trees.next_true[i] if go_true else trees.next_false[i]
     return splits

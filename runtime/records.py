@@ -138,7 +138,8 @@ def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray],
     Each tensor entry names the features it stacks (shape [N, len(features)]) and its dtype. A category
     feature inside a numeric tensor is encoded as its index in the manifest's `categories` list, -1 when
     unknown: formats without string tensors (TFLite, TF.js) take categories this way, and every runtime
-    (Python and web/) encodes them identically.
+    (Python and web/) encodes them identically. dtype `float64-parts` gives a float32 [N, F, 3] tensor of
+    each value's three parts (`float64_parts`).
     """
     feeds: dict[str, np.ndarray] = {}
     for tensor in binding:
@@ -148,15 +149,41 @@ def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray],
             arr = np.stack([columns[n] for n in names], axis=1) if len(names) > 1 else columns[names[0]].reshape(-1, 1)
             arr = missing_as_empty(arr)
         else:
-            np_dtype = np.dtype(dtype)
+            np_dtype = np.dtype(np.float64 if dtype == FLOAT64_PARTS else dtype)
             parts = [_numeric_column(n, columns[n], schema) for n in names]
             if len(parts) == 1:
                 arr = parts[0].astype(np_dtype, copy=False).reshape(-1, 1)
             else:
                 whole = _matrix_of(parts)
                 arr = (whole if whole is not None else np.stack(parts, axis=1)).astype(np_dtype, copy=False)
+            if dtype == FLOAT64_PARTS:
+                arr = float64_parts(arr)
         feeds[tensor["name"]] = arr
     return feeds
+
+
+# The dtype of an input that carries each number as a float64 in three float32 parts (contract 2): a tree
+# artifact whose source decides in float64 (docs/ARCHITECTURE.md, "Exact tree decisions").
+FLOAT64_PARTS = "float64-parts"
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def float64_parts(x: np.ndarray) -> np.ndarray:
+    """float64 [..., F] -> float32 [..., F, 3]: hi = f32(x), mid = f32(x - hi), lo = f32(x - hi - mid).
+
+    hi + mid + lo is x exactly (each difference is exact in float64) for |x| from about 1e-29 to float32's
+    largest value, and ordering the triples lexicographically orders the numbers, which is how the
+    artifact compares them with its thresholds. NaN stays NaN in all three; a number beyond float32's range
+    is carried as (+-its largest value, 0, 0). web/src/records.js splits the same way (Math.fround)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        hi = x.astype(np.float32)
+        beyond = np.isinf(hi)
+        hi = np.where(beyond, np.copysign(_FLOAT32_MAX, x), hi).astype(np.float32)
+        rest = np.where(beyond, 0.0, x - hi)
+        mid = rest.astype(np.float32)
+        lo = (rest - mid).astype(np.float32)
+    return np.stack([hi, mid, lo], axis=-1)
 
 
 def missing_as_empty(arr: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-// Run a TF.js graph model (model.json + shards on disk) in Node on one float32 input tensor, with the
+// Run a TF.js graph model (model.json + shards on disk) in Node on one float32 input tensor ([N, F], or
+// [N, F, 3] for float64 parts), with the
 // tfjs cpu or wasm backend: the tests' direct check of TF.js artifacts, independent of web/.
 // usage: node tests/tfjs_predict.mjs MODEL_JSON --backend cpu|wasm --modules NODE_MODULES_DIR [--time N]
 // stdin: {"input": NAME, "data": [[...], ...], "outputs": [NODE, ...]}; stdout: {NODE: nested arrays}
@@ -42,7 +43,10 @@ const handler = {
 const model = await converter.loadGraphModel(handler);
 const request = JSON.parse(readFileSync(0, 'utf8'));
 const rows = request.data.length;
-const x = tf.tensor2d(request.data.flat().map((v) => (v === null ? NaN : v)), [rows, request.data[0].length], 'float32');
+// [N, F] or [N, F, 3] (float64 parts): the shape of the nested lists, null for NaN
+const shape = [rows];
+for (let level = request.data[0]; Array.isArray(level); level = level[0]) shape.push(level.length);
+const x = tf.tensor(request.data.flat(Infinity).map((v) => (v === null ? NaN : v)), shape, 'float32');
 let results = model.execute({ [request.input]: x }, request.outputs);
 if (!Array.isArray(results)) results = [results];
 const out = {};

@@ -26,7 +26,7 @@ export interface InputSchema {
 export interface TensorBinding {
   name: string;
   features: string[];
-  dtype: 'float32' | 'float64' | 'int64' | 'int32' | 'string';
+  dtype: 'float32' | 'float64' | 'int64' | 'int32' | 'string' | 'float64-parts';
 }
 
 export interface ArtifactEntry {
@@ -294,6 +294,8 @@ export function validateRecords(schema: InputSchema, records: Iterable<unknown>,
 export function tensorsFor(binding: TensorBinding[], rows: (number | string | null)[][], schema: InputSchema): Record<string, {
   dtype: string; data: Float32Array | Float64Array | Int32Array | BigInt64Array | string[]; dims: number[];
 }>;
+/** A double as three float32 parts [hi, mid, lo] summing to it exactly (an input dtype `float64-parts`). */
+export function float64Parts(x: number): [number, number, number];
 export function parseCsv(text: string): string[][];
 export function recordsFromCsv(schema: InputSchema, text: string): { header: string[]; rows: string[][]; records: InputRecord[]; extra: string[] };
 export function toCsv(header: string[], rows: unknown[][]): string;

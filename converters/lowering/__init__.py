@@ -2,7 +2,8 @@
 
 One row per framework. Each lowering returns a `TFGraph`: a `tf.function` taking one float32 tensor
 `features` [N, F] (every feature in schema order; categories as their index in the manifest's
-`categories`, -1 unknown; NaN for a missing number) and returning the package's outputs by name:
+`categories`, -1 unknown; NaN for a missing number), or [N, F, 3] for trees that decide in float64 (each
+value as three float32 parts, dtype `float64-parts`: runtime/records.py float64_parts), and returning the package's outputs by name:
 {"probabilities": [N, C]} or {"value": [N]}. Only operations that TFLite builtins and the TF.js cpu and
 wasm backends run are used.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...runtime.errors import ModelError
+from ...runtime.records import FLOAT64_PARTS
 
 INPUT_NAME = "features"
 
@@ -33,6 +35,7 @@ class TFGraph:
     outputs: list[str]  # package output names the function returns, in order
     notes: list[str] = field(default_factory=list)
     keep: Any = None  # an object holding the function's variables (a Keras model), for SavedModel export
+    dtype: str = "float32"  # the input's dtype in the manifest: float32 [N, F], or float64-parts [N, F, 3]
 
     def concrete(self) -> Any:
         return self.function.get_concrete_function()
@@ -60,7 +63,8 @@ def lower(source: Any, schema: Any, options: dict[str, Any] | None = None) -> TF
     return cache[key]
 
 
-def input_spec(n_features: int) -> Any:
+def input_spec(n_features: int, dtype: str = "float32") -> Any:
     import tensorflow as tf
 
-    return tf.TensorSpec([None, n_features], tf.float32, name=INPUT_NAME)
+    shape = [None, n_features, 3] if dtype == FLOAT64_PARTS else [None, n_features]
+    return tf.TensorSpec(shape, tf.float32, name=INPUT_NAME)

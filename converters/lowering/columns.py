@@ -6,7 +6,8 @@ functions that the tree lowering folds into split thresholds (trees compare in t
 so no float32 rounding of scaled values can flip a split).
 
 Input (contract 2): one float32 tensor [N, F]; numbers as themselves (NaN missing), categories as their
-index in the manifest's `categories`, -1 unknown.
+index in the manifest's `categories`, -1 unknown. Trees that decide in float64 take [N, F, 3] instead:
+each of those values in three float32 parts (`base_parts`).
 """
 
 from __future__ import annotations
@@ -193,6 +194,15 @@ def base_tensor(tf: Any, x: Any, cols: list[Column]) -> Any:
     if order != list(range(len(cols))):
         base = tf.gather(base, np.argsort(order).astype(np.int32), axis=1)
     return base
+
+
+def base_parts(tf: Any, x: Any, cols: list[Column]) -> list[Any]:
+    """For an input of float64 parts [N, F, 3] (runtime/records.py float64_parts): each column's encoded
+    value as three [N, len(cols)] parts. Encodings read the hi part (a category code is an integer, carried
+    whole by hi); the mid and lo parts are the input's own, 0 for category codes."""
+    parts = [x[:, :, k] for k in range(3)]
+    features = np.array([c.feature for c in cols], np.int32)
+    return [base_tensor(tf, parts[0], cols), *(tf.gather(p, features, axis=1) for p in parts[1:])]
 
 
 def transformed_tensor(tf: Any, x: Any, cols: list[Column]) -> Any:

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ...runtime.records import FLOAT64_PARTS
 from ..sources.sklearn import TREE_FAMILIES
 from ..sources.trees import read
 from . import TFGraph, input_spec
-from .columns import Column, base_tensor, input_columns, transformed_tensor
+from .columns import Column, base_parts, base_tensor, input_columns, transformed_tensor
 from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
-from .trees import folded_trees
+from .trees import folded_trees, needs_parts
 
 
 def _linear(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
@@ -63,11 +64,21 @@ def _mlp(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any
 def _trees(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
     ens = read(final)
     strategy = choose(ens.trees, str(options.get("tree_strategy", "auto")))
-    notes.append(f"trees: {len(ens.trees)} trees, depth {max(t.depth for t in ens.trees)}, {strategy} strategy")
-    folded = folded_trees(ens, cols)
-    base = base_tensor(tf, x, cols)
+    parts = len(x.shape) == 3  # float64 parts [N, F, 3]: input_dtype chose them for this model
+    notes.append(f"trees: {len(ens.trees)} trees, depth {max(t.depth for t in ens.trees)}, {strategy} strategy"
+                 + (", float64 inputs as three float32 parts" if parts else ""))
+    folded = folded_trees(ens, cols, parts)
+    base = base_parts(tf, x, cols) if parts else [base_tensor(tf, x, cols)]
     raw = (gemm_sum if strategy == "gemm" else gather_sum)(tf, base, folded, ens.n_out)
     return ensemble_output(tf, raw, ens.base, ens.link)
+
+
+def input_dtype(final: Any, cols: list[Column]) -> str:
+    """The input tensor's dtype in the manifest (contract 2): float64 parts for a tree model whose
+    decisions a float32 input cannot carry (trees.needs_parts says which), float32 otherwise."""
+    if FAMILIES.get(type(final).__name__) is _trees and needs_parts(read(final), cols):
+        return FLOAT64_PARTS
+    return "float32"
 
 
 # final estimator class name -> lowering(tf, x, columns, estimator, options, notes) -> [N, outputs]
@@ -102,7 +113,8 @@ def lower(source: Any, schema: Any, options: dict[str, Any]) -> TFGraph:
         out = family(tf, x, cols, final, options, notes)
         return {"value": tf.reshape(out, [-1])} if regression else {"probabilities": out}
 
-    function = tf.function(call, input_signature=[input_spec(len(schema.features))], autograph=False)
+    dtype = input_dtype(final, cols)
+    function = tf.function(call, input_signature=[input_spec(len(schema.features), dtype)], autograph=False)
     function.get_concrete_function()  # trace now: lowering errors surface here, notes get filled
     return TFGraph(function=function, features=list(schema.names), outputs=["value" if regression else "probabilities"],
-                   notes=notes)
+                   notes=notes, dtype=dtype)

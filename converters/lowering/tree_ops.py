@@ -34,14 +34,24 @@ def choose(trees: list[Tree], requested: str) -> str:
     return "gemm" if max(t.depth for t in trees) <= GEMM_MAX_DEPTH else "gather"
 
 
-def decisions(tf: Any, v: Any, thr: Any, nan_left: Any) -> Any:
+def decisions(tf: Any, v: list[Any], thr: list[Any], nan_left: Any) -> Any:
     """1.0 where a row goes left at a split, else 0.0: v <= thr, or the NaN route when v is missing.
+    v and thr are one float32 part each, or three (hi, mid, lo: runtime/records.py float64_parts) compared
+    lexicographically: hi < T_hi, or hi == T_hi and (mid < T_mid, or mid == T_mid and lo <= T_lo); as
+    sums of products of 0/1 floats, since at most one term holds.
     Selects between floats, never bools: the TF.js wasm backend writes out of bounds selecting bools."""
-    return tf.where(is_nan(tf, v), nan_left, tf.cast(tf.math.less_equal(v, thr), tf.float32))
+    def f(b: Any) -> Any:
+        return tf.cast(b, tf.float32)
+
+    left = f(tf.math.less_equal(v[-1], thr[-1]))
+    for part, t in zip(v[-2::-1], thr[-2::-1]):
+        left = f(tf.math.less(part, t)) + f(tf.math.equal(part, t)) * left
+    return tf.where(is_nan(tf, v[0]), nan_left, left)
 
 
-def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]], n_out: int) -> Any:
-    """[N, outputs]: the sum of the leaf values every row reaches, by walking all trees level by level."""
+def gather_sum(tf: Any, base: list[Any], folded: list[tuple[Tree, np.ndarray, np.ndarray]], n_out: int) -> Any:
+    """[N, outputs]: the sum of the leaf values every row reaches, by walking all trees level by level.
+    `base`: the trees' input columns [N, C], one tensor per part."""
     feature, thr, nan_left, left, right, value, roots = [], [], [], [], [], [], []
     offset = 0
     for tree, t_thr, t_nan in folded:
@@ -59,20 +69,22 @@ def gather_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarr
     depth = max(t.depth for t, _, _ in folded)
     # One constant each, shared by every level (numpy arrays would become a new constant per use).
     feature_c = tf.constant(np.concatenate(feature).astype(np.int32))
-    thr_c = tf.constant(np.concatenate(thr).astype(np.float32))
+    thresholds = np.concatenate(thr).astype(np.float32)
+    thr_c = [tf.constant(np.ascontiguousarray(thresholds[:, k])) for k in range(thresholds.shape[1])]
     # NaN routing as 0/1 floats: the TF.js wasm backend corrupts memory gathering from bool tensors.
     nan_c = tf.constant(np.concatenate(nan_left).astype(np.float32))
     left_c = tf.constant(np.concatenate(left).astype(np.int32))
     right_c = tf.constant(np.concatenate(right).astype(np.int32))
     value_c = tf.constant(np.concatenate(value).astype(np.float32))
-    n_cols = int(base.shape[1])
-    rows = tf.shape(base)[0]
-    flat = tf.reshape(base, [-1])
+    n_cols = int(base[0].shape[1])
+    rows = tf.shape(base[0])[0]
+    flat = [tf.reshape(b, [-1]) for b in base]
     row_offset = tf.reshape(tf.range(rows, dtype=tf.int32) * n_cols, [-1, 1])
     node = tf.tile(tf.reshape(np.array(roots, np.int32), [1, -1]), tf.stack([rows, 1]))
     for _ in range(depth):
-        v = tf.gather(flat, row_offset + tf.gather(feature_c, node))
-        go_left = tf.math.greater(decisions(tf, v, tf.gather(thr_c, node), tf.gather(nan_c, node)), 0.5)
+        at = row_offset + tf.gather(feature_c, node)
+        v = [tf.gather(f, at) for f in flat]
+        go_left = tf.math.greater(decisions(tf, v, [tf.gather(t, node) for t in thr_c], tf.gather(nan_c, node)), 0.5)
         node = tf.where(go_left, tf.gather(left_c, node), tf.gather(right_c, node))
     return tf.reduce_sum(tf.gather(value_c, node), axis=1)
 
@@ -97,7 +109,7 @@ def _gemm_arrays(tree: Tree, t_thr: np.ndarray, t_nan: np.ndarray, n_int: int, n
             child = node
         lefts[k] = count
     feat = np.zeros(n_int, np.int32)
-    thr = np.zeros(n_int, np.float32)  # padding nodes: their path rows are zero, any value will do
+    thr = np.zeros((n_int, t_thr.shape[1]), np.float32)  # padding nodes: their path rows are zero, any value will do
     nan = np.zeros(n_int, bool)
     feat[: len(internal)] = tree.feature[internal]
     thr[: len(internal)] = t_thr[internal]
@@ -107,15 +119,17 @@ def _gemm_arrays(tree: Tree, t_thr: np.ndarray, t_nan: np.ndarray, n_int: int, n
     return feat, thr, nan, path, lefts, values
 
 
-def gemm_sum(tf: Any, base: Any, folded: list[tuple[Tree, np.ndarray, np.ndarray]], n_out: int) -> Any:
+def gemm_sum(tf: Any, base: list[Any], folded: list[tuple[Tree, np.ndarray, np.ndarray]], n_out: int) -> Any:
     """[N, outputs]: the same sum as gather_sum, by matrix products over padded per-tree arrays."""
     n_int = max(1, max(int((t.feature >= 0).sum()) for t, _, _ in folded))
     n_leaf = max(int((t.feature < 0).sum()) for t, _, _ in folded)
     parts = [_gemm_arrays(t, thr, nan, n_int, n_leaf, n_out) for t, thr, nan in folded]
     feat, thr, nan, path, lefts, values = (np.stack(p) for p in zip(*parts))
     n_trees = len(folded)
-    v = tf.gather(base, feat.reshape(-1), axis=1)  # [N, T*I]
-    go_left = decisions(tf, v, thr.reshape(-1), nan.reshape(-1).astype(np.float32))
+    v = [tf.gather(b, feat.reshape(-1), axis=1) for b in base]  # [N, T*I] per part
+    thr = thr.reshape(-1, thr.shape[-1])
+    go_left = decisions(tf, v, [np.ascontiguousarray(thr[:, k]) for k in range(thr.shape[1])],
+                        nan.reshape(-1).astype(np.float32))
     went = tf.transpose(tf.reshape(go_left, [-1, n_trees, n_int]), [1, 0, 2])  # [T, N, I]
     # A row reaches leaf k when its left turns on k's path (+1 entries) all hold and no right turn fails:
     # decisions @ path counts (left turns taken) - (right-turn nodes that went left) = lefts[k] exactly then.

@@ -4,13 +4,19 @@ own encoded space, for the TensorFlow graph.
 Why fold: scikit-learn scales features in float64, then (DecisionTree*, RandomForest*, ExtraTrees*,
 GradientBoosting*) casts to float32 and compares with float64 thresholds, or (HistGradientBoosting*)
 compares the float64 values directly. A float32 graph that scaled first would land a few ulps off and
-flip splits that sit on a value. Instead, for each split we search (in float64, bit by bit over float32
-values) the largest float32 input value that scikit-learn sends left, and compare the raw float32 input
-with it: the graph decides exactly as scikit-learn does for every float32 input, each read as the shortest decimal
-that rounds to it (the value a CSV or JSON record carries: a split that sits exactly on a data value,
-common in HistGradientBoosting's quantile bins, is decided as scikit-learn decides for that value).
-Missing values take
-the branch scikit-learn takes for NaN (after its imputer, or the tree's own missing-value routing).
+flip splits that sit on a value. Instead, per split, a bisection over the ordered input values finds the
+largest one scikit-learn sends left (running its own float64 steps), and the graph compares the raw input
+with it. Missing values take the branch scikit-learn takes for NaN (after its imputer, or the tree's own
+missing-value routing).
+
+Two input encodings (decided per model by `needs_parts`):
+- float32 [N, F], thresholds float32 (`fold`): for models whose every split reads a value a float32
+  carries exactly: a casting family on raw (or only imputed) numbers, where scikit-learn's own cast gives
+  the input's float32, and encoded category codes (small integers). Exact for every double input there.
+- float64 parts [N, F, 3] (runtime/records.py `float64_parts`), thresholds as the three parts of the
+  largest double the source sends left (`fold_parts`: the same bisection over the ordered doubles),
+  compared lexicographically (tree_ops.decisions): for models that decide on float64 values
+  (HistGradientBoosting, any `float32_inputs=False` reader) or cast a value scaled in float64.
 """
 
 from __future__ import annotations
@@ -18,19 +24,16 @@ from __future__ import annotations
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ...runtime.records import float64_parts
 from ..sources.trees import Ensemble, Tree
 from .columns import Column
 from .thresholds import bisect, floats, keys
 
-
-def as_decimal(values: np.ndarray) -> np.ndarray:
-    """float32 values read as the shortest decimal that rounds to each (what JSON and CSV writers
-    produce, so the float64 value scikit-learn saw), as float64. Monotone, so searches stay valid."""
-    return np.asarray(values.astype(np.float32).astype(str), dtype=np.float64)
+_BIG = float(np.finfo(np.float32).max)
 
 
 def _goes_left(col: Column, base: np.ndarray, threshold: np.ndarray, float32_inputs: bool) -> np.ndarray:
-    z = col.chain64(as_decimal(base))
+    z = col.chain64(base.astype(np.float64))
     if float32_inputs:
         z = z.astype(np.float32).astype(np.float64)
     return z <= threshold
@@ -57,16 +60,58 @@ def fold(col: Column, thresholds: np.ndarray, missing_left: np.ndarray, float32_
     return out.astype(np.float32), nan_left.astype(bool)
 
 
-def folded_trees(ens: Ensemble, cols: list[Column]) -> list[tuple[Tree, np.ndarray, np.ndarray]]:
-    """Each tree with its thresholds folded: (tree, float32 thresholds, nan_left) per node."""
+def needs_parts(ens: Ensemble, cols: list[Column]) -> bool:
+    """True when some split decides on a float64 value that a float32 input cannot carry: the library
+    compares float64 values (HistGradientBoosting; `float32_inputs` False), or it casts a value that
+    scaling computed in float64 from the raw input (a raw double one step from the boundary scales to a
+    different float32 than its own float32 rounding does). A casting family reading raw (or only imputed)
+    numbers sees exactly the float32 input's value, and category codes are small integers: float32 inputs
+    are exact there and cost nothing more."""
+    used = {int(j) for tree in ens.trees for j in np.unique(tree.feature[tree.feature >= 0])}
+    numbers = [cols[j] for j in used if cols[j].encode == "number"]
+    if not ens.float32_inputs:
+        return bool(numbers)
+    return any(step.kind != "impute" for col in numbers for step in col.steps)
+
+
+def fold_parts(col: Column, thresholds: np.ndarray, float32_inputs: bool) -> np.ndarray:
+    """[n, 3] float32: the three parts (float64_parts) of the largest double the source sends left, per
+    split on a number column, for the graph's lexicographic comparison (exact for every double input)."""
+    def goes_left(x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = col.chain64(x)
+            if float32_inputs:
+                z = z.astype(np.float32).astype(np.float64)
+        return z <= thresholds
+
+    n = len(thresholds)
+    big = np.finfo(np.float64).max
+    lo = np.full(n, keys(np.array(-big), np.float64), dtype=np.int64)
+    hi = np.full(n, keys(np.array(big), np.float64), dtype=np.int64)
+    every, none = goes_left(np.full(n, big)), ~goes_left(np.full(n, -big))
+    out = float64_parts(floats(bisect(goes_left, lo, hi, np.float64), np.float64))
+    # "Always left"/"never left" as the extreme parts: float64_parts carries any number beyond float32's
+    # range as (+-max, 0, 0), which these bound (infinite constants crash TFLite's int8 quantizer).
+    out[every] = _BIG
+    out[none & ~every] = -_BIG
+    return out
+
+
+def folded_trees(ens: Ensemble, cols: list[Column], parts: bool = False) -> list[tuple[Tree, np.ndarray, np.ndarray]]:
+    """Each tree with its thresholds folded: (tree, float32 thresholds [nodes, 1], or [nodes, 3] parts
+    when `parts`, nan_left) per node. With parts, a split on an encoded category column keeps its float32
+    threshold as (T, 0, 0): the graph's residual parts of a category code are 0."""
     out = []
+    width = 3 if parts else 1
     for tree in ens.trees:
         # Leaves never compare (the walks stop there): 0, so that weight quantization (TF.js) sees only
         # real thresholds in its value range.
-        thr = np.zeros(len(tree.feature), dtype=np.float32)
+        thr = np.zeros((len(tree.feature), width), dtype=np.float32)
         nan_left = np.zeros(len(tree.feature), dtype=bool)
         for j in np.unique(tree.feature[tree.feature >= 0]):
             nodes = np.flatnonzero(tree.feature == j)
-            thr[nodes], nan_left[nodes] = fold(cols[j], tree.threshold[nodes], tree.missing_left[nodes], ens.float32_inputs)
+            thr[nodes, 0], nan_left[nodes] = fold(cols[j], tree.threshold[nodes], tree.missing_left[nodes], ens.float32_inputs)
+            if parts and cols[j].encode == "number":
+                thr[nodes] = fold_parts(cols[j], tree.threshold[nodes], ens.float32_inputs)
         out.append((tree, thr, nan_left))
     return out

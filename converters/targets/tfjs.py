@@ -122,7 +122,7 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
                 "id": art_id, "format": "tfjs", "file": f"tfjs/{art_id}/model.json", "precision": precision,
                 "default": variant == "float32",
                 "converter": {"name": "tensorflowjs", "version": version("tensorflowjs")},
-                "inputs": [{"name": INPUT_NAME, "features": graph.features, "dtype": "float32"}],
+                "inputs": [{"name": INPUT_NAME, "features": graph.features, "dtype": graph.dtype}],
                 "outputs": graph_outputs(model_json, graph.outputs),
             }
             if quantization:

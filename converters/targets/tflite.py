@@ -3,7 +3,8 @@
 Every variant is converted from the same frozen TensorFlow function (converters/lowering/) with
 TFLite builtin operators only: a Flex (Select TF) operator would need the full TensorFlow runtime on
 the device, so the converter is told to fail instead. Inputs and outputs stay float32 in every
-variant (full int8 quantizes inside the graph), so one encoding (contract 2) feeds them all.
+variant (full int8 quantizes inside the graph), so one encoding (contract 2) feeds them all: the graph's
+(float32 [N, F], or float64-parts [N, F, 3] for trees that decide in float64).
 Weight-only int8 is the float32 flatbuffer with its weights rewritten (converters/quantize/tflite.py).
 The build checks each variant under its precision's profile and keeps only those that pass.
 """
@@ -35,14 +36,14 @@ VARIANTS: dict[str, tuple[str, str, str, str | None]] = {
 }
 
 
-def sample_tensor(source: Any, schema: Any, rows: int = REPRESENTATIVE_ROWS) -> np.ndarray:
-    """The build's sample encoded as the float32 [N, F] input tensor (contract 2), at most `rows` rows."""
+def sample_tensor(source: Any, schema: Any, rows: int = REPRESENTATIVE_ROWS, dtype: str = "float32") -> np.ndarray:
+    """The build's sample encoded as the input tensor of `dtype` (contract 2), at most `rows` rows."""
 
     frame = getattr(source, "sample", None)
     if frame is None:
         raise ModelError("full int8 quantization needs the build's sample as representative data")
     frame = frame.head(rows)
-    binding = [{"name": "x", "features": list(schema.names), "dtype": "float32"}]
+    binding = [{"name": "x", "features": list(schema.names), "dtype": dtype}]
     return tensors_for(binding, frame_columns(frame, schema), schema)["x"]
 
 
@@ -72,7 +73,7 @@ def convert(graph: Any, variant: str, source: Any, schema: Any) -> bytes:
     try:
         if variant != "int8":
             return bytes(converter.convert())
-        data = sample_tensor(source, schema)
+        data = sample_tensor(source, schema, dtype=graph.dtype)
         rows = lambda: ([data[i:i + 1]] for i in range(len(data)))  # noqa: E731
         converter.representative_dataset = rows
         debugger = tf.lite.experimental.QuantizationDebugger(
@@ -124,7 +125,7 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
             "id": art_id, "format": "tflite", "file": file, "precision": precision,
             "default": variant == "float32",
             "converter": {"name": "tensorflow.lite", "version": tf.__version__},
-            "inputs": [{"name": input_name, "features": graph.features, "dtype": "float32"}],
+            "inputs": [{"name": input_name, "features": graph.features, "dtype": graph.dtype}],
             "outputs": dict(zip(graph.outputs, output_names)),
         }
         if quantization:

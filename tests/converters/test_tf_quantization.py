@@ -72,12 +72,19 @@ def test_int8_variants_are_small_and_agree(wide_keras):
 
 
 def test_a_broken_lowering_is_caught_by_the_build_check(tmp_path: Path, monkeypatch):
-    """Folding thresholds without reading float32 inputs as their decimals flips splits that sit on a
-    data value (HistGradientBoosting's quantile bins): the build's check must fail that artifact."""
+    """Thresholds carried in float32 only (the mid and lo parts dropped) flip splits that sit on a data
+    value (HistGradientBoosting's quantile bins): the build's check must fail that artifact."""
     from edgepack.converters.lowering import trees
     from edgepack.toolchain.build import BuildOptions, build
 
-    monkeypatch.setattr(trees, "as_decimal", lambda values: values.astype(np.float64))
+    exact = trees.fold_parts
+
+    def hi_only(*args):
+        parts = exact(*args)
+        parts[:, 1:] = 0.0
+        return parts
+
+    monkeypatch.setattr(trees, "fold_parts", hi_only)
     z = zoo.get("hist_gradient_boosting_reg")
     model_path, sample_path = zoo.save(z, tmp_path)
     result = build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package", label_column=z.label,
@@ -117,8 +124,8 @@ def test_gemm_and_gather_strategies_agree_with_the_model(tmp_path: Path):
                                     quiet=True, targets=["tflite"],
                                     target_options={"tflite": {"variants": "float32", "tree_strategy": strategy}}))
         schema = IOSchema.from_manifest(result.manifest)
-        x = tensors_for([{"name": "x", "features": schema.names, "dtype": "float32"}], frame_columns(holdout, schema),
-                        schema)["x"]
+        binding = next(a for a in result.manifest["artifacts"] if a["id"] == "tflite")["inputs"]
+        x = next(iter(tensors_for(binding, frame_columns(holdout, schema), schema).values()))
         data = (result.path / "model.tflite").read_bytes()
         got = run_tflite(data, x)
         assert np.abs(got - want).max() <= 1e-5

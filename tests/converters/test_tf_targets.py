@@ -41,14 +41,15 @@ class Case:
         self.source = load_source(model_path)
         self.features = self.holdout.drop(columns=[self.label])
 
-    def input_tensor(self) -> np.ndarray:
-        """Held-out rows encoded per contract 2 (float32 [N, F], category index, NaN missing)."""
+    def input_tensor(self, entry: dict) -> np.ndarray:
+        """Held-out rows encoded per contract 2 as the artifact declares (float32 [N, F], or float64 parts
+        [N, F, 3]; category index, NaN missing)."""
         from edgepack.converters.sources.sample import frame_columns
         from edgepack.runtime.records import tensors_for
         from edgepack.runtime.schema import IOSchema
 
         schema = IOSchema.from_manifest(self.manifest)
-        binding = [{"name": "x", "features": schema.names, "dtype": "float32"}]
+        binding = [{"name": "x", "features": schema.names, "dtype": entry["inputs"][0]["dtype"]}]
         return tensors_for(binding, frame_columns(self.features, schema), schema)["x"]
 
     def artifact(self, art_id: str) -> dict:
@@ -107,7 +108,7 @@ def test_tflite_float32_agrees_with_the_model(family, tf_case):
     data = (case.path / entry["file"]).read_bytes()
     ops = tflite_ops(data)
     assert ops and not any(op.startswith("Flex") or not op.isupper() for op in ops), ops
-    out = run_tflite(data, case.input_tensor())
+    out = run_tflite(data, case.input_tensor(entry))
     name = next(iter(entry["outputs"]))
     case.check({name: out})
     check = next(c for c in case.manifest["parity"] if c["artifact"] == "tflite")
@@ -123,7 +124,7 @@ def test_tfjs_float32_agrees_with_the_model(family, backend, tf_case):
     case = tf_case(family)
     entry = case.artifact("tfjs")
     assert entry["file"] == "tfjs/tfjs/model.json" and any(f["file"].endswith(".bin") for f in entry["files"])
-    case.check(run_tfjs(case.path, entry, case.input_tensor(), backend, modules))
+    case.check(run_tfjs(case.path, entry, case.input_tensor(entry), backend, modules))
 
 
 @pytest.mark.parametrize("family", keras_zoo.KERAS_FAMILIES)

@@ -9,8 +9,8 @@ StandardScaler that is found by bisection over the ordered doubles with scikit-l
 after folding the float32 cast of the families that cast (the same functions the converters use, so the
 rows land where the source decides; the expected outputs still come from the source model).
 
-Cells that the artifact cannot pass yet are xfail (strict, so fixing one turns the suite red until the
-mark goes): TFLite and TF.js take float32 inputs, and a float64 step cannot survive the cast.
+TFLite and TF.js artifacts of HistGradientBoosting and of scaled casting families take each number as three
+float32 parts (a float32 input cannot carry one double step); the others take float32 inputs.
 A broken artifact (one threshold moved by one double step) must be caught on the same rows.
 """
 
@@ -145,21 +145,9 @@ def case(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
-def _float32_input_gap(family: str, fmt: str) -> str | None:
-    """Why a cell cannot pass yet, or None."""
-    if fmt not in ("tflite", "tfjs-cpu", "tfjs-wasm"):
-        return None
-    if family.startswith("hist_"):
-        return "HistGradientBoosting decides in float64; a float32 input tensor cannot carry one float64 step"
-    if FAMILIES[family][2]:
-        return "scikit-learn casts the scaled value; a float32 raw input loses the float64 step before scaling"
-    return None
-
-
-CELLS = [pytest.param(family, fmt, marks=[
-    *([pytest.mark.xfail(strict=True, reason=_float32_input_gap(family, fmt))] if _float32_input_gap(family, fmt) else []),
-    *([pytest.mark.slow] if fmt.startswith("tfjs") or fmt == "onnx-web" else [])], id=f"{family}-{fmt}")
-    for family in FAMILIES for fmt in RUNNERS]
+CELLS = [pytest.param(family, fmt, marks=[pytest.mark.slow] if fmt.startswith("tfjs") or fmt == "onnx-web" else [],
+                      id=f"{family}-{fmt}")
+         for family in FAMILIES for fmt in RUNNERS]
 
 
 @pytest.mark.parametrize(("family", "fmt"), CELLS)
@@ -224,6 +212,67 @@ def test_a_threshold_moved_by_one_double_step_is_caught(fmt, case, tmp_path):
     broken = _moved_threshold_package(c, RUNNERS[fmt][0], tmp_path)
     agreement, error = c.errors(c.run(*RUNNERS[fmt], package=broken))
     assert agreement < 1.0 or error > 1e-5
+
+
+@pytest.fixture(scope="module")
+def moved_source_package(case, tmp_path_factory: pytest.TempPathFactory):
+    """(case, package) built from a copy of the HistGradientBoosting regressor whose first split threshold is
+    one double step higher: every artifact of it carries that one threshold moved by one double step (the
+    boundary row one step above now goes left where the source sends it right). TFLite and TF.js
+    thresholds live in weight buffers of their own layout, so the move is made before conversion."""
+    import copy
+
+    import joblib
+    from edgepack.runtime.package import Package
+    from edgepack.toolchain.build import BuildOptions, build
+
+    c = case("hist_gradient_boosting_regressor")  # no scaler: the raw boundary is the threshold itself
+    model = copy.deepcopy(c.model)
+    nodes = model[-1]._predictors[0][0].nodes
+    nodes["num_threshold"][0] = np.nextafter(nodes["num_threshold"][0], np.inf)  # node 0 is the root
+    root = tmp_path_factory.mktemp("moved")
+    joblib.dump(model, root / "model.joblib")
+    (root / "sample.csv").write_bytes((c.path.parent / "sample.csv").read_bytes())
+    one = {"variants": "float32"}
+    path = build(BuildOptions(model=root / "model.joblib", sample=root / "sample.csv", out=root / "package",
+                              label_column="y", quiet=True, targets=["onnx", "tflite", "tfjs"],
+                              target_options={"tflite": one, "tfjs": one})).path
+    return c, Package.open(path)
+
+
+@pytest.mark.parametrize("fmt", ["tflite", pytest.param("tfjs-cpu", marks=pytest.mark.slow)])
+def test_a_tf_threshold_moved_by_one_double_step_is_caught_and_not_called_rounding(fmt, moved_source_package):
+    from edgepack.converters.sources.sample import frame_columns, records_from_frame
+    from edgepack.parity.explain import tree_explanations
+    from edgepack.parity.runners.base import InputBatch
+    from edgepack.runtime.schema import IOSchema
+
+    c, broken = moved_source_package
+    art = broken.artifact(format=RUNNERS[fmt][0])
+    assert art.entry["inputs"][0]["dtype"] == "float64-parts"
+    out = c.run(*RUNNERS[fmt], package=broken)
+    agreement, error = c.errors(out)
+    assert agreement < 1.0 or error > 1e-5
+    want = c.model.predict(c.rows)
+    scale = float(np.std(want)) or 1.0
+    row_error = np.abs(np.asarray(out["value"]).reshape(-1) - want) / scale
+    schema = IOSchema.from_manifest(broken.manifest)
+    batch = InputBatch(records=records_from_frame(c.rows, schema), columns=frame_columns(c.rows, schema))
+    explained = tree_explanations(broken, art, batch, np.flatnonzero(row_error > 1e-5), errors=row_error, limit=1e-5)
+    assert explained and all("float32 rounding" not in e["why"] and "not a rounding effect" in e["why"] for e in explained), [
+        e["why"] for e in explained]
+
+
+@pytest.mark.parametrize(("family", "want"), [("random_forest", "float32"), ("decision_tree", "float64-parts"),
+                                              ("hist_gradient_boosting_regressor", "float64-parts")])
+def test_only_models_that_decide_beyond_float32_take_float64_parts(family, want, case):
+    """HistGradientBoosting (float64 decisions) and a casting family behind a scaler need the parts; a
+    casting family on raw numbers sees exactly the float32 input's value and keeps a float32 [N, F] input."""
+    from edgepack.runtime.package import Package
+
+    package = Package.open(case(family).path)
+    for fmt in ("tflite", "tfjs"):
+        assert package.artifact(format=fmt).entry["inputs"][0]["dtype"] == want, fmt
 
 
 @pytest.mark.parametrize("fmt", ["c", "js"])

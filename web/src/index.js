@@ -18,7 +18,7 @@ export { BACKENDS, BACKEND_NAMES } from './backends/index.js';
 export { EdgepackError, PackageError, RecordError, UsageError, EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_PACKAGE } from './errors.js';
 export { FORMAT_VERSION, MAX_MANIFEST_BYTES, Package, checkManifest, safeRelPath, sha256Hex } from './package.js';
 export { checkSelfContained } from './onnx.js';
-export { checkRecord, tensorsFor, validateRecords } from './records.js';
+export { checkRecord, float64Parts, tensorsFor, validateRecords } from './records.js';
 export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
 export { Scorer } from './scorer.js';
 export { TensorScorer } from './tensor-scorer.js';

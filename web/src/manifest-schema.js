@@ -584,8 +584,10 @@ export const MANIFEST_SCHEMA = {
                     "int32",
                     "uint8",
                     "bool",
-                    "string"
-                  ]
+                    "string",
+                    "float64-parts"
+                  ],
+                  "description": "float64-parts: a float32 tensor [N, features, 3] carrying each value x as hi = float32(x), mid = float32(x - hi), lo = float32(x - hi - mid)"
                 },
                 "input": {
                   "type": "string",

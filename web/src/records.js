@@ -108,10 +108,36 @@ const TYPED = {
   int64: (n) => new BigInt64Array(n),
 };
 
+/** A checked value in a numeric tensor: a category as its index (-1 unknown or missing), NaN for missing. */
+function numberOf(feature, v) {
+  if (feature.type === 'category') return categoryIndex(feature.categories, v);
+  return v === null ? NaN : v;
+}
+
+// A tree artifact whose source decides in float64 takes each number as three float32 parts
+// (runtime/records.py FLOAT64_PARTS; docs/ARCHITECTURE.md, "Exact tree decisions").
+export const FLOAT64_PARTS = 'float64-parts';
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A double as its three float32 parts [hi, mid, lo] (hi = fround(x), mid = fround(x - hi),
+ * lo = fround(x - hi - mid): their sum is x exactly, and the triples order like the numbers). NaN stays
+ * NaN; a number beyond float32's range is carried as (+-its largest value, 0, 0). runtime/records.py
+ * float64_parts splits the same way.
+ */
+export function float64Parts(x) {
+  const hi = Math.fround(x);
+  if (hi === Infinity || hi === -Infinity) return [Math.sign(x) * FLOAT32_MAX, 0, 0];
+  const rest = x - hi;
+  const mid = Math.fround(rest);
+  return [hi, mid, Math.fround(rest - mid)];
+}
+
 /**
  * Arrange checked rows into the artifact's input tensors, as its manifest entry declares (contract 2):
  * a `string` tensor takes categories as strings; a numeric tensor takes numbers (NaN for missing) and
- * categories as their index in the manifest's `categories`, -1 when unknown. Shape [N, features].
+ * categories as their index in the manifest's `categories`, -1 when unknown. Shape [N, features], or
+ * [N, features, 3] float32 for dtype `float64-parts` (each value as float64Parts).
  * @returns {Record<string, {dtype: string, data: ArrayLike<any>, dims: number[]}>}
  */
 export function tensorsFor(binding, rows, schema) {
@@ -126,9 +152,17 @@ export function tensorsFor(binding, rows, schema) {
     const n = rows.length;
     const f = cols.length;
     let data;
+    let [dtype, dims] = [tensor.dtype, [n, f]];
     if (tensor.dtype === 'string') {
       data = new Array(n * f);
       for (let i = 0; i < n; i++) for (let k = 0; k < f; k++) data[i * f + k] = rows[i][cols[k]] ?? '';
+    } else if (tensor.dtype === FLOAT64_PARTS) {
+      data = new Float32Array(n * f * 3);
+      for (let k = 0; k < f; k++) {
+        const feature = schema.features[cols[k]];
+        for (let i = 0; i < n; i++) data.set(float64Parts(numberOf(feature, rows[i][cols[k]])), (i * f + k) * 3);
+      }
+      [dtype, dims] = ['float32', [n, f, 3]];
     } else {
       const make = TYPED[tensor.dtype];
       if (!make) throw new Error(`unsupported tensor dtype ${tensor.dtype}`);
@@ -137,14 +171,13 @@ export function tensorsFor(binding, rows, schema) {
       for (let k = 0; k < f; k++) {
         const feature = schema.features[cols[k]];
         for (let i = 0; i < n; i++) {
-          const v = rows[i][cols[k]];
-          const x = feature.type === 'category' ? categoryIndex(feature.categories, v) : v === null ? NaN : v;
+          const x = numberOf(feature, rows[i][cols[k]]);
           if (big && Number.isNaN(x)) throw new Error(`feature ${feature.name}: an int64 tensor cannot hold a missing value`);
           data[i * f + k] = big ? BigInt(Math.trunc(x)) : x;
         }
       }
     }
-    feeds[tensor.name] = { dtype: tensor.dtype, data, dims: [n, f] };
+    feeds[tensor.name] = { dtype, data, dims };
   }
   return feeds;
 }

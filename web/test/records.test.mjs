@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { checkRecord, tensorsFor, RecordError } from '../src/index.js';
+import { checkRecord, float64Parts, tensorsFor, RecordError } from '../src/index.js';
 import { parseJson } from '../src/jsonl.js';
 import { floatRepr, pyRepr } from '../src/pyrepr.js';
 import { cellValue, parseCsv, recordsFromCsv, toCsv } from '../src/csv.js';
@@ -86,6 +86,27 @@ describe('tensors (contract 2)', () => {
   test('the order of features inside a tensor is the binding\'s, not the schema\'s', () => {
     const feeds = tensorsFor([{ name: 't', features: ['n', 'x'], dtype: 'float64' }], rows, schema);
     assert.deepEqual(Array.from(feeds.t.data), [3, 1.5, 4, NaN]);
+  });
+
+  // Worked by hand: x = 1 + 2^-24 + 2^-50 + 2^-52 rounds up to the float32 1 + 2^-23; the rest,
+  // -2^-24 + 1.25 * 2^-50, rounds to -2^-24 (float32 steps are 2^-48 there); 1.25 * 2^-50 is left.
+  const x = 1 + 2 ** -24 + 2 ** -50 + 2 ** -52;
+  const xParts = [1 + 2 ** -23, -(2 ** -24), 2 ** -50 + 2 ** -52];
+
+  test('float64 parts: hi, mid and lo are float32 values whose sum is the double', () => {
+    assert.deepEqual(float64Parts(x), xParts);
+    assert.deepEqual(float64Parts(-x), xParts.map((v) => -v));
+    assert.deepEqual(float64Parts(1e300), [3.4028234663852886e38, 0, 0]); // beyond float32: its largest value
+    assert.deepEqual(float64Parts(-1e300), [-3.4028234663852886e38, 0, 0]);
+    assert.ok(float64Parts(NaN).every(Number.isNaN));
+  });
+
+  test('a float64-parts tensor is float32 [N, F, 3]; categories as their index, NaN for missing', () => {
+    const feeds = tensorsFor([{ name: 'p', features: ['x', 'c'], dtype: 'float64-parts' }], [[x, 'b'], [null, 'zz']], schema);
+    assert.equal(feeds.p.dtype, 'float32');
+    assert.ok(feeds.p.data instanceof Float32Array);
+    assert.deepEqual(feeds.p.dims, [2, 2, 3]);
+    assert.deepEqual(Array.from(feeds.p.data), [...xParts, 1, 0, 0, NaN, NaN, NaN, -1, 0, 0]);
   });
 });
 

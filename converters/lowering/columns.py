@@ -29,7 +29,8 @@ class Step:
     kind: "impute" (NaN -> a), "sub_div" ((x - a) / b), "mul_add" (x * a + b); and (steps.py, issue 18)
     "isnan" (1.0 where missing: SimpleImputer's indicator), "clip" (into [a, b]), "yeo_johnson" and
     "box_cox" (lambda a), "quantile" (QuantileTransformer, uniform: quantiles `table`, references
-    `table2`), "bins" (KBinsDiscretizer's code: how many inner edges `table` are <= x), "eq" (1.0 where x == a).
+    `table2`), "bins" (KBinsDiscretizer's code: how many inner edges `table` are <= x), "eq" (1.0 where x == a),
+    "log1p" and "sqrt" (FunctionTransformer with np.log1p / np.sqrt).
     """
 
     kind: str
@@ -158,7 +159,7 @@ def _probed_onehot(enc: Any, inputs: list[Column], schema: Any) -> list[Column]:
     names = list(getattr(enc, "feature_names_in_", range(len(inputs))))
     first = [cats[0] for cats in enc.categories_]
     widths = list(enc._n_features_outs)
-    out = []
+    out: list[Column] = []
     for j, col in enumerate(inputs):
         if col.encode != "category":
             raise ModelError("OneHotEncoder on a numeric column is not supported in TFLite/TF.js",
@@ -237,10 +238,39 @@ def _power(step: Any, inputs: list[Column]) -> list[Column]:
     return transform_columns(step._scaler, out, None) if step.standardize else out
 
 
+FUNCTIONS = {"log1p": "log1p", "sqrt": "sqrt"}  # numpy ufunc name -> step kind
+
+
 def _function(step: Any, inputs: list[Column]) -> list[Column]:
     if step.func is None:
         return inputs
-    raise ModelError(f"FunctionTransformer({getattr(step.func, '__name__', step.func)}) is not supported in TFLite/TF.js")
+    kind = FUNCTIONS.get(getattr(step.func, "__name__", ""))
+    if kind is None or not isinstance(step.func, np.ufunc) or step.kw_args:
+        raise ModelError(f"FunctionTransformer({getattr(step.func, '__name__', step.func)}) is not supported in "
+                         "TFLite/TF.js (a Python function cannot be read as operators)",
+                         fix=f"use one of the numpy ufuncs {', '.join('np.' + n for n in FUNCTIONS)}, or the ONNX target")
+    if any(c.encode == "category" for c in inputs):
+        raise ModelError(f"FunctionTransformer(np.{kind}) on a category column is not supported")
+    return [_with(c, Step(kind, 0.0)) for c in inputs]
+
+
+def _target_encoder(enc: Any, inputs: list[Column], schema: Any) -> list[Column]:
+    """TargetEncoder at predict time: each category's learnt encoding (one column per class for a
+    multiclass target), the target mean for a category unseen at fit, as gather tables."""
+    per_class = len(enc.classes_) if getattr(enc, "target_type_", "") == "multiclass" else 1
+    means = np.atleast_1d(enc.target_mean_)
+    out: list[Column] = []
+    for j, col in enumerate(inputs):
+        if col.encode != "category":
+            raise ModelError("TargetEncoder on a numeric column is not supported in TFLite/TF.js",
+                             fix="encode only string columns, or use the ONNX target")
+        manifest = list(schema.features[col.feature].categories or ())
+        cats = [str(c) for c in enc.categories_[j]]
+        for k in range(per_class):
+            values = enc.encodings_[j * per_class + k]
+            codes = [float(means[k])] + [float(values[cats.index(c)]) if c in cats else float(means[k]) for c in manifest]
+            out.append(Column(col.feature, "ordinal", codes=tuple(codes)))
+    return out
 
 
 def transform_columns(step: Any, inputs: list[Column], schema: Any) -> list[Column]:
@@ -298,6 +328,8 @@ def transform_columns(step: Any, inputs: list[Column], schema: Any) -> list[Colu
         return _power(step, inputs)
     if name == "FunctionTransformer":
         return _function(step, inputs)
+    if name == "TargetEncoder":
+        return _target_encoder(step, inputs, schema)
     raise ModelError(f"no TensorFlow lowering for {name}")
 
 

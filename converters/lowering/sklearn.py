@@ -15,7 +15,7 @@ import numpy as np
 from ...runtime.errors import ModelError
 from ..sources.sklearn import TREE_FAMILIES
 from ..sources.trees import read
-from . import TFGraph, input_spec, naive_bayes, neighbors, svm
+from . import TFGraph, input_spec, naive_bayes, neighbors, svm, two_float
 from .columns import Block, Column, base_tensor, input_columns, transformed_tensor
 from .steps import interp
 from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
@@ -80,7 +80,11 @@ def _decision(tf: Any, z: Any, model: Any) -> Any:
 def _linear_scores(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
     """Linear classifiers beyond LogisticRegression (LinearSVC, SGDClassifier, Perceptron, RidgeClassifier):
     predict_proba where scikit-learn has it (SGD's log_loss and modified_huber), else the decision scores
-    as the package's probabilities ([-d, d] for binary: argmax is predict), as the ONNX target does."""
+    as the package's probabilities ([-d, d] for binary: argmax is predict), as the ONNX target does; those
+    scores are summed in float32 pairs (two_float.py) where the preprocessing allows it."""
+    if not hasattr(final, "predict_proba") and two_float.eligible(cols):
+        d = two_float.linear(tf, x, cols, final.coef_, final.intercept_)
+        return tf.concat([-d, d], axis=1) if d.shape[1] == 1 else d
     d = _decision(tf, transformed_tensor(tf, x, cols), final)
     binary = len(d.shape) == 1
     loss = getattr(final, "loss", None)
@@ -126,7 +130,7 @@ def _calibrated(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[s
     probabilities (sigmoid: expit(-(a f + b)); isotonic: interpolation, clipped), normalised as
     scikit-learn does (binary: 1 - p; else divided by the sum, uniform where that is 0)."""
     k = len(final.classes_)
-    total = None
+    total: Any = None
     for cc in final.calibrated_classifiers_:
         if cc.method not in ("sigmoid", "isotonic"):
             raise ModelError(f"CalibratedClassifierCV(method={cc.method!r}) is not supported in TFLite/TF.js",

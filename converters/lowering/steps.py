@@ -52,6 +52,10 @@ def apply64(step: Any, x: np.ndarray) -> np.ndarray:
             return np.where(np.isnan(x), np.nan, np.searchsorted(np.asarray(step.table), x, side="right").astype(np.float64))
         if step.kind == "eq":
             return (x == step.a).astype(np.float64)
+        if step.kind == "log1p":
+            return np.log1p(x)
+        if step.kind == "sqrt":
+            return np.sqrt(x)
     raise ValueError(f"unknown step kind {step.kind!r}")
 
 
@@ -161,4 +165,8 @@ def tensor(tf: Any, v: Any, kind: str, steps: list[Any]) -> Any:
         return _where_nan(tf, v, count)
     if kind == "eq":
         return tf.cast(tf.equal(v, a), tf.float32)
+    if kind == "log1p":
+        return log1p(tf, v)
+    if kind == "sqrt":
+        return tf.math.sqrt(v)
     raise ValueError(f"unknown step kind {kind!r}")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from . import splines
 from . import steps as step_math
 from .steps import is_nan as is_nan  # the NaN test tree_ops shares
 
@@ -330,6 +331,9 @@ def transform_columns(step: Any, inputs: list[Column], schema: Any) -> list[Colu
         return _function(step, inputs)
     if name == "TargetEncoder":
         return _target_encoder(step, inputs, schema)
+    if name == "SplineTransformer":
+        width, basis = splines.basis(step)
+        return Block(name, width, lambda tf, x: basis(tf, transformed_tensor(tf, x, inputs))).columns()
     raise ModelError(f"no TensorFlow lowering for {name}")
 
 

@@ -240,6 +240,7 @@ def _power(step: Any, inputs: list[Column]) -> list[Column]:
 
 
 FUNCTIONS = {"log1p": "log1p", "sqrt": "sqrt"}  # numpy ufunc name -> step kind
+TEXT = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer", "TfidfTransformer")
 
 
 def _function(step: Any, inputs: list[Column]) -> list[Column]:
@@ -331,6 +332,10 @@ def transform_columns(step: Any, inputs: list[Column], schema: Any) -> list[Colu
         return _function(step, inputs)
     if name == "TargetEncoder":
         return _target_encoder(step, inputs, schema)
+    if name in TEXT:
+        raise ModelError(f"{name} is not supported in TFLite/TF.js: it tokenises string input, and these formats "
+                         "take one float32 tensor of numbers and category indices (contract 2)",
+                         fix="use the ONNX target (or the generated JavaScript) for text models")
     if name == "SplineTransformer":
         width, basis = splines.basis(step)
         return Block(name, width, lambda tf, x: basis(tf, transformed_tensor(tf, x, inputs))).columns()

@@ -158,3 +158,17 @@ def _columns_of(name: str) -> tuple:
     source = SklearnSource(case.model, Path(f"{name}.joblib"))
     schema = infer_schema(source, feature_frame(source, case.train, tabular_zoo.LABEL, name))
     return case, _encoded(schema, case.holdout[case.features]), input_columns(source, schema)
+
+
+def test_every_tf_yes_is_in_this_matrix_or_the_zoo():
+    """Each scikit-learn family the support table says yes to in TFLite and TF.js is the final estimator of a
+    case these tests run (here, or tests/zoo.py's in test_tf_targets); boosters have their own matrix."""
+    import zoo
+    from edgepack.converters.sources.sklearn import BOOSTERS, final_estimator
+    from edgepack.toolchain import support
+
+    yes = {row.family for row in support.rows() if row.cells["tflite"].supported and row.cells["tfjs"].supported
+           and row.family not in BOOSTERS and " " not in row.family}
+    covered = {type(final_estimator(tabular_zoo.get(n).model)).__name__ for n in CASES}
+    covered |= {type(final_estimator(zoo.get(n).model)).__name__ for n in zoo.FAMILIES}
+    assert yes <= covered, sorted(yes - covered)

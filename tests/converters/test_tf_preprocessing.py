@@ -81,3 +81,14 @@ def test_spline_transformer(extrapolation, include_bias):
     got = _graph_output(step, frame)
     assert got.shape == want.shape
     assert np.abs(got - want).max() <= 1e-5
+
+
+@pytest.mark.parametrize("vectorizer", ["TfidfVectorizer", "CountVectorizer"])
+def test_text_is_refused_with_the_reason(vectorizer):
+    import pandas as pd
+    from sklearn.feature_extraction import text
+
+    frame = pd.DataFrame({"note": ["late payment again", "paid on time", "late"]})
+    step = getattr(text, vectorizer)().fit(frame["note"])
+    with pytest.raises(ModelError, match=f"{vectorizer} is not supported in TFLite/TF.js: it tokenises string input"):
+        _graph_output(step, frame, {"note": list(frame["note"])})

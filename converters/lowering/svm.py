@@ -121,7 +121,8 @@ def _coupling(tf: Any, r: Any, k: int) -> Any:
             qp = (qp + tf.expand_dims(diff, 1) * q[:, t, :]) / tf.expand_dims(1.0 + diff, 1)
             p = p / tf.expand_dims(1.0 + diff, 1)
     unfinished = tf.greater_equal(error()[2], eps)
-    return tf.where(tf.expand_dims(unfinished, 1), np.float32(np.nan) + tf.zeros_like(p), p)
+    zero = tf.zeros_like(p)  # NaN made at run time: a NaN constant breaks the quantizing converters
+    return tf.where(tf.expand_dims(unfinished, 1), zero / zero, p)
 
 
 def probabilities(tf: Any, z: Any, model: Any) -> Any:

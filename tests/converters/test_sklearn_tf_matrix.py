@@ -172,3 +172,18 @@ def test_every_tf_yes_is_in_this_matrix_or_the_zoo():
     covered = {type(final_estimator(tabular_zoo.get(n).model)).__name__ for n in CASES}
     covered |= {type(final_estimator(zoo.get(n).model)).__name__ for n in zoo.FAMILIES}
     assert yes <= covered, sorted(yes - covered)
+
+
+def test_a_variant_its_runtime_cannot_run_is_dropped_with_the_reason(tmp_path):
+    """With every variant (the default), calibrated LinearSVC's full-int8 TFLite graph makes XNNPACK refuse
+    to prepare (ai-edge-litert); the build drops that variant saying so and keeps the rest."""
+    from edgepack.toolchain.build import BuildOptions, build
+
+    case = tabular_zoo.get("calibrated_linear_svc_breast_cancer")
+    model_path, sample_path = tabular_zoo.save(case, tmp_path)
+    result = build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package",
+                                label_column=tabular_zoo.LABEL, quiet=True, targets=["tflite"]))
+    checks = {c["artifact"]: c for c in result.manifest["parity"]}
+    assert checks["tflite"]["passed"] and result.passed
+    assert checks["tflite-int8"]["dropped"].startswith("dropped: its runtime failed on it (RuntimeError: ")
+    assert "tflite-int8" not in {a["id"] for a in result.manifest["artifacts"]}

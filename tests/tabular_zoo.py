@@ -260,6 +260,33 @@ def _category_builders() -> dict[str, Callable[[], TabularCase]]:
                                                      "regression", categorical="missing")) for name, spec in cases.items()}
 
 
+def _encoder_builders() -> dict[str, Callable[[], TabularCase]]:
+    """diabetes with `sex` as strings (no missing category; unseen ones held out) one-hot encoded with
+    drop='first', or with min_frequency=0.5 (female 52 %, male 48 %: male is infrequent, and so is an
+    unseen category under handle_unknown='infrequent_if_exist'), before a Ridge."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    encoders = {"drop_first": OneHotEncoder(drop="first", handle_unknown="ignore"),
+                "infrequent": OneHotEncoder(min_frequency=0.5, handle_unknown="infrequent_if_exist")}
+
+    def model(how: str) -> Any:
+        prepare = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
+                                     ("cat", encoders[how], ["sex"])])
+        return Pipeline([("prepare", prepare), ("model", Ridge())])
+
+    return {f"ridge_sex_onehot_{how}_diabetes": (lambda how=how: _fit(f"ridge_sex_onehot_{how}_diabetes", model(how),
+                                                                       "diabetes", "regression", categorical=True))
+            for how in encoders}
+
+
+ENCODERS = ["ridge_sex_onehot_drop_first_diabetes", "ridge_sex_onehot_infrequent_diabetes"]
+
+
 def _native_categories(estimator: Any) -> Any:
     """diabetes' `sex` ordinal-encoded (missing -2, unseen -1) in front of HistGradientBoosting's own
     categorical splits."""
@@ -329,7 +356,7 @@ _CACHE: dict[str, TabularCase] = {}
 
 def get(name: str) -> TabularCase:
     if name not in _CACHE:
-        builders = {**_builders(), **_sklearn_builders(), **_category_builders(), **_hgb_builders()}
+        builders = {**_builders(), **_sklearn_builders(), **_category_builders(), **_hgb_builders(), **_encoder_builders()}
         _CACHE[name] = builders[name]()
     return _CACHE[name]
 

@@ -44,8 +44,14 @@ def check_artifact(path: Path, entry: dict[str, Any], frame: Any, schema: IOSche
         return {**result, "runtime": names[0], "metrics": {}, "passed": False, "unavailable": reason}
     if batch is None:
         batch = input_batch(frame, schema)
-    with cls(package, art) as runner:
-        got = runner.predict(batch)
+    try:
+        with cls(package, art) as runner:
+            got = runner.predict(batch)
+    except Exception as exc:  # the runtime cannot run a variant at all (XNNPACK refusing a full-int8 graph)
+        if entry.get("default"):
+            raise
+        return {**result, "runtime": names[0], "metrics": {}, "passed": False, "status": "error",
+                "reason": f"{type(exc).__name__}: {exc}"}
     if schema.task == "classification":
         classes = list(schema.classes)
         ref_idx = np.array([classes.index(v.item() if isinstance(v, np.generic) else v) for v in ref["label"]])
@@ -74,6 +80,7 @@ def drop_failed_variants(entries: list[dict[str, Any]], files: dict[str, bytes],
             continue
         check["size"] = entry["size"]
         check["dropped"] = (f"dropped: not verified ({check['unavailable']})" if "unavailable" in check else
+                            f"dropped: its runtime failed on it ({check['reason']})" if check.get("status") == "error" else
                             failure_reason(check["metrics"], check["profile"], manifest) if not check["passed"] else
                             f"dropped: not smaller than the float32 artifact ({size} >= "
                             f"{base_size[entry['format']]} bytes)")

@@ -16,8 +16,9 @@ from ...runtime.errors import ModelError
 from ...runtime.records import FLOAT64_PARTS
 from ..sources.sklearn import TREE_FAMILIES
 from ..sources.trees import read
-from . import TFGraph, input_spec
-from .columns import Column, base_parts, base_tensor, input_columns, transformed_tensor
+from . import TFGraph, input_spec, naive_bayes, neighbors, svm, two_float
+from .columns import Block, Column, base_parts, base_tensor, input_columns, transformed_tensor
+from .steps import interp
 from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
 from .trees import folded_trees, needs_parts
 
@@ -81,6 +82,139 @@ def input_dtype(final: Any, cols: list[Column]) -> str:
     return "float32"
 
 
+def _decision(tf: Any, z: Any, model: Any) -> Any:
+    """A linear classifier's decision_function: [N] for binary (positive for classes_[1]), else [N, K]."""
+    out = tf.matmul(z, np.atleast_2d(model.coef_).T.astype(np.float32)) + np.atleast_1d(model.intercept_).astype(np.float32)
+    return out[:, 0] if out.shape[1] == 1 else out
+
+
+def _linear_scores(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
+    """Linear classifiers beyond LogisticRegression (LinearSVC, SGDClassifier, Perceptron, RidgeClassifier):
+    predict_proba where scikit-learn has it (SGD's log_loss and modified_huber), else the decision scores
+    as the package's probabilities ([-d, d] for binary: argmax is predict), as the ONNX target does; those
+    scores are summed in float32 pairs (two_float.py) where the preprocessing allows it."""
+    if not hasattr(final, "predict_proba") and two_float.eligible(cols):
+        d = two_float.linear(tf, x, cols, final.coef_, final.intercept_)
+        return tf.concat([-d, d], axis=1) if d.shape[1] == 1 else d
+    d = _decision(tf, transformed_tensor(tf, x, cols), final)
+    binary = len(d.shape) == 1
+    loss = getattr(final, "loss", None)
+    if not hasattr(final, "predict_proba"):
+        return tf.stack([-d, d], axis=1) if binary else d
+    if loss == "log_loss":
+        p = tf.math.sigmoid(d)
+        return tf.stack([1.0 - p, p], axis=1) if binary else p / tf.reduce_sum(p, axis=1, keepdims=True)
+    # modified_huber: (clip(d, -1, 1) + 1) / 2, normalised; a row of zeros is uniform
+    p = (tf.clip_by_value(d, -1.0, 1.0) + 1.0) / 2.0
+    if binary:
+        return tf.stack([1.0 - p, p], axis=1)
+    total = tf.reduce_sum(p, axis=1, keepdims=True)
+    uniform = tf.ones_like(p) / float(p.shape[1])
+    return tf.where(tf.equal(total, 0.0), uniform, p / tf.where(tf.equal(total, 0.0), tf.ones_like(total), total))
+
+
+def _response(tf: Any, x: Any, cols: list[Column], est: Any, methods: tuple[str, ...], options: dict[str, Any],
+              notes: list[str]) -> tuple[str, Any]:
+    """(method, output) of an ensemble member, by the first of `methods` it has, as scikit-learn picks it:
+    decision_function ([N] binary or [N, K]), predict_proba ([N, K]) or a regressor's predict ([N])."""
+    name = type(est).__name__
+    family = FAMILIES.get(name)
+    if family is None:
+        raise ModelError(f"no TensorFlow lowering for {name} (inside an ensemble)",
+                         fix=f"TFLite/TF.js cover: {', '.join(sorted(FAMILIES))}")
+    for method in methods:
+        if not hasattr(est, method):
+            continue
+        if method == "predict_proba" or (method == "predict" and not hasattr(est, "classes_")):
+            out = family(tf, x, cols, est, options, notes)
+            return method, tf.reshape(out, [-1]) if method == "predict" else out
+        if method == "decision_function" and hasattr(est, "coef_"):
+            return method, _decision(tf, transformed_tensor(tf, x, cols), est)
+        if method == "decision_function" and name in ("SVC", "NuSVC"):
+            return method, svm.decision_function(tf, transformed_tensor(tf, x, cols), est)
+        raise ModelError(f"{name}.{method} inside an ensemble is not supported in TFLite/TF.js")
+    raise ModelError(f"{name} has none of {', '.join(methods)}")
+
+
+def _calibrated(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
+    """CalibratedClassifierCV: the mean over its calibrated classifiers of each one's calibrated
+    probabilities (sigmoid: expit(-(a f + b)); isotonic: interpolation, clipped), normalised as
+    scikit-learn does (binary: 1 - p; else divided by the sum, uniform where that is 0)."""
+    k = len(final.classes_)
+    total: Any = None
+    for cc in final.calibrated_classifiers_:
+        if cc.method not in ("sigmoid", "isotonic"):
+            raise ModelError(f"CalibratedClassifierCV(method={cc.method!r}) is not supported in TFLite/TF.js",
+                             fix="use method='sigmoid' or 'isotonic'")
+        _, pred = _response(tf, x, cols, cc.estimator, ("decision_function", "predict_proba"), options, notes)
+        pred = tf.reshape(pred, [-1, 1]) if len(pred.shape) == 1 else pred
+        positions = np.searchsorted(np.asarray(cc.classes), np.asarray(cc.estimator.classes_))
+        columns = [None] * k
+        for c, (idx, calibrator) in enumerate(zip(positions, cc.calibrators)):
+            f = pred[:, c]
+            if cc.method == "sigmoid":
+                columns[idx + (1 if k == 2 else 0)] = tf.math.sigmoid(-(np.float32(calibrator.a_) * f + np.float32(calibrator.b_)))
+            else:
+                xp, fp = np.asarray(calibrator.X_thresholds_)[None], np.asarray(calibrator.y_thresholds_)[None]
+                columns[idx + (1 if k == 2 else 0)] = interp(tf, tf.reshape(f, [-1, 1]), xp, fp)[:, 0]
+        zero = tf.zeros_like(pred[:, 0])
+        proba = tf.stack([c if c is not None else zero for c in columns], axis=1)
+        if k == 2:
+            proba = tf.stack([1.0 - proba[:, 1], proba[:, 1]], axis=1)
+        else:
+            s = tf.reduce_sum(proba, axis=1, keepdims=True)
+            proba = tf.where(tf.equal(s, 0.0), tf.ones_like(proba) / float(k),
+                             proba / tf.where(tf.equal(s, 0.0), tf.ones_like(s), s))
+        total = proba if total is None else total + proba
+    return total / float(len(final.calibrated_classifiers_))
+
+
+def _members(final: Any) -> list[Any]:
+    return [e for e in final.estimators_ if not (isinstance(e, str) and e == "drop")]
+
+
+def _voting(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
+    """VotingClassifier(voting='soft'): weighted mean of the members' predict_proba; VotingRegressor:
+    weighted mean of their predictions (np.average)."""
+    classifier = hasattr(final, "classes_")
+    if classifier and final.voting != "soft":
+        raise ModelError("VotingClassifier(voting='hard') has no predict_proba to package", fix="use voting='soft'")
+    method = ("predict_proba",) if classifier else ("predict",)
+    outs = [_response(tf, x, cols, est, method, options, notes)[1] for est in _members(final)]
+    weights = final._weights_not_none
+    w = np.ones(len(outs)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = (w / w.sum()).astype(np.float32)
+    total = outs[0] * w[0]
+    for out, weight in zip(outs[1:], w[1:]):
+        total = total + out * weight
+    return total
+
+
+def _stacking(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
+    """Stacking*: the members' outputs by their stack_method_ (a binary predict_proba keeps its second
+    column), plus the input columns when passthrough, feed the final estimator as one block."""
+    classifier = hasattr(final, "classes_")
+    members = [(est, m) for est, m in zip(final.estimators_, final.stack_method_) if not (isinstance(est, str) and est == "drop")]
+
+    def meta(tf: Any, x: Any) -> Any:
+        parts = []
+        for est, method in members:
+            _, out = _response(tf, x, cols, est, (method,), options, notes)
+            if len(out.shape) == 1:
+                out = tf.reshape(out, [-1, 1])
+            elif method == "predict_proba" and classifier and len(final.classes_) == 2:
+                out = out[:, 1:]
+            parts.append(out)
+        if final.passthrough:
+            parts.append(transformed_tensor(tf, x, cols))
+        return tf.concat(parts, axis=1)
+
+    inner = final.final_estimator_
+    block = Block(type(final).__name__, int(inner.n_features_in_), meta)
+    _, out = _response(tf, x, block.columns(), inner, ("predict_proba",) if classifier else ("predict",), options, notes)
+    return out
+
+
 # final estimator class name -> lowering(tf, x, columns, estimator, options, notes) -> [N, outputs]
 FAMILIES: dict[str, Callable[..., Any]] = {
     "LogisticRegression": _linear,
@@ -90,6 +224,27 @@ FAMILIES: dict[str, Callable[..., Any]] = {
     "MLPClassifier": _mlp,
     "MLPRegressor": _mlp,
     **{name: _trees for name in sorted(TREE_FAMILIES)},
+    # issue 18: the rest of scikit-learn
+    "LinearSVC": _linear_scores,
+    "SGDClassifier": _linear_scores,
+    "Perceptron": _linear_scores,
+    "RidgeClassifier": _linear_scores,
+    "LinearSVR": _linear,
+    "SGDRegressor": _linear,
+    "ElasticNet": _linear,
+    "HuberRegressor": _linear,
+    "SVC": svm.lower,
+    "SVR": svm.lower,
+    "KNeighborsClassifier": neighbors.lower,
+    "KNeighborsRegressor": neighbors.lower,
+    "GaussianNB": naive_bayes.lower,
+    "MultinomialNB": naive_bayes.lower,
+    "BernoulliNB": naive_bayes.lower,
+    "CalibratedClassifierCV": _calibrated,
+    "VotingClassifier": _voting,
+    "VotingRegressor": _voting,
+    "StackingClassifier": _stacking,
+    "StackingRegressor": _stacking,
 }
 
 

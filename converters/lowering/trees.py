@@ -43,6 +43,10 @@ def fold(col: Column, thresholds: np.ndarray, missing_left: np.ndarray, float32_
          ) -> tuple[np.ndarray, np.ndarray]:
     """(float32 thresholds T in the column's base space, NaN-goes-left flags) such that for every
     float32 base value v, scikit-learn sends v left exactly when v <= T."""
+    if col.block is not None:
+        raise ModelError(f"a tree model after {col.block.name} is not supported in TFLite/TF.js (its float32 "
+                         "arithmetic mixes columns, so split thresholds cannot be moved to the input exactly)",
+                         fix="use the ONNX target")
     if not all(s.increasing for s in col.steps):
         raise ModelError("a decreasing scaling step before a tree is not supported in TFLite/TF.js")
     n = len(thresholds)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import zoo
 from tfjs_node import run_tfjs, tfjs_modules
+from tflite_run import run_tflite
 
 FAMILIES = zoo.FAMILIES + keras_zoo.KERAS_FAMILIES
 
@@ -79,18 +80,6 @@ def tf_case(tmp_path_factory: pytest.TempPathFactory):
         return cache[name]
 
     return get
-
-
-def run_tflite(data: bytes, x: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=data)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, list(x.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, x)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
 def tflite_ops(data: bytes) -> set[str]:

@@ -23,7 +23,7 @@ def _binarized(tf: Any, x: Any, cols: list[Column], threshold: float) -> Any:
     folded = [fold(c, np.array([threshold]), np.array([False]), False) for c in cols]
     limits = np.array([t[0][0] for t in folded], np.float32)
     nan_left = np.array([t[1][0] for t in folded], np.float32)
-    return 1.0 - decisions(tf, base_tensor(tf, x, cols), limits, nan_left)
+    return 1.0 - decisions(tf, [base_tensor(tf, x, cols)], [limits], nan_left)
 
 
 def joint_log_likelihood(tf: Any, z: Any, model: Any) -> Any:

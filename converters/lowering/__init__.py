@@ -21,6 +21,9 @@ INPUT_NAME = "features"
 LOWERINGS: dict[str, str] = {
     "keras": "keras:lower",
     "scikit-learn": "sklearn:lower",
+    "xgboost": "boosters:lower",
+    "lightgbm": "boosters:lower",
+    "catboost": "boosters:lower",
 }
 
 

@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
-from ..sources.sklearn import TREE_FAMILIES
+from ..sources.sklearn import BOOSTERS, TREE_FAMILIES
 from ..sources.trees import read
 from . import TFGraph, input_spec
-from .columns import Column, base_tensor, input_columns, transformed_tensor
-from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
-from .trees import folded_trees
+from .columns import Column, input_columns, transformed_tensor
+from .trees import ensemble_tensor
 
 
 def _linear(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
@@ -61,13 +60,7 @@ def _mlp(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any
 
 
 def _trees(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
-    ens = read(final)
-    strategy = choose(ens.trees, str(options.get("tree_strategy", "auto")))
-    notes.append(f"trees: {len(ens.trees)} trees, depth {max(t.depth for t in ens.trees)}, {strategy} strategy")
-    folded = folded_trees(ens, cols)
-    base = base_tensor(tf, x, cols)
-    raw = (gemm_sum if strategy == "gemm" else gather_sum)(tf, base, folded, ens.n_out)
-    return ensemble_output(tf, raw, ens.base, ens.link)
+    return ensemble_tensor(tf, x, cols, read(final), options, notes)
 
 
 # final estimator class name -> lowering(tf, x, columns, estimator, options, notes) -> [N, outputs]
@@ -79,6 +72,7 @@ FAMILIES: dict[str, Callable[..., Any]] = {
     "MLPClassifier": _mlp,
     "MLPRegressor": _mlp,
     **{name: _trees for name in sorted(TREE_FAMILIES)},
+    **{name: _trees for name in sorted(BOOSTERS)},  # XGBoost, LightGBM, CatBoost: read by sources/trees.py
 }
 
 

@@ -15,12 +15,19 @@ the branch scikit-learn takes for NaN (after its imputer, or the tree's own miss
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from ...runtime.errors import ModelError
+from ...runtime.errors import ModelError, UsageError
 from ..sources.trees import Ensemble, Tree
-from .columns import Column
+from .columns import Column, base_tensor
 from .thresholds import bisect, floats, keys
+from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
+
+# the widest range of integer category values a set-membership lookup table spans
+MAX_CATEGORY_SPAN = 1 << 16
 
 
 def as_decimal(values: np.ndarray) -> np.ndarray:
@@ -58,15 +65,75 @@ def fold(col: Column, thresholds: np.ndarray, missing_left: np.ndarray, float32_
 
 
 def folded_trees(ens: Ensemble, cols: list[Column]) -> list[tuple[Tree, np.ndarray, np.ndarray]]:
-    """Each tree with its thresholds folded: (tree, float32 thresholds, nan_left) per node."""
+    """Each tree with its thresholds folded: (tree, float32 thresholds, nan_left) per node. At a
+    set-membership node the threshold is 0 and nan_left is where a missing value ends up (see
+    `category_lookup`)."""
     out = []
     for tree in ens.trees:
         # Leaves never compare (the walks stop there): 0, so that weight quantization (TF.js) sees only
         # real thresholds in its value range.
         thr = np.zeros(len(tree.feature), dtype=np.float32)
         nan_left = np.zeros(len(tree.feature), dtype=bool)
+        cats = tree.categories or {}
         for j in np.unique(tree.feature[tree.feature >= 0]):
-            nodes = np.flatnonzero(tree.feature == j)
-            thr[nodes], nan_left[nodes] = fold(cols[j], tree.threshold[nodes], tree.missing_left[nodes], ens.float32_inputs)
+            nodes = np.array([n for n in np.flatnonzero(tree.feature == j) if int(n) not in cats], dtype=np.int64)
+            if len(nodes):
+                thr[nodes], nan_left[nodes] = fold(cols[j], tree.threshold[nodes], tree.missing_left[nodes],
+                                                   ens.float32_inputs)
+        for node, members in cats.items():
+            nan_left[node] = bool(np.isin(cols[int(tree.feature[node])].chain64(np.array([np.nan])), members)[0])
         out.append((tree, thr, nan_left))
     return out
+
+
+@dataclass(frozen=True)
+class CategoryLookup:
+    """Set-membership splits as one table: a node's row (0: not a membership node) x the column's encoded
+    value - low (integers low..low + span - 1; the last column: any other value) -> 1.0 to go left."""
+
+    low: int
+    span: int
+    row: list[np.ndarray]  # per tree, per node: its row in `table`
+    table: np.ndarray  # [membership nodes + 1, span + 1] float32
+
+
+def category_lookup(ens: Ensemble, cols: list[Column]) -> CategoryLookup | None:
+    """The lookup table of the ensemble's set-membership splits, or None when it has none. A split is
+    decided on the column's encoded value (before its steps: only imputation may follow, which leaves
+    every number as it is); a value outside the table, or not an integer, is in no set and goes right."""
+    members = [(tree, node, m) for tree in ens.trees for node, m in (tree.categories or {}).items()]
+    if not members:
+        return None
+    values = np.concatenate([m for _, _, m in members] or [np.zeros(0)])
+    for tree, node, _ in members:
+        col = cols[int(tree.feature[node])]
+        if col.encode not in ("number", "ordinal") or any(s.kind != "impute" for s in col.steps):
+            raise ModelError("a set-membership (categorical) split on a scaled or one-hot column is not supported in "
+                             "TFLite/TF.js", fix="pass the categorical column to the estimator as its ordinal codes")
+    if len(values) and (np.any(values != np.round(values)) or values.max() - values.min() >= MAX_CATEGORY_SPAN):
+        raise ModelError("categorical split values that are not integers within a span of "
+                         f"{MAX_CATEGORY_SPAN} are not supported in TFLite/TF.js", fix="encode the categories as 0..k-1")
+    low = int(values.min()) if len(values) else 0
+    span = (int(values.max()) - low + 1) if len(values) else 1
+    table = np.zeros((len(members) + 1, span + 1), dtype=np.float32)
+    rows = {id(tree): np.zeros(len(tree.feature), dtype=np.int32) for tree in ens.trees}
+    for k, (tree, node, m) in enumerate(members, start=1):
+        rows[id(tree)][node] = k
+        table[k, :span] = np.isin(np.arange(low, low + span, dtype=np.float64), m)
+    return CategoryLookup(low, span, [rows[id(tree)] for tree in ens.trees], table)
+
+
+def ensemble_tensor(tf: Any, x: Any, cols: list[Column], ens: Ensemble, options: dict[str, Any], notes: list[str]) -> Any:
+    """[N, outputs]: the ensemble on the input tensor, thresholds folded into the raw inputs."""
+    lookup = category_lookup(ens, cols)
+    strategy = choose(ens.trees, str(options.get("tree_strategy", "auto")))
+    if lookup is not None and strategy == "gemm":
+        if options.get("tree_strategy") == "gemm":
+            raise UsageError("tree_strategy gemm has no set-membership (categorical) splits", fix="use gather or auto")
+        strategy = "gather"
+    notes.append(f"trees: {len(ens.trees)} trees, depth {max(t.depth for t in ens.trees)}, {strategy} strategy"
+                 + (", categorical splits by lookup table" if lookup is not None else ""))
+    folded = folded_trees(ens, cols)
+    base = base_tensor(tf, x, cols)
+    raw = gemm_sum(tf, base, folded, ens.n_out) if strategy == "gemm" else gather_sum(tf, base, folded, ens.n_out, lookup)
+    return ensemble_output(tf, raw, ens.base, ens.link)

@@ -122,6 +122,9 @@ FINAL_MODELS: dict[str, Callable[[Any, Any, Any], tuple[Any, list[Any]]]] = {
         "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
         "ExtraTreesClassifier", "ExtraTreesRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor",
         "HistGradientBoostingClassifier", "HistGradientBoostingRegressor")},
+    # XGBoost, LightGBM, CatBoost last in a Pipeline: read by the one tree reader (sources/trees.py)
+    **{name: _trees for name in ("XGBClassifier", "XGBRegressor", "LGBMClassifier", "LGBMRegressor",
+                                 "CatBoostClassifier", "CatBoostRegressor")},
 }
 
 

@@ -87,6 +87,12 @@ def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None) -> C
     if ens.link not in TRANSFORMS:
         raise ModelError(f"the Core ML target has no {ens.link!r} link for tree ensembles",
                          fix="use a loss with an identity, logistic or softmax link")
+    if any(tree.categories for tree in ens.trees):
+        raise ModelError("the Core ML target has no set-membership (categorical) tree splits: TreeEnsemble branches "
+                         "compare one value, and a chain of BranchOnValueEqual nodes would give a subtree several "
+                         "parents, which the TreeEnsemble format does not define",
+                         fix="ordinal- or one-hot-encode the category in the pipeline (no native categorical splits), "
+                             "or use the ONNX, TFLite or TF.js targets")
     binary_fractions = classify and ens.link == "identity" and ens.n_out == 2
     trees = []
     for tree in ens.trees:
@@ -131,8 +137,13 @@ def fill_parameters(params: Any, ens: CoreMLTrees) -> None:
 
 
 def tree_model(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
+    return ensemble_model(read(est), x, source)
+
+
+def ensemble_model(read_ens: Ensemble, x: Any, source: Any) -> tuple[Any, list[Any]]:
+    """A TreeEnsembleClassifier/Regressor of the input vector x from the read ensemble."""
     classify = source.task == "classification"
-    ens = for_coreml(read(est), classify, x.deferred)
+    ens = for_coreml(read_ens, classify, x.deferred)
     if classify:
         outputs = classifier_outputs(list(source.classes))
         m = model([feature(x.name, "array", x.dim)], outputs)

@@ -86,9 +86,10 @@ def lower(source: Any, schema: Any, options: dict[str, Any]) -> TFGraph:
         raise ModelError(f"no TensorFlow lowering for {type(final).__name__}",
                          fix=f"TFLite/TF.js cover: {', '.join(sorted(FAMILIES))}")
     cols = input_columns(source, schema)
-    if len(cols) != int(getattr(final, "n_features_in_", len(cols))):
-        raise ModelError(f"the preprocessing gives {len(cols)} columns but {type(final).__name__} takes "
-                         f"{final.n_features_in_}")
+    # a booster's own count (CatBoost's n_features_in_ reads 0 after fitting on an array)
+    takes = source.ensemble.n_features if source.ensemble is not None else int(getattr(final, "n_features_in_", len(cols)))
+    if len(cols) != takes:
+        raise ModelError(f"the preprocessing gives {len(cols)} columns but {type(final).__name__} takes {takes}")
     notes: list[str] = []
     regression = source.task == "regression"
 

@@ -20,7 +20,7 @@ from .sklearn_4_trees import ensemble_model
 def convert(source: Any, schema: Any) -> Any:
     pipe = SpecPipeline(defer_scalers=True)
     features = pipe.vectorize([(f.name, "double", 1) for f in schema.features])
-    last, outputs = ensemble_model(from_boosted(source.ensemble), features, source)
+    last, outputs = ensemble_model(from_boosted(source.ensemble), features, source, source.estimator)
     return finish(pipe, last, outputs, source, schema)
 
 

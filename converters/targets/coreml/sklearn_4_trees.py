@@ -81,14 +81,17 @@ class CoreMLTrees:
 TRANSFORMS = {"identity": "NoTransform", "sigmoid": "Regression_Logistic", "softmax": "Classification_SoftMax"}
 
 
-def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None) -> CoreMLTrees:
+def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None, name: str = "tree ensembles"
+               ) -> CoreMLTrees:
     """Thresholds exact for Core ML's double comparison (scikit-learn's float32 cast folded in where it
-    casts, then any deferred scaler arithmetic), and binary class fractions as one dimension."""
+    casts, then any deferred scaler arithmetic), and binary class fractions as one dimension. `name` (the
+    estimator) goes into the refusals."""
     if ens.link not in TRANSFORMS:
-        raise ModelError(f"the Core ML target has no {ens.link!r} link for tree ensembles",
-                         fix="use a loss with an identity, logistic or softmax link")
+        raise ModelError(f"the Core ML target has no {ens.link!r} link for {name}: TreeEnsemble's post-evaluation "
+                         "transforms are none, logistic and softmax",
+                         fix="use a loss with an identity, logistic or softmax link, or the ONNX, TFLite or TF.js targets")
     if any(tree.categories for tree in ens.trees):
-        raise ModelError("the Core ML target has no set-membership (categorical) tree splits: TreeEnsemble branches "
+        raise ModelError(f"{name}: the Core ML target has no set-membership (categorical) tree splits: TreeEnsemble branches "
                          "compare one value, and a chain of BranchOnValueEqual nodes would give a subtree several "
                          "parents, which the TreeEnsemble format does not define",
                          fix="ordinal- or one-hot-encode the category in the pipeline (no native categorical splits), "
@@ -137,13 +140,13 @@ def fill_parameters(params: Any, ens: CoreMLTrees) -> None:
 
 
 def tree_model(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
-    return ensemble_model(read(est), x, source)
+    return ensemble_model(read(est), x, source, type(est).__name__)
 
 
-def ensemble_model(read_ens: Ensemble, x: Any, source: Any) -> tuple[Any, list[Any]]:
-    """A TreeEnsembleClassifier/Regressor of the input vector x from the read ensemble."""
+def ensemble_model(read_ens: Ensemble, x: Any, source: Any, name: str) -> tuple[Any, list[Any]]:
+    """A TreeEnsembleClassifier/Regressor of the input vector x from the read ensemble of estimator `name`."""
     classify = source.task == "classification"
-    ens = for_coreml(read_ens, classify, x.deferred)
+    ens = for_coreml(read_ens, classify, x.deferred, name)
     if classify:
         outputs = classifier_outputs(list(source.classes))
         m = model([feature(x.name, "array", x.dim)], outputs)

@@ -80,8 +80,9 @@ def folded_trees(ens: Ensemble, cols: list[Column]) -> list[tuple[Tree, np.ndarr
             if len(nodes):
                 thr[nodes], nan_left[nodes] = fold(cols[j], tree.threshold[nodes], tree.missing_left[nodes],
                                                    ens.float32_inputs)
-        for node, members in cats.items():
-            nan_left[node] = bool(np.isin(cols[int(tree.feature[node])].chain64(np.array([np.nan])), members)[0])
+        for node, members in cats.items():  # a missing value: imputed (then looked up), or the node's own route
+            z = cols[int(tree.feature[node])].chain64(np.array([np.nan]))[0]
+            nan_left[node] = bool(tree.missing_left[node]) if np.isnan(z) else bool(np.isin(z, members))
         out.append((tree, thr, nan_left))
     return out
 

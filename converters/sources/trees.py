@@ -2,9 +2,9 @@
 
 Every place that takes trees apart reads them here: the TensorFlow lowering (TFLite, TF.js), the Core ML
 TreeEnsemble builder, and anything that explains a tree's decisions. A reader per library (the READERS
-table) turns its fitted model into an `Ensemble`; nothing downstream knows which library it came from, so
-XGBoost or LightGBM dumps can feed it later as one more row (node arrays, thresholds, NaN routing, a
-base score and a link).
+table) turns its fitted model into an `Ensemble`; nothing downstream knows which library it came from:
+XGBoost, LightGBM and CatBoost come in as their booster arrays (sources/boosted_trees.py) through
+`from_boosted`.
 
 Numerics are the model's own: thresholds are float64 as fitted, and `float32_inputs` says whether the
 library casts its input to float32 before comparing (scikit-learn's DecisionTree, RandomForest,
@@ -42,8 +42,8 @@ class Tree:
     right: np.ndarray
     value: np.ndarray
     output: int = 0
-    # set-membership splits: node -> the values (in the estimator's input space) sent left; any other value,
-    # NaN included, goes right (the node's threshold and missing_left are then unused)
+    # set-membership splits: node -> the values (in the estimator's input space) sent left; any other value
+    # goes right, NaN by missing_left (the node's threshold is then unused)
     categories: dict[int, np.ndarray] | None = None
 
     @property

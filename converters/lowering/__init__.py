@@ -24,6 +24,7 @@ LOWERINGS: dict[str, str] = {
     "xgboost": "boosters:lower",
     "lightgbm": "boosters:lower",
     "catboost": "boosters:lower",
+    "spark": "spark:lower",
 }
 
 

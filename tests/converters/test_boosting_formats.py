@@ -32,7 +32,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "xgb_softmax_iris_booster_json": ("tflite", "tfjs", "coreml"),
     "xgb_poisson_diabetes": ("tflite", "tfjs"),  # Core ML: no exp link (refused below)
     "xgb_squared_diabetes_categories": ("tflite", "tfjs", "coreml"),
-    "xgb_tweedie_diabetes_booster_ubj": ("tflite", "tfjs"),
+    "xgb_tweedie_diabetes_booster_ubj": ("tflite", "tfjs"),  # Core ML: no exp link
     "lgb_binary_breast_cancer_pipeline": ("tflite", "tfjs", "coreml"),
     "lgb_softmax_wine": ("tflite", "tfjs", "coreml"),
     "lgb_squared_diabetes_categories": ("tflite", "tfjs", "coreml"),
@@ -41,8 +41,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "cb_softmax_wine_cbm": ("tflite", "tfjs", "coreml"),
     "cb_squared_diabetes": ("tflite", "tfjs", "coreml"),
     "cb_squared_diabetes_categories": ("tflite", "tfjs", "coreml"),
-    "hgb_native_categories_wine": ("tflite", "tfjs"),  # Core ML: no set-membership split (refused below)
-    "hgb_native_categories_squared_diabetes": ("tflite", "tfjs"),
+    "hgb_native_categories_wine": ("tflite", "tfjs", "coreml"),
+    "hgb_native_categories_squared_diabetes": ("tflite", "tfjs", "coreml"),
 }
 _SCALED_DOUBLES = ("a StandardScaler in front of a booster that rounds the scaled value to float32: diabetes' values "
                    "are full doubles and the booster's cuts sit on them, so the float32 input tensor (which loses the "
@@ -222,20 +222,26 @@ def test_an_artifact_with_scaled_leaves_is_caught(runner, built, tmp_path):
     assert agreement < 1.0 or error > 1e-5, (agreement, error)
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("xgb_tweedie_diabetes_booster_ubj", "no 'exp' link"),
-    ("hgb_native_categories_squared_diabetes", "no set-membership (categorical) tree splits"),
-])
-def test_core_ml_refuses_by_name_with_the_reason(name, message, tmp_path):
+def test_core_ml_refuses_an_exp_link_by_name_with_the_reason(tmp_path):
     from edgepack.toolchain.build import BuildOptions, build
 
-    case = tabular_zoo.get(name)
+    case = tabular_zoo.get("xgb_poisson_diabetes")
     model_path, sample_path = tabular_zoo.save(case, tmp_path)
     with pytest.raises(ModelError) as err:
         build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "pkg", label_column=tabular_zoo.LABEL,
                            quiet=True, targets=["coreml"]))
-    family = "Booster" if case.save_as != "joblib" else "HistGradientBoostingRegressor"
-    assert message in str(err.value) and family in str(err.value) and "Core ML" in str(err.value)
+    assert "the Core ML target has no 'exp' link for XGBRegressor" in str(err.value)
+
+
+def test_core_ml_unrolls_category_sets_into_equality_chains(built):
+    """TreeEnsemble has no membership branch: each set becomes BranchOnValueEqual nodes, one per member."""
+    from edgepack.converters.coreml_protobuf import module
+
+    _case, path = built("hgb_native_categories_wine")
+    spec = module("Model_pb2").Model()
+    spec.ParseFromString((path / "model.mlmodel").read_bytes())
+    trees = spec.pipelineClassifier.pipeline.models[-1].treeEnsembleClassifier.treeEnsemble
+    assert any(n.nodeBehavior == trees.TreeNode.BranchOnValueEqual for n in trees.nodes)
 
 
 def test_every_booster_yes_cell_is_in_the_matrix():

@@ -1,9 +1,10 @@
-"""Spark ML pipelines in TFLite and TF.js (the TensorFlow lowering, converters/lowering/spark.py): the package's
-artifact, run in ai-edge-litert and in TF.js's cpu backend in Node on held-out rows (missing values, an unseen
-category), agrees with Spark's own transform: every label, probabilities within 1e-5, values within 1e-5 of
-the target's scale. Trees split on category sets (StringIndexer outputs reach them as categorical features).
-An artifact with its leaf values scaled is caught; a stage without a rule is refused by name.
-Spark is slow to start and to transform: few cells, one build per pipeline (onnx, tflite, tfjs)."""
+"""Spark ML pipelines in TFLite, TF.js (the TensorFlow lowering, converters/lowering/spark.py) and Core ML
+(converters/targets/coreml/spark.py): the package's artifact, run in ai-edge-litert, in TF.js's cpu backend in
+Node and in the Core ML spec evaluator on held-out rows (missing values, an unseen category), agrees with
+Spark's own transform: every label, probabilities within 1e-5, values within 1e-5 of the target's scale.
+Trees split on category sets (StringIndexer outputs reach them as categorical features). Artifacts with
+their leaf values scaled are caught; a stage without a rule is refused by name.
+Spark is slow to start and to transform: few cells, one build per pipeline (onnx, tflite, tfjs, coreml)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from edgepack.runtime.errors import ModelError
 
 FAMILIES = ["logreg_scaled_multiclass", "decision_tree_clf", "random_forest_clf", "gbt_clf", "random_forest_reg"]
-RUNNERS = {"tflite": ("tflite", "tflite"), "tfjs-cpu": ("tfjs", "tfjs-node-cpu")}
+RUNNERS = {"tflite": ("tflite", "tflite"), "tfjs-cpu": ("tfjs", "tfjs-node-cpu"), "coreml-spec": ("coreml", "coreml-spec")}
 _BUILT: dict[str, tuple] = {}
 
 
@@ -31,8 +32,8 @@ def tf_packages(spark_models, tmp_path_factory):
             model = spark_models(name)
             one = {"variants": "float32"}
             result = build(BuildOptions(model=model.path, sample=model.sample, out=root / name, label_column=model.label,
-                                        name=name, quiet=True, targets=["onnx", "tflite", "tfjs"],
-                                        target_options={"tflite": one, "tfjs": one}))
+                                        name=name, quiet=True, targets=["onnx", "tflite", "tfjs", "coreml"],
+                                        target_options={"tflite": one, "tfjs": one, "coreml": {"variants": "none"}}))
             _BUILT[name] = (model, result.path)
         return _BUILT[name]
 
@@ -107,26 +108,37 @@ def test_categorical_splits_reach_the_tf_graph(tf_packages):
     assert any(t.categories for t in ens.trees)
 
 
-def test_scaled_leaves_in_tflite_are_caught(spark, tf_packages, tmp_path):
+@pytest.mark.parametrize("runner", ["tflite", "coreml-spec"])
+def test_scaled_leaves_are_caught(runner, spark, tf_packages, tmp_path):
+    from edgepack.converters.coreml_protobuf import module
     from edgepack.converters.sources.spark_trees import read
 
     model, path = tf_packages("random_forest_clf")
-    predictor = model.fitted.stages[-1]
-    ens = read(predictor, next(p for p in (model.path / "stages").iterdir() if p.name.endswith(predictor.uid)))
-    table = np.concatenate([t.dense(ens.n_out) for t in ens.trees]).astype(np.float32)
     broken = shutil.copytree(path, tmp_path / "broken")
-    data = (broken / "model.tflite").read_bytes()
-    assert data.count(table.tobytes()) == 1
-    data = data.replace(table.tobytes(), (table * np.float32(1.1)).tobytes())
-    (broken / "model.tflite").write_bytes(data)
+    if runner == "tflite":
+        predictor = model.fitted.stages[-1]
+        ens = read(predictor, next(p for p in (model.path / "stages").iterdir() if p.name.endswith(predictor.uid)))
+        table = np.concatenate([t.dense(ens.n_out) for t in ens.trees]).astype(np.float32)
+        file, data = "model.tflite", (broken / "model.tflite").read_bytes()
+        assert data.count(table.tobytes()) == 1
+        data = data.replace(table.tobytes(), (table * np.float32(1.1)).tobytes())
+    else:
+        spec = module("Model_pb2").Model()
+        spec.ParseFromString((broken / "model.mlmodel").read_bytes())
+        for node in spec.pipelineClassifier.pipeline.models[-1].treeEnsembleClassifier.treeEnsemble.nodes:
+            for info in node.evaluationInfo:
+                info.evaluationValue *= 1.1
+        file, data = "model.mlmodel", spec.SerializeToString()
+    (broken / file).write_bytes(data)
     manifest = json.loads((broken / "manifest.json").read_text())
     for art in manifest["artifacts"]:
-        if art["file"] == "model.tflite":
-            art["sha256"], art["size"] = hashlib.sha256(data).hexdigest(), len(data)
+        for rec in [art, *art.get("files", [])]:
+            if rec["file"] == file:
+                rec["sha256"], rec["size"] = hashlib.sha256(data).hexdigest(), len(data)
     (broken / "manifest.json").write_text(json.dumps(manifest, indent=2))
     frame = _frame(model)
-    assert _agrees(spark, model, path, "tflite", frame)
-    assert not _agrees(spark, model, broken, "tflite", frame)
+    assert _agrees(spark, model, path, runner, frame)
+    assert not _agrees(spark, model, broken, runner, frame)
 
 
 def test_a_stage_without_a_tf_rule_is_refused_by_name(spark_models, tmp_path):

@@ -37,9 +37,9 @@ def tree_nodes(directory: Path | None, stage: Any) -> dict[int, list[dict[str, A
 
 
 def normalised(stats: list[float]) -> np.ndarray:
-    stats = np.asarray(stats, dtype=np.float64)
-    total = stats.sum()
-    return stats / total if total != 0 else stats
+    counts = np.asarray(stats, dtype=np.float64)
+    total = counts.sum()
+    return counts / total if total != 0 else counts
 
 
 def _tree(nodes: list[dict[str, Any]], leaf: Any) -> Tree:

@@ -149,7 +149,7 @@ def _hist_gradient_boosting(est: Any) -> Ensemble:
 def _below(t: np.ndarray, dtype: type) -> np.ndarray:
     """The largest value of dtype strictly below each t: `x < t` is `x <= _below(t)` for x of that dtype."""
     with np.errstate(over="ignore"):
-        f = t.astype(dtype)
+        f: np.ndarray = t.astype(dtype)
     f = np.where(f.astype(np.float64) >= t, np.nextafter(f, dtype(-np.inf)), f).astype(dtype)
     return f.astype(np.float64)
 

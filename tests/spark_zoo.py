@@ -72,6 +72,14 @@ def _full_prep() -> list[Any]:
     ]
 
 
+def _scaled_prep() -> list[Any]:
+    """`full` without the Bucketizer (which the TensorFlow lowering refuses): every stage TFLite/TF.js take."""
+    stages = [s for s in _full_prep() if type(s).__name__ != "Bucketizer"]
+    assembler = next(s for s in stages if type(s).__name__ == "VectorAssembler")
+    assembler.setInputCols([c for c in assembler.getInputCols() if c != "calls_b"])
+    return stages
+
+
 def _tree_prep() -> list[Any]:
     from pyspark.ml.feature import Imputer, StringIndexer, VectorAssembler
 
@@ -109,6 +117,8 @@ def _builders() -> dict[str, Callable[[], tuple[list[Any], str, str]]]:
                                       "value", "regression"),
         "random_forest_reg": lambda: ([*_tree_prep(), r.RandomForestRegressor(labelCol="value", numTrees=8, maxDepth=4,
                                                                               seed=1)], "value", "regression"),
+        "logreg_scaled_multiclass": lambda: ([_label_indexer(), *_scaled_prep(),
+                                              c.LogisticRegression(labelCol="tier_i", maxIter=50)], "tier", "classification"),
         "gbt_reg": lambda: ([*_full_prep(), r.GBTRegressor(labelCol="value", maxIter=8, maxDepth=3, seed=1)],
                             "value", "regression"),
     }

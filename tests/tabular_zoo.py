@@ -158,6 +158,7 @@ def _builders() -> dict[str, Callable[[], TabularCase]]:
                                                        "diabetes", r, categorical=True),
         "cb_poisson_diabetes_cbm": lambda: _fit("cb_poisson_diabetes_cbm", cb.CatBoostRegressor(loss_function="Poisson", **cs),
                                                 "diabetes", r, "cbm"),
+        "cb_squared_diabetes": lambda: _fit("cb_squared_diabetes", cb.CatBoostRegressor(**cs), "diabetes", r),
         "cb_tweedie_diabetes_pipeline": lambda: _fit("cb_tweedie_diabetes_pipeline",
                                                      _scaled(cb.CatBoostRegressor(loss_function="Tweedie:variance_power=1.5", **cs)),
                                                      "diabetes", r),
@@ -287,21 +288,22 @@ def _encoder_builders() -> dict[str, Callable[[], TabularCase]]:
 ENCODERS = ["ridge_sex_onehot_drop_first_diabetes", "ridge_sex_onehot_infrequent_diabetes"]
 
 
-def _native_categories(estimator: Any) -> Any:
+def _native_categories(estimator: Any, numbers: Any = "passthrough") -> Any:
     """diabetes' `sex` ordinal-encoded (missing -2, unseen -1) in front of HistGradientBoosting's own
-    categorical splits."""
+    categorical splits; the numbers passed through (or through `numbers`, a transformer)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OrdinalEncoder
 
     numeric = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
     encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2)
-    return Pipeline([("prepare", ColumnTransformer([("cat", encode, ["sex"]), ("num", "passthrough", numeric)])),
+    return Pipeline([("prepare", ColumnTransformer([("cat", encode, ["sex"]), ("num", numbers, numeric)])),
                      ("model", estimator)])
 
 
 def _hgb_builders() -> dict[str, Callable[[], TabularCase]]:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
 
     def binary(name: str) -> TabularCase:
         train, holdout = real_frame("diabetes", categorical="missing")
@@ -310,13 +312,39 @@ def _hgb_builders() -> dict[str, Callable[[], TabularCase]]:
         model.fit(train.drop(columns=[LABEL]), train[LABEL])
         return TabularCase(name, model, train, holdout, "classification")
 
+    def wine(name: str) -> TabularCase:
+        """wine with `color_intensity` given as a band only (low/mid/high; held-out rows get an unseen one),
+        ordinal-encoded in front of HistGradientBoosting's own categorical splits (three classes)."""
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OrdinalEncoder
+
+        train, holdout = real_frame("wine")
+        for frame in (train, holdout):
+            color = frame["color_intensity"]
+            frame.insert(0, "color_band", np.where(color < 3.8, "low", np.where(color < 7.0, "mid", "high")))
+        holdout.loc[holdout.index[::7], "color_band"] = "unrecorded"
+        numeric = [c for c in train.columns if c not in ("color_band", "color_intensity", LABEL)]  # the band alone
+        encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+        model = Pipeline([("prepare", ColumnTransformer([("cat", encode, ["color_band"]), ("num", SimpleImputer(), numeric)])),
+                          ("model", HistGradientBoostingClassifier(max_iter=10, categorical_features=[0], random_state=0))])
+        model.fit(train.drop(columns=[LABEL]), train[LABEL])
+        return TabularCase(name, model, train, holdout, "classification")
+
     return {
+        "hgb_native_categories_wine": lambda: wine("hgb_native_categories_wine"),
         "hgb_native_categories_binary_diabetes": lambda: binary("hgb_native_categories_binary_diabetes"),
         "hgb_native_categories_poisson_diabetes": lambda: _fit(
             "hgb_native_categories_poisson_diabetes",
             _native_categories(HistGradientBoostingRegressor(loss="poisson", max_iter=15, categorical_features=[0],
                                                              random_state=0)),
             "diabetes", "regression", categorical="missing"),
+        # no missing category (TFLite/TF.js/Core ML take no nullable category column yet): unseen ones only
+        "hgb_native_categories_squared_diabetes": lambda: _fit(
+            "hgb_native_categories_squared_diabetes",
+            _native_categories(HistGradientBoostingRegressor(max_iter=15, categorical_features=[0], random_state=0),
+                               SimpleImputer()),
+            "diabetes", "regression", categorical=True),
     }
 
 

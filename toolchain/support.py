@@ -89,7 +89,7 @@ def _framework_row(framework: str, family: str, reader: str) -> Row:
     for fmt in ("tflite", "tfjs"):
         cells[fmt] = Cell(True, "edgepack TensorFlow lowering") if framework in LOWERINGS else \
             Cell(False, f"no TensorFlow lowering for {framework} models")
-    cells["coreml"] = Cell(True, "") if framework in coreml.BUILDERS else \
+    cells["coreml"] = Cell(True, "classic Core ML TreeEnsemble") if framework in coreml.BUILDERS else \
         Cell(False, f"no Core ML converter for {framework} models")
     return Row(family, framework, "booster file", cells)
 
@@ -208,6 +208,10 @@ def render() -> str:
         "splits of XGBoost (`enable_categorical`), LightGBM (`categorical_feature`) and CatBoost (`cat_features`);",
         "XGBoost dart/gblinear and multi-output trees; a `missing` other than NaN; LightGBM rf mode and linear",
         "trees; CatBoost non-symmetric trees; HistGradientBoosting fitted on pandas category columns of text.",
+        "Core ML refuses, by estimator, tree objectives with an exp link (Poisson, Tweedie, Gamma: TreeEnsemble's",
+        "transforms are none, logistic and softmax); TFLite and TF.js take them. Native categorical splits",
+        "(HistGradientBoosting `categorical_features`, Spark's indexed categories) become a lookup table in",
+        "TFLite/TF.js and chains of BranchOnValueEqual nodes in Core ML.",
         "skl2onnx's own refusals (e.g. OneHotEncoder infrequent categories) reach the user as",
         "\"skl2onnx could not convert <estimators> to ONNX: <reason>\".",
         "",

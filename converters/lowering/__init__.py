@@ -23,6 +23,10 @@ INPUT_NAME = "features"
 LOWERINGS: dict[str, str] = {
     "keras": "keras:lower",
     "scikit-learn": "sklearn:lower",
+    "xgboost": "boosters:lower",
+    "lightgbm": "boosters:lower",
+    "catboost": "boosters:lower",
+    "spark": "spark:lower",
 }
 
 

@@ -14,13 +14,12 @@ import numpy as np
 
 from ...runtime.errors import ModelError
 from ...runtime.records import FLOAT64_PARTS
-from ..sources.sklearn import TREE_FAMILIES
+from ..sources.sklearn import BOOSTERS, TREE_FAMILIES
 from ..sources.trees import read
 from . import TFGraph, input_spec, naive_bayes, neighbors, svm, two_float
-from .columns import Block, Column, base_parts, base_tensor, input_columns, transformed_tensor
+from .columns import Block, Column, input_columns, transformed_tensor
 from .steps import interp
-from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
-from .trees import folded_trees, needs_parts
+from .trees import ensemble_tensor, needs_parts
 
 
 def _linear(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
@@ -63,15 +62,7 @@ def _mlp(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any
 
 
 def _trees(tf: Any, x: Any, cols: list[Column], final: Any, options: dict[str, Any], notes: list[str]) -> Any:
-    ens = read(final)
-    strategy = choose(ens.trees, str(options.get("tree_strategy", "auto")))
-    parts = len(x.shape) == 3  # float64 parts [N, F, 3]: input_dtype chose them for this model
-    notes.append(f"trees: {len(ens.trees)} trees, depth {max(t.depth for t in ens.trees)}, {strategy} strategy"
-                 + (", float64 inputs as three float32 parts" if parts else ""))
-    folded = folded_trees(ens, cols, parts)
-    base = base_parts(tf, x, cols) if parts else [base_tensor(tf, x, cols)]
-    raw = (gemm_sum if strategy == "gemm" else gather_sum)(tf, base, folded, ens.n_out)
-    return ensemble_output(tf, raw, ens.base, ens.link)
+    return ensemble_tensor(tf, x, cols, read(final), options, notes)
 
 
 def input_dtype(final: Any, cols: list[Column]) -> str:
@@ -245,6 +236,7 @@ FAMILIES: dict[str, Callable[..., Any]] = {
     "VotingRegressor": _voting,
     "StackingClassifier": _stacking,
     "StackingRegressor": _stacking,
+    **{name: _trees for name in sorted(BOOSTERS)},  # XGBoost, LightGBM, CatBoost: read by sources/trees.py
 }
 
 
@@ -258,9 +250,10 @@ def lower(source: Any, schema: Any, options: dict[str, Any]) -> TFGraph:
         raise ModelError(f"no TensorFlow lowering for {type(final).__name__}",
                          fix=f"TFLite/TF.js cover: {', '.join(sorted(FAMILIES))}")
     cols = input_columns(source, schema)
-    if len(cols) != int(getattr(final, "n_features_in_", len(cols))):
-        raise ModelError(f"the preprocessing gives {len(cols)} columns but {type(final).__name__} takes "
-                         f"{final.n_features_in_}")
+    # a booster's own count (CatBoost's n_features_in_ reads 0 after fitting on an array)
+    takes = source.ensemble.n_features if source.ensemble is not None else int(getattr(final, "n_features_in_", len(cols)))
+    if len(cols) != takes:
+        raise ModelError(f"the preprocessing gives {len(cols)} columns but {type(final).__name__} takes {takes}")
     notes: list[str] = []
     regression = source.task == "regression"
 

@@ -49,9 +49,29 @@ def decisions(tf: Any, v: list[Any], thr: list[Any], nan_left: Any) -> Any:
     return tf.where(is_nan(tf, v[0]), nan_left, left)
 
 
-def gather_sum(tf: Any, base: list[Any], folded: list[tuple[Tree, np.ndarray, np.ndarray]], n_out: int) -> Any:
+def _member(tf: Any, parts: list[Any], node: Any, lookup: Any, row_c: Any) -> Any:
+    """1.0 where v is in the set of a membership node (lowering/trees.py: CategoryLookup), from one gather
+    into the flattened table. Integer tests by float arithmetic: casting NaN or out-of-range floats to
+    integers differs between runtimes, so v is brought into range first. With float64 parts, a whole
+    number has zero residual parts."""
+    v = parts[0]
+    low, span = float(lookup.low), lookup.span
+    inside = tf.cast(tf.math.greater_equal(v, low), tf.float32) * tf.cast(tf.math.less_equal(v, low + span - 1), tf.float32)
+    safe = tf.where(inside > 0.5, v, tf.zeros_like(v) + low)
+    code = tf.cast(safe - low, tf.int32)
+    whole = tf.cast(tf.math.equal(tf.cast(code, tf.float32) + low, v), tf.float32) * inside
+    for rest in parts[1:]:
+        whole = whole * tf.cast(tf.math.equal(rest, 0.0), tf.float32)
+    column = tf.where(whole > 0.5, code, tf.zeros_like(code) + span)
+    table = tf.constant(lookup.table.reshape(-1))
+    return tf.gather(table, tf.gather(row_c, node) * (span + 1) + column)
+
+
+def gather_sum(tf: Any, base: list[Any], folded: list[tuple[Tree, np.ndarray, np.ndarray]], n_out: int,
+               lookup: Any = None) -> Any:
     """[N, outputs]: the sum of the leaf values every row reaches, by walking all trees level by level.
-    `base`: the trees' input columns [N, C], one tensor per part."""
+    `base`: the trees' input columns [N, C], one tensor per part. `lookup` (a CategoryLookup, or None)
+    decides the set-membership nodes."""
     feature, thr, nan_left, left, right, value, roots = [], [], [], [], [], [], []
     offset = 0
     for tree, t_thr, t_nan in folded:
@@ -81,10 +101,15 @@ def gather_sum(tf: Any, base: list[Any], folded: list[tuple[Tree, np.ndarray, np
     flat = [tf.reshape(b, [-1]) for b in base]
     row_offset = tf.reshape(tf.range(rows, dtype=tf.int32) * n_cols, [-1, 1])
     node = tf.tile(tf.reshape(np.array(roots, np.int32), [1, -1]), tf.stack([rows, 1]))
+    row_c = tf.constant(np.concatenate(lookup.row).astype(np.int32)) if lookup is not None else None
     for _ in range(depth):
         at = row_offset + tf.gather(feature_c, node)
         v = [tf.gather(f, at) for f in flat]
-        go_left = tf.math.greater(decisions(tf, v, [tf.gather(t, node) for t in thr_c], tf.gather(nan_c, node)), 0.5)
+        went = decisions(tf, v, [tf.gather(t, node) for t in thr_c], tf.gather(nan_c, node))
+        if lookup is not None:
+            member = tf.where(is_nan(tf, v[0]), tf.gather(nan_c, node), _member(tf, v, node, lookup, row_c))
+            went = tf.where(tf.gather(row_c, node) > 0, member, went)
+        go_left = tf.math.greater(went, 0.5)
         node = tf.where(go_left, tf.gather(left_c, node), tf.gather(right_c, node))
     return tf.reduce_sum(tf.gather(value_c, node), axis=1)
 

@@ -21,13 +21,20 @@ Two input encodings (decided per model by `needs_parts`):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from ...runtime.errors import ModelError
+from ...runtime.errors import ModelError, UsageError
 from ...runtime.records import float64_parts
 from ..sources.trees import Ensemble, Tree
-from .columns import Column
+from .columns import Column, base_parts, base_tensor
 from .thresholds import bisect, floats, keys
+from .tree_ops import choose, ensemble_output, gather_sum, gemm_sum
+
+# the widest range of integer category values a set-membership lookup table spans
+MAX_CATEGORY_SPAN = 1 << 16
 
 _BIG = float(np.finfo(np.float32).max)
 
@@ -104,7 +111,8 @@ def fold_parts(col: Column, thresholds: np.ndarray, float32_inputs: bool) -> np.
 def folded_trees(ens: Ensemble, cols: list[Column], parts: bool = False) -> list[tuple[Tree, np.ndarray, np.ndarray]]:
     """Each tree with its thresholds folded: (tree, float32 thresholds [nodes, 1], or [nodes, 3] parts
     when `parts`, nan_left) per node. With parts, a split on an encoded category column keeps its float32
-    threshold as (T, 0, 0): the graph's residual parts of a category code are 0."""
+    threshold as (T, 0, 0): the graph's residual parts of a category code are 0. At a set-membership node
+    the threshold is 0 and nan_left is where a missing value ends up (see `category_lookup`)."""
     out = []
     width = 3 if parts else 1
     for tree in ens.trees:
@@ -112,10 +120,72 @@ def folded_trees(ens: Ensemble, cols: list[Column], parts: bool = False) -> list
         # real thresholds in its value range.
         thr = np.zeros((len(tree.feature), width), dtype=np.float32)
         nan_left = np.zeros(len(tree.feature), dtype=bool)
+        cats = tree.categories or {}
         for j in np.unique(tree.feature[tree.feature >= 0]):
-            nodes = np.flatnonzero(tree.feature == j)
+            nodes = np.array([n for n in np.flatnonzero(tree.feature == j) if int(n) not in cats], dtype=np.int64)
+            if not len(nodes):
+                continue
             thr[nodes, 0], nan_left[nodes] = fold(cols[j], tree.threshold[nodes], tree.missing_left[nodes], ens.float32_inputs)
             if parts and cols[j].encode == "number":
                 thr[nodes] = fold_parts(cols[j], tree.threshold[nodes], ens.float32_inputs)
+        for node, members in cats.items():  # a missing value: imputed (then looked up), or the node's own route
+            z = cols[int(tree.feature[node])].chain64(np.array([np.nan]))[0]
+            nan_left[node] = bool(tree.missing_left[node]) if np.isnan(z) else bool(np.isin(z, members))
         out.append((tree, thr, nan_left))
     return out
+
+
+@dataclass(frozen=True)
+class CategoryLookup:
+    """Set-membership splits as one table: a node's row (0: not a membership node) x the column's encoded
+    value - low (integers low..low + span - 1; the last column: any other value) -> 1.0 to go left."""
+
+    low: int
+    span: int
+    row: list[np.ndarray]  # per tree, per node: its row in `table`
+    table: np.ndarray  # [membership nodes + 1, span + 1] float32
+
+
+def category_lookup(ens: Ensemble, cols: list[Column]) -> CategoryLookup | None:
+    """The lookup table of the ensemble's set-membership splits, or None when it has none. A split is
+    decided on the column's encoded value (before its steps: only imputation may follow, which leaves
+    every number as it is); a value outside the table, or not an integer, is in no set and goes right."""
+    members = [(tree, node, m) for tree in ens.trees for node, m in (tree.categories or {}).items()]
+    if not members:
+        return None
+    values = np.concatenate([m for _, _, m in members] or [np.zeros(0)])
+    for tree, node, _ in members:
+        col = cols[int(tree.feature[node])]
+        if col.encode not in ("number", "ordinal") or any(s.kind != "impute" for s in col.steps):
+            raise ModelError("a set-membership (categorical) split on a scaled or one-hot column is not supported in "
+                             "TFLite/TF.js", fix="pass the categorical column to the estimator as its ordinal codes")
+    if len(values) and (np.any(values != np.round(values)) or values.max() - values.min() >= MAX_CATEGORY_SPAN):
+        raise ModelError("categorical split values that are not integers within a span of "
+                         f"{MAX_CATEGORY_SPAN} are not supported in TFLite/TF.js", fix="encode the categories as 0..k-1")
+    low = int(values.min()) if len(values) else 0
+    span = (int(values.max()) - low + 1) if len(values) else 1
+    table = np.zeros((len(members) + 1, span + 1), dtype=np.float32)
+    rows = {id(tree): np.zeros(len(tree.feature), dtype=np.int32) for tree in ens.trees}
+    for k, (tree, node, m) in enumerate(members, start=1):
+        rows[id(tree)][node] = k
+        table[k, :span] = np.isin(np.arange(low, low + span, dtype=np.float64), m)
+    return CategoryLookup(low, span, [rows[id(tree)] for tree in ens.trees], table)
+
+
+def ensemble_tensor(tf: Any, x: Any, cols: list[Column], ens: Ensemble, options: dict[str, Any], notes: list[str]) -> Any:
+    """[N, outputs]: the ensemble on the input tensor, thresholds folded into the raw inputs. A [N, F, 3]
+    input carries float64 parts (the lowering's input_dtype chose them with `needs_parts`)."""
+    lookup = category_lookup(ens, cols)
+    strategy = choose(ens.trees, str(options.get("tree_strategy", "auto")))
+    if lookup is not None and strategy == "gemm":
+        if options.get("tree_strategy") == "gemm":
+            raise UsageError("tree_strategy gemm has no set-membership (categorical) splits", fix="use gather or auto")
+        strategy = "gather"
+    parts = len(x.shape) == 3
+    notes.append(f"trees: {len(ens.trees)} trees, depth {max(t.depth for t in ens.trees)}, {strategy} strategy"
+                 + (", float64 inputs as three float32 parts" if parts else "")
+                 + (", categorical splits by lookup table" if lookup is not None else ""))
+    folded = folded_trees(ens, cols, parts)
+    base = base_parts(tf, x, cols) if parts else [base_tensor(tf, x, cols)]
+    raw = gemm_sum(tf, base, folded, ens.n_out) if strategy == "gemm" else gather_sum(tf, base, folded, ens.n_out, lookup)
+    return ensemble_output(tf, raw, ens.base, ens.link)

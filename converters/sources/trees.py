@@ -2,9 +2,9 @@
 
 Every place that takes trees apart reads them here: the TensorFlow lowering (TFLite, TF.js), the Core ML
 TreeEnsemble builder, and anything that explains a tree's decisions. A reader per library (the READERS
-table) turns its fitted model into an `Ensemble`; nothing downstream knows which library it came from, so
-XGBoost or LightGBM dumps can feed it later as one more row (node arrays, thresholds, NaN routing, a
-base score and a link).
+table) turns its fitted model into an `Ensemble`; nothing downstream knows which library it came from:
+XGBoost, LightGBM and CatBoost come in as their booster arrays (sources/boosted_trees.py) through
+`from_boosted`.
 
 Numerics are the model's own: thresholds are float64 as fitted, and `float32_inputs` says whether the
 library casts its input to float32 before comparing (scikit-learn's DecisionTree, RandomForest,
@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from . import catboost, hist_gradient_boosting, lightgbm, xgboost
+from .boosted_trees import BoostedEnsemble
 
 LINKS = ("identity", "sigmoid", "softmax", "exp")
 
@@ -40,6 +42,9 @@ class Tree:
     right: np.ndarray
     value: np.ndarray
     output: int = 0
+    # set-membership splits: node -> the values (in the estimator's input space) sent left; any other value
+    # goes right, NaN by missing_left (the node's threshold is then unused)
+    categories: dict[int, np.ndarray] | None = None
 
     @property
     def depth(self) -> int:
@@ -135,8 +140,41 @@ def _gradient_boosting(est: Any) -> Ensemble:
 
 
 def _hist_gradient_boosting(est: Any) -> Ensemble:
+    if hist_gradient_boosting.has_native_categories(est):  # set-membership splits: read as a booster's arrays
+        return from_boosted(hist_gradient_boosting.read(est))
     trees = [_hist_tree(p, j) for stage in est._predictors for j, p in enumerate(stage)]
     return Ensemble(trees, np.asarray(est._baseline_prediction, dtype=np.float64).reshape(-1), _link(est), False)
+
+
+def _below(t: np.ndarray, dtype: type) -> np.ndarray:
+    """The largest value of dtype strictly below each t: `x < t` is `x <= _below(t)` for x of that dtype."""
+    with np.errstate(over="ignore"):
+        f: np.ndarray = t.astype(dtype)
+    f = np.where(f.astype(np.float64) >= t, np.nextafter(f, dtype(-np.inf)), f).astype(dtype)
+    return f.astype(np.float64)
+
+
+def from_boosted(boosted: BoostedEnsemble) -> Ensemble:
+    """A booster's arrays (sources/boosted_trees.py) as an Ensemble. XGBoost's `x < t` becomes `x <= t'`
+    with t' the next value below t in the precision the library compares in: the same decision for every
+    input, so the consumers' exact folding applies unchanged."""
+    trees = []
+    for t in boosted.trees:
+        leaf = t.left < 0
+        threshold = np.where(leaf, 0.0, t.threshold)
+        if boosted.decision == "<":
+            precision = np.float32 if boosted.input_precision == "float32" else np.float64
+            threshold = np.where(leaf, 0.0, _below(np.where(leaf, 0.0, t.threshold), precision))
+        cats = {int(k): np.asarray(v, dtype=np.float64) for k, v in (t.left_categories or {}).items()}
+        trees.append(Tree(np.where(leaf, -1, t.feature).astype(np.int64), threshold.astype(np.float64),
+                          t.missing_left.astype(bool), t.left.astype(np.int64), t.right.astype(np.int64),
+                          np.where(leaf, t.value, 0.0).reshape(-1, 1), t.target, cats or None))
+    return Ensemble(trees, np.asarray(boosted.base, dtype=np.float64).reshape(-1), boosted.link,
+                    boosted.input_precision == "float32")
+
+
+def _booster(read_arrays: Callable[[Any], BoostedEnsemble]) -> Callable[[Any], Ensemble]:
+    return lambda est: from_boosted(read_arrays(est))
 
 
 # estimator class name prefix -> reader (a boosting library adds its row here)
@@ -146,6 +184,9 @@ READERS: dict[str, Callable[[Any], Ensemble]] = {
     "ExtraTrees": _forest,
     "GradientBoosting": _gradient_boosting,
     "HistGradientBoosting": _hist_gradient_boosting,
+    "XGB": _booster(xgboost.read),
+    "LGBM": _booster(lightgbm.read),
+    "CatBoost": _booster(catboost.read),
 }
 
 

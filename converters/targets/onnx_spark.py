@@ -23,6 +23,7 @@ import numpy as np
 
 from ...runtime.errors import ModelError
 from ..sources.spark import columns_in, columns_out
+from ..sources.spark_trees import normalised, tree_nodes
 
 OPSET = {"": 15, "ai.onnx.ml": 5}
 _DOUBLE = 11  # onnx.TensorProto.DOUBLE, without importing onnx at module import
@@ -179,21 +180,7 @@ def _linear_regression(g: Graph, stage: Any, ctx: dict[str, Any]) -> str:
 
 
 def _tree_nodes(ctx: dict[str, Any], stage: Any) -> dict[int, list[dict[str, Any]]]:
-    """Each tree's nodes as saved by Spark (data/ parquet in the stage's directory), keyed by tree id."""
-    import pyarrow.parquet as pq
-
-    directory = ctx["stage_dirs"].get(stage.uid)
-    if directory is None or not (directory / "data").is_dir():
-        raise ModelError(f"cannot find the saved tree data of {type(stage).__name__} {stage.uid}",
-                         fix="build from the directory written by PipelineModel.save(path)")
-    rows = pq.read_table(directory / "data").to_pylist()
-    trees: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        if "nodeData" in row:
-            trees.setdefault(int(row["treeID"]), []).append(row["nodeData"])
-        else:
-            trees.setdefault(0, []).append(row)
-    return {t: sorted(nodes, key=lambda n: n["id"]) for t, nodes in sorted(trees.items())}
+    return tree_nodes(ctx["stage_dirs"].get(stage.uid), stage)
 
 
 def _tree_ensemble(g: Graph, x: str, trees: list[list[dict[str, Any]]], leaf_value: Callable[[int, int, dict], float],
@@ -262,19 +249,13 @@ def _tree_ensemble(g: Graph, x: str, trees: list[list[dict[str, Any]]], leaf_val
     return g.op("TreeEnsemble", [x], "trees", domain="ai.onnx.ml", **attrs)
 
 
-def _normalised(stats: list[float]) -> np.ndarray:
-    stats = np.asarray(stats, dtype=np.float64)
-    total = stats.sum()
-    return stats / total if total != 0 else stats
-
-
 def _forest_classifier(g: Graph, stage: Any, ctx: dict[str, Any]) -> str:
     # Spark: each tree votes with its leaf's class counts normalised to 1; probability = votes / their sum
     # (a single decision tree is the one-tree case).
     x, _ = g.column(stage.getOrDefault("featuresCol"))
     trees = list(_tree_nodes(ctx, stage).values())
     n = int(stage.numClasses)
-    votes = _tree_ensemble(g, x, trees, lambda c, _t, node: float(_normalised(node["impurityStats"])[c]), n)
+    votes = _tree_ensemble(g, x, trees, lambda c, _t, node: float(normalised(node["impurityStats"])[c]), n)
     total = g.op("ReduceSum", [votes, g.const([1], dtype=np.int64)], keepdims=1)
     return g.op("Div", [votes, total], "probabilities_raw")
 

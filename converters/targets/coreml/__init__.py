@@ -7,6 +7,12 @@
 |              |                                        | float16, int8 (linear), palette (4-bit table)  |
 | keras        | model.mlpackage: an ML Program from a  | float16 compute, int8 weights (linear),        |
 |              | TensorFlow concrete function           | palette (4-bit k-means weights)                |
+| xgboost,     | model.mlmodel: FeatureVectorizer ->    | none (tree parameters are doubles)             |
+| lightgbm,    | TreeEnsemble* (boosters.py)            |                                                |
+| catboost     |                                        |                                                |
+| spark        | model.mlmodel: one model per stage ->  | none                                           |
+|              | GLM* / NeuralNetwork / TreeEnsemble*   |                                                |
+|              | (spark.py)                             |                                                |
 
 The scikit-learn chain, in the order the files are numbered: sklearn_1_artifacts (float32 artifact and
 variants) -> sklearn_2_pipeline (preprocessing as classic models) -> sklearn_3_final_model (one builder
@@ -28,7 +34,7 @@ from typing import Any
 
 from ....runtime.errors import ModelError, UsageError
 from ..base import Artifact, check_options
-from . import keras, sklearn_1_artifacts
+from . import boosters, keras, sklearn_1_artifacts, spark
 from .ios import snippet_files
 
 VARIANTS = ("float16", "int8", "palette")
@@ -42,6 +48,10 @@ OPTIONS: dict[str, Any] = {
 BUILDERS: dict[str, Callable[[Any, Any, list[str]], list[Artifact]]] = {
     "scikit-learn": sklearn_1_artifacts.artifacts,
     "keras": keras.artifacts,
+    "xgboost": boosters.artifacts,
+    "lightgbm": boosters.artifacts,
+    "catboost": boosters.artifacts,
+    "spark": spark.artifacts,
 }
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ....runtime.errors import ModelError
 from ...sources.sample import missing_differs_from_unknown
-from ...sources.sklearn import TREE_FAMILIES
+from ...sources.sklearn import BOOSTERS, TREE_FAMILIES
 from . import sklearn_6_step_trees as step_trees
 from . import sklearn_8_float32_steps as float32_steps
 from .proto import feature, model
@@ -435,9 +435,15 @@ def convert(source: Any, schema: Any) -> Any:
     """
 
     steps = flatten_steps(source.model)
-    pipe = SpecPipeline(defer_scalers=type(steps[-1]).__name__ in TREE_FAMILIES, source=source)
+    pipe = SpecPipeline(defer_scalers=type(steps[-1]).__name__ in TREE_FAMILIES | set(BOOSTERS), source=source)
     features = preprocess(pipe, steps[:-1], schema)
     last, outputs = final_model(steps[-1], features, source)
+    return finish(pipe, last, outputs, source, schema)
+
+
+def finish(pipe: SpecPipeline, last: Any, outputs: list[Any], source: Any, schema: Any) -> Any:
+    """The preprocessing models and the final one as the package's pipeline Model, with one named input
+    per feature."""
     # Core ML's validator wants every classifier (and regressor) to name its prediction outputs.
     last.description.predictedFeatureName = "label" if source.task == "classification" else "value"
     if source.task == "classification":
@@ -456,5 +462,5 @@ def convert(source: Any, schema: Any) -> Any:
         container = top.pipelineRegressor.pipeline
         top.description.predictedFeatureName = "value"
     container.models.extend(pipe.models)
-    top.description.metadata.shortDescription = f"edgepack: scikit-learn {source.describe()['summary']}"
+    top.description.metadata.shortDescription = f"edgepack: {source.framework} {source.describe()['summary']}"
     return top

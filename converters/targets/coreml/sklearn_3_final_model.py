@@ -145,6 +145,9 @@ FINAL_MODELS: dict[str, Callable[[Any, Any, Any], tuple[Any, list[Any]]]] = {
        for name in ("VotingClassifier", "VotingRegressor")},
     **{name: lambda est, x, source: ensembles.stacking(est, x, source, FINAL_MODELS)
        for name in ("StackingClassifier", "StackingRegressor")},
+    # XGBoost, LightGBM, CatBoost last in a Pipeline: read by the one tree reader (sources/trees.py)
+    **{name: _trees for name in ("XGBClassifier", "XGBRegressor", "LGBMClassifier", "LGBMRegressor",
+                                 "CatBoostClassifier", "CatBoostRegressor")},
 }
 # Builders whose NeuralNetwork gets the float16/int8/palette variants: probabilities from hidden layers or a
 # softmax. The other NeuralNetwork builders (decision scores, naive Bayes, calibration) stay float32 only:

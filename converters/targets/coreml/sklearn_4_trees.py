@@ -7,7 +7,9 @@ threshold t into the double T with `x <= T  <=>  float32(x) <= t` for every doub
 takes exactly scikit-learn's branch without a cast. The trees themselves come from the one tree reader
 (sources/trees.py), shared with the TensorFlow lowering. HistGradientBoosting compares float64 values with float64 thresholds: kept as is.
 Missing values (NaN) follow scikit-learn's per-node `missing_go_to_left` (Core ML's
-missingValueTracksTrueChild; the true child is the left one).
+missingValueTracksTrueChild; the true child is the left one). Set-membership (categorical) splits, from
+HistGradientBoosting's categorical_features or Spark's indexed categories, are unrolled into chains of
+BranchOnValueEqual nodes (`equality_chains`).
 """
 
 from __future__ import annotations
@@ -81,12 +83,20 @@ class CoreMLTrees:
 TRANSFORMS = {"identity": "NoTransform", "sigmoid": "Regression_Logistic", "softmax": "Classification_SoftMax"}
 
 
-def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None) -> CoreMLTrees:
+def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None, name: str = "tree ensembles"
+               ) -> CoreMLTrees:
     """Thresholds exact for Core ML's double comparison (scikit-learn's float32 cast folded in where it
-    casts, then any deferred scaler arithmetic), and binary class fractions as one dimension."""
+    casts, then any deferred scaler arithmetic), and binary class fractions as one dimension. `name` (the
+    estimator) goes into the refusals."""
     if ens.link not in TRANSFORMS:
-        raise ModelError(f"the Core ML target has no {ens.link!r} link for tree ensembles",
-                         fix="use a loss with an identity, logistic or softmax link")
+        raise ModelError(f"the Core ML target has no {ens.link!r} link for {name}: TreeEnsemble's post-evaluation "
+                         "transforms are none, logistic and softmax",
+                         fix="use a loss with an identity, logistic or softmax link, or the ONNX, TFLite or TF.js targets")
+    for tree in ens.trees:
+        cat_features = {int(tree.feature[n]) for n in tree.categories or {}}
+        if cat_features and (ens.float32_inputs or any(deferred and deferred[j] for j in cat_features)):
+            raise ModelError(f"{name}: a set-membership (categorical) split on a float32-cast or scaled column has no "
+                             "Core ML form", fix="pass the category codes to the estimator unscaled, or use the ONNX target")
     binary_fractions = classify and ens.link == "identity" and ens.n_out == 2
     trees = []
     for tree in ens.trees:
@@ -94,10 +104,63 @@ def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None) -> C
         # Binary: one dimension, p(second class), as coremltools' own tree converter writes it; Core ML
         # reports [1 - p, p].
         value = tree.value[:, 1:] if binary_fractions else tree.value
-        trees.append(Tree(tree.feature, fold(thresholds, tree.feature, deferred or []), tree.missing_left,
-                          tree.left, tree.right, value, tree.output))
+        folded = Tree(tree.feature, fold(thresholds, tree.feature, deferred or []), tree.missing_left,
+                      tree.left, tree.right, value, tree.output, tree.categories)
+        trees.append(equality_chains(folded, name) if tree.categories else folded)
     base = ens.base[1:] if binary_fractions else ens.base
     return CoreMLTrees(trees, len(base), base, TRANSFORMS[ens.link])
+
+
+# how many times a tree may grow when its set-membership splits are unrolled into equality chains
+MAX_GROWTH = 16
+
+
+def equality_chains(tree: Tree, name: str) -> Tree:
+    """The tree with each set-membership node unrolled into BranchOnValueEqual nodes, one per member, each
+    sending its matches to its own copy of the left subtree (TreeEnsemble has no membership branch, and
+    its nodes have one parent each); the chain's last node sends the rest to the right subtree. A missing
+    value takes the node's own route at the first link. In the result, `categories` marks the equality
+    nodes: node -> [the value it tests]."""
+    rows: list[list[Any]] = []  # feature, threshold, missing_left, left, right, value row, equality
+    cats = tree.categories or {}
+
+    def add(feature: int, threshold: float, missing_left: bool, value: np.ndarray, equality: bool) -> int:
+        rows.append([feature, threshold, missing_left, -1, -1, value, equality])
+        if len(rows) > MAX_GROWTH * len(tree.feature):
+            raise ModelError(f"{name}: unrolling its categorical splits into Core ML equality chains grows a tree "
+                             f"more than {MAX_GROWTH} times", fix="use fewer categories per split, or the ONNX target")
+        return len(rows) - 1
+
+    zero = np.zeros(tree.value.shape[1])
+
+    def copy(node: int) -> int:
+        if tree.feature[node] < 0:
+            return add(-1, 0.0, False, tree.value[node], False)
+        members = np.unique(cats[node]) if node in cats else None
+        if members is None:
+            i = add(int(tree.feature[node]), float(tree.threshold[node]), bool(tree.missing_left[node]), zero, False)
+            rows[i][3] = copy(int(tree.left[node]))
+            rows[i][4] = copy(int(tree.right[node]))
+            return i
+        first = previous = -1
+        for k, member in enumerate(members):
+            i = add(int(tree.feature[node]), float(member), bool(tree.missing_left[node]) and k == 0, zero, True)
+            if previous >= 0:
+                rows[previous][4] = i
+            first = i if first < 0 else first
+            rows[i][3] = copy(int(tree.left[node]))
+            previous = i
+        rest = copy(int(tree.right[node]))
+        if previous < 0:
+            return rest  # an empty set: everything goes right
+        rows[previous][4] = rest
+        return first
+
+    copy(0)
+    feature, threshold, missing, left, right, value, equality = (list(c) for c in zip(*rows))
+    return Tree(np.asarray(feature, np.int64), np.asarray(threshold, np.float64), np.asarray(missing, bool),
+                np.asarray(left, np.int64), np.asarray(right, np.int64), np.asarray(value, np.float64), tree.output,
+                {i: np.array([threshold[i]]) for i, eq in enumerate(equality) if eq} or None)
 
 
 def _nodes(tree: Tree) -> Iterator[tuple[int, bool]]:
@@ -122,7 +185,8 @@ def fill_parameters(params: Any, ens: CoreMLTrees) -> None:
                     info.evaluationIndex = tree.output + d
                     info.evaluationValue = float(v)
             else:
-                node.nodeBehavior = node_type.BranchOnValueLessThanEqual
+                equal = i in (tree.categories or {})  # an equality chain's link (equality_chains)
+                node.nodeBehavior = node_type.BranchOnValueEqual if equal else node_type.BranchOnValueLessThanEqual
                 node.branchFeatureIndex = int(tree.feature[i])
                 node.branchFeatureValue = float(tree.threshold[i])
                 node.trueChildNodeId = int(tree.left[i])
@@ -131,8 +195,13 @@ def fill_parameters(params: Any, ens: CoreMLTrees) -> None:
 
 
 def tree_model(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
+    return ensemble_model(read(est), x, source, type(est).__name__)
+
+
+def ensemble_model(read_ens: Ensemble, x: Any, source: Any, name: str) -> tuple[Any, list[Any]]:
+    """A TreeEnsembleClassifier/Regressor of the input vector x from the read ensemble of estimator `name`."""
     classify = source.task == "classification"
-    ens = for_coreml(read(est), classify, x.deferred)
+    ens = for_coreml(read_ens, classify, x.deferred, name)
     if classify:
         outputs = classifier_outputs(list(source.classes))
         m = model([feature(x.name, "array", x.dim)], outputs)

@@ -1,8 +1,8 @@
 """Small PNG pictures for the HTML report: a model input shown as the picture it was made from, as a data
 URI (no Pillow needed: PNG is zlib-compressed rows behind three chunks).
 
-`input_picture` undoes the package's declared image preprocessing (runtime.tensors.image_to_input:
-x = (pixels * scale - mean) / std, in the input's layout and channel order) to get 0..255 pixels back; an
+`input_picture` undoes the package's declared image preprocessing (runtime.tensors.input_to_pixels, the
+inverse of image_to_input: x = (pixels * scale - mean) / std) to get 0..255 pixels back; an
 image-shaped input without declared preprocessing is stretched to 0..255 from its own range.
 """
 
@@ -14,6 +14,8 @@ import zlib
 from typing import Any
 
 import numpy as np
+
+from ..runtime.tensors import input_to_pixels
 
 MAX_SIDE = 96  # larger pictures are shown subsampled: the report stays small
 
@@ -44,16 +46,16 @@ def input_picture(row: np.ndarray, spec: Any) -> np.ndarray | None:
     x = np.asarray(row, dtype=np.float64)
     if x.ndim != 3 or layout not in ("NHWC", "NCHW"):
         return None
-    if layout == "NCHW":
+    image = spec.image
+    if image:
+        x = input_to_pixels(x[None], spec)[0].astype(np.float64)
+        if image.get("channels") == "BGR":
+            x = x[..., ::-1]
+    elif layout == "NCHW":
         x = np.transpose(x, (1, 2, 0))
     if x.shape[2] not in (1, 3):
         return None
-    image = spec.image
-    if image:
-        x = (x * np.asarray(image["std"]) + np.asarray(image["mean"])) / float(image["scale"] or 1.0)
-        if image.get("channels") == "BGR":
-            x = x[..., ::-1]
-    else:
+    if not image:
         low, high = float(np.min(x)), float(np.max(x))
         x = (x - low) * (255.0 / (high - low)) if high > low else np.zeros_like(x)
     step = max(1, -(-max(x.shape[:2]) // MAX_SIDE))

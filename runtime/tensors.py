@@ -204,5 +204,19 @@ def image_to_input(pixels: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=DTYPES[spec.dtype])
 
 
+def input_to_pixels(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """The inverse of image_to_input: a batch of the input (its layout) -> the pictures it was made from,
+    [N, height, width, channels] float32 values on the 0..255 scale in the declared channel order (what a
+    Core ML image input is handed; parity shows them in reports)."""
+    image = spec.image or {}
+    if not image:
+        raise RecordError("this input takes no pictures (no image preprocessing is declared)", field=spec.name)
+    x = np.asarray(x, dtype=np.float32)
+    if spec.layout == "NCHW":
+        x = np.transpose(x, (0, 2, 3, 1))
+    std, mean = np.asarray(image["std"], dtype=np.float32), np.asarray(image["mean"], dtype=np.float32)
+    return np.ascontiguousarray((x * std + mean) / np.float32(image["scale"]))
+
+
 def _shape_text(shape: Any) -> str:
     return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...runtime.errors import EdgepackError
 from ...runtime.tensor_scorer import TensorScorer
-from ...runtime.tensors import artifact_feeds, input_specs
+from ...runtime.tensors import artifact_feeds, input_specs, input_to_pixels
 from ..coreml_spec import CoreMLModel, SpecError
 from .base import Unavailable
 from .node_cli import NODE, TIMEOUT, WEB_DIR, node_availability
@@ -100,7 +100,12 @@ def run_coreml_spec(package: Any, art: Any, inputs: dict[str, np.ndarray]) -> di
         return package.verify_file(rel, hashes[rel])
 
     model = CoreMLModel.from_bytes(package.artifact_bytes(art), read_file)
-    feeds = artifact_feeds(entry["inputs"], input_specs(package.manifest), inputs)
+    specs = input_specs(package.manifest)
+    feeds = artifact_feeds(entry["inputs"], specs, inputs)
+    for tensor in entry["inputs"]:
+        if "image" in tensor:  # a Core ML image input takes the pictures themselves, as an app hands them
+            spec = next(s for s in specs if s.name == tensor["input"])
+            feeds[tensor["name"]] = input_to_pixels(inputs[spec.name], spec)
     result = model.predict(feeds)
     return {name: np.asarray(result[tensor]) for name, tensor in entry["outputs"].items()}
 

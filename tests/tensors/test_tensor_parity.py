@@ -188,3 +188,70 @@ def test_int8_io_takes_known_types_only(tmp_path, capsys):
     model, _ = onnx_cnn(tmp_path)
     with pytest.raises(UsageError, match="int8_io"):
         tflite.emit(OnnxSource.load(model), {"int8_io": "int4"})
+
+
+def test_core_ml_takes_the_picture_itself(tmp_path, capsys):
+    """An input with declared image preprocessing becomes a Core ML image (CVPixelBuffer on iOS): the spec
+    says so, the evaluator hands the program pixels as Core ML does, parity passes; a program whose scale
+    constant is doubled is caught."""
+    if importlib.util.find_spec("onnx2tf") is None:
+        pytest.skip("onnx2tf is not installed")
+    from coremltools.proto import Model_pb2
+
+    model, sample = onnx_cnn(tmp_path)
+    (tmp_path / "cnn.inputs.json").write_text(json.dumps({"x": {"image": {"size": [8, 8], "channels": "L",
+                                                                           "scale": 1 / 255, "mean": [0], "std": [1]}}}))
+    result = build(BuildOptions(model=model, sample=sample, out=tmp_path / "package", quiet=True, targets=["coreml"],
+                                target_options={"coreml": {"variants": "float32"}}))
+    entry = next(a for a in result.manifest["artifacts"] if a["id"] == "coreml")
+    assert entry["inputs"][0]["image"] == {"color_layout": "GRAYSCALE", "scale": pytest.approx(1 / 255), "bias": [0.0]}
+    spec = Model_pb2.Model()
+    spec.ParseFromString((result.path / entry["file"]).read_bytes())
+    image = spec.description.input[0].type.imageType
+    assert (image.width, image.height, Model_pb2.ImageFeatureType.ColorSpace.Name(image.colorSpace)) == (8, 8, "GRAYSCALE")
+    assert json.loads(spec.description.metadata.userDefined["edgepack.classes"]) == [str(i) for i in range(10)]
+    assert next(c for c in result.checks if c["artifact"] == "coreml")["status"] == "pass"
+    assert main(["parity", str(result.path), "--quiet", "--runtimes", "coreml-spec"]) == 0
+    # Broken: the program's image scale constant doubled (checksums updated: only parity can tell).
+    copy = tmp_path / "broken"
+    shutil.copytree(result.path, copy)
+    main_fn = spec.mlProgram.functions["main"]
+    ops = main_fn.block_specializations[main_fn.opset].operations
+    scales = [o for o in ops if o.type == "const" and "scaled" in o.outputs[0].name]
+    assert scales, [(o.type, o.outputs[0].name) for o in ops][:8]
+    op = scales[0]
+    op.attributes["val"].immediateValue.tensor.floats.values[0] *= 2
+    data = spec.SerializeToString()
+    (copy / entry["file"]).write_bytes(data)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    broken = next(a for a in manifest["artifacts"] if a["id"] == "coreml")
+    broken.update(file_record(data))
+    for part in broken["files"]:
+        if part["file"] == entry["file"]:
+            part.update(file_record(data))
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["parity", str(copy), "--quiet", "--runtimes", "coreml-spec"]) == 1
+    assert "coreml in coreml-spec fails" in capsys.readouterr().out
+
+
+def test_core_ml_image_with_per_channel_std(tmp_path):
+    """ImageNet-style preprocessing (std per channel): Core ML's single scale cannot hold it, so the image
+    input gets scale and bias and the program divides by std itself; the evaluator's check passes."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(6, 3, padding="same", activation="relu")(inp))
+    keras.Model(inp, keras.layers.Dense(5, activation="softmax")(x)).save(tmp_path / "rgb.keras")
+    image = {"size": [8, 8], "channels": "RGB", "scale": 1 / 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    (tmp_path / "rgb.inputs.json").write_text(json.dumps({"image": {"image": image}}))
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 8, 8, 3)).astype(np.float32)
+    np.savez(tmp_path / "sample.npz", image=((pixels / 255 - image["mean"]) / image["std"]).astype(np.float32))
+    result = build(BuildOptions(model=tmp_path / "rgb.keras", sample=tmp_path / "sample.npz", out=tmp_path / "package",
+                                quiet=True, targets=["coreml"], target_options={"coreml": {"variants": "float32"}}))
+    entry = next(a for a in result.manifest["artifacts"] if a["id"] == "coreml")
+    assert entry["inputs"][0]["image"] == {"color_layout": "RGB", "scale": pytest.approx(1 / 255),
+                                           "bias": [-0.485, -0.456, -0.406], "std": [0.229, 0.224, 0.225]}
+    check = next(c for c in result.checks if c["artifact"] == "coreml")
+    assert check["status"] == "pass" and check["metrics"]["max_abs_error"] <= 1e-4, check

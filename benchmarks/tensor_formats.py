@@ -21,6 +21,7 @@ usage: python benchmarks/tensor_formats.py [--out DIR] [--repeats 3] [--skip-res
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -230,7 +231,8 @@ def mobilenet(work: Path, repeats: int) -> list[str]:
         theirs_dir = work / f"direct_{fmt}"
         theirs_dir.mkdir(parents=True, exist_ok=True)
         ours_s = _median(ours, repeats)
-        theirs_s = _median(lambda fmt=fmt, d=theirs_dir: _direct(model, fmt, d), repeats)
+        with contextlib.redirect_stdout(sys.stderr):  # Keras' export prints its signature: keep stdout markdown
+            theirs_s = _median(lambda fmt=fmt, d=theirs_dir: _direct(model, fmt, d), repeats)
         packages[fmt] = out
         rows.append((fmt, ours_s, theirs_s))
     lines = [f"MobileNetV2 alpha=0.35 96x96x3 ({model.count_params():,} parameters): conversion, median of {repeats} runs", "",

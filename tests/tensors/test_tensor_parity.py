@@ -255,3 +255,16 @@ def test_core_ml_image_with_per_channel_std(tmp_path):
                                            "bias": [-0.485, -0.456, -0.406], "std": [0.229, 0.224, 0.225]}
     check = next(c for c in result.checks if c["artifact"] == "coreml")
     assert check["status"] == "pass" and check["metrics"]["max_abs_error"] <= 1e-4, check
+
+
+def test_report_pictures_are_pngs_that_pillow_reads_back():
+    """The report's tiny PNG writer against an independent reader, grey and RGB."""
+    import io
+
+    from edgepack.parity.png import png_bytes
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    for pixels in (rng.integers(0, 256, (5, 7), dtype=np.uint8), rng.integers(0, 256, (4, 3, 3), dtype=np.uint8)):
+        with Image.open(io.BytesIO(png_bytes(pixels))) as image:
+            np.testing.assert_array_equal(np.asarray(image), pixels)

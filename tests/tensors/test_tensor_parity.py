@@ -268,3 +268,16 @@ def test_report_pictures_are_pngs_that_pillow_reads_back():
     for pixels in (rng.integers(0, 256, (5, 7), dtype=np.uint8), rng.integers(0, 256, (4, 3, 3), dtype=np.uint8)):
         with Image.open(io.BytesIO(png_bytes(pixels))) as image:
             np.testing.assert_array_equal(np.asarray(image), pixels)
+
+
+def test_unusable_holdouts_and_options_are_refused_in_words(picture_package, tmp_path, capsys):
+    folder, result = picture_package
+    (tmp_path / "rows.csv").write_text("x\n1\n")
+    model = str(folder / "cnn.onnx")
+    assert main(["parity", str(result.path), "--reference", model, "--data", str(tmp_path / "rows.csv"), "--quiet"]) == 6
+    assert "needs an .npz sample" in capsys.readouterr().err
+    assert main(["parity", str(result.path), "--reference", model, "--data", str(tmp_path / "rows.csv"),
+                 "--label-column", "y", "--quiet"]) == 2
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((3, 1, 4, 4), np.float32))
+    assert main(["parity", str(result.path), "--reference", model, "--data", str(tmp_path / "wrong.npz"), "--quiet"]) == 6
+    assert "the model takes [N, 1, 8, 8]" in capsys.readouterr().err

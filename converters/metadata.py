@@ -3,14 +3,15 @@ shows what the model is: name, version, author, license, description, the inputs
 and the class labels (from the manifest; author, license and description from `edgepack build
 --author/--license/--description`).
 
-One row per format in STAMPS; a format without a row (c, js, tflite for now) is left as emitted.
+One row per format in STAMPS; a format without a row (c, js) is left as emitted.
 - onnx: producer edgepack and its version, model_version, doc_string, metadata_props; opset imports
   listed once each (onnx.compose left them twice).
 - coreml: the spec's author, license, shortDescription, versionString, userDefined metadata and one
   shortDescription per input and output (the .mlmodel, or the spec inside an .mlpackage).
 - tfjs: model.json's userDefinedMetadata (tfjs-converter's field for it).
-- tflite: not written. Android Studio's model binding reads the TFLite Support metadata schema, which
-  needs the tflite-support package (not in the stack); the manifest holds the same facts.
+- tflite: the TFLite Support metadata Android Studio's ML model binding shows (name, description,
+  version, author, license, a description per input and output tensor) and, for a classifier, labels.txt
+  as the probabilities' TENSOR_AXIS_LABELS file (converters/tflite_metadata.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from .coreml_protobuf import module
 from .targets.base import Artifact
+from .tflite_metadata import tensor_texts_for, texts_for, with_metadata
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,10 @@ def stamp(art: Artifact, info: ModelInfo) -> None:
     """Write `info` into the artifact's files in place (its format's row of STAMPS, if any)."""
     fn = STAMPS.get(art.format)
     if fn is not None:
-        art.files = {name: fn(name, data, info) for name, data in art.files.items()}
+        art.files = {name: fn(name, data, info, art.entry) for name, data in art.files.items()}
 
 
-def _onnx(name: str, data: bytes, info: ModelInfo) -> bytes:
+def _onnx(name: str, data: bytes, info: ModelInfo, entry: dict[str, Any]) -> bytes:
     if not name.endswith(".onnx"):
         return data
     import onnx
@@ -97,7 +99,7 @@ def _onnx(name: str, data: bytes, info: ModelInfo) -> bytes:
     return model.SerializeToString()
 
 
-def _coreml(name: str, data: bytes, info: ModelInfo) -> bytes:
+def _coreml(name: str, data: bytes, info: ModelInfo, entry: dict[str, Any]) -> bytes:
     if not name.endswith(".mlmodel"):
         return data
     spec = module("Model_pb2").Model()
@@ -122,7 +124,7 @@ def _coreml(name: str, data: bytes, info: ModelInfo) -> bytes:
     return spec.SerializeToString()
 
 
-def _tfjs(name: str, data: bytes, info: ModelInfo) -> bytes:
+def _tfjs(name: str, data: bytes, info: ModelInfo, entry: dict[str, Any]) -> bytes:
     if not name.endswith("model.json"):
         return data
     model_json = json.loads(data)
@@ -130,5 +132,22 @@ def _tfjs(name: str, data: bytes, info: ModelInfo) -> bytes:
     return json.dumps(model_json).encode()
 
 
-# format -> (file name, bytes, info) -> bytes
-STAMPS: dict[str, Callable[[str, bytes, ModelInfo], bytes]] = {"onnx": _onnx, "coreml": _coreml, "tfjs": _tfjs}
+def _tflite(name: str, data: bytes, info: ModelInfo, entry: dict[str, Any]) -> bytes:
+    if not name.endswith(".tflite") or "features" not in (entry.get("inputs") or [{}])[0]:
+        return data  # a tensor package's artifact (format version 2) has no tabular binding to describe
+    return with_metadata(data, texts_for(info, entry, data))
+
+
+def stamp_tensor(art: Artifact, info: ModelInfo, inputs: list[Any], outputs: list[Any]) -> None:
+    """A tensor package's artifact (format version 2; `inputs`/`outputs`: its TensorSpecs): TFLite gets its
+    metadata (an image input's size, color space and normalization; a classifier's labels); the other
+    formats are left as converted for now."""
+    if art.format != "tflite":
+        return
+    art.files = {name: with_metadata(data, tensor_texts_for(info, inputs, outputs, art.entry, data))
+                 if name.endswith(".tflite") else data for name, data in art.files.items()}
+
+
+# format -> (file name, bytes, info, the artifact's manifest entry) -> bytes
+STAMPS: dict[str, Callable[[str, bytes, ModelInfo, dict[str, Any]], bytes]] = {
+    "onnx": _onnx, "coreml": _coreml, "tfjs": _tfjs, "tflite": _tflite}

@@ -131,8 +131,8 @@ def _score_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
     parser.add_argument("-V", "--version", action="store_true", help="print the runtime's version and its dependencies' and exit")
-    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id to run (default: the package's default ONNX "
-                        "artifact); for a tensor package also a TFLite one, with ai-edge-litert installed")
+    parser.add_argument("--artifact", metavar="ID", help="artifact id to run (default: the package's default ONNX "
+                        "artifact); a TFLite one (e.g. tflite) runs in ai-edge-litert: pip install 'edgepack[tflite]'")
     parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by this public key (or by "
                         "any key in DIR); unsigned or wrongly signed packages exit 4. Needs edgepack[signing]")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
@@ -186,7 +186,8 @@ def _selftest_parser() -> argparse.ArgumentParser:
                     "Prints agreement and max error; exit 0 only within the package's tolerance.",
         epilog="example:\n  edgepack-score selftest build/churn/package --artifact onnx\n\n" + EXIT_CODES)
     parser.add_argument("package", help="package directory or .edgepack file")
-    parser.add_argument("--artifact", metavar="ID", help="ONNX artifact id (default: the package's default)")
+    parser.add_argument("--artifact", metavar="ID", help="ONNX or TFLite artifact id (default: the package's default "
+                        "ONNX artifact)")
     parser.add_argument("--trust", metavar="KEY.pub|DIR", help="accept only packages signed by a trusted key (exit 4)")
     return parser
 

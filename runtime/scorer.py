@@ -80,7 +80,8 @@ class Scorer:
     @classmethod
     def load(cls, path: str | Path | Package, artifact: str | None = None, threads: int = 1,
              trust: str | Path | TrustSet | None = None) -> Scorer:
-        """Open and verify a package and load its ONNX artifact (`artifact`: an id, default the package's).
+        """Open and verify a package and load its ONNX artifact (`artifact`: an id, default the package's; a
+        TFLite artifact's id runs it in ai-edge-litert, the optional `tflite` extra, where onnxruntime has no wheel).
         `trust`: a public key file, a directory of them or a TrustSet; the package must then carry a valid
         signature by one of those keys (runtime/signing.py).
 
@@ -89,8 +90,6 @@ class Scorer:
         `trust`, the package is unsigned or wrongly signed; UsageError when `trust` names no usable key or
         the `signing` extra is missing.
         """
-        import onnxruntime as ort  # the one heavy import of the device runtime
-
         package = path if isinstance(path, Package) else Package.open(path)
         if trust is not None:
             from .signing import (  # deferred: a start-up without --trust stays as small
@@ -100,11 +99,17 @@ class Scorer:
 
             verify_package(package, trust if isinstance(trust, TrustSet) else TrustSet.load(trust))
         art = package.artifact(artifact, format="onnx")
-        if art.format != "onnx":
-            raise PackageError(f"artifact {quoted(art.id)} is {art.format}; this scorer runs ONNX artifacts",
-                               fix="choose an ONNX artifact (edgepack inspect lists them)")
+        if art.format not in ("onnx", "tflite"):
+            raise PackageError(f"artifact {quoted(art.id)} is {art.format}; this scorer runs ONNX and TFLite artifacts",
+                               fix="choose an ONNX or TFLite artifact (edgepack inspect lists them)")
         data = package.artifact_bytes(art)
         package.check_golden()  # the README's promise: every checksum verified before anything is scored
+        if art.format == "tflite":  # boards without an onnxruntime wheel: the optional tflite extra
+            from .tflite_session import TFLiteTableSession  # deferred: only a chosen TFLite artifact needs it
+
+            return cls(package, art, TFLiteTableSession(data, art.entry, threads))
+        import onnxruntime as ort  # the one heavy import of the device runtime (not needed for TFLite)
+
         options = ort.SessionOptions()
         # One thread each: a gateway shares its cores, and single-record latency is best without handoffs.
         options.intra_op_num_threads = threads

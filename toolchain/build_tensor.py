@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..converters.metadata import ModelInfo, stamp_tensor
 from ..converters.package_writer import file_record, write_package
 from ..converters.sources.tensor_io import read_sample
 from ..converters.targets.tensor import get_tensor_target
@@ -78,6 +79,11 @@ def build_tensor(opts: Any, source: Any, progress: Any) -> tuple[Path, dict[str,
     with progress.step(f"converting to {', '.join(opts.targets)}"):
         for name in opts.targets:
             artifacts.extend(get_tensor_target(name)(source, opts.target_options.get(name, {})))
+    info = ModelInfo(name=opts.name or opts.model.stem, version=str(opts.version), task=source.task,
+                     author=opts.author, license=opts.license, description=opts.description,
+                     classes=list(source.classes) if source.task == "classification" else [])
+    for art in artifacts:  # before the checks: the artifact checked is the one shipped
+        stamp_tensor(art, info, source.inputs, source.outputs)
     n = golden_rows(inputs)
     golden = {"inputs": {k: v[:n].tolist() for k, v in inputs.items()},
               "outputs": {k: np.asarray(v[:n], dtype=np.float64).tolist() for k, v in ref.items()},

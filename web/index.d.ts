@@ -199,7 +199,73 @@ export class StatsCollector {
  * a backend. Rejects with PackageError (unknown format version, checksum mismatch, missing file) or
  * UsageError (unknown backend, backend/artifact mismatch).
  */
-export function loadPackage(location: string | URL | PackageFiles | Package, options?: LoadOptions): Promise<Scorer>;
+export function loadPackage<S extends Scorer | TensorScorer = Scorer>(location: string | URL | PackageFiles | Package, options?: LoadOptions): Promise<S>;
+
+/** A tensor: a typed array (or numbers) in row-major order with its shape, batch first where batched. */
+export interface Tensor {
+  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint8ClampedArray | number[];
+  dims: number[];
+}
+/** A value for one named tensor input: nested arrays of numbers, or a typed array with its shape. */
+export type TensorValue = unknown[] | { data: ArrayBufferView; shape: number[] } | { data: ArrayBufferView; dims: number[] };
+/** Pixels as an ImageData holds them: 8-bit RGBA, row by row. */
+export interface Pixels { width: number; height: number; data: Uint8ClampedArray | Uint8Array | number[] }
+/** Anything a page can hand over as a picture. */
+export type Picture = Pixels | ImageData | HTMLCanvasElement | OffscreenCanvas | HTMLImageElement | ImageBitmap | Blob;
+/** One scored record of a tensor package: top-k for a classifier, nested arrays for plain tensor outputs. */
+export interface TensorPrediction {
+  label?: string | number | boolean;
+  top_k?: { class: string | number | boolean; probability?: number; score?: number }[];
+  [output: string]: unknown;
+}
+export interface TensorSpec {
+  name: string; dtype: string; shape: (number | null)[]; layout: string | null; kind: string;
+  image: { size: [number, number]; channels: 'RGB' | 'BGR' | 'L'; scale: number; mean: number[]; std: number[] } | null;
+}
+
+/**
+ * Scores a tensor package (format version 2) with one artifact (loadPackage returns it for such a
+ * package: `loadPackage<TensorScorer>(...)`). Rules and outputs of the Python TensorScorer.
+ */
+export class TensorScorer {
+  readonly package: Package;
+  readonly artifact: ArtifactEntry;
+  readonly backend: BackendName;
+  readonly tensor: true;
+  readonly inputs: TensorSpec[];
+  readonly outputs: TensorSpec[];
+  readonly classes: (string | number | boolean)[];
+  readonly topK: number;
+  /** The one input that takes pictures; throws UsageError when the package has none. */
+  readonly imageInput: TensorSpec;
+  describe(): ReturnType<Scorer['describe']>;
+  /** Batched inputs by input name -> raw outputs by output name; rejects with RecordError. */
+  predict(inputs: Record<string, TensorValue>): Promise<Record<string, Tensor>>;
+  /** Raw outputs to one row per record. */
+  format(raw: Record<string, Tensor>): TensorPrediction[];
+  /** Validate and score records ({input name: value}); bad records are listed, the others scored. */
+  score(records: unknown[], options?: { start?: number }): Promise<{ kept: number[]; predictions: TensorPrediction[]; rejections: Rejection[] }>;
+  raw(records: unknown[]): Promise<Record<string, Tensor>>;
+  /** A picture prepared as the build prepares one (channels, Pillow's bilinear resize, scale/mean/std, layout). */
+  pictureTensor(picture: Picture): Promise<Tensor>;
+  scorePictures(pictures: Picture[]): Promise<TensorPrediction[]>;
+  selftest(): Promise<{ rows: number; top1Agreement: number | null; maxAbsError: number; minCosine: number; tolerance: Record<string, number>; passed: boolean }>;
+  dispose(): Promise<void>;
+}
+
+export function isTensorPackage(manifest: unknown): boolean;
+/** numpy.transpose: out.dims[k] = dims[perm[k]]. */
+export function transpose(tensor: Tensor, perm: number[]): Tensor;
+/** 8-bit RGBA pixels of an ImageData, canvas, <img>, ImageBitmap (not a Blob: see TensorScorer.pictureTensor). */
+export function pixelsOf(source: Exclude<Picture, Blob>): Pixels;
+/** Pillow's Image.resize(BILINEAR) on 8-bit pixels [height, width, channels], one axis at a time. */
+export function resizeBilinear(data: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: number, outWidth: number, outHeight: number): Uint8Array;
+/** Pixels at the input's size [N, H, W, C] (0..255) -> the model's input (runtime/tensors.py image_to_input). */
+export function imageToInput(pixels: Tensor, spec: TensorSpec): Tensor;
+/** One picture -> the input tensor [1, ...] of `spec`, prepared as the build prepares pictures. */
+export function pictureInput(source: Exclude<Picture, Blob>, spec: TensorSpec): Tensor;
+export const READABLE_VERSIONS: readonly number[];
+export const TENSOR_FORMAT_VERSION: 2;
 
 /** The id of a trusted key whose Ed25519 signature over the package is valid; rejects with PackageError. */
 export function verifyPackage(pkg: Package, trust: string[]): Promise<string>;

@@ -21,7 +21,7 @@ from ...runtime.tensors import TensorSpec, image_to_input
 
 def read_sidecars(path: Path) -> tuple[list[Any] | None, dict[str, Any]]:
     """(class names or None, per-input metadata) from the files beside the model."""
-    found = []
+    found: list[Any] = []
     for suffix in (".classes.json", ".inputs.json"):
         side = path.with_suffix(suffix)
         if not side.is_file():
@@ -125,7 +125,7 @@ def read_sample(path: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:
 
 def read_images(folder: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:
     """A folder of pictures (sorted by name) for a model with one image input, read with Pillow: each
-    converted to the declared channels, resized to the declared size (bilinear), then prepared by
+    converted to the declared channels, resized to the declared size (`resize`: bilinear, width first), then prepared by
     runtime.tensors.image_to_input, the rule every runtime applies. Raises DataError."""
     if len(inputs) != 1 or not inputs[0].image:
         raise DataError("a folder of pictures is a sample for a model with one image input, whose preprocessing "
@@ -147,13 +147,26 @@ def read_images(folder: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]
     for path in files:
         try:
             with Image.open(path) as picture:
-                picture = picture.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+                picture = resize(picture.convert(mode), width, height)
                 array = np.asarray(picture, dtype=np.float32)
         except (OSError, ValueError) as exc:  # Pillow's UnidentifiedImageError is an OSError
             raise DataError(f"cannot read the picture {path.name}: {exc}", where=str(path)) from exc
         array = array[..., None] if array.ndim == 2 else array
         pixels.append(array[..., ::-1] if image["channels"] == "BGR" else array)
     return {spec.name: image_to_input(np.stack(pixels), spec)}
+
+
+def resize(picture: Any, width: int, height: int) -> Any:
+    """Pillow's BILINEAR filter, the width first, then the height: two one-axis resizes, so that the pixels do
+    not depend on the pass order Pillow picks (Pillow 13 runs the height first when it shrinks more, which moves
+    some pixels by a level). web/src/images.js applies the same rule to pictures scored in a browser."""
+    from PIL import Image
+
+    if picture.width != width:
+        picture = picture.resize((width, picture.height), Image.Resampling.BILINEAR)
+    if picture.height != height:
+        picture = picture.resize((width, height), Image.Resampling.BILINEAR)
+    return picture
 
 
 def softmax_like(values: np.ndarray) -> bool:

@@ -31,6 +31,9 @@ TARGETS: dict[str, Emit] = {
 # category does (measured: Ridge on diabetes off by 5.8 in TFLite), so they refuse a model that treats the
 # two differently, by name (a OneHotEncoder ignoring both is fine).
 MISSING_CATEGORIES = {"onnx", "c", "js"}  # c and js compile the ONNX graph: "" stands for missing, as there
+# Formats that take a missing category from some source frameworks only: Core ML from scikit-learn (a String
+# input, "" for missing: a string Imputer or a "" one-hot category; its converter refuses the rest by name).
+MISSING_CATEGORIES_FROM = {"coreml": {"scikit-learn"}}
 
 
 def refuse_missing_categories(name: str, source: Any, schema: Any) -> None:
@@ -38,6 +41,8 @@ def refuse_missing_categories(name: str, source: Any, schema: Any) -> None:
     than an unknown one (probed on the build's sample)."""
     frame = getattr(source, "sample", None)
     if name in MISSING_CATEGORIES or schema is None or frame is None:
+        return
+    if getattr(source, "framework", None) in MISSING_CATEGORIES_FROM.get(name, ()):
         return
     nullable = [f.name for f in schema.features if f.type == "category" and f.nullable
                 and missing_differs_from_unknown(source, frame, f.name)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+def _shown(command: str) -> list[str]:
+    """Shell steps that print `$ command` (the scripts' directory left out) and then run it, stderr included."""
+    return [f"echo {shlex.quote('$ ' + command.replace(str(BIN) + '/', ''))}", f"{command} 2>&1"]
+
 
 # KEY -> argv (run from the repository root; `edgepack...` names the scripts beside this Python)
 OUTPUTS: dict[str, list[str]] = {
@@ -41,6 +47,14 @@ OUTPUTS: dict[str, list[str]] = {
         "-o {tmp}/package -q >/dev/null",
         f"{BIN / 'edgepack'} parity {{tmp}}/package --reference {{tmp}}/churn.joblib --data {{tmp}}/holdout.csv "
         "--label-column churn --runtimes onnxruntime,onnx-reference --quiet"])],
+    # the README's walk-through: the churn example built, three records scored, the package self-tested
+    "README churn": ["bash", "-c", " && ".join([
+        "cd {tmp}",
+        f"{sys.executable} {ROOT}/examples/churn/generate.py --rows 1500 --seed 7 -o churn.csv >/dev/null",
+        f"{sys.executable} {ROOT}/examples/churn/train.py --data churn.csv --out . >/dev/null",
+        *_shown(f"{BIN / 'edgepack'} build churn.joblib --sample sample.csv --label-column churn --name churn -o package -q"),
+        *_shown(f"head -4 holdout.csv | {BIN / 'edgepack-score'} package --format csv"),
+        *_shown(f"{BIN / 'edgepack-score'} selftest package")])],
 }
 
 BLOCK = re.compile(r"(<!-- output: (?P<key>[^>]+?) -->\n```text\n)(?P<body>.*?)(```\n<!-- end output -->)", re.S)

@@ -6,7 +6,8 @@ It reads only the artifact (.mlmodel protobuf, or an .mlpackage's spec and weigh
 imports edgepack's converters: it is an independent reading of the format, not the converter checking
 itself. Supported: pipelines (plain, classifier, regressor), FeatureVectorizer, Imputer, Scaler,
 OneHotEncoder, CategoricalMapping, GLMClassifier, GLMRegressor, TreeEnsembleClassifier/Regressor,
-NeuralNetwork(Classifier/Regressor) inner-product/activation/softmax layers (float32, float16 and
+SupportVectorClassifier (with probabilities, 3+ classes)/Regressor (libsvm, double),
+NeuralNetwork(Classifier/Regressor) inner-product/activation/softmax/unary/multiply/add/clip layers (float32, float16 and
 quantized weights), and ML Programs built from the operations listed in mlprogram.OPS.
 
     from edgepack.parity.coreml_spec import CoreMLModel

@@ -3,7 +3,7 @@
 FeatureVectorizer  concatenates its inputs in inputList order; a scalar contributes one value, an
                    array `inputDimensions` values.
 Imputer            replaces values equal to replaceValue (NaN compares by isnan) with the imputed value
-                   (per position for imputedDoubleArray).
+                   (per position for imputedDoubleArray; strings: replaceStringValue -> imputedStringValue).
 Scaler             output = (input + shiftValue) * scaleValue, elementwise.
 OneHotEncoder      an array with 1.0 at the category's position in the category list; an unknown
                    category gives all zeros (IgnoreUnknown) or an error (ErrorOnUnknown).
@@ -43,6 +43,11 @@ def imputer(model: Any, feeds: dict[str, Any]) -> dict[str, Any]:
     spec = model.imputer
     x = feeds[model.description.input[0].name]
     which = spec.WhichOneof("ImputedValue")
+    if which == "imputedStringValue":
+        if spec.WhichOneof("ReplaceValue") != "replaceStringValue":
+            raise SpecError("a string Imputer needs replaceStringValue")
+        values = np.asarray(x, dtype=object)
+        return {_only_output(model): np.where(values == spec.replaceStringValue, spec.imputedStringValue, values)}
     if which == "imputedDoubleArray":
         fill = np.asarray(spec.imputedDoubleArray.vector, dtype=np.float64)
     elif which == "imputedDoubleValue":

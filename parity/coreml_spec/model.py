@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...converters.coreml_protobuf import module
-from . import classic, neural_network, trees
+from . import classic, neural_network, svm, trees
 from .mlprogram import ml_program
 from .values import SpecError, feature_kind
 
@@ -31,6 +31,8 @@ EVALUATORS: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {
     "neuralNetworkClassifier": neural_network.neural_network_classifier,
     "neuralNetworkRegressor": neural_network.neural_network_regressor,
     "neuralNetwork": neural_network.neural_network_regressor,
+    "supportVectorClassifier": svm.svm_classifier,
+    "supportVectorRegressor": svm.svm_regressor,
 }
 PIPELINES = ("pipeline", "pipelineClassifier", "pipelineRegressor")
 

@@ -4,6 +4,10 @@ Layers run in order on float32 blobs [N, C] (Core ML computes neural networks in
 innerProduct   y = W x + b with W stored [outputChannels, inputChannels] row-major
 activation     ReLU, tanh, sigmoid, linear (alpha x + beta), leakyReLU
 softmax        over the channel axis
+unary          y = f(scale x + shift) for POWER (x^alpha), SQRT, EXP, ABS (float32)
+clip           min(maxVal, max(minVal, x))
+multiply       one input: alpha x; several: their elementwise product
+add            one input: x + alpha; several: their elementwise sum
 Weights: floatValue; float16Value (little-endian IEEE half); rawValue with quantization
 (numberOfBits bits per weight, packed most significant bit first; linearQuantization w = scale q + bias,
 per output channel or one value; lookupTableQuantization w = table[q]).
@@ -12,6 +16,7 @@ A classifier reads its probabilities from labelProbabilityLayerName in classLabe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -86,12 +91,59 @@ def _softmax(layer: Any, x: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-LAYERS = {"innerProduct": _inner_product, "activation": _activation, "softmax": _softmax}
+def _unary(layer: Any, x: np.ndarray) -> np.ndarray:
+    u = layer.unary
+    kind = u.Operation.Name(u.type)
+    v = (np.float32(u.scale) * x + np.float32(u.shift)).astype(np.float32)  # scale as written (coremltools writes 1)
+    ops: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "POWER": lambda a: np.power(a, np.float32(u.alpha)), "SQRT": np.sqrt, "EXP": np.exp, "ABS": np.abs}
+    if kind not in ops:
+        raise SpecError(f"unary {kind} is outside the supported subset")
+    return ops[kind](v).astype(np.float32)
+
+
+def _clip(layer: Any, x: np.ndarray) -> np.ndarray:
+    return np.clip(x, np.float32(layer.clip.minVal), np.float32(layer.clip.maxVal)).astype(np.float32)
+
+
+def _multiply(layer: Any, xs: list[np.ndarray]) -> np.ndarray:
+    """One input: alpha x; several: their elementwise product (alpha unused), in float32."""
+    if len(xs) == 1:
+        return (np.float32(layer.multiply.alpha) * xs[0]).astype(np.float32)
+    y = xs[0]
+    for x in xs[1:]:
+        if x.shape != y.shape:
+            raise SpecError(f"layer {layer.name}: multiply inputs of shapes {y.shape} and {x.shape}")
+        y = (y * x).astype(np.float32)
+    return y
+
+
+LAYERS = {"innerProduct": _inner_product, "activation": _activation, "softmax": _softmax, "unary": _unary,
+          "clip": _clip}
+def _add(layer: Any, xs: list[np.ndarray]) -> np.ndarray:
+    """One input: x + alpha; several: their elementwise sum (alpha unused), in float32."""
+    if len(xs) == 1:
+        return (xs[0] + np.float32(layer.add.alpha)).astype(np.float32)
+    y = xs[0]
+    for x in xs[1:]:
+        if x.shape != y.shape:
+            raise SpecError(f"layer {layer.name}: add inputs of shapes {y.shape} and {x.shape}")
+        y = (y + x).astype(np.float32)
+    return y
+
+
+MULTI_INPUT = {"multiply": _multiply, "add": _add}
 
 
 def run_layers(layers: Any, blobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for layer in layers:
         kind = layer.WhichOneof("layer")
+        if kind in MULTI_INPUT and len(layer.output) == 1:
+            missing = [name for name in layer.input if name not in blobs]
+            if missing:
+                raise SpecError(f"layer {layer.name}: inputs {', '.join(missing)} are produced by no earlier layer")
+            blobs[layer.output[0]] = MULTI_INPUT[kind](layer, [blobs[name] for name in layer.input])
+            continue
         fn = LAYERS.get(kind)
         if fn is None:
             raise SpecError(f"neural network layer {kind} ({layer.name}) is outside the supported subset")

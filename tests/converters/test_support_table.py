@@ -41,3 +41,24 @@ def test_the_case_named_for_a_family_is_that_family(family):
         assert tabular_zoo.get(name).save_as != "joblib"
         return
     assert type(final_estimator(model)).__name__ == family
+
+
+def test_the_codegen_record_names_each_family_s_test_case():
+    record = support.codegen_record()
+    families = {row.family for row in support.rows()}
+    assert record and set(record) <= families
+    for family, entry in record.items():
+        assert entry["case"] == tabular_zoo.FAMILY_CASES[family] and set(entry) == {"case", "c", "js"}
+    onnx_no = [r for r in support.rows() if not r.cells["onnx"].supported]
+    assert all(not r.cells[f].supported for r in onnx_no for f in support.CODEGEN_FORMATS)  # code comes from ONNX
+
+
+@pytest.mark.slow
+def test_the_codegen_record_is_what_the_targets_do_now():
+    """Every row with an ONNX graph is converted again with the c and js targets (about a minute)."""
+    import codegen_coverage
+
+    wanted = [row.family for row in support.rows() if row.cells["onnx"].supported]
+    assert codegen_coverage.derive(wanted) == support.codegen_record(), \
+        "toolchain/codegen_coverage.json is stale: run python tests/converters/codegen_coverage.py --write, then " \
+        "python -m edgepack.toolchain.support --write"

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ["sklearn", "tensorflow", "coremltools", "pandas", "keras", "torch", "scipy"]
+FORBIDDEN = ["sklearn", "tensorflow", "coremltools", "pandas", "keras", "torch", "scipy", "ai_edge_litert"]
 RUNTIME_MODULES = ["edgepack.runtime", "edgepack.runtime.scorer", "edgepack.runtime.records", "edgepack.runtime.cli",
                    "edgepack.runtime.profile", "edgepack.runtime.stats",
                    "edgepack.runtime.stream", "edgepack.runtime.batch", "edgepack.runtime.watch",
@@ -16,7 +16,7 @@ RUNTIME_MODULES = ["edgepack.runtime", "edgepack.runtime.scorer", "edgepack.runt
                    "edgepack.runtime.service", "edgepack.runtime.service.app", "edgepack.runtime.service.cli",
                    "edgepack.runtime.service.http", "edgepack.runtime.service.metrics",
                    "edgepack.runtime.service.scoring", "edgepack.runtime.tensors", "edgepack.runtime.tensor_scorer",
-                   "edgepack.runtime.tensor_stream", "edgepack.runtime.__main__"]
+                   "edgepack.runtime.tensor_stream", "edgepack.runtime.tflite_session", "edgepack.runtime.__main__"]
 
 
 def test_runtime_import_is_light():

@@ -22,3 +22,10 @@ def test_the_walkthrough_block_is_there_and_passes():
     assert "<!-- output: python examples/python_api/walkthrough.py -->" in text
     for line in ("build passed: True", "parity passed: True", "same as scikit-learn: True"):
         assert line in text
+
+
+def test_the_readme_shows_what_the_churn_example_prints():
+    text = (ROOT / "README.md").read_text()
+    assert "<!-- output: README churn -->" in text
+    for line in ("$ edgepack-score selftest package", "edgepack-score: 3 scored, 0 rejected", "PASS"):
+        assert line in text

@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", help="column of the sample that holds the label (left out of the inputs)")
     p.add_argument("--name", help="package name (default: the model file's name)")
     p.add_argument("--version", default="1", help="model version recorded in the manifest (default 1)")
-    p.add_argument("--author", help="written into the manifest and every artifact's metadata (ONNX, Core ML, TF.js)")
+    p.add_argument("--author", help="written into the manifest and every artifact's metadata (ONNX, Core ML, TFLite, TF.js)")
     p.add_argument("--license", help="the model's license, e.g. CC-BY-4.0 (manifest and artifact metadata)")
     p.add_argument("--description", help="one line on what the model does (manifest and artifact metadata)")
     p.add_argument("--targets", default="onnx", help=f"comma-separated formats: {', '.join(TARGETS)} (default onnx)")

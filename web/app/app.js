@@ -1,15 +1,18 @@
 // The demo page of `edgepack serve`: a form generated from the package's input schema with live
-// predictions, a CSV drop zone scored in the page, and what runs shown. Query parameters:
+// predictions, a CSV drop zone scored in the page, and what runs shown; for a tensor package with an image
+// input, a canvas to draw on or drop a picture into, with the top-k classes (pictures.js). Query parameters:
 // ?backend=NAME&artifact=ID choose what runs (default: auto).
 // window.edgepack exposes the scorer to tests and to the chromium parity runner.
 
 import { BACKENDS, Package, loadPackage, recordsFromCsv, toCsv, version } from '/lib/index.js';
+import { setProblem, startPictures, startTensorRecord } from '/app/pictures.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const PACKAGE_URL = new URL('/package/', location.href).href;
 // Form predictions run one after the other, in input order; tests await the chain.
 let pending = Promise.resolve();
+let pictures = null; // a tensor package's picture card (pictures.js)
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -140,7 +143,6 @@ async function predictForm(scorer) {
     el.classList.remove('invalid');
     el.querySelector('.problem').textContent = '';
   }
-  const problem = $('record-error');
   if (rejections.length) {
     const { field, reason } = rejections[0];
     const el = field && document.querySelector(`.field[data-feature="${CSS.escape(field)}"]`);
@@ -148,13 +150,10 @@ async function predictForm(scorer) {
       el.classList.add('invalid');
       el.querySelector('.problem').textContent = reason;
     }
-    problem.hidden = false;
-    problem.textContent = field ? `${field}: ${reason}` : reason;
-    $('prediction').classList.add('stale');
+    setProblem(field ? `${field}: ${reason}` : reason);
     return;
   }
-  problem.hidden = true;
-  $('prediction').classList.remove('stale');
+  setProblem(null);
   showPrediction(scorer, predictions[0]);
   $('timing').textContent = `scored in ${elapsed.toFixed(1)} ms`;
 }
@@ -248,25 +247,34 @@ async function start() {
   $('backend').textContent = `${info.backend} · ${info.runtime} ${info.runtimeVersion}`;
   $('footer').textContent = `Scored in this page by edgepack-web ${version} with ${info.runtime} ${info.runtimeVersion}: records never leave the browser.`;
 
-  const golden = await pkg.golden();
-  const form = $('record-form');
-  for (const feature of m.inputs.features) form.append(fieldFor(feature, golden.records[0]?.[feature.name]));
-  form.addEventListener('input', () => {
-    pending = pending.then(() => predictForm(scorer));
-  });
-  form.addEventListener('submit', (e) => e.preventDefault());
-  wireDropzone(scorer);
-  $('main').hidden = false;
-  await predictForm(scorer);
+  if (scorer.tensor) { // a tensor package (format version 2): the picture or JSON card instead of the form and CSV
+    $('main').hidden = false;
+    const queue = (task) => { pending = pending.then(task).catch((err) => setProblem(err.what ?? err.message)); return pending; };
+    const takesPictures = scorer.inputs.length === 1 && scorer.inputs[0].image;
+    pictures = takesPictures ? await startPictures(scorer, queue) : await startTensorRecord(scorer, queue);
+    await pending;
+  } else {
+    const golden = await pkg.golden();
+    const form = $('record-form');
+    for (const feature of m.inputs.features) form.append(fieldFor(feature, golden.records[0]?.[feature.name]));
+    form.addEventListener('input', () => {
+      pending = pending.then(() => predictForm(scorer));
+    });
+    form.addEventListener('submit', (e) => e.preventDefault());
+    wireDropzone(scorer);
+    $('main').hidden = false;
+    await predictForm(scorer);
+  }
   // Since the page's navigation started (benchmarks/web_first_prediction.py reads it).
   const firstPredictionMs = performance.now();
 
   const test = await scorer.selftest();
   const verdict = test.passed ? 'pass' : 'FAIL';
-  $('selftest').textContent = `${verdict} · ${test.rows} golden rows, max error ${test.maxError.toExponential(1)}`;
+  const error = test.maxError ?? test.maxAbsError;
+  $('selftest').textContent = `${verdict} · ${test.rows} golden rows, max error ${error.toExponential(1)}`;
   $('selftest').className = test.passed ? 'ok' : 'bad';
   setState('ready');
-  return { scorer, info: { ...info, firstPredictionMs }, selftest: test };
+  return { scorer, info: { ...info, firstPredictionMs, tensor: !!scorer.tensor }, selftest: test };
 }
 
 const ready = start().catch((err) => {
@@ -286,6 +294,10 @@ window.edgepack = {
   raw: async (records) => (await ready).scorer.raw(records),
   /** Resolves when the form's latest prediction is on the page. */
   settled: async () => { await ready; await pending; },
+  /** Tensor packages: score pictures (ImageData, canvas, <img>, ImageBitmap, File) as TensorScorer.scorePictures. */
+  scorePictures: async (list) => (await ready).scorer.scorePictures(list),
+  /** Tensor packages: put 8-bit RGBA pixels {width, height, data} on the canvas; resolves when scored. */
+  putPicture: async (pixels) => { await ready; pictures.putPicture(pixels); await pending; },
   /** Score a CSV text as the drop zone does; returns {csv, kept, rejected}. */
   scoreCsvText: async (text, name = 'records.csv') => scoreCsv((await ready).scorer, new File([text], name, { type: 'text/csv' })),
 };

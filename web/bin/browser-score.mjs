@@ -6,12 +6,14 @@
 import { parseArgs } from 'node:util';
 import { launch } from '../node/chromium.js';
 import { parseLine, resultObjects } from '../node/lines.js';
+import { tensorPredictionLine } from '../node/tensor-lines.js';
 
 const HELP = `usage: node web/bin/browser-score.mjs URL [--backend NAME] [--artifact ID] [--screenshot FILE]
 
 URL is the page of \`edgepack serve PACKAGE\`. Reads JSON records (one per line) on stdin, scores them
 in headless Chromium (Debian's /usr/bin/chromium, or $EDGEPACK_CHROMIUM) and writes one JSON line per
-record, as web/bin/score.mjs does.
+record, as web/bin/score.mjs does. For a tensor package (JSON objects of named nested arrays) a scored
+record's line is edgepack-score's tensor line ({"label", "top_k": [...]}, or {"<output>": [...]}).
 
 options:
   --backend NAME       auto (default), js, ort-wasm, tfjs-wasm, tfjs-webgl, tfjs-cpu
@@ -72,8 +74,9 @@ async function main(argv) {
     process.stderr.write(`browser-score: ${info.ok.package} ${info.ok.version}, artifact ${info.ok.artifact}, backend ${info.ok.backend} (${info.ok.runtime} ${info.ok.runtimeVersion})\n`);
     // Playwright carries NaN and infinities across; records are scored in one call, in order.
     const scored = await page.evaluate((recs) => window.edgepack.score(recs), records);
-    const results = resultObjects(batch, scored, { package: info.ok.package, version: info.ok.version });
-    process.stdout.write(results.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const results = info.ok.tensor ? resultObjects(batch, scored, {}) : resultObjects(batch, scored, { package: info.ok.package, version: info.ok.version });
+    const line = (r) => (info.ok.tensor && !r.error ? tensorPredictionLine(r) : `${JSON.stringify(r)}\n`);
+    process.stdout.write(results.map(line).join(''));
     if (args.values.screenshot) await page.screenshot({ path: args.values.screenshot, fullPage: true });
     return results.some((r) => r.error) ? 3 : 0;
   } finally {

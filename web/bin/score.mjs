@@ -4,16 +4,18 @@
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { EdgepackError, EXIT_OK, parseCsv, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
+import { EdgepackError, EXIT_OK, EXIT_PACKAGE, EXIT_REJECTED, EXIT_USAGE, BACKEND_NAMES, UsageError, loadPackage } from '../src/index.js';
 import { createWriteStream } from 'node:fs';
-import { parseLine } from '../node/lines.js';
-import { cellValue } from '../src/csv.js';
-import { predictionLine, pyG, pyRepr, rejectionLine, renderTable } from '../node/score-lines.js';
+import { pyG, pyRepr, renderTable } from '../node/score-lines.js';
+import { InputRefused, scoreStream } from '../node/score-stream.js';
+import { WATCH_HELP, WATCH_OPTIONS, checkWatchArgs, runWatch } from '../node/watch.js';
+import { scoreTensorLines, tensorSelftestText } from '../node/tensor-lines.js';
 
 const PROG = 'score.mjs';
 
 const HELP = `usage: node web/bin/score.mjs PACKAGE [--artifact ID] [--backend NAME] [--id-field NAME] [--keep-fields A,B]
                                 [--strict] [--errors FILE] [--quiet]
+       node web/bin/score.mjs PACKAGE --watch IN_DIR --out OUT_DIR [--once] [--interval S] [--min-age S]
        node web/bin/score.mjs selftest PACKAGE [--artifact ID] [--backend NAME]
 
 Read JSON records (one per line) on stdin, write one JSON line per scored record on stdout, and one
@@ -21,6 +23,9 @@ line per rejected record on stderr (or --errors FILE): the lines of edgepack-sco
   {"label": L, "probabilities": {"<class>": p, ...}, "package": NAME, "version": V}   classification
   {"value": v, "package": NAME, "version": V}                                        regression
   {"line":n,"field":f,"reason":r}                                                    a rejected record
+A tensor package (format version 2) takes one JSON object of named nested arrays per line and writes
+edgepack-score's tensor lines: {"label": L, "top_k": [{"class": C, "probability": p}, ...]} for a
+classifier, {"<output>": [...]} for a plain tensor (--id-field, --errors, --line-buffered, --quiet apply).
 Records are validated like edgepack-score does (same rules and messages): fields the model does not use
 are ignored unless --strict; a nullable field left out is a missing value. At the end a summary line on
 stderr ("score.mjs: N scored, M rejected") unless --quiet.
@@ -43,6 +48,8 @@ options:
 
 example:
   node web/bin/score.mjs build/churn/package --backend ort-wasm < records.jsonl > scores.jsonl
+
+${WATCH_HELP}
 
 selftest scores the golden vectors and prints edgepack-score selftest's table and verdict.
 
@@ -90,6 +97,7 @@ async function main(argv) {
         'max-line-bytes': { type: 'string', default: String(1 << 20) },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
+        ...WATCH_OPTIONS,
       },
     });
   } catch (err) {
@@ -106,6 +114,8 @@ async function main(argv) {
   const maxLineBytes = Number(args.values['max-line-bytes']);
   if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) return fail('--max-line-bytes takes a positive integer', EXIT_USAGE);
   if (!Number.isInteger(batchSize) || batchSize < 1) return fail('--batch takes a positive integer', EXIT_USAGE);
+  const watchUsage = checkWatchArgs(args.values);
+  if (watchUsage) return fail(watchUsage, EXIT_USAGE);
 
   let scorer;
   try {
@@ -115,14 +125,18 @@ async function main(argv) {
     if (err instanceof EdgepackError) return fail(err.toString(), err.exitCode);
     return fail(String(err?.stack ?? err), EXIT_PACKAGE);
   }
-  if (selftest) return runSelftest(scorer);
+  if (selftest) return scorer.tensor ? runTensorSelftest(scorer) : runSelftest(scorer);
+  if (scorer.tensor) return scoreTensors(scorer, args.values);
   if (!['jsonl', 'csv'].includes(args.values.format)) return fail(`--format: choose jsonl or csv, not ${args.values.format}`, EXIT_USAGE);
-  const idField = args.values['id-field'];
-  const keepFields = args.values['keep-fields'].split(',').map((f) => f.trim()).filter(Boolean);
-  const allowedExtra = new Set([...(idField ? [idField] : []), ...keepFields]);
-  const strict = args.values.strict;
-  const stamp = { package: scorer.package.name, version: scorer.package.version };
-  let rejected = 0;
+  const opts = {
+    format: args.values.format,
+    idField: args.values['id-field'],
+    keepFields: args.values['keep-fields'].split(',').map((f) => f.trim()).filter(Boolean),
+    strict: args.values.strict,
+    batchSize,
+    maxLineBytes,
+  };
+  if (args.values.watch !== undefined) return runWatch(scorer, args.values, opts, PROG);
 
   const write = (text) => new Promise((resolve) => {
     if (process.stdout.write(text)) resolve();
@@ -134,96 +148,24 @@ async function main(argv) {
     const opened = await new Promise((resolve) => { errors.once('open', () => resolve(null)); errors.once('error', resolve); });
     if (opened) return fail(`cannot write --errors ${args.values.errors}: ${opened.message}`, EXIT_USAGE);
   }
-  const carriedOf = (record) => {
-    const has = (k) => record && typeof record === 'object' && Object.prototype.hasOwnProperty.call(record, k);
-    return [...(idField ? [['id', has(idField) ? record[idField] : null]] : []),
-      ...keepFields.map((k) => [k, has(k) ? record[k] : null])];
-  };
-  let scored = 0;
-
-  // Lines are scored in batches, in input order; rejections go to their own stream as edgepack-score's do.
-  async function flush(batch) {
-    const good = batch.filter((b) => !b.error);
-    const result = await scorer.score(good.map((b) => b.record), { allowedExtra, strict });
-    const why = new Map(result.rejections.map((r) => [r.record, r]));
-    let out = '';
-    let err = '';
-    let next = 0;
-    let g = 0;
-    for (const b of batch) {
-      if (b.error) { err += rejectionLine(b.line, null, b.error); continue; }
-      const r = why.get(g);
-      if (r) err += rejectionLine(b.line, r.field, r.reason, idField ? carriedOf(b.record)[0][1] : null);
-      else { out += predictionLine(result.predictions[next], stamp, carriedOf(b.record)); next += 1; }
-      g += 1;
-    }
-    scored += next;
-    rejected += batch.length - next;
-    if (err) errors.write(err);
-    if (out) await write(out);
+  let counts;
+  try {
+    counts = await scoreStream(scorer, process.stdin, opts, write, (text) => { errors.write(text); });
+  } catch (err) {
+    if (!(err instanceof InputRefused)) throw err;
+    await scorer.dispose();
+    return fail(err.message, EXIT_DATA);
   }
-
-  let batch = [];
-  let line = 0;
-  const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  let csv = null; // {header, features}: the CSV layout, from its first line
-  for await (const raw of input) {
-    line += 1;
-    const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw; // a byte-order mark, as edgepack-score skips it
-    if (!text.trim()) continue;
-    if (Buffer.byteLength(raw) > maxLineBytes) { // as edgepack-score: rejected, the rest scored
-      batch.push({ line, error: `the line is longer than ${maxLineBytes} bytes (--max-line-bytes): skipped` });
-      if (batch.length >= batchSize) { await flush(batch); batch = []; }
-      continue;
-    }
-    if (args.values.format === 'csv' && csv === null) {
-      csv = csvLayout(text, scorer.package.manifest.inputs.features);
-      if (csv.error) { await scorer.dispose(); return fail(csv.error, EXIT_DATA); }
-      continue;
-    }
-    batch.push(csv ? csvRecord(csv, text, line) : parseLine(text, line));
-    if (batch.length >= batchSize) {
-      await flush(batch);
-      batch = [];
-    }
-  }
-  if (batch.length) await flush(batch);
   await scorer.dispose();
   if (errors !== process.stderr) await new Promise((resolve) => errors.end(resolve));
   if (!args.values.quiet) {
-    const where = args.values.errors !== undefined && rejected ? ` (see ${args.values.errors})` : '';
-    process.stderr.write(`${PROG}: ${scored} scored, ${rejected} rejected${where}\n`);
+    const where = args.values.errors !== undefined && counts.rejected ? ` (see ${args.values.errors})` : '';
+    process.stderr.write(`${PROG}: ${counts.scored} scored, ${counts.rejected} rejected${where}\n`);
   }
-  return rejected ? EXIT_REJECTED : EXIT_OK;
+  return counts.rejected ? EXIT_REJECTED : EXIT_OK;
 }
 
 const EXIT_DATA = 6;
-
-/** The CSV header against the model's inputs: every feature that is not nullable must be a column. */
-function csvLayout(text, features) {
-  const header = text.includes('"') ? (parseCsv(text)[0] ?? []) : text.split(',');
-  const missing = features.filter((f) => !f.nullable && !header.includes(f.name)).map((f) => f.name);
-  if (missing.length) {
-    return { error: `the CSV header does not match the model's inputs: missing column(s) ${missing.join(', ')} [line 1]\n`
-      + `  how to fix: the header must name: ${features.map((f) => f.name).join(', ')}` };
-  }
-  return { header, byName: new Map(features.map((f) => [f.name, f])) };
-}
-
-/** One CSV line as {line, record} (features typed as edgepack-score types them; other columns as text)
- * or {line, error}. A quoted field spanning lines is not supported here (edgepack-score joins them). */
-function csvRecord(csv, text, line) {
-  const cells = text.includes('"') ? (parseCsv(text)[0] ?? []) : text.split(',');
-  if (cells.length !== csv.header.length) {
-    return { line, error: `expected ${csv.header.length} comma-separated fields, found ${cells.length}` };
-  }
-  const record = {};
-  csv.header.forEach((name, j) => {
-    const feature = csv.byName.get(name);
-    record[name] = feature ? cellValue(feature, cells[j]) : cells[j];
-  });
-  return { line, record };
-}
 
 /** `score.mjs selftest PACKAGE`: edgepack-score selftest's table and verdict line, exit 0 or 1. */
 async function runSelftest(scorer) {
@@ -245,6 +187,34 @@ async function runSelftest(scorer) {
   process.stdout.write(r.passed ? 'PASS\n' : `FAIL: outside the package's tolerance (${failures.join('; ')})\n`);
   await scorer.dispose();
   return r.passed ? EXIT_OK : 1;
+}
+
+/** A tensor package's JSON lines, as edgepack-score scores them (web/node/tensor-lines.js). */
+async function scoreTensors(scorer, options) {
+  if (options.format !== 'jsonl') {
+    await scorer.dispose();
+    return fail('a tensor package takes --format jsonl (one object of named nested arrays per line)', EXIT_USAGE);
+  }
+  let errors = process.stderr;
+  if (options.errors !== undefined) {
+    errors = createWriteStream(options.errors);
+    const opened = await new Promise((resolve) => { errors.once('open', () => resolve(null)); errors.once('error', resolve); });
+    if (opened) return fail(`cannot write --errors ${options.errors}: ${opened.message}`, EXIT_USAGE);
+  }
+  const write = (text) => new Promise((resolve) => { if (process.stdout.write(text)) resolve(); else process.stdout.once('drain', resolve); });
+  const counts = await scoreTensorLines(scorer, process.stdin, write, errors, { idField: options['id-field'] ?? null, lineBuffered: options['line-buffered'] });
+  await scorer.dispose();
+  if (errors !== process.stderr) await new Promise((resolve) => errors.end(resolve));
+  if (!options.quiet) process.stderr.write(`${PROG}: ${counts.scored} scored, ${counts.rejected} rejected\n`);
+  return counts.rejected ? EXIT_REJECTED : EXIT_OK;
+}
+
+/** `score.mjs selftest PACKAGE` for a tensor package: edgepack-score selftest's table and verdict. */
+async function runTensorSelftest(scorer) {
+  const result = await scorer.selftest();
+  process.stdout.write(tensorSelftestText(scorer, result));
+  await scorer.dispose();
+  return result.passed ? EXIT_OK : 1;
 }
 
 process.exitCode = await main(process.argv.slice(2));

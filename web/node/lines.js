@@ -2,6 +2,7 @@
 // edgepack-score, so that parity runners read both the same way.
 
 import { parseJson } from '../src/jsonl.js';
+import { pythonJsonError } from './py-json-error.js';
 
 /** One input line -> {line, record} or {line, error} (a line that is not JSON is a rejected record). */
 export function parseLine(text, line) {
@@ -9,7 +10,8 @@ export function parseLine(text, line) {
   try {
     record = parseJson(text);
   } catch (err) {
-    return { line, error: `not valid JSON: ${err.message}` };
+    // worded as edgepack-score words it (runtime/stream.py with Python's json module's message)
+    return { line, error: `not a JSON object: ${pythonJsonError(text) ?? err.message}` };
   }
   // As edgepack-score (runtime/jsonlines.py): a lone surrogate escape anywhere refuses the record.
   if (/\\u[dD][89a-fA-F]/.test(text) && !allText(record)) {

@@ -9,6 +9,8 @@ import { chooseBackend } from './backends/index.js';
 import { PackageError, UsageError } from './errors.js';
 import { Package } from './package.js';
 import { Scorer } from './scorer.js';
+import { TensorScorer } from './tensor-scorer.js';
+import { isTensorPackage } from './tensors.js';
 import { openFromChannel } from './registry.js';
 import { verifyPackage } from './signing.js';
 
@@ -19,6 +21,10 @@ export { checkSelfContained } from './onnx.js';
 export { checkRecord, tensorsFor, validateRecords } from './records.js';
 export { parseCsv, recordsFromCsv, toCsv } from './csv.js';
 export { Scorer } from './scorer.js';
+export { TensorScorer } from './tensor-scorer.js';
+export { isTensorPackage, transpose } from './tensors.js';
+export { imageToInput, pictureInput, pixelsOf, resizeBilinear } from './images.js';
+export { READABLE_VERSIONS, TENSOR_FORMAT_VERSION } from './manifest.js';
 export { StatsCollector } from './stats.js';
 export { verifyPackage } from './signing.js';
 export { openFromChannel } from './registry.js';
@@ -30,7 +36,7 @@ export { openFromChannel } from './registry.js';
  *        a URL (pages), a directory path (Node), the package's files, or a Package already opened
  * @param {{artifact?: string, backend?: string, wasmPaths?: {ort?: string, tfjs?: string}, threads?: number, trust?: string[]}} [options]
  *        trust: PEM public keys; the package must then carry a valid signature by one of them
- * @returns {Promise<Scorer>}
+ * @returns {Promise<Scorer|TensorScorer>} a TensorScorer for a tensor package (format version 2)
  * @throws {PackageError} unknown format version, missing file, checksum mismatch, artifact the runtime cannot load,
  *        with `trust`: unsigned, signed by another key, or changed after signing
  * @throws {UsageError}   unknown backend or artifact/backend mismatch
@@ -60,7 +66,7 @@ export async function loadPackage(location, options = {}) {
     for (const row of candidates) {
       try {
         const engine = await row.create(files, entry, options);
-        return new Scorer(pkg, entry, engine, row.name);
+        return new (isTensorPackage(pkg.manifest) ? TensorScorer : Scorer)(pkg, entry, engine, row.name);
       } catch (err) {
         failures.push({ backend: row.name, entry, err });
       }

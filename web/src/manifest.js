@@ -8,6 +8,10 @@ import { MANIFEST_SCHEMA } from './manifest-schema.js';
 
 export const FORMAT_NAME = 'edgepack';
 export const FORMAT_VERSION = 1;
+// Version 2: tensor packages (named tensor inputs: images, sequences; runtime/manifest.py). Tabular packages
+// stay version 1.
+export const TENSOR_FORMAT_VERSION = 2;
+export const READABLE_VERSIONS = [FORMAT_VERSION, TENSOR_FORMAT_VERSION];
 const FIX = 'rebuild the package with edgepack build (a manifest edited by hand or damaged in transit is refused)';
 // An artifact's extra files: each read and checked like the artifact itself (runtime/manifest.py: _PART).
 const PART = {
@@ -99,19 +103,51 @@ function firstDuplicate(items) {
   return null;
 }
 
-/** Throw PackageError (exit 4) unless `manifest` is a format-1 edgepack manifest this library can use. */
+/** Throw PackageError (exit 4) unless `manifest` is a format-1 (tabular) or format-2 (tensor) edgepack
+ * manifest this library can use. */
 export function checkManifest(manifest, where) {
   if (!isType(manifest, 'object') || manifest.format !== FORMAT_NAME) {
     throw new PackageError('manifest.json is not an edgepack manifest', { where, fix: FIX });
   }
   const version = manifest.format_version;
-  if (version !== FORMAT_VERSION) {
+  if (!Number.isInteger(version) || !READABLE_VERSIONS.includes(version)) {
     throw new PackageError(
-      `unknown package format version ${shown(version ?? null)}; this runtime reads version ${FORMAT_VERSION}`,
+      `unknown package format version ${shown(version ?? null)}; this runtime reads versions ${READABLE_VERSIONS.join(', ')}`,
       { where, fix: 'upgrade edgepack-web, or rebuild the package with a matching edgepack' },
     );
   }
   checkShape(manifest, MANIFEST_SCHEMA, '', where);
+  if (version === TENSOR_FORMAT_VERSION) checkTensorMeaning(manifest, where); // the schema's `else`, which checkShape does not read
+  else checkTabularMeaning(manifest, where);
+}
+
+/** A version 2 manifest: named tensor inputs and outputs, artifacts binding them (runtime/manifest.py). */
+function checkTensorMeaning(manifest, where) {
+  const fail = (path, what) => new PackageError(`manifest.json: ${path}: ${what}`, { where, fix: FIX });
+  const names = {};
+  for (const section of ['inputs', 'outputs']) {
+    const tensors = manifest[section].tensors;
+    if (!Array.isArray(tensors) || !tensors.length) throw fail(`${section}.tensors`, 'a format version 2 manifest lists its tensors here');
+    names[section] = tensors.map((t) => t.name);
+    const dup = firstDuplicate(names[section]);
+    if (dup !== null) throw fail(`${section}.tensors`, `tensor ${quoted(dup)} is listed twice`);
+  }
+  const dupId = firstDuplicate(manifest.artifacts.map((a) => a.id));
+  if (dupId !== null) throw fail('artifacts', `artifact id ${quoted(dupId)} is listed twice`);
+  if (manifest.model.task === 'classification' && !manifest.outputs.classes?.length) throw fail('outputs.classes', "a classifier's manifest must list its classes");
+  const sorted = (list) => JSON.stringify([...list].map(String).sort());
+  manifest.artifacts.forEach((art, i) => {
+    (art.files ?? []).forEach((part, j) => {
+      for (const [key, rule] of Object.entries(PART)) checkShape(part[key], rule, `artifacts[${i}].files[${j}].${key}`, where);
+    });
+    if (sorted(art.inputs.map((t) => t.input)) !== sorted(names.inputs)) {
+      throw fail(`artifacts[${i}].inputs`, 'must bind every package input exactly once (by `input`)');
+    }
+    if (sorted(Object.keys(art.outputs)) !== sorted(names.outputs)) throw fail(`artifacts[${i}].outputs`, 'must name every package output');
+  });
+}
+
+function checkTabularMeaning(manifest, where) {
   const fail = (path, what) => new PackageError(`manifest.json: ${path}: ${what}`, { where, fix: FIX });
   const features = manifest.inputs.features;
   const names = features.map((f) => f.name);

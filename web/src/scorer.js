@@ -15,6 +15,21 @@ export function classKey(value) {
   return String(value);
 }
 
+/** A scorer's package, version, task, artifact, backend and runtime (Scorer and TensorScorer). */
+export function describeScorer(scorer, engine) {
+  return {
+    package: scorer.package.name,
+    version: scorer.package.version,
+    task: scorer.task,
+    artifact: scorer.artifact.id,
+    format: scorer.artifact.format,
+    precision: scorer.artifact.precision ?? 'float32',
+    backend: scorer.backend,
+    runtime: engine.runtime,
+    runtimeVersion: engine.version,
+  };
+}
+
 /** Index of the largest value, the first one on ties. */
 export function argmax(row) {
   let best = 0;
@@ -38,17 +53,7 @@ export class Scorer {
 
   /** What scores: package, version, artifact, backend and runtime versions (for pages and reports). */
   describe() {
-    return {
-      package: this.package.name,
-      version: this.package.version,
-      task: this.task,
-      artifact: this.artifact.id,
-      format: this.artifact.format,
-      precision: this.artifact.precision ?? 'float32',
-      backend: this.backend,
-      runtime: this._engine.runtime,
-      runtimeVersion: this._engine.version,
-    };
+    return describeScorer(this, this._engine);
   }
 
   /** Raw outputs for checked rows (schema order): {probabilities: number[][]} or {value: number[]}. */

@@ -60,7 +60,7 @@ describe('score.mjs', () => {
     const errors = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     assert.equal(errors.length, 2);
     assert.equal(errors[0].line, 3);
-    assert.match(errors[0].reason, /^not valid JSON/);
+    assert.equal(errors[0].reason, 'not a JSON object: Expecting value: line 1 column 1 (char 0)'); // Python's words
     assert.deepEqual(errors[1], { line: 4, field: 'support_calls', reason: 'expected an integer, got 1.5' });
     assert.match(stderr, /^score\.mjs: 3 scored, 2 rejected$/m);
   });

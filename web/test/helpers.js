@@ -13,10 +13,24 @@ export const PYTHON = process.env.EDGEPACK_PYTHON ?? join(ROOT, '.venv', 'bin', 
 export const FIXTURES = process.env.EDGEPACK_WEB_FIXTURES ?? join(ROOT, 'build', 'web-fixtures');
 export const ARTIFACTS = join(ROOT, 'test-artifacts', 'web');
 
+export const TENSOR_FIXTURES = process.env.EDGEPACK_WEB_TENSOR_FIXTURES ?? join(ROOT, 'build', 'web-tensor-fixtures');
+
 /** Build the fixtures unless built (a lock directory keeps parallel test files from building twice). */
 export async function fixtures() {
-  const lock = `${FIXTURES}.lock`;
-  mkdirSync(dirname(FIXTURES), { recursive: true });
+  await buildOnce(FIXTURES, 'make_fixtures.py');
+  const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'));
+  return { dir: FIXTURES, expected, cases: JSON.parse(readFileSync(join(FIXTURES, 'records.json'), 'utf8')) };
+}
+
+/** The tensor packages (fixtures/make_tensor_fixtures.py) and their expected outputs. */
+export async function tensorFixtures() {
+  await buildOnce(TENSOR_FIXTURES, 'make_tensor_fixtures.py');
+  return { dir: TENSOR_FIXTURES, expected: JSON.parse(readFileSync(join(TENSOR_FIXTURES, 'expected.json'), 'utf8')) };
+}
+
+async function buildOnce(out, script) {
+  const lock = `${out}.lock`;
+  mkdirSync(dirname(out), { recursive: true });
   for (let waited = 0; ; waited += 1) {
     try {
       mkdirSync(lock);
@@ -27,14 +41,12 @@ export async function fixtures() {
     }
   }
   try {
-    execFileSync(PYTHON, [join(WEB, 'test', 'fixtures', 'make_fixtures.py'), FIXTURES], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(PYTHON, [join(WEB, 'test', 'fixtures', script), out], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
   } catch (err) {
     throw new Error(`building the fixtures failed:\n${err.stderr?.toString().slice(-3000)}`);
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
-  const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'));
-  return { dir: FIXTURES, expected, cases: JSON.parse(readFileSync(join(FIXTURES, 'records.json'), 'utf8')) };
 }
 
 /** `edgepack serve PACKAGE --port 0` as a user runs it; resolves to {url, stop}. */

@@ -57,8 +57,8 @@ describe('the manifest JSON Schema (runtime/manifest.schema.json)', () => {
 
 describe('loading refuses a package it cannot trust', () => {
   test('an unknown format_version', async () => {
-    const dir = copyWithManifest(clf, (m) => { m.format_version = 2; });
-    await assert.rejects(loadPackage(dir), (err) => err instanceof PackageError && /unknown package format version 2/.test(err.what) && err.exitCode === 4);
+    const dir = copyWithManifest(clf, (m) => { m.format_version = 3; });
+    await assert.rejects(loadPackage(dir), (err) => err instanceof PackageError && /unknown package format version 3 \(an integer\); this runtime reads versions 1, 2/.test(err.what) && err.exitCode === 4);
   });
 
   test('not an edgepack manifest', async () => {

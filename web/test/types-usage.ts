@@ -1,5 +1,5 @@
 // Compiled (not run) by types.test.mjs: the declarations in index.d.ts type a typical use.
-import { loadPackage, PackageError, RecordError, type Prediction, type ScoreResult } from 'edgepack-web';
+import { TensorScorer, loadPackage, PackageError, RecordError, type Prediction, type ScoreResult } from 'edgepack-web';
 
 export async function example(): Promise<string> {
   try {
@@ -15,4 +15,13 @@ export async function example(): Promise<string> {
     if (err instanceof PackageError) return `${err.what} (${err.fix ?? ''}) exit ${err.exitCode}`;
     throw err;
   }
+}
+
+export async function pictures(canvas: HTMLCanvasElement, file: File): Promise<string> {
+  const scorer = await loadPackage<TensorScorer>('/package/', { backend: 'ort-wasm' });
+  const [row] = await scorer.scorePictures([canvas, file]);
+  const raw = await scorer.predict({ image: { data: new Float32Array(64), shape: [1, 8, 8, 1] } });
+  const { predictions } = await scorer.score([{ image: [[[0]]] }]);
+  await scorer.dispose();
+  return `${String(row.label)} ${row.top_k?.[0].probability} ${raw.probabilities.dims.join('x')} ${predictions.length}`;
 }

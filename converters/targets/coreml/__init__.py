@@ -10,7 +10,10 @@
 
 The scikit-learn chain, in the order the files are numbered: sklearn_1_artifacts (float32 artifact and
 variants) -> sklearn_2_pipeline (preprocessing as classic models) -> sklearn_3_final_model (one builder
-per estimator family) -> sklearn_4_trees (TreeEnsemble* from the shared tree reader). keras.py builds ML
+per estimator family) -> sklearn_4_trees (TreeEnsemble* from the shared tree reader); issue 18's families
+and steps: sklearn_5_families (GLM, SVM, NeuralNetwork builders; REFUSED), sklearn_6_step_trees (exact
+comparisons as TreeEnsemble stages), sklearn_7_ensembles (Voting*/Stacking*), sklearn_8_float32_steps
+(NeuralNetwork preprocessing stages), sklearn_9_svc_scores (SVC decision scores). keras.py builds ML
 Programs, proto.py holds the protobuf helpers both use, ios.py the Swift snippet.
 
 Tree ensembles, GLMs and the preprocessing models have no reduced-precision form in Core ML (their

@@ -23,7 +23,8 @@ def _sklearn_snippet(entry: dict[str, Any], schema: Any) -> str:
         if f.type == "category":
             cats = list(f.categories or ())
             shown = ", ".join(f'"{c}"' for c in cats[:6]) + (", ..." if len(cats) > 6 else "")
-            fields.append(f"  var {ident}: String  // one of: {shown}")
+            missing = '; "" when missing' if f.nullable else ""
+            fields.append(f"  var {ident}: String  // one of: {shown}{missing}")
             values.append(f'      "{f.name}": MLFeatureValue(string: {ident}),')
         else:
             hint = "Double.nan when missing" if f.nullable else "never missing"

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..base import Artifact
 from .proto import OS_FOR_SPEC
-from .sklearn_2_pipeline import convert
+from .sklearn_2_pipeline import convert, flatten_steps
+from .sklearn_3_final_model import FINAL_MODELS, VARIANT_BUILDERS
 
 PALETTE_BITS = 8
 # variant -> (artifact id, precision, quantization, minimum specification version)
@@ -124,7 +125,8 @@ def artifacts(source: Any, schema: Any, variants: list[str]) -> list[Artifact]:
     spec = convert(source, schema)
     built = [Artifact("coreml", "coreml", {"model.mlmodel": spec.SerializeToString()},
                       entry_for("coreml", "model.mlmodel", "float32", spec, schema, source))]
-    for variant in variants:
+    builder = FINAL_MODELS.get(type(flatten_steps(source.model)[-1]).__name__)
+    for variant in variants if builder is not None and builder.__name__ in VARIANT_BUILDERS else []:
         reduced = variant_spec(spec, variant)
         if reduced is None:
             continue

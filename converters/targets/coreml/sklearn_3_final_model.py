@@ -13,6 +13,10 @@ from typing import Any
 import numpy as np
 
 from ....runtime.errors import ModelError
+from . import sklearn_5_families as more
+from . import sklearn_6_step_trees as step_trees
+from . import sklearn_7_ensembles as ensembles
+from . import sklearn_9_svc_scores as svc_scores
 from .proto import classifier_outputs, feature, model, set_class_labels
 from .sklearn_4_trees import tree_model
 
@@ -122,12 +126,40 @@ FINAL_MODELS: dict[str, Callable[[Any, Any, Any], tuple[Any, list[Any]]]] = {
         "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
         "ExtraTreesClassifier", "ExtraTreesRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor",
         "HistGradientBoostingClassifier", "HistGradientBoostingRegressor")},
+    # issue 18 (sklearn_5_families.py): each family with its Core ML model type there
+    "LinearSVR": more.glm_regressor,
+    "SGDRegressor": more.glm_regressor,
+    "ElasticNet": more.glm_regressor,
+    "HuberRegressor": more.glm_regressor,
+    "SGDClassifier": more.sgd_classifier,
+    "LinearSVC": more.score_classifier,
+    "Perceptron": more.score_classifier,
+    "RidgeClassifier": more.score_classifier,
+    "SVC": svc_scores.svc_any,
+    "SVR": more.svr,
+    "MultinomialNB": more.multinomial_nb,
+    "GaussianNB": more.gaussian_nb,
+    "CalibratedClassifierCV": more.calibrated,
+    "BernoulliNB": step_trees.bernoulli_nb,
+    **{name: lambda est, x, source: ensembles.voting(est, x, source, FINAL_MODELS)
+       for name in ("VotingClassifier", "VotingRegressor")},
+    **{name: lambda est, x, source: ensembles.stacking(est, x, source, FINAL_MODELS)
+       for name in ("StackingClassifier", "StackingRegressor")},
 }
+# Builders whose NeuralNetwork gets the float16/int8/palette variants: probabilities from hidden layers or a
+# softmax. The other NeuralNetwork builders (decision scores, naive Bayes, calibration) stay float32 only:
+# their outputs are scores or sums of large terms that reduced weights move far past any profile.
+VARIANT_BUILDERS = ("mlp", "logistic_regression")
+# Families Core ML cannot express -> the reason (the build's message and docs/support.md's)
+REFUSED = more.REFUSED
 
 
 def final_model(est: Any, x: Any, source: Any) -> tuple[Any, list[Any]]:
     name = type(est).__name__
     builder = FINAL_MODELS.get(name)
+    if builder is None and name in REFUSED:
+        raise ModelError(f"the Core ML target cannot express {name}: {REFUSED[name]}",
+                         fix="build without --targets coreml for this model")
     if builder is None:
         raise ModelError(f"the Core ML target has no builder for {name}", fix=f"supported: {', '.join(sorted(FINAL_MODELS))}")
     return builder(est, x, source)

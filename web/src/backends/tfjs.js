@@ -57,6 +57,16 @@ function artifactsFrom(tf, files, entry) {
   });
 }
 
+// TF.js computes in float32, int32 and bool: wider or narrower integers (a tensor package's int64 or uint8
+// inputs) go in as int32, float64 as float32.
+const TFJS_DTYPES = { float64: 'float32', int64: 'int32', uint8: 'int32' };
+
+function numeric(tf, t) {
+  const dtype = TFJS_DTYPES[t.dtype] ?? t.dtype;
+  const data = dtype === 'int32' && !(t.data instanceof Int32Array) ? Int32Array.from(t.data, Number) : t.data;
+  return tf.tensor(data, t.dims, dtype);
+}
+
 /**
  * @param {'cpu'|'wasm'|'webgl'} backendName
  * @param {Record<string, Uint8Array>} files  the artifact's verified files
@@ -73,7 +83,7 @@ export async function createEngine(backendName, files, entry, options = {}) {
       await useBackend(backendName, options);
       const inputs = {};
       for (const [name, t] of Object.entries(feeds)) {
-        inputs[name] = t.dtype === 'string' ? tf.tensor(Array.from(t.data), t.dims, 'string') : tf.tensor(t.data, t.dims, t.dtype === 'float64' ? 'float32' : t.dtype);
+        inputs[name] = t.dtype === 'string' ? tf.tensor(Array.from(t.data), t.dims, 'string') : numeric(tf, t);
       }
       let results;
       try {

@@ -121,10 +121,15 @@ def test_a_folder_of_pictures_is_a_holdout(picture_package, tmp_path, capsys):
     assert page.count("<img class=input") >= 5  # the worst inputs of each pair, as pictures
 
 
-def test_parity_of_a_tensor_package_without_reference_uses_the_golden_inputs(picture_package, capsys):
+def test_parity_of_a_tensor_package_without_reference_uses_the_golden_inputs(picture_package, tmp_path, capsys):
     _, result = picture_package
-    assert main(["parity", str(result.path), "--runtimes", "onnxruntime", "--quiet"]) == 0
+    copy = tmp_path / "package"
+    shutil.copytree(result.path, copy)
+    assert main(["parity", str(copy), "--runtimes", "onnxruntime", "--quiet", "--record"]) == 0
     assert "compared on the golden inputs only" in capsys.readouterr().out
+    recorded = json.loads((copy / "manifest.json").read_text())["parity"]
+    assert {"artifact": "onnx", "runtime": "onnxruntime", "data": "16 golden inputs", "status": "pass"}.items() <= \
+        next(p for p in recorded if p["data"] == "16 golden inputs").items()
 
 
 @pytest.fixture(scope="module")

@@ -10,128 +10,29 @@ runner that raises is reported as an "error" with its message and fails the gate
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import EXIT_CHECK_FAILED, EXIT_OK, ModelError, UsageError, did_you_mean
+from ..runtime.errors import ModelError, UsageError, did_you_mean
 from ..runtime.package import Package
 from ..runtime.progress import Progress
+from ..runtime.tensors import is_tensor_package
 from . import runners as runner_table
-from .compare import compare, failure_text
+from .compare import compare
 from .data import ParityData, assemble
 from .explain import tree_explanations, worst_rows
 from .profiles import harness_profile, package_profiles
+from .results import ERROR, FAIL, PASS, UNAVAILABLE, PairResult, ParityOptions, ParityReport, now
 from .runners import runner_class, runners_for
 from .runners.base import InputBatch, Unavailable
+from .tensor_harness import run_tensor_parity
 
-PASS, FAIL, ERROR, UNAVAILABLE = "pass", "fail", "error", "unavailable"
+__all__ = ["ERROR", "FAIL", "PASS", "UNAVAILABLE", "PairResult", "ParityOptions", "ParityReport", "run_parity"]
+
 REFERENCE = "reference"
-
-
-@dataclass
-class ParityOptions:
-    package: Path
-    data: Path | None = None
-    reference: Path | None = None
-    runtimes: list[str] | None = None  # None: every runtime in the runners table
-    rows: int = 500
-    seed: int = 0
-    label_column: str | None = None
-    tolerance: dict[str, dict[str, Any]] = field(default_factory=dict)  # parity/profiles.py: load_overrides
-    strict: bool = False  # an unavailable runtime fails the gate too
-    quiet: bool = False
-    # A package never grades itself: its manifest's tolerance_profiles apply only when the user asks.
-    manifest_tolerances: bool = False
-
-
-@dataclass
-class PairResult:
-    """One artifact in one runtime."""
-
-    artifact: str
-    format: str
-    precision: str
-    runtime: str
-    status: str
-    data: str
-    rows: int
-    profile_name: str
-    profile: dict[str, Any]
-    metrics: dict[str, Any] = field(default_factory=dict)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    reason: str | None = None
-    explanations: list[dict[str, Any]] | None = None
-    worst_rows: list[dict[str, Any]] = field(default_factory=list)
-    runtime_info: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-    row_error: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per row, for the plots
-    disagreeing: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
-
-    @property
-    def passed(self) -> bool:
-        return self.status == PASS
-
-    def summary(self) -> str:
-        """One sentence: `onnx in onnxruntime fails: max_probability_error 0.15 > 1e-05 (profile float32)`."""
-        head = f"{self.artifact} in {self.runtime}"
-        if self.status in (ERROR, UNAVAILABLE):
-            return f"{head}: {self.status}: {self.reason}"
-        if self.status == PASS:
-            return f"{head} passes (profile {self.profile_name})"
-        return f"{head} fails: {'; '.join(failure_text(f) for f in self.failures)} (profile {self.profile_name})"
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("row_error", "disagreeing")}
-        out["summary"] = self.summary()
-        if self.row_error.size:
-            finite = self.row_error[np.isfinite(self.row_error)]
-            out["error_quantiles"] = {q: float(np.quantile(finite, float(q))) for q in ("0.5", "0.9", "0.99", "1.0")} \
-                if finite.size else {}
-        return out
-
-
-@dataclass
-class ParityReport:
-    package: str
-    version: str
-    location: str
-    data: str
-    reference: str | None
-    notes: list[str]
-    results: list[PairResult]
-    when: str
-    strict: bool = False
-    # The reference model against the golden vectors (with --reference): a model file other than the one
-    # the package was built from shows here first. Kept apart from `results`, which are artifact x runtime.
-    reference_check: PairResult | None = None
-
-    @property
-    def failed(self) -> list[PairResult]:
-        bad = (FAIL, ERROR, UNAVAILABLE) if self.strict else (FAIL, ERROR)
-        checks = self.results + ([self.reference_check] if self.reference_check else [])
-        return [r for r in checks if r.status in bad]
-
-    @property
-    def passed(self) -> bool:
-        """The gate's verdict: every artifact x runtime checked passed (and at least one was checked)."""
-        return self.exit_code == EXIT_OK
-
-    @property
-    def exit_code(self) -> int:
-        checked = [r for r in self.results if r.status in (PASS, FAIL, ERROR)]
-        return EXIT_CHECK_FAILED if self.failed or not checked else EXIT_OK
-
-    def as_dict(self) -> dict[str, Any]:
-        counts = {s: sum(r.status == s for r in self.results) for s in (PASS, FAIL, ERROR, UNAVAILABLE)}
-        return {"package": self.package, "version": self.version, "location": self.location, "when": self.when,
-                "data": self.data, "reference": self.reference, "notes": self.notes, "summary": counts,
-                "passed": self.exit_code == EXIT_OK, "results": [r.as_dict() for r in self.results],
-                "reference_check": self.reference_check.as_dict() if self.reference_check else None}
 
 
 def check_runtimes(names: list[str] | None) -> list[str]:
@@ -147,16 +48,21 @@ def check_runtimes(names: list[str] | None) -> list[str]:
 
 
 def run_parity(opts: ParityOptions) -> ParityReport:
-    """Run the harness. Raises PackageError (invalid package), UsageError, DataError (unusable holdout)."""
+    """Run the harness (tensor packages: tensor_harness.py). Raises PackageError (invalid package),
+    UsageError, ModelError (unusable reference), DataError (unusable holdout)."""
 
     runtimes = check_runtimes(opts.runtimes)  # a typo is reported before any work
     package = Package.open(opts.package)
     if opts.reference is not None and not opts.reference.exists():
         raise UsageError(f"no model file at {opts.reference}", fix="pass --reference with the trained model the package was built from")
+    notes: list[str] = []
+    if opts.reference is not None:
+        _note_model_identity(package, opts.reference, notes)
+    if is_tensor_package(package.manifest):  # format version 2: named tensors (tensor_harness.py)
+        return run_tensor_parity(opts, package, runtimes, notes)
     data = assemble(package, data=opts.data, rows=opts.rows, seed=opts.seed, label_column=opts.label_column,
                     with_reference=opts.reference is not None)
-    if opts.reference is not None:
-        _note_model_identity(package, opts.reference, data.notes)
+    data.notes.extend(notes)
     artifacts = package.artifacts()
     own = package_profiles(package.manifest, opts.manifest_tolerances, data.notes)
     pairs = [(art, name) for art in artifacts for name in runners_for(art.format) if name in runtimes]
@@ -180,7 +86,7 @@ def run_parity(opts: ParityOptions) -> ParityReport:
             with progress.step(f"{art.id} in {name}"):
                 results.append(_run_pair(package, art, name, batch, data, reference_outputs, profile, feature_names))
     return ParityReport(package.name, package.version, str(package.location), data.description,
-                        str(opts.reference) if opts.reference else None, data.notes, results, _now(), opts.strict, check)
+                        str(opts.reference) if opts.reference else None, data.notes, results, now(), opts.strict, check)
 
 
 def _reference(package: Any, opts: ParityOptions, data: ParityData
@@ -315,6 +221,3 @@ def _close(runner: Any) -> None:
 def _scale(package: Any) -> float:
     return float(package.manifest["outputs"].get("value_scale", 1.0)) or 1.0
 
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

@@ -53,7 +53,9 @@ def package_profiles(manifest: dict[str, Any], asked: bool, notes: list[str] | N
 #                              errors with rtol)
 STATISTICS = ("elementwise", "max", "mean", "quantile")
 NUMBER_KEYS = ("min_label_agreement", "max_probability_error", "max_value_error", "max_auc_change",
-               "max_abs_error", "max_rel_error")
+               "max_abs_error", "max_rel_error",
+               # tensor packages (runtime/judge.py: TensorProfile)
+               "min_top1_agreement", "min_top5_agreement", "min_cosine")
 OUTPUT_KEYS = ("atol", "rtol", "statistic", "q")
 
 

@@ -11,14 +11,15 @@ from typing import Any
 import numpy as np
 
 from .compare import failure_text
-from .harness import PairResult, ParityReport
 from .report_text import MARK, jsonable, main_error
+from .results import PairResult, ParityReport
 from .svg import agreement_bars, error_histogram
 
 STYLE = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}td.num{text-align:right}
 .pass{color:#2a7d2a}.FAIL,.ERROR{color:#c00;font-weight:bold}.unavailable{color:#888}
-.plots{display:flex;flex-wrap:wrap;gap:1em}pre{background:#f6f6f6;padding:.5em;font-size:12px;overflow:auto}"""
+.plots{display:flex;flex-wrap:wrap;gap:1em}img.input{width:96px;image-rendering:pixelated;border:1px solid #ccc}
+pre{background:#f6f6f6;padding:.5em;font-size:12px;overflow:auto}"""
 
 
 def _limit(r: PairResult, scale: float) -> float | None:
@@ -83,15 +84,46 @@ def html_report(report: ParityReport, scale: float = 1.0) -> str:
             out.append(f"<pre>{escape(r.reason)}</pre>")
         if r.explanations:
             out.append("<ul>" + "".join(f"<li>row {e.get('row')}: {escape(e['why'])}</li>" for e in r.explanations) + "</ul>")
-        if r.worst_rows:
+        if r.worst_rows and not _tensor_rows(r):
             out.append("<table><tr><th>row</th><th>from</th><th>reference</th><th>artifact</th><th>error</th><th>inputs</th></tr>")
             for w in r.worst_rows:
                 out.append(f"<tr><td>{w['row']}</td><td>{escape(w['origin'])}</td><td>{escape(_j(w['reference']))}</td>"
                            f"<td>{escape(_j(w['artifact']))}</td><td class=num>{_fmt(w['error'])}</td>"
                            f"<td><code>{escape(_j(w['input']))}</code></td></tr>")
             out.append("</table>")
+    tensor = [r for r in report.results if _tensor_rows(r)]
+    if tensor:
+        out.append("<h2>Worst inputs</h2><p>Per artifact and runtime, the inputs with the largest error: the "
+                   "reference model's top classes against the artifact's.</p>")
+    for r in tensor:
+        out.append(f"<h3>{escape(r.artifact)} in {escape(r.runtime)}: {MARK[r.status]}</h3>")
+        out.append(_worst_inputs_table(r))
     out.append("</body></html>\n")
     return "\n".join(out)
+
+
+def _tensor_rows(r: PairResult) -> bool:
+    """Worst rows of a tensor package (parity/tensor_harness.py): inputs summarised, top classes, pictures."""
+    return bool(r.worst_rows) and bool(r.worst_rows[0].get("tensor"))
+
+
+def _worst_inputs_table(r: PairResult) -> str:
+    rows = ["<table><tr><th>row</th><th>from</th><th>input</th><th>reference</th><th>artifact</th><th>error</th></tr>"]
+    for w in r.worst_rows:
+        pictures = "".join(f"<img class=input alt='{escape(name)}' title='{escape(name)}: {escape(w['input'][name])}' "
+                           f"src='{uri}'>" for name, uri in w.get("images", {}).items())
+        text = "<br>".join(f"{escape(k)} {escape(str(v))}" for k, v in w["input"].items() if k not in w.get("images", {}))
+        rows.append(f"<tr><td>{w['row']}</td><td>{escape(w['origin'])}</td><td>{pictures}{text}</td>"
+                    f"<td>{_classes(w['reference'])}</td><td>{_classes(w['artifact'])}</td>"
+                    f"<td class=num>{_fmt(w['error'])}</td></tr>")
+    return "\n".join(rows) + "</table>"
+
+
+def _classes(value: Any) -> str:
+    """Top classes as `class score` lines (a classifier), else the first values of the output."""
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return "<br>".join(f"<b>{escape(str(v['class']))}</b> {v['score']:.4g}" for v in value)
+    return escape(_j(value))
 
 
 def _j(value: Any) -> str:

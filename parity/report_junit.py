@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .compare import failure_text
-from .harness import PairResult, ParityReport
 from .report_text import jsonable
+from .results import PairResult, ParityReport
 
 
 def junit_xml(report: ParityReport) -> str:

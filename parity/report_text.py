@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.table import render_table
-from .harness import PairResult, ParityReport
+from .results import PairResult, ParityReport
 
 MARK = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "unavailable": "unavailable"}
 
 
 def main_error(result: PairResult) -> float | None:
     m = result.metrics
-    return m.get("max_probability_error", m.get("max_scaled_error"))
+    return m.get("max_probability_error", m.get("max_scaled_error", m.get("max_abs_error")))  # tensors: the last
 
 
 def render(report: ParityReport, worst: int = 3) -> str:
@@ -68,6 +68,8 @@ def _worst_table(r: PairResult, k: int) -> str:
 
 
 def _vector(value: Any) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], dict):  # a tensor classifier's top classes
+        return ", ".join(f"{v['class']} {v['score']:.4g}" for v in value)
     if isinstance(value, list):
         return "[" + ", ".join(f"{v:.5g}" for v in value) + "]"
     return f"{value:.6g}"

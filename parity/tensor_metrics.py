@@ -1,7 +1,8 @@
 """Parity metrics for tensor outputs: top-1 and top-5 agreement (classifiers), max absolute error and the
 lowest per-row cosine similarity (every output), judged by one profile per precision.
 
-One place decides a verdict: `tensor_passes`. Profiles (TENSOR_PROFILES) are data, recorded in the manifest.
+The verdict and the default profiles per precision are runtime/judge.py's (judge_tensors, TENSOR_PROFILES),
+the one judge the device's self-test asks too; profiles are recorded in the manifest.
 """
 
 from __future__ import annotations
@@ -10,20 +11,14 @@ from typing import Any
 
 import numpy as np
 
-CLASS_KINDS = ("probabilities", "scores")
+from ..runtime.judge import TensorMetrics, TensorProfile, Verdict, judge_tensors, recorded_tensor_profile
 
-# precision -> limits. float32: the issue's target (top-1 equal, max error <= 1e-4); float16 and int8 keep
-# the label of nearly every input and the direction of every output vector.
-TENSOR_PROFILES: dict[str, dict[str, float]] = {
-    "float32": {"min_top1_agreement": 1.0, "min_top5_agreement": 1.0, "max_abs_error": 1e-4, "min_cosine": 0.9999},
-    "float16": {"min_top1_agreement": 0.99, "min_top5_agreement": 0.99, "max_abs_error": 1e-2, "min_cosine": 0.999},
-    "int8": {"min_top1_agreement": 0.97, "min_top5_agreement": 0.97, "max_abs_error": 0.2, "min_cosine": 0.98},
-    "uint8": {"min_top1_agreement": 0.99, "min_top5_agreement": 0.99, "max_abs_error": 0.05, "min_cosine": 0.995},
-}
+CLASS_KINDS = ("probabilities", "scores")
 
 
 def tensor_profile(precision: str) -> dict[str, float]:
-    return dict(TENSOR_PROFILES.get(precision, TENSOR_PROFILES["int8"]))
+    """The default profile of a precision, as the manifest records it (runtime/judge.py: TENSOR_PROFILES)."""
+    return recorded_tensor_profile(precision)
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -48,8 +43,15 @@ def cosines(ref: np.ndarray, got: np.ndarray) -> np.ndarray:
 def tensor_metrics(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], kinds: dict[str, str]) -> dict[str, Any]:
     """Metrics over every output (`kinds`: output name -> kind). Missing outputs or changed shapes raise
     ValueError (the harness reports them as an error)."""
+    return tensor_comparison(ref, got, kinds)[0]
+
+
+def tensor_comparison(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], kinds: dict[str, str]
+                      ) -> tuple[dict[str, Any], np.ndarray]:
+    """(metrics, per-row largest absolute error over every output; NaN counts as infinite)."""
     metrics: dict[str, Any] = {"max_abs_error": 0.0, "min_cosine": 1.0}
-    worst_rows: list[int] = []
+    n = len(next(iter(ref.values()))) if ref else 0
+    row_error = np.zeros(n)
     for name, kind in kinds.items():
         if name not in got:
             raise ValueError(f"the artifact did not produce output {name!r}")
@@ -57,30 +59,29 @@ def tensor_metrics(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], kinds
         if r.shape != g.shape:
             raise ValueError(f"output {name!r} has shape {list(g.shape)}, the reference {list(r.shape)}")
         err = np.max(np.abs(r - g), axis=1) if r.size else np.zeros(len(r))
+        err = np.where(np.isnan(err), np.inf, err)
+        row_error = np.maximum(row_error, err)
         cos = cosines(r, g)
+        cos = np.where(np.isnan(cos), -1.0, cos)
         metrics["max_abs_error"] = max(metrics["max_abs_error"], float(err.max()) if len(err) else 0.0)
         metrics["min_cosine"] = min(metrics["min_cosine"], float(cos.min()) if len(cos) else 1.0)
         if kind in CLASS_KINDS:
             metrics["top1_agreement"] = _topk_agreement(r, g, 1)
             metrics["top5_agreement"] = _topk_agreement(r, g, 5)
             metrics["label_agreement"] = metrics["top1_agreement"]
-        worst_rows = [int(i) for i in np.argsort(-err, kind="stable")[:5]]
-    metrics["worst_rows"] = worst_rows
-    return metrics
+    metrics["worst_rows"] = [int(i) for i in np.argsort(-row_error, kind="stable")[:5]]
+    return metrics, row_error
 
 
 def tensor_passes(metrics: dict[str, Any], profile: dict[str, float]) -> bool:
     return not tensor_failures(metrics, profile)
 
 
-def tensor_failures(metrics: dict[str, Any], profile: dict[str, float]) -> list[str]:
+def tensor_verdict(metrics: dict[str, Any], profile: dict[str, Any]) -> Verdict:
+    """The judge's verdict (runtime/judge.py: judge_tensors) on recorded metrics and profile."""
+    return judge_tensors(TensorMetrics.from_dict(metrics), TensorProfile.from_dict(profile))
+
+
+def tensor_failures(metrics: dict[str, Any], profile: dict[str, Any]) -> list[str]:
     """Which limits of the profile the metrics break, in words (empty: it passes)."""
-    broken = []
-    for key, limit in (("top1_agreement", "min_top1_agreement"), ("top5_agreement", "min_top5_agreement")):
-        if key in metrics and metrics[key] < profile[limit]:
-            broken.append(f"{key.replace('_', ' ')} {metrics[key]:.4f} < {profile[limit]}")
-    if metrics["max_abs_error"] > profile["max_abs_error"]:
-        broken.append(f"max abs error {metrics['max_abs_error']:.3g} > {profile['max_abs_error']}")
-    if metrics["min_cosine"] < profile["min_cosine"]:
-        broken.append(f"cosine similarity {metrics['min_cosine']:.6f} < {profile['min_cosine']}")
-    return broken
+    return [f.words() for f in tensor_verdict(metrics, profile).failures]

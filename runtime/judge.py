@@ -14,11 +14,26 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Self
+
+
+class _Recorded:
+    """A dataclass recorded as a JSON object: from_dict keeps its judged keys, to_dict the ones set."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The judged keys of a recorded object; other keys (per-output `outputs`, counts, quantiles) are
+        the comparator's and reports'."""
+        return cls(**_known(cls, data))
+
+    def to_dict(self) -> dict[str, float]:
+        """As the manifest and reports record it: every limit or metric that is set."""
+        return {f.name: getattr(self, f.name) for f in fields(self)  # type: ignore[arg-type]
+                if getattr(self, f.name) is not None}
 
 
 @dataclass(frozen=True)
-class ToleranceProfile:
+class ToleranceProfile(_Recorded):
     """How close an artifact's outputs must be to the reference model's.
 
     min_label_agreement     classification: share of rows whose label equals the reference label
@@ -38,19 +53,9 @@ class ToleranceProfile:
     max_abs_error: float | None = None
     max_rel_error: float | None = None
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ToleranceProfile:
-        """The judged keys of a recorded profile; other keys (per-output `outputs`) are the comparator's."""
-        return cls(**_known(cls, data))
-
-    def to_dict(self) -> dict[str, float]:
-        """The profile as the manifest records it: the three base limits, then any optional one set."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) is not None}
-
 
 @dataclass(frozen=True)
-class Metrics:
+class Metrics(_Recorded):
     """The judged metrics of one artifact against its reference; classification iff label_agreement is set."""
 
     label_agreement: float | None = None
@@ -59,11 +64,6 @@ class Metrics:
     auc_change: float | None = None
     max_abs_error: float | None = None
     max_rel_error: float | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Metrics:
-        """The judged keys of a recorded metrics object (reports also record counts, means, quantiles)."""
-        return cls(**_known(cls, data))
 
 
 def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,13 +90,15 @@ class Failure:
     def words(self) -> str:
         """`probability error 0.461 > 0.02`: as the build and variant selection say why."""
         op = {">=": "<", "<=": ">"}[self.check]
-        shown = f"{self.value:.4f}" if self.metric == "label_agreement" else f"{self.value:.3g}"
+        shown = f"{self.value:.6f}" if self.metric == "min_cosine" else \
+            f"{self.value:.4f}" if self.metric.endswith("agreement") else f"{self.value:.3g}"
         return f"{_WORDS.get(self.metric, self.metric)} {shown} {op} {self.limit}"
 
 
 _WORDS = {"label_agreement": "label agreement", "max_probability_error": "probability error",
           "max_scaled_error": "scaled value error", "auc_change": "AUC change",
-          "max_abs_error": "absolute error", "max_rel_error": "relative error"}
+          "max_abs_error": "absolute error", "max_rel_error": "relative error",
+          "top1_agreement": "top-1 agreement", "top5_agreement": "top-5 agreement", "min_cosine": "cosine similarity"}
 
 
 @dataclass(frozen=True)
@@ -176,3 +178,64 @@ def recorded_profile(precision: str, manifest: Mapping[str, Any] | None = None) 
 def profile_of(precision: str, manifest: Mapping[str, Any] | None = None) -> ToleranceProfile:
     """recorded_profile, typed: what judge() takes."""
     return ToleranceProfile.from_dict(recorded_profile(precision, manifest))
+
+
+# -- tensor packages (format version 2): images, sequences, embeddings ------------------------------------
+@dataclass(frozen=True)
+class TensorProfile(_Recorded):
+    """How close a tensor artifact's outputs must be to the source model's.
+
+    min_top1_agreement  classifiers: share of rows whose reference top-1 class is the artifact's top-1
+    min_top5_agreement  classifiers: share of rows whose reference top-1 class is among the artifact's top 5
+    max_abs_error       every output: largest absolute difference of any element
+    min_cosine          every output: lowest cosine similarity between a row's reference and artifact vectors
+    """
+
+    min_top1_agreement: float = 1.0
+    min_top5_agreement: float = 1.0
+    max_abs_error: float = 1e-4
+    min_cosine: float = 0.9999
+
+
+@dataclass(frozen=True)
+class TensorMetrics(_Recorded):
+    """The judged metrics of a tensor artifact; the agreements are set for classifiers only."""
+
+    max_abs_error: float | None = None
+    min_cosine: float | None = None
+    top1_agreement: float | None = None
+    top5_agreement: float | None = None
+
+
+def judge_tensors(metrics: TensorMetrics, profile: TensorProfile) -> Verdict:
+    """Whether a tensor artifact's metrics meet `profile`: top-1/top-5 agreement when measured (classifiers),
+    always the largest absolute error and the lowest cosine similarity. A NaN or unmeasured error fails."""
+    failures: list[Failure] = []
+    for metric, limit, key in (("top1_agreement", profile.min_top1_agreement, "min_top1_agreement"),
+                               ("top5_agreement", profile.min_top5_agreement, "min_top5_agreement")):
+        value = getattr(metrics, metric)
+        if value is not None and not value >= limit:
+            failures.append(Failure(metric, value, limit, ">=", key))
+    if not _value(metrics.max_abs_error) <= profile.max_abs_error:
+        failures.append(Failure("max_abs_error", _value(metrics.max_abs_error), profile.max_abs_error, "<="))
+    if not _value(metrics.min_cosine) >= profile.min_cosine:
+        failures.append(Failure("min_cosine", _value(metrics.min_cosine), profile.min_cosine, ">="))
+    return Verdict(tuple(failures))
+
+
+# precision -> limits. float32: the same network up to float32 rounding (top-1 equal, error <= 1e-4);
+# float16 and 8-bit keep the label of nearly every input and the direction of every output vector.
+TENSOR_PROFILES: dict[str, TensorProfile] = {
+    "float32": TensorProfile(1.0, 1.0, 1e-4, 0.9999),
+    "float16": TensorProfile(0.99, 0.99, 1e-2, 0.999),
+    "int8": TensorProfile(0.97, 0.97, 0.2, 0.98),
+    "uint8": TensorProfile(0.99, 0.99, 0.05, 0.995),
+}
+
+
+def recorded_tensor_profile(precision: str, manifest: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The tensor profile for a precision as recorded: the manifest's own if it declares one (missing keys
+    take the float32 default, the strictest), else the default for the precision."""
+    if manifest and precision in manifest.get("tolerance_profiles", {}):
+        return {**TensorProfile().to_dict(), **manifest["tolerance_profiles"][precision]}
+    return TENSOR_PROFILES.get(precision, TENSOR_PROFILES[FALLBACK_PRECISION]).to_dict()

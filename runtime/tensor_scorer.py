@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import PackageError, RecordError
+from .judge import TensorMetrics, TensorProfile, judge_tensors, recorded_tensor_profile
 from .package import ArtifactInfo, Package
 from .tensors import (
     CLASS_KINDS,
@@ -25,9 +26,6 @@ from .tensors import (
     output_specs,
     stack_records,
 )
-
-# The float32 tensor profile a package falls back to when its manifest names none for the artifact.
-DEFAULT_TENSOR_TOLERANCE = {"min_top1_agreement": 1.0, "max_abs_error": 1e-4, "min_cosine": 0.9999}
 
 
 @dataclass(frozen=True)
@@ -116,8 +114,7 @@ class TensorScorer:
         """Run the golden inputs and compare with the source model's stored outputs."""
         golden = self.package.golden()
         raw = self.predict({k: np.asarray(v) for k, v in golden["inputs"].items()})
-        tolerance = dict(DEFAULT_TENSOR_TOLERANCE)
-        tolerance.update(self.package.manifest.get("tolerance_profiles", {}).get(self.artifact.precision, {}))
+        tolerance = recorded_tensor_profile(self.artifact.precision, self.package.manifest)
         worst, cosine, agree = 0.0, 1.0, None
         for spec in self.outputs:
             got = np.asarray(raw[spec.name], dtype=np.float64).reshape(len(raw[spec.name]), -1)
@@ -126,8 +123,10 @@ class TensorScorer:
             cosine = min(cosine, _min_cosine(got, want))
             if spec.kind in CLASS_KINDS:
                 agree = float(np.mean(np.argmax(got, 1) == np.argmax(want, 1)))
-        ok = worst <= tolerance["max_abs_error"] and cosine >= tolerance["min_cosine"] and \
-            (agree is None or agree >= tolerance["min_top1_agreement"])
+        # The self-test checks top-1 only: top-5 is a parity metric (golden rows are few).
+        verdict = judge_tensors(TensorMetrics(max_abs_error=worst, min_cosine=cosine, top1_agreement=agree),
+                                TensorProfile.from_dict(tolerance))
+        ok = verdict.passed
         return TensorSelfTest(len(next(iter(raw.values()))), agree, worst, cosine, tolerance, ok)
 
 

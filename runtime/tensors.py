@@ -5,8 +5,10 @@ validation (nested JSON arrays or numpy arrays -> typed batches) and the layout 
 Manifest (docs/package-format.md):
     inputs.tensors:  [{name, dtype, shape: [null, ...], layout?: NHWC|NCHW|..., image?: {...}}]
     outputs.tensors: [{name, dtype, shape, kind: "probabilities" | "tensor"}]; outputs.classes, outputs.top_k
-    artifact.inputs: [{name (in the artifact), input (package input), dtype, layout?}]
+    artifact.inputs: [{name (in the artifact), input (package input), dtype, layout?,
+                       quantization?: {scale, zero_point} (an int8/uint8 input: q = round(x / scale) + zero_point)}]
     artifact.outputs: {package output name: artifact tensor name}
+    artifact.output_quantization?: {artifact tensor name: {dtype, scale, zero_point}} (x = (q - zero_point) * scale)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from .errors import PackageError, RecordError
 
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32,
-          "uint8": np.uint8, "bool": np.bool_}
+          "uint8": np.uint8, "int8": np.int8, "bool": np.bool_}
 # Layouts as axis letters; an artifact whose layout differs from its package input's gets a transpose.
 LAYOUTS = ("NHWC", "NCHW", "NWC", "NCW", "NC", "N")
 
@@ -130,8 +132,28 @@ def artifact_feeds(binding: list[dict[str, Any]], specs: list[TensorSpec], input
     for tensor in binding:
         spec = by_name[tensor["input"]]
         array = relayout(inputs[spec.name], spec.layout, tensor.get("layout", spec.layout))
-        feeds[tensor["name"]] = array.astype(DTYPES[tensor["dtype"]], copy=False)
+        if "quantization" in tensor:  # an int8/uint8 input of a fully quantized artifact
+            feeds[tensor["name"]] = quantize(array, tensor["quantization"], tensor["dtype"])
+        else:
+            feeds[tensor["name"]] = array.astype(DTYPES[tensor["dtype"]], copy=False)
     return feeds
+
+
+def quantize(array: np.ndarray, record: dict[str, Any], dtype: str) -> np.ndarray:
+    """Real values -> an integer tensor: q = round(x / scale) + zero_point, clipped to the type's range
+    (TFLite's rule for its int8/uint8 inputs; the scale and zero point come from the artifact entry)."""
+    info = np.iinfo(dtype)  # "int8" or "uint8"
+    q = np.round(np.asarray(array, dtype=np.float64) / float(record["scale"])) + int(record["zero_point"])
+    return np.clip(q, info.min, info.max).astype(DTYPES[dtype])
+
+
+def dequantize_outputs(entry: dict[str, Any], outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Artifact outputs by tensor name; those listed in the entry's `output_quantization` turned back to
+    real values, (q - zero_point) * scale, as float32."""
+    records = entry.get("output_quantization") or {}
+    return {name: ((np.asarray(value, dtype=np.float32) - np.float32(records[name]["zero_point"]))
+                   * np.float32(records[name]["scale"])) if name in records else value
+            for name, value in outputs.items()}
 
 
 CLASS_KINDS = ("probabilities", "scores")
@@ -180,6 +202,20 @@ def image_to_input(pixels: np.ndarray, spec: TensorSpec) -> np.ndarray:
     if spec.layout == "NCHW":
         x = np.transpose(x, (0, 3, 1, 2))
     return np.ascontiguousarray(x, dtype=DTYPES[spec.dtype])
+
+
+def input_to_pixels(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """The inverse of image_to_input: a batch of the input (its layout) -> the pictures it was made from,
+    [N, height, width, channels] float32 values on the 0..255 scale in the declared channel order (what a
+    Core ML image input is handed; parity shows them in reports)."""
+    image = spec.image or {}
+    if not image:
+        raise RecordError("this input takes no pictures (no image preprocessing is declared)", field=spec.name)
+    x = np.asarray(x, dtype=np.float32)
+    if spec.layout == "NCHW":
+        x = np.transpose(x, (0, 2, 3, 1))
+    std, mean = np.asarray(image["std"], dtype=np.float32), np.asarray(image["mean"], dtype=np.float32)
+    return np.ascontiguousarray((x * std + mean) / np.float32(image["scale"]))
 
 
 def _shape_text(shape: Any) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import PackageError, quoted
+from .tensors import dequantize_outputs
 
 MISSING_EXTRA_FIX = "pip install 'edgepack[tflite]', or choose the ONNX artifact (--artifact onnx)"
 
@@ -43,6 +44,7 @@ class TFLiteSession:
         except (ValueError, RuntimeError) as exc:
             raise PackageError(f"ai-edge-litert cannot load {entry['file']!r}: {exc}") from exc
         self._step = int(entry.get("batch") or 256)  # a fixed-batch artifact takes exactly `batch` rows a call
+        self._entry = entry
 
     def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         n = len(next(iter(feeds.values())))
@@ -51,7 +53,8 @@ class TFLiteSession:
             out = self._runner(**{k: v[start:start + self._step] for k, v in feeds.items()})
             for store, name in zip(parts, names):
                 store.append(np.asarray(out[name]))
-        return [np.concatenate(p) for p in parts]
+        joined = dequantize_outputs(self._entry, {name: np.concatenate(p) for name, p in zip(names, parts)})
+        return [joined[name] for name in names]
 
 
 class TFLiteTableSession:

@@ -178,7 +178,31 @@ class Program:
         return {name: env[name] for name in self.block.outputs}
 
 
+# ImageFeatureType.ColorSpace: GRAYSCALE 10, RGB 20, BGR 30, GRAYSCALE_FLOAT16 40 -> channels
+_IMAGE_CHANNELS = {10: 1, 20: 3, 30: 3, 40: 1}
+
+
+def image_input(feature: Any, pixels: Any) -> np.ndarray:
+    """How Core ML hands an image input to an ML Program: the picture (a CVPixelBuffer's content, here
+    [N, height, width, channels] or [N, height, width] values on the 0..255 scale, already in the declared
+    color space's channel order) as a float32 [N, channels, height, width] tensor. The program's own
+    first operations then apply the converter's scale and bias."""
+    image = feature.type.imageType
+    channels = _IMAGE_CHANNELS.get(int(image.colorSpace))
+    if channels is None:
+        raise SpecError(f"image input {feature.name!r} has a color space outside the supported subset")
+    x = np.asarray(pixels, dtype=np.float32)
+    if x.ndim == 3 and channels == 1:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != (image.height, image.width, channels):
+        raise SpecError(f"image input {feature.name!r} takes pictures of {image.height}x{image.width} with {channels} "
+                        f"channel(s), got an array of shape {list(x.shape)}")
+    return np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)))
+
+
 def ml_program(model: Any, feeds: dict[str, Any], read_file: Callable[[str], bytes], mil: Any) -> dict[str, Any]:
+    feeds = {**feeds, **{i.name: image_input(i, feeds[i.name]) for i in model.description.input
+                         if i.type.WhichOneof("Type") == "imageType"}}
     results = Program(model, read_file, mil).run(feeds)
     out = {}
     for o in model.description.output:

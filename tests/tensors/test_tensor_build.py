@@ -84,7 +84,7 @@ def test_broken_onnx_artifact_is_caught(onnx_package, tmp_path):
     n = len(ref["probs"])
     check = check_tensor_artifact(copy, entry, {"x": inputs["x"][:n]}, ref, {"probs": "probabilities"})
     assert check["status"] == "fail"
-    assert any("max abs error" in f for f in check["failures"])
+    assert any("absolute error" in f for f in check["failures"])
 
 
 def test_broken_tflite_artifact_is_caught(digits_package, digits, tmp_path):

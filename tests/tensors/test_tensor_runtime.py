@@ -93,14 +93,18 @@ def test_watch_mode_scores_npy_files(digits_package, digits, tmp_path):
 
 
 def test_tabular_commands_explain_tensor_packages(digits_package):
-    """edgepack inspect shows a tensor package; commands for tabular packages refuse it in words, exit 4."""
+    """edgepack inspect shows a tensor package; parity checks it; the Spark engine (tabular) refuses it in words."""
     run = [sys.executable, "-m", "edgepack.toolchain.cli"]
     shown = subprocess.run([*run, "inspect", str(digits_package.path)], capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr
     assert "[N, 8, 8, 1]" in shown.stdout and "NHWC" in shown.stdout and "tflite-int8" in shown.stdout
-    refused = subprocess.run([*run, "parity", str(digits_package.path)], capture_output=True, text=True, timeout=300)
-    assert refused.returncode == 4
-    assert "this is a tensor package" in refused.stderr and "Traceback" not in refused.stderr
+    checked = subprocess.run([*run, "parity", str(digits_package.path), "--runtimes", "onnxruntime", "--quiet"],
+                             capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # the tensor gate (test_tensor_parity.py)
+    refused = subprocess.run([*run, "parity", str(digits_package.path), "--engine", "spark"],
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2
+    assert "runs tabular packages" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_tensor_scoring_opens_no_socket_and_loads_no_heavy_library(digits_package, digits, tmp_path):

@@ -9,10 +9,16 @@ examples:
   edgepack parity build/churn.edgepack            # golden vectors only: no model needed
   edgepack parity build/churn --reference churn.joblib --tolerance float16:max_probability_error=0.02 --record
   edgepack parity build/churn --reference spark_model_dir --data holdout_parquet/ --engine spark [--master URL]
+  edgepack parity build/digits/package --reference digits.keras --data holdout.npz --html parity.html
+  edgepack parity build/cnn/package --reference cnn.onnx --data pictures/ --runtimes onnxruntime,tflite
 
 --engine spark runs the Python-side runtimes inside Spark executors over the whole --data (Parquet file or
 directory, any path Spark reads), with the model as reference (a Spark pipeline runs its own transform),
 and merges the metrics without collecting rows (docs/spark.md).
+
+Tensor packages (images, sequences: format version 2) are compared on top-1/top-5 agreement, max absolute
+error and cosine similarity (profile keys min_top1_agreement, min_top5_agreement, max_abs_error,
+min_cosine); the HTML report shows the worst inputs, pictures included.
 
 Without --reference the artifacts are compared with the golden vectors only (the build stored the model's
 outputs for them). Tolerances: the defaults per precision (docs/parity.md), overridden by --tolerance
@@ -40,13 +46,15 @@ from ...parity.report_text import render, write_json
 from ...parity.runners import RUNNERS
 from ...runtime.errors import UsageError
 from ...runtime.package import Package
+from ...runtime.tensors import is_tensor_package
 from ..live import third_party_output_captured
 from ..record import record
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("package", type=Path, help="package directory or .edgepack file")
-    p.add_argument("--data", type=Path, metavar="HOLDOUT", help="holdout rows (CSV or Parquet); default: generated rows")
+    p.add_argument("--data", type=Path, metavar="HOLDOUT", help="holdout rows (CSV or Parquet; a tensor package: .npz or a folder of pictures); "
+                   "default: generated rows (tensor packages: the golden inputs only)")
     p.add_argument("--reference", type=Path, metavar="MODEL", help="the trained model the package was built from")
     p.add_argument("--label-column", metavar="NAME", help="true labels in the holdout (for the ROC AUC check)")
     p.add_argument("--runtimes", metavar="A,B", help=f"runtimes to run (default all): {', '.join(r[0] for r in RUNNERS)}")
@@ -103,8 +111,9 @@ def _local(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None
     if args.label_column and args.data is None:
         raise UsageError("--label-column names a column of the holdout", where="--label-column",
                          fix="pass --data HOLDOUT with that column as well")
-    if args.data is not None and not args.data.is_file():
-        raise UsageError(f"no holdout file at {args.data}", where="--data", fix="pass a CSV or Parquet file")
+    if args.data is not None and not args.data.exists():
+        raise UsageError(f"no holdout at {args.data}", where="--data",
+                         fix="pass a CSV or Parquet file (a tensor package: an .npz file or a folder of pictures)")
     return run_parity(ParityOptions(package=args.package, data=args.data, reference=args.reference, runtimes=runtimes,
                                     rows=args.rows, seed=args.seed, label_column=args.label_column,
                                     tolerance=overrides, strict=args.strict, quiet=args.quiet,
@@ -112,6 +121,9 @@ def _local(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None
 
 
 def _spark(args: argparse.Namespace, overrides: dict, runtimes: list[str] | None) -> object:
+    if is_tensor_package(Package.open(args.package).manifest):
+        raise UsageError("--engine spark runs tabular packages", where="--engine",
+                         fix="run a tensor package's parity with the local engine (the default)")
     if args.data is None or args.reference is None:
         raise UsageError("--engine spark compares the whole --data with the --reference model",
                          fix="pass --data PARQUET_DIR and --reference MODEL")

@@ -583,6 +583,7 @@ export const MANIFEST_SCHEMA = {
                     "int64",
                     "int32",
                     "uint8",
+                    "int8",
                     "bool",
                     "string",
                     "float64-parts"
@@ -602,6 +603,23 @@ export const MANIFEST_SCHEMA = {
                     "NC",
                     "N"
                   ]
+                },
+                "quantization": {
+                  "type": "object",
+                  "required": [
+                    "scale",
+                    "zero_point"
+                  ],
+                  "properties": {
+                    "scale": {
+                      "type": "number",
+                      "exclusiveMinimum": 0
+                    },
+                    "zero_point": {
+                      "type": "integer"
+                    }
+                  },
+                  "description": "version 2, an int8/uint8 input: q = round(x / scale) + zero_point"
                 }
               }
             }
@@ -610,6 +628,33 @@ export const MANIFEST_SCHEMA = {
             "type": "object",
             "additionalProperties": {
               "type": "string"
+            }
+          },
+          "output_quantization": {
+            "type": "object",
+            "description": "version 2: int8/uint8 outputs by artifact tensor name, x = (q - zero_point) * scale",
+            "additionalProperties": {
+              "type": "object",
+              "required": [
+                "dtype",
+                "scale",
+                "zero_point"
+              ],
+              "properties": {
+                "dtype": {
+                  "enum": [
+                    "int8",
+                    "uint8"
+                  ]
+                },
+                "scale": {
+                  "type": "number",
+                  "exclusiveMinimum": 0
+                },
+                "zero_point": {
+                  "type": "integer"
+                }
+              }
             }
           }
         }

@@ -348,6 +348,65 @@ def _hgb_builders() -> dict[str, Callable[[], TabularCase]]:
     }
 
 
+def coded_frame(seed: int = 0) -> tuple[Any, Any]:
+    """diabetes with `sex` (0/1) and `age_band` (age in five quantile bands, 0..4) as integer category codes
+    for the boosters' own categorical splits; held-out rows carry missing codes (NaN), codes no training
+    row had (7) and a negative one (-1)."""
+    train, holdout = real_frame("diabetes", seed=seed)
+    edges = np.nanquantile(train["age"], [0.2, 0.4, 0.6, 0.8])
+    for frame in (train, holdout):
+        frame.insert(0, "age_band", np.where(frame["age"].isna(), np.nan, np.searchsorted(edges, frame["age"])))
+        frame["sex"] = np.where(frame["sex"].isna(), np.nan, (frame["sex"] > 0).astype(float))
+    holdout.loc[holdout.index[::9], "sex"] = 7.0  # a code the training never saw
+    holdout.loc[holdout.index[4::11], "age_band"] = 7.0
+    holdout.loc[holdout.index[2::13], "age_band"] = -1.0
+    holdout.loc[holdout.index[3::10], "age_band"] = np.nan
+    return train, holdout
+
+
+CODED = ["age_band", "sex"]
+
+
+def _native_coded(name: str, library: str, task: str, save_as: str) -> TabularCase:
+    """An XGBoost (feature_types 'c', enable_categorical) or LightGBM (categorical_feature) model on
+    `coded_frame`, binary (target > 140) or squared error."""
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    train, holdout = coded_frame()
+    if task == "classification":
+        train[LABEL], holdout[LABEL] = (train[LABEL] > 140).astype(int), (holdout[LABEL] > 140).astype(int)
+    X = train.drop(columns=[LABEL])
+    features = list(X.columns)
+    if library == "xgboost":
+        kinds = ["c" if f in CODED else "q" for f in features]
+        cls = xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor
+        model = cls(n_estimators=15, max_depth=3, random_state=0, tree_method="hist", enable_categorical=True,
+                    feature_types=kinds, max_cat_to_onehot=1)
+        model.fit(X if save_as == "joblib" else X.to_numpy(dtype=np.float64), train[LABEL])
+    else:
+        cls = lgb.LGBMClassifier if task == "classification" else lgb.LGBMRegressor
+        model = cls(n_estimators=15, num_leaves=8, random_state=0, verbose=-1, min_data_per_group=5, cat_smooth=1)
+        model.fit(X if save_as == "joblib" else X.to_numpy(dtype=np.float64), train[LABEL],
+                  categorical_feature=[features.index(f) for f in CODED])
+    return TabularCase(name, model, train, holdout, task, save_as)
+
+
+def _coded_builders() -> dict[str, Callable[[], TabularCase]]:
+    specs = {
+        "xgb_native_categories_binary_diabetes": ("xgboost", "classification", "joblib"),
+        "xgb_native_categories_squared_diabetes_booster_json": ("xgboost", "regression", "json"),
+        "lgb_native_categories_squared_diabetes": ("lightgbm", "regression", "joblib"),
+        "lgb_native_categories_binary_diabetes_booster_txt": ("lightgbm", "classification", "txt"),
+    }
+    return {name: (lambda name=name, spec=spec: _native_coded(name, *spec)) for name, spec in specs.items()}
+
+
+NATIVE_CODED = [
+    "xgb_native_categories_binary_diabetes", "xgb_native_categories_squared_diabetes_booster_json",
+    "lgb_native_categories_squared_diabetes", "lgb_native_categories_binary_diabetes_booster_txt"]
+
+
 HGB_NATIVE = ["hgb_native_categories_binary_diabetes", "hgb_native_categories_poisson_diabetes"]
 
 CATEGORIES = ["ridge_sex_most_frequent_diabetes", "ridge_sex_constant_diabetes", "ridge_sex_onehot_nan_diabetes",
@@ -384,7 +443,8 @@ _CACHE: dict[str, TabularCase] = {}
 
 def get(name: str) -> TabularCase:
     if name not in _CACHE:
-        builders = {**_builders(), **_sklearn_builders(), **_category_builders(), **_hgb_builders(), **_encoder_builders()}
+        builders = {**_builders(), **_sklearn_builders(), **_category_builders(), **_hgb_builders(), **_encoder_builders(),
+                    **_coded_builders()}
         _CACHE[name] = builders[name]()
     return _CACHE[name]
 

@@ -12,7 +12,7 @@ library's base margin and the tests use it to check a reader against the library
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,7 @@ class TreeBuilder:
 
     def __init__(self) -> None:
         self.rows: list[list[Any]] = []  # [feature, threshold, left, right, value, missing_left]
+        self.categories: dict[int, np.ndarray] = {}
 
     def leaf(self, value: float) -> int:
         self.rows.append([0, np.nan, -1, -1, float(value), False])
@@ -90,12 +91,19 @@ class TreeBuilder:
         self.rows.append([int(feature), float(threshold), -1, -1, 0.0, bool(missing_left)])
         return len(self.rows) - 1
 
+    def member_split(self, feature: int, left_codes: list[int], missing_left: bool) -> int:
+        """A categorical split: the integer codes in `left_codes` go left, any other value right."""
+        i = self.split(feature, 0.0, missing_left)  # the threshold is unused at a member split
+        self.categories[i] = np.asarray(sorted(set(left_codes)), dtype=np.int64)
+        return i
+
     def children(self, node: int, left: int, right: int) -> None:
         self.rows[node][2], self.rows[node][3] = left, right
 
     def build(self, target: int = 0) -> TreeArrays:
         feature, threshold, left, right, value, missing_left = (list(c) for c in zip(*self.rows))
-        return tree_from_lists(feature, threshold, left, right, value, missing_left, target)
+        tree = tree_from_lists(feature, threshold, left, right, value, missing_left, target)
+        return replace(tree, left_categories=dict(self.categories)) if self.categories else tree
 
 
 def raw_scores(ensemble: BoostedEnsemble, X: np.ndarray) -> np.ndarray:

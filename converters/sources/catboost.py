@@ -72,10 +72,18 @@ def read(model: Any) -> BoostedEnsemble:
     finally:
         os.unlink(tmp)
     info = dump["features_info"]
-    if info.get("categorical_features") or info.get("text_features") or info.get("embedding_features"):
-        raise ModelError("CatBoost models with categorical, text or embedding features are not supported yet",
-                         fix="encode categories in a scikit-learn Pipeline before CatBoost (cat_features computes "
-                             "target statistics no tree target can express)")
+    if info.get("categorical_features"):
+        # CatBoost's trees split on CTR features: target statistics per hash of a category or of a
+        # combination of categories (and of binarised numbers), computed by CatBoost's own hashing; there is no
+        # set of categories per split to read, and no target has that hash.
+        raise ModelError("CatBoost models with categorical features (cat_features) are not supported: their splits test "
+                         "CTR features, target statistics looked up by CatBoost's hash of category combinations, "
+                         "which no exported tree can reproduce exactly",
+                         fix="encode the categories in a scikit-learn Pipeline before CatBoost (OneHotEncoder, "
+                             "OrdinalEncoder), or use XGBoost/LightGBM native categories on integer codes")
+    if info.get("text_features") or info.get("embedding_features"):
+        raise ModelError("CatBoost models with text or embedding features are not supported yet",
+                         fix="vectorise the text in a scikit-learn Pipeline before CatBoost")
     floats = {f["flat_feature_index"]: f for f in info.get("float_features", [])}
     if "oblivious_trees" not in dump:
         raise ModelError("CatBoost non-symmetric trees (grow_policy Depthwise/Lossguide) are not supported yet",

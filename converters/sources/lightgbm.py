@@ -1,7 +1,9 @@
 """LightGBM: LGBMClassifier/LGBMRegressor (alone or last in a scikit-learn Pipeline, through the
 scikit-learn source) and Booster text files (`save_model`, .txt).
 
-LightGBM compares float64 features with float64 thresholds (`x <= threshold` goes left). Missing values
+LightGBM compares float64 features with float64 thresholds (`x <= threshold` goes left). At a categorical
+split (`categorical_feature`, decision_type "==") the integer codes the node lists go left and every other
+value right: NaN, negative codes and codes never seen in training included. Missing values
 follow each split's `missing_type`: "NaN" sends NaN to the `default_left` side; "None" (the feature had
 no NaN in training) turns NaN into 0.0 and compares that; "Zero" (zero_as_missing) sends 0 and NaN to
 the default side, which a comparison can express only when 0 would go that way anyway.
@@ -39,10 +41,13 @@ def _flatten(root: dict[str, Any], target: int, scale: float) -> TreeArrays:
     def visit(node: dict[str, Any]) -> int:
         if "leaf_value" in node or "split_feature" not in node:
             return tree.leaf(float(node.get("leaf_value", 0.0)) * scale)
-        if node["decision_type"] != "<=":
-            raise ModelError("LightGBM categorical splits are not supported yet",
-                             fix="encode the categories in a scikit-learn Pipeline (OneHotEncoder/OrdinalEncoder) "
-                                 "instead of LightGBM's categorical_feature")
+        if node["decision_type"] == "==":
+            # categorical_feature: the codes listed in the threshold ("1||3||4") go left; LightGBM sends NaN
+            # and negative values right whatever the node's missing_type, and so does any code not listed
+            codes = [int(c) for c in str(node["threshold"]).split("||")]
+            i = tree.member_split(int(node["split_feature"]), codes, False)
+            tree.children(i, visit(node["left_child"]), visit(node["right_child"]))
+            return i
         t = float(node["threshold"])
         kind = node["missing_type"]
         if kind == "NaN":
@@ -67,10 +72,11 @@ def read(model: Any) -> BoostedEnsemble:
     booster = model.booster_ if hasattr(model, "booster_") else model
     # dump_model uses the best iteration after early stopping, as predict does.
     dump = booster.dump_model()
-    if dump.get("pandas_categorical") or any(t.get("num_cat") for t in dump["tree_info"]):
-        raise ModelError("LightGBM categorical splits (categorical_feature or pandas category columns) are not supported yet",
-                         fix="encode the categories in a scikit-learn Pipeline (OneHotEncoder/OrdinalEncoder) "
-                             "instead of LightGBM's categorical_feature")
+    if dump.get("pandas_categorical"):
+        raise ModelError("LightGBM fitted on pandas category columns is not supported yet (the package would have to "
+                         "map each string to the code LightGBM stored in pandas_categorical)",
+                         fix="pass the categories as integer codes (0..k-1) with categorical_feature=[...] instead of "
+                             "pandas category columns")
     words = dump["objective"].split()
     name = words[0]
     link = OBJECTIVES.get(name)

@@ -2,7 +2,9 @@
 source) and Booster files saved with `save_model` (.json, .ubj).
 
 XGBoost rounds every feature to float32 and sends a row left when `x < split_condition` (a float32),
-NaN to the node's `default_left` side. The trees are read from the model's own JSON (`save_raw("json")`),
+NaN to the node's `default_left` side. At a categorical split (`enable_categorical`, a feature of type 'c')
+the node's listed codes go right and every other value left (negative codes and codes beyond the node's
+bitset included). The trees are read from the model's own JSON (`save_raw("json")`),
 whose float32 values print exactly; the base margin is measured from the booster (its stored
 `base_score` is in output space and its transform changed across releases).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +40,32 @@ def _tree(t: dict[str, Any], target: int) -> TreeArrays:
     if int(t["tree_param"].get("size_leaf_vector", "1")) > 1:
         raise ModelError("XGBoost multi-output trees (multi_strategy='multi_output_tree') are not supported",
                          fix="train with the default multi_strategy='one_output_per_tree'")
-    if any(int(s) != 0 for s in t["split_type"]):
-        raise ModelError("XGBoost categorical splits (enable_categorical=True) are not supported yet",
-                         fix="one-hot or ordinal-encode the categories in a scikit-learn Pipeline before XGBoost")
     left, right = t["left_children"], t["right_children"]
     leaf = [lc < 0 for lc in left]
     # JSON prints each float32 as its shortest decimal: round back to the float32 XGBoost holds.
     cond = np.asarray(t["split_conditions"], dtype=np.float32).astype(np.float64).tolist()
-    return tree_from_lists(
+    missing_left = [bool(d) for d in t["default_left"]]
+    members: dict[int, np.ndarray] = {}
+    left, right = list(left), list(right)
+    for k, node in enumerate(t.get("categories_nodes", [])):
+        # enable_categorical: the listed codes go RIGHT, every other value left (a negative code, one beyond
+        # the node's bitset, one never seen); NaN goes the default way. Member sets send their members
+        # left, so the children are swapped.
+        start, size = t["categories_segments"][k], t["categories_sizes"][k]
+        members[int(node)] = np.asarray(sorted(t["categories"][start:start + size]), dtype=np.int64)
+        left[node], right[node] = right[node], left[node]
+        missing_left[node] = not missing_left[node]
+        cond[node] = 0.0  # unused at a member split
+    if sorted(members) != [i for i, s in enumerate(t["split_type"]) if int(s) != 0]:
+        raise ModelError("an XGBoost tree's categorical splits do not match its categories_nodes",
+                         fix="save the model again with this XGBoost version")
+    arrays = tree_from_lists(
         feature=[0 if is_leaf else f for f, is_leaf in zip(t["split_indices"], leaf)],
         threshold=[math.nan if is_leaf else c for c, is_leaf in zip(cond, leaf)],
         left=left, right=right,
         value=[c if is_leaf else 0.0 for c, is_leaf in zip(cond, leaf)],
-        missing_left=[bool(d) for d in t["default_left"]], target=target)
+        missing_left=missing_left, target=target)
+    return replace(arrays, left_categories=members) if members else arrays
 
 
 def read(model: Any) -> BoostedEnsemble:
@@ -62,9 +78,12 @@ def read(model: Any) -> BoostedEnsemble:
         raise ModelError(f"XGBoost model with missing={missing!r}: only NaN as the missing value is supported",
                          fix="train with the default missing=numpy.nan")
     learner = json.loads(bytes(booster.save_raw("json")))["learner"]
-    if "c" in (learner.get("feature_types") or []):
-        raise ModelError("XGBoost categorical splits (enable_categorical=True, a feature of type 'c') are not supported yet",
-                         fix="one-hot or ordinal-encode the categories in a scikit-learn Pipeline before XGBoost")
+    recoded = learner["gradient_booster"].get("model", {}).get("cats", {}).get("enc") or []
+    if any(e.get("values") for e in recoded):
+        raise ModelError("XGBoost fitted on pandas category columns is not supported yet (the package would have to "
+                         "map each category to the code XGBoost stored with the model)",
+                         fix="pass the categories as integer codes (0..k-1) with feature_types=['c', ...] and "
+                             "enable_categorical=True instead of pandas category columns")
     booster_name = learner["gradient_booster"]["name"]
     if booster_name != "gbtree":
         raise ModelError(f"XGBoost booster {booster_name!r} is not supported (only gbtree)",
@@ -86,7 +105,8 @@ def read(model: Any) -> BoostedEnsemble:
     # The base margin: XGBoost's margin on a row of missing values minus the trees' own sum for that row.
     probe = np.full((1, n_features), np.nan, dtype=np.float32)
     rounds = (0, best + 1) if best is not None else (0, 0)
-    margin = np.asarray(booster.predict(xgb.DMatrix(probe, feature_names=booster.feature_names), output_margin=True, iteration_range=rounds),
+    margin = np.asarray(booster.predict(xgb.DMatrix(probe, feature_names=booster.feature_names, feature_types=booster.feature_types,
+                                                        enable_categorical=True), output_margin=True, iteration_range=rounds),
                         dtype=np.float64).reshape(1, -1)
     base = (margin - raw_scores(bare, probe))[0]
     return BoostedEnsemble(trees, n_features, n_targets, base, "<", link, "float32", "xgboost", objective)
@@ -108,6 +128,6 @@ class XGBoostSource(BoosterSource):
         names = list(booster.feature_names) if booster.feature_names else None
 
         def predict(X: np.ndarray) -> np.ndarray:
-            return booster.predict(xgb.DMatrix(X, feature_names=names))
+            return booster.predict(xgb.DMatrix(X, feature_names=names, feature_types=booster.feature_types, enable_categorical=True))
 
         return cls("xgboost", xgb.__version__, "xgboost.Booster", path, ensemble, predict, names)

@@ -16,7 +16,7 @@ from edgepack.toolchain.build import BuildOptions, build
 from edgepack.toolchain.cli import main
 
 
-@pytest.mark.parametrize("name", tabular_zoo.BOOSTING)
+@pytest.mark.parametrize("name", tabular_zoo.BOOSTING + tabular_zoo.NATIVE_CODED)
 def test_onnx_agrees_with_the_library_on_held_out_rows(name, built_tabular):
     case, _model, package = built_tabular(name)
     assert case.holdout[case.features].isna().to_numpy().any()  # the held-out rows do carry missing values
@@ -75,24 +75,28 @@ def _iris_with_category():
 
 
 @pytest.mark.parametrize("library", ["xgboost", "lightgbm", "catboost"])
-def test_native_categorical_splits_are_refused_by_name(library, tmp_path):
+def test_pandas_category_columns_are_refused_by_name(library, tmp_path):
+    """Categorical splits on integer codes build (test_onnx_agrees_with_the_library_on_held_out_rows, the
+    *_native_categories_* cases); pandas category columns of text (the library's own string -> code mapping)
+    and CatBoost's cat_features (target statistics over hashed category combinations) are refused."""
     X, y = _iris_with_category()
     if library == "xgboost":
         import xgboost as xgb
 
         message = _refused(xgb.XGBClassifier(n_estimators=3, enable_categorical=True, tree_method="hist"), X, y, tmp_path)
-        assert "XGBoost categorical splits" in message
+        assert "XGBoost fitted on pandas category columns" in message
     elif library == "lightgbm":
         import lightgbm as lgb
 
         message = _refused(lgb.LGBMClassifier(n_estimators=3, verbose=-1, min_data_per_group=1, cat_smooth=1), X, y, tmp_path)
-        assert "LightGBM categorical splits" in message
+        assert "LightGBM fitted on pandas category columns" in message
     else:
         import catboost as cb
 
         X["petal_band"] = X["petal_band"].astype(str)
         message = _refused(cb.CatBoostClassifier(iterations=3, verbose=0, cat_features=["petal_band"], allow_writing_files=False), X, y, tmp_path)
-        assert "CatBoost models with categorical" in message
+        assert "CatBoost models with categorical features (cat_features) are not supported" in message
+        assert "CTR features" in message and "hash of category combinations" in message
 
 
 def test_core_ml_refuses_a_poisson_booster_with_the_format_and_the_reason(tmp_path):

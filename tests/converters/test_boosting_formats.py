@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +247,112 @@ def test_every_booster_yes_cell_is_in_the_matrix():
         for fmt in ("tflite", "tfjs", "coreml"):
             if row.cells[fmt].supported:
                 assert any(fmt in CASES[c] and (c, fmt) not in GAPS for c in FORMAT_CASES[row.family]), (row.family, fmt)
+
+
+def _category_to_move(case: tabular_zoo.TabularCase) -> tuple[int, int, int, float]:
+    """(tree, node, code, low): a membership split and one of its codes whose move to the other side changes
+    the library-exact arrays' output on the held-out rows (so every artifact must show it); `low` is the
+    smallest code of any split (the TF lookup table's first column)."""
+    from edgepack.converters.sources.boosted_trees import raw_scores
+    from edgepack.converters.sources.sklearn import booster_trees
+
+    ens = booster_trees(case.model)
+    X = case.holdout[case.features].to_numpy(dtype=np.float64)
+    before = raw_scores(ens, X)
+    low = min(float(m.min()) for t in ens.trees for m in (t.left_categories or {}).values())
+    for k, tree in enumerate(ens.trees):
+        for node, members in (tree.left_categories or {}).items():
+            for code in members:
+                moved = {**(tree.left_categories or {}), node: members[members != code]}
+                trees = [*ens.trees[:k], replace(tree, left_categories=moved), *ens.trees[k + 1:]]
+                after = raw_scores(replace(ens, trees=trees), X)
+                if np.abs(after - before).max() > 1e-3:
+                    return k, node, int(code), low
+    raise AssertionError("no category split decides a held-out row")
+
+
+def _moved_category(path: Path, fmt: str, tmp: Path, case: tabular_zoo.TabularCase) -> Path:
+    """A copy of the package whose artifact of `fmt` sends one category of one split to the other side."""
+    import onnx
+    from edgepack.converters.coreml_protobuf import module
+    from edgepack.converters.sources.trees import read
+    from onnx import numpy_helper
+
+    k, node, code, low = _category_to_move(case)
+    copy = shutil.copytree(path, tmp / f"moved-{fmt}")
+    if fmt == "onnx":  # membership_values: each member node's codes, NaN-separated, in tree then node order
+        model = onnx.load(str(copy / "model.onnx"))
+        trees = next(n for n in model.graph.node if n.op_type == "TreeEnsemble")
+        attr = next(a for a in trees.attribute if a.name == "membership_values")
+        values = numpy_helper.to_array(attr.t).copy()
+        ens = read(case.model)
+        order = [(t, int(n)) for t, tree in enumerate(ens.trees) for n in np.flatnonzero(tree.left >= 0)
+                 if int(n) in (tree.categories or {})]
+        segment = order.index((k, node))
+        starts = np.concatenate([[0], np.flatnonzero(np.isnan(values)) + 1])
+        hit = starts[segment] + np.flatnonzero(values[starts[segment]:] == code)[0]
+        values[hit] = -1000.0  # a code no row has: `code` now goes right
+        attr.t.CopyFrom(numpy_helper.from_array(values, "membership_values"))
+        (copy / "model.onnx").write_bytes(model.SerializeToString())
+        _reseal(copy, {"model.onnx"})
+    elif fmt == "coreml":  # the equality-chain links of that tree testing `code` now test a code no row has
+        spec = module("Model_pb2").Model()
+        spec.ParseFromString((copy / "model.mlmodel").read_bytes())
+        last = spec.pipelineClassifier.pipeline.models[-1]
+        ensemble = getattr(last, last.WhichOneof("Type")).treeEnsemble
+        links = [n for n in ensemble.nodes if n.treeId == k and n.nodeBehavior == ensemble.TreeNode.BranchOnValueEqual
+                 and n.branchFeatureValue == code]
+        assert links
+        for n in links:
+            n.branchFeatureValue = -1000.0
+        (copy / "model.mlmodel").write_bytes(spec.SerializeToString())
+        _reseal(copy, {"model.mlmodel"})
+    else:  # TFLite / TF.js: the lookup table (member node row x code - low) as raw little-endian float32
+        ens = read(case.model)
+        members = [(t, n, m) for t, tree in enumerate(ens.trees) for n, m in (tree.categories or {}).items()]
+        span = int(max(m.max() for _, _, m in members) - low) + 1
+        table = np.zeros((len(members) + 1, span + 1), dtype=np.float32)
+        for row, (_t, _n, m) in enumerate(members, start=1):
+            table[row, :span] = np.isin(np.arange(low, low + span), m)
+        broken = table.copy()
+        broken[1 + [(t, n) for t, n, _ in members].index((k, node)), int(code - low)] = 0.0
+        file = "model.tflite" if fmt == "tflite" else "tfjs/tfjs/group1-shard1of1.bin"
+        data = (copy / file).read_bytes()
+        assert data.count(table.tobytes()) >= 1  # TF.js keeps one copy per walk step
+        (copy / file).write_bytes(data.replace(table.tobytes(), broken.tobytes()))
+        _reseal(copy, {file})
+    return copy
+
+
+@pytest.mark.parametrize("runner", list(RUNNERS))
+def test_an_artifact_with_a_category_moved_is_caught(runner, built, tmp_path):
+    """LightGBM categorical_feature splits: the untouched artifact agrees on held-out rows; a copy with one
+    category of one split sent to the other side (checksums fixed) must not."""
+    case, path = built("lgb_native_categories_binary_diabetes_booster_txt")
+    holdout = case.holdout[case.features]
+    agreement, error = _errors(case, _run(path, *RUNNERS[runner], holdout), holdout)
+    assert agreement == 1.0 and error <= 1e-5
+    broken = _moved_category(path, RUNNERS[runner][0], tmp_path, case)
+    agreement, error = _errors(case, _run(broken, *RUNNERS[runner], holdout), holdout)
+    assert agreement < 1.0 or error > 1e-5, (agreement, error)
+
+
+def test_onnx_with_a_category_moved_is_caught(built, tmp_path):
+    """The same in ONNX (run in onnxruntime), for an XGBoost enable_categorical model."""
+    case, path = built("xgb_native_categories_binary_diabetes")
+    holdout = case.holdout[case.features]
+    want = case.expected(holdout)
+    assert np.abs(tabular_zoo.onnx_outputs(path, holdout)["probabilities"] - want).max() <= 1e-5
+    broken = _moved_category(path, "onnx", tmp_path, case)
+    assert np.abs(tabular_zoo.onnx_outputs(broken, holdout)["probabilities"] - want).max() > 1e-5
+
+
+def test_core_ml_refuses_xgboost_categories_by_name_with_the_reason(tmp_path):
+    """XGBoost rounds a code to float32 before its membership test; BranchOnValueEqual compares doubles."""
+    from edgepack.toolchain.build import BuildOptions, build
+
+    case = tabular_zoo.get("xgb_native_categories_binary_diabetes")
+    model_path, sample_path = tabular_zoo.save(case, tmp_path)
+    with pytest.raises(ModelError, match="XGBClassifier: a set-membership .categorical. split on a float32-cast"):
+        build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "pkg", label_column=tabular_zoo.LABEL,
+                           quiet=True, targets=["coreml"]))

@@ -399,12 +399,40 @@ def _coded_builders() -> dict[str, Callable[[], TabularCase]]:
         "lgb_native_categories_squared_diabetes": ("lightgbm", "regression", "joblib"),
         "lgb_native_categories_binary_diabetes_booster_txt": ("lightgbm", "classification", "txt"),
     }
-    return {name: (lambda name=name, spec=spec: _native_coded(name, *spec)) for name, spec in specs.items()}
+    return {**{name: (lambda name=name, spec=spec: _native_coded(name, *spec)) for name, spec in specs.items()},
+            "lgb_pandas_categories_squared_diabetes": lambda: _pandas_categories(
+                "lgb_pandas_categories_squared_diabetes", "regression", True),
+            "lgb_pandas_categories_binary_diabetes": lambda: _pandas_categories(
+                "lgb_pandas_categories_binary_diabetes", "classification", "missing")}
+
+
+def _pandas_categories(name: str, task: str, categorical: bool | str) -> TabularCase:
+    """LightGBM on pandas category columns (`sex` as text, `age_band` as five text bands, held-out rows with
+    unseen categories and, with categorical="missing", missing ones): the library maps them to codes itself."""
+    import lightgbm as lgb
+
+    train, holdout = real_frame("diabetes", categorical=categorical)
+    edges = np.nanquantile(train["age"], [0.2, 0.4, 0.6, 0.8])
+    for frame in (train, holdout):
+        band = np.searchsorted(edges, frame["age"].fillna(0.0))
+        frame.insert(0, "age_band", np.where(frame["age"].isna(), None, np.char.add("band", band.astype(str))))
+    holdout.loc[holdout.index[5::12], "age_band"] = "band9"  # a band the training never saw
+    if task == "classification":
+        train[LABEL], holdout[LABEL] = (train[LABEL] > 140).astype(int), (holdout[LABEL] > 140).astype(int)
+    for frame in (train, holdout):
+        for column in ("age_band", "sex"):
+            frame[column] = frame[column].astype("category")
+    cls = lgb.LGBMClassifier if task == "classification" else lgb.LGBMRegressor
+    model = cls(n_estimators=15, num_leaves=8, random_state=0, verbose=-1, min_data_per_group=5, cat_smooth=1)
+    model.fit(train.drop(columns=[LABEL]), train[LABEL])
+    return TabularCase(name, model, train, holdout, task)
 
 
 NATIVE_CODED = [
     "xgb_native_categories_binary_diabetes", "xgb_native_categories_squared_diabetes_booster_json",
     "lgb_native_categories_squared_diabetes", "lgb_native_categories_binary_diabetes_booster_txt"]
+# LightGBM on pandas category columns of text (records carry the strings)
+PANDAS_CATEGORIES = ["lgb_pandas_categories_squared_diabetes", "lgb_pandas_categories_binary_diabetes"]
 
 
 HGB_NATIVE = ["hgb_native_categories_binary_diabetes", "hgb_native_categories_poisson_diabetes"]

@@ -73,10 +73,13 @@ def read(model: Any) -> BoostedEnsemble:
     # dump_model uses the best iteration after early stopping, as predict does.
     dump = booster.dump_model()
     if dump.get("pandas_categorical"):
-        raise ModelError("LightGBM fitted on pandas category columns is not supported yet (the package would have to "
-                         "map each string to the code LightGBM stored in pandas_categorical)",
-                         fix="pass the categories as integer codes (0..k-1) with categorical_feature=[...] instead of "
-                             "pandas category columns")
+        # the scikit-learn estimator alone is rewritten first (sources/pandas_categories.py); here: a Booster
+        # file, or the estimator behind other steps, whose string -> code mapping the package cannot apply
+        raise ModelError("LightGBM fitted on pandas category columns is supported for an LGBMClassifier/LGBMRegressor "
+                         "saved alone (.joblib), not as a Booster file or behind other Pipeline steps (the package "
+                         "would have to map each string to the code LightGBM stored in pandas_categorical)",
+                         fix="save the fitted estimator itself with joblib, or pass the categories as integer codes "
+                             "(0..k-1) with categorical_feature=[...]")
     words = dump["objective"].split()
     name = words[0]
     link = OBJECTIVES.get(name)

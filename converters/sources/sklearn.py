@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import DataError, ModelError
-from . import catboost, hist_gradient_boosting, lightgbm, xgboost
+from . import catboost, hist_gradient_boosting, lightgbm, pandas_categories, xgboost
 from .boosted_trees import BoostedEnsemble
 
 # What the scikit-learn source supports: one readable table (class name -> role).
@@ -174,6 +174,13 @@ class SklearnSource:
     framework = "scikit-learn"
 
     def __init__(self, model: Any, path: Path) -> None:
+        # the library predicts (the reference); `model` is what the targets convert: the same, except for
+        # LightGBM fitted on pandas category columns (sources/pandas_categories.py)
+        self.reference_model = model
+        self._categories: dict[str, list[Any]] = {}
+        recoded = pandas_categories.codes_pipeline(model, str(path))
+        if recoded is not None:
+            model, self._categories = recoded
         self.model = model
         self.path = path
         check_supported(model, str(path))
@@ -211,13 +218,13 @@ class SklearnSource:
     def describe(self) -> dict[str, Any]:
         import sklearn
 
-        steps = [type(p).__name__ for p in walk(self.model)]
+        steps = [type(p).__name__ for p in walk(self.reference_model)]
         if type(self.final).__name__ in BOOSTERS:  # the booster's library version matters as much as scikit-learn's
             steps[-1] = f"{steps[-1]} ({_library_version(self.final)})"
         return {
             "framework": self.framework,
             "framework_version": sklearn.__version__,
-            "estimator": f"{type(self.model).__module__}.{type(self.model).__name__}",
+            "estimator": f"{type(self.reference_model).__module__}.{type(self.reference_model).__name__}",
             "summary": " > ".join(dict.fromkeys(steps)),
             "family": type(self.final).__name__,
         }
@@ -249,19 +256,25 @@ class SklearnSource:
     def class_scores(self, X: Any) -> np.ndarray:
         """predict_proba; for a classifier without it, its decision_function as one score per class (binary:
         [-d, d]), whose argmax is scikit-learn's predict, as skl2onnx's graph outputs it."""
+        model = self.reference_model
+        if self._categories:  # the library's own input: pandas category columns
+            X = pandas_categories.as_categorical(X, self._categories)
         if self.has_probabilities:
-            return np.asarray(self.model.predict_proba(X), dtype=np.float64)
-        scores = np.asarray(self.model.decision_function(X), dtype=np.float64)
+            return np.asarray(model.predict_proba(X), dtype=np.float64)
+        scores = np.asarray(model.decision_function(X), dtype=np.float64)
         return np.stack([-scores, scores], axis=1) if scores.ndim == 1 else scores
 
     def predict(self, frame: Any) -> dict[str, np.ndarray]:
         X = self.as_model_input(frame)
+        model = self.reference_model
+        if self._categories:
+            X = pandas_categories.as_categorical(X, self._categories)
         if self.task == "classification":
             scores = self.class_scores(X)
             if type(self.final).__name__ in LABEL_FROM_PROBABILITIES and self.has_probabilities:
                 return {"probabilities": scores, "label": np.asarray(self.final.classes_)[np.argmax(scores, axis=1)]}
-            return {"probabilities": scores, "label": np.asarray(self.model.predict(X))}
-        value = np.asarray(self.model.predict(X), dtype=np.float64).reshape(-1)
+            return {"probabilities": scores, "label": np.asarray(model.predict(X))}
+        value = np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
         return {"value": value}
 
 

@@ -16,7 +16,7 @@ from edgepack.toolchain.build import BuildOptions, build
 from edgepack.toolchain.cli import main
 
 
-@pytest.mark.parametrize("name", tabular_zoo.BOOSTING + tabular_zoo.NATIVE_CODED)
+@pytest.mark.parametrize("name", tabular_zoo.BOOSTING + tabular_zoo.NATIVE_CODED + tabular_zoo.PANDAS_CATEGORIES)
 def test_onnx_agrees_with_the_library_on_held_out_rows(name, built_tabular):
     case, _model, package = built_tabular(name)
     assert case.holdout[case.features].isna().to_numpy().any()  # the held-out rows do carry missing values
@@ -77,8 +77,9 @@ def _iris_with_category():
 @pytest.mark.parametrize("library", ["xgboost", "lightgbm", "catboost"])
 def test_pandas_category_columns_are_refused_by_name(library, tmp_path):
     """Categorical splits on integer codes build (test_onnx_agrees_with_the_library_on_held_out_rows, the
-    *_native_categories_* cases); pandas category columns of text (the library's own string -> code mapping)
-    and CatBoost's cat_features (target statistics over hashed category combinations) are refused."""
+    *_native_categories_* cases), and so does an LGBM estimator on pandas category columns; XGBoost on pandas
+    category columns, a LightGBM Booster file fitted on them (the library's own string -> code mapping) and
+    CatBoost's cat_features (target statistics over hashed category combinations) are refused."""
     X, y = _iris_with_category()
     if library == "xgboost":
         import xgboost as xgb
@@ -88,8 +89,14 @@ def test_pandas_category_columns_are_refused_by_name(library, tmp_path):
     elif library == "lightgbm":
         import lightgbm as lgb
 
-        message = _refused(lgb.LGBMClassifier(n_estimators=3, verbose=-1, min_data_per_group=1, cat_smooth=1), X, y, tmp_path)
-        assert "LightGBM fitted on pandas category columns" in message
+        # the estimator alone builds (tabular_zoo.PANDAS_CATEGORIES); its Booster file cannot map the strings
+        model = lgb.LGBMClassifier(n_estimators=3, verbose=-1, min_data_per_group=1, cat_smooth=1).fit(X, y)
+        model.booster_.save_model(str(tmp_path / "m.txt"))
+        X.assign(target=y).to_csv(tmp_path / "s.csv", index=False)
+        with pytest.raises(ModelError) as err:
+            build(BuildOptions(model=tmp_path / "m.txt", sample=tmp_path / "s.csv", out=tmp_path / "pkg",
+                               label_column="target", quiet=True))
+        assert "LightGBM fitted on pandas category columns is supported for an LGBMClassifier" in str(err.value)
     else:
         import catboost as cb
 

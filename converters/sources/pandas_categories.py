@@ -1,0 +1,83 @@
+"""LightGBM's scikit-learn estimators fitted on pandas category columns, as a Pipeline the converters take.
+
+Fitted on a DataFrame, LGBMClassifier/LGBMRegressor turn each category column into its pandas codes and
+store every such column's categories in the model (`pandas_categorical`); at predict time a value outside
+them becomes missing. Its trees then split on the codes like any `categorical_feature` model. So the package
+is built from the equivalent Pipeline: one OrdinalEncoder per category column with the model's own
+categories (unknown and missing both -1: LightGBM sends a missing code, and so an unknown category, to the
+right of every categorical split, as it does a negative one) in front of a copy of the estimator whose
+booster has forgotten `pandas_categorical` (it is then an ordinary integer-coded model). Records carry the
+strings (contract 2); the reference stays the library itself, predicting from category columns
+(`as_categorical`), as the user's own code does.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import numpy as np
+
+from ...runtime.errors import ModelError
+
+LIGHTGBM = ("LGBMClassifier", "LGBMRegressor")
+
+
+def _categorical_indices(booster: Any) -> list[int]:
+    """The feature indices LightGBM treats as categorical, from the parameters stored in the model."""
+    found = re.search(r"^\[categorical_feature: ([0-9,]*)\]$", booster.model_to_string(), re.MULTILINE)
+    return [int(i) for i in found.group(1).split(",") if i] if found else []
+
+
+def codes_pipeline(model: Any, where: str) -> tuple[Any, dict[str, list[Any]]] | None:
+    """(Pipeline of ordinal codes -> the estimator on codes, column -> its categories) for an LGBM estimator
+    fitted on pandas category columns; None for any other model."""
+    if type(model).__name__ not in LIGHTGBM or not getattr(model, "__sklearn_is_fitted__", lambda: False)():
+        return None
+    categories = getattr(model.booster_, "pandas_categorical", None)
+    if not categories:
+        return None
+    import lightgbm as lgb
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    names = [str(n) for n in model.feature_names_in_]
+    indices = _categorical_indices(model.booster_)
+    if len(indices) != len(categories):
+        raise ModelError("LightGBM fitted on pandas category columns beside other categorical_feature columns (or on "
+                         "ordered categories) is not supported: which categories belong to which column is not recorded",
+                         where=where, fix="pass every categorical column as a pandas category column (unordered), "
+                                          "or every one as integer codes with categorical_feature=[...]")
+    columns = {names[i]: list(cats) for i, cats in zip(indices, categories)}
+    parts = []
+    for k, name in enumerate(names):
+        if name in columns:
+            encode = OrdinalEncoder(categories=[columns[name]], handle_unknown="use_encoded_value", unknown_value=-1,
+                                    encoded_missing_value=-1, dtype=np.float64)
+            parts.append((f"code_{k}", encode, [name]))
+        else:
+            parts.append((f"number_{k}", "passthrough", [name]))
+    longest = max(len(c) for c in columns.values())
+    fit_frame = pd.DataFrame({name: (columns[name] * longest)[:longest] if name in columns else np.zeros(longest)
+                              for name in names})
+    prepare = ColumnTransformer(parts).fit(fit_frame)
+    booster = lgb.Booster(model_str=model.booster_.model_to_string())
+    booster.pandas_categorical = None  # the copy reads codes, as the Pipeline gives them
+    on_codes = copy.copy(model)
+    on_codes._Booster = booster
+    return Pipeline([("codes", prepare), ("model", on_codes)]), columns
+
+
+def as_categorical(frame: Any, columns: dict[str, list[Any]]) -> Any:
+    """The frame with each category column as the pandas categories the model was fitted on (a value outside
+    them missing), as the library's user passes it."""
+    import pandas as pd
+
+    out = frame.copy()
+    for name, cats in columns.items():
+        values = out[name].astype(object).where(out[name].isin(cats), None)
+        out[name] = pd.Categorical(values, categories=cats)
+    return out

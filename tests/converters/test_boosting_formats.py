@@ -1,4 +1,5 @@
-"""XGBoost, LightGBM, CatBoost and HistGradientBoosting with native categorical splits in TFLite, TF.js and
+"""XGBoost, LightGBM, CatBoost and native categorical splits (HistGradientBoosting, XGBoost enable_categorical and
+LightGBM categorical_feature on integer codes, LightGBM on pandas category columns) in TFLite, TF.js and
 Core ML, through the one tree reader (converters/sources/trees.py): each package is built for every format,
 and each artifact, run in its runtime (ai-edge-litert, TF.js cpu backend in Node, the Core ML spec evaluator)
 on held-out rows of real data sets with missing values and unseen categories, agrees with the library's own
@@ -7,7 +8,8 @@ predict_proba / predict: labels 100 %, probabilities within 1e-5, values within 
 On rows placed on each split's boundary and one double step either side, every library is exact in every
 format: XGBoost and CatBoost round their input to float32 first; LightGBM decides in float64, and its
 TFLite/TF.js artifacts take the input as float64 parts (docs/ARCHITECTURE.md, "Exact tree decisions").
-Artifacts with their leaf values scaled by 1.1 (checksums fixed) must fail the same comparison.
+Artifacts with their leaf values scaled by 1.1, or with one category of one split moved to the other side
+(checksums fixed), must fail the same comparison.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from edgepack.runtime.errors import ModelError
 
 RUNNERS = {"tflite": ("tflite", "tflite"), "tfjs-cpu": ("tfjs", "tfjs-node-cpu"), "coreml-spec": ("coreml", "coreml-spec")}
 # case -> the formats it builds to (beside ONNX); each booster family, each kind of booster file, Pipelines,
-# native categorical splits (HistGradientBoosting)
+# native categorical splits
 CASES: dict[str, tuple[str, ...]] = {
     "xgb_binary_breast_cancer": ("tflite", "tfjs", "coreml"),
     "xgb_softmax_wine_pipeline": ("tflite", "tfjs", "coreml"),

@@ -403,13 +403,19 @@ def _coded_builders() -> dict[str, Callable[[], TabularCase]]:
             "lgb_pandas_categories_squared_diabetes": lambda: _pandas_categories(
                 "lgb_pandas_categories_squared_diabetes", "regression", True),
             "lgb_pandas_categories_binary_diabetes": lambda: _pandas_categories(
-                "lgb_pandas_categories_binary_diabetes", "classification", "missing")}
+                "lgb_pandas_categories_binary_diabetes", "classification", "missing"),
+            "xgb_pandas_categories_squared_diabetes": lambda: _pandas_categories(
+                "xgb_pandas_categories_squared_diabetes", "regression", "missing", "xgboost"),
+            "xgb_pandas_categories_binary_diabetes": lambda: _pandas_categories(
+                "xgb_pandas_categories_binary_diabetes", "classification", "missing", "xgboost")}
 
 
-def _pandas_categories(name: str, task: str, categorical: bool | str) -> TabularCase:
-    """LightGBM on pandas category columns (`sex` as text, `age_band` as five text bands, held-out rows with
-    unseen categories and, with categorical="missing", missing ones): the library maps them to codes itself."""
+def _pandas_categories(name: str, task: str, categorical: bool | str, library: str = "lightgbm") -> TabularCase:
+    """LightGBM or XGBoost on pandas category columns (`sex` as text, `age_band` as five text bands, held-out
+    rows with unseen categories and, with categorical="missing", missing ones): the library maps them to codes
+    itself. XGBoost 3.2 raises on a category it never saw, so its held-out rows have those missing instead."""
     import lightgbm as lgb
+    import xgboost as xgb
 
     train, holdout = real_frame("diabetes", categorical=categorical)
     edges = np.nanquantile(train["age"], [0.2, 0.4, 0.6, 0.8])
@@ -419,9 +425,18 @@ def _pandas_categories(name: str, task: str, categorical: bool | str) -> Tabular
     holdout.loc[holdout.index[5::12], "age_band"] = "band9"  # a band the training never saw
     if task == "classification":
         train[LABEL], holdout[LABEL] = (train[LABEL] > 140).astype(int), (holdout[LABEL] > 140).astype(int)
+    if library == "xgboost":
+        for column in ("age_band", "sex"):
+            holdout.loc[~holdout[column].isin(train[column]), column] = None
     for frame in (train, holdout):
         for column in ("age_band", "sex"):
             frame[column] = frame[column].astype("category")
+    if library == "xgboost":
+        xcls = xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor
+        model = xcls(n_estimators=15, max_depth=3, random_state=0, tree_method="hist", enable_categorical=True,
+                     max_cat_to_onehot=1)
+        model.fit(train.drop(columns=[LABEL]), train[LABEL])
+        return TabularCase(name, model, train, holdout, task)
     cls = lgb.LGBMClassifier if task == "classification" else lgb.LGBMRegressor
     model = cls(n_estimators=15, num_leaves=8, random_state=0, verbose=-1, min_data_per_group=5, cat_smooth=1)
     model.fit(train.drop(columns=[LABEL]), train[LABEL])
@@ -431,8 +446,9 @@ def _pandas_categories(name: str, task: str, categorical: bool | str) -> Tabular
 NATIVE_CODED = [
     "xgb_native_categories_binary_diabetes", "xgb_native_categories_squared_diabetes_booster_json",
     "lgb_native_categories_squared_diabetes", "lgb_native_categories_binary_diabetes_booster_txt"]
-# LightGBM on pandas category columns of text (records carry the strings)
-PANDAS_CATEGORIES = ["lgb_pandas_categories_squared_diabetes", "lgb_pandas_categories_binary_diabetes"]
+# LightGBM and XGBoost on pandas category columns of text (records carry the strings)
+PANDAS_CATEGORIES = ["lgb_pandas_categories_squared_diabetes", "lgb_pandas_categories_binary_diabetes",
+                     "xgb_pandas_categories_squared_diabetes", "xgb_pandas_categories_binary_diabetes"]
 
 
 HGB_NATIVE = ["hgb_native_categories_binary_diabetes", "hgb_native_categories_poisson_diabetes"]

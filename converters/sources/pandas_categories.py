@@ -1,4 +1,5 @@
-"""LightGBM's scikit-learn estimators fitted on pandas category columns, as a Pipeline the converters take.
+"""LightGBM's and XGBoost's scikit-learn estimators fitted on pandas category columns, as a Pipeline the
+converters take.
 
 Fitted on a DataFrame, LGBMClassifier/LGBMRegressor turn each category column into its pandas codes and
 store every such column's categories in the model (`pandas_categorical`); at predict time a value outside
@@ -9,6 +10,12 @@ right of every categorical split, as it does a negative one) in front of a copy 
 booster has forgotten `pandas_categorical` (it is then an ordinary integer-coded model). Records carry the
 strings (contract 2); the reference stays the library itself, predicting from category columns
 (`as_categorical`), as the user's own code does.
+
+XGBoost (enable_categorical on category columns of text) stores each column's categories in the model
+(`cats`: UTF-8 bytes and offsets) and maps a frame's categories onto them at predict time; the codes are their
+positions. A missing category takes each split's default side; a category it never saw makes XGBoost 3.2 raise
+("Found a category not in the training set"), and the package sends it the missing way (OrdinalEncoder's unknown
+and missing values both NaN). The copy of the estimator has the stored categories removed, so it reads codes.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import numpy as np
 from ...runtime.errors import ModelError
 
 LIGHTGBM = ("LGBMClassifier", "LGBMRegressor")
+XGBOOST = ("XGBClassifier", "XGBRegressor")
 
 
 def _categorical_indices(booster: Any) -> list[int]:
@@ -33,16 +41,15 @@ def _categorical_indices(booster: Any) -> list[int]:
 def codes_pipeline(model: Any, where: str) -> tuple[Any, dict[str, list[Any]]] | None:
     """(Pipeline of ordinal codes -> the estimator on codes, column -> its categories) for an LGBM estimator
     fitted on pandas category columns; None for any other model."""
-    if type(model).__name__ not in LIGHTGBM or not getattr(model, "__sklearn_is_fitted__", lambda: False)():
+    fitted = getattr(model, "__sklearn_is_fitted__", lambda: False)
+    if type(model).__name__ in XGBOOST and fitted():
+        return _xgboost(model, where)
+    if type(model).__name__ not in LIGHTGBM or not fitted():
         return None
     categories = getattr(model.booster_, "pandas_categorical", None)
     if not categories:
         return None
     import lightgbm as lgb
-    import pandas as pd
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OrdinalEncoder
 
     names = [str(n) for n in model.feature_names_in_]
     indices = _categorical_indices(model.booster_)
@@ -52,23 +59,61 @@ def codes_pipeline(model: Any, where: str) -> tuple[Any, dict[str, list[Any]]] |
                          where=where, fix="pass every categorical column as a pandas category column (unordered), "
                                           "or every one as integer codes with categorical_feature=[...]")
     columns = {names[i]: list(cats) for i, cats in zip(indices, categories)}
-    parts = []
+    booster = lgb.Booster(model_str=model.booster_.model_to_string())
+    booster.pandas_categorical = None  # the copy reads codes, as the Pipeline gives them
+    on_codes = copy.copy(model)
+    on_codes._Booster = booster
+    return _pipeline(names, columns, -1.0, on_codes), columns
+
+
+def _xgboost(model: Any, where: str) -> tuple[Any, dict[str, list[Any]]] | None:
+    import json
+
+    import xgboost as xgb
+
+    raw = json.loads(bytes(model.get_booster().save_raw("json")))
+    cats = raw["learner"]["gradient_booster"]["model"].get("cats") or {}
+    names = [str(n) for n in model.get_booster().feature_names or []]
+    columns: dict[str, list[Any]] = {}
+    for name, enc in zip(names, cats.get("enc") or []):
+        if not enc.get("values"):
+            continue
+        if "offsets" not in enc:
+            raise ModelError(f"XGBoost fitted on a pandas category column of numbers ({name!r}) is not supported",
+                             where=where, fix="make the column's categories text, or pass its integer codes with "
+                                              "feature_types=['c', ...]")
+        data, offsets = bytes(enc["values"]), enc["offsets"]
+        columns[name] = [data[a:b].decode("utf-8") for a, b in zip(offsets, offsets[1:])]
+    if not columns:
+        return None
+    raw["learner"]["gradient_booster"]["model"]["cats"] = {"enc": [], "feature_segments": [], "sorted_idx": []}
+    booster = xgb.Booster()
+    booster.load_model(bytearray(json.dumps(raw).encode()))  # the copy reads codes, as the Pipeline gives them
+    on_codes = copy.copy(model)
+    on_codes._Booster = booster
+    return _pipeline(names, columns, np.nan, on_codes), columns
+
+
+def _pipeline(names: list[str], columns: dict[str, list[Any]], unknown: float, estimator: Any) -> Any:
+    """Ordinal codes of the category columns (the model's own categories; unknown and missing -> `unknown`),
+    the other columns passed through in place, then the estimator."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    parts: list[tuple[str, Any, list[str]]] = []
     for k, name in enumerate(names):
         if name in columns:
-            encode = OrdinalEncoder(categories=[columns[name]], handle_unknown="use_encoded_value", unknown_value=-1,
-                                    encoded_missing_value=-1, dtype=np.float64)
+            encode = OrdinalEncoder(categories=[columns[name]], handle_unknown="use_encoded_value", unknown_value=unknown,
+                                    encoded_missing_value=unknown, dtype=np.float64)
             parts.append((f"code_{k}", encode, [name]))
         else:
             parts.append((f"number_{k}", "passthrough", [name]))
     longest = max(len(c) for c in columns.values())
     fit_frame = pd.DataFrame({name: (columns[name] * longest)[:longest] if name in columns else np.zeros(longest)
                               for name in names})
-    prepare = ColumnTransformer(parts).fit(fit_frame)
-    booster = lgb.Booster(model_str=model.booster_.model_to_string())
-    booster.pandas_categorical = None  # the copy reads codes, as the Pipeline gives them
-    on_codes = copy.copy(model)
-    on_codes._Booster = booster
-    return Pipeline([("codes", prepare), ("model", on_codes)]), columns
+    return Pipeline([("codes", ColumnTransformer(parts).fit(fit_frame)), ("model", estimator)])
 
 
 def as_categorical(frame: Any, columns: dict[str, list[Any]]) -> Any:

@@ -80,10 +80,12 @@ def read(model: Any) -> BoostedEnsemble:
     learner = json.loads(bytes(booster.save_raw("json")))["learner"]
     recoded = learner["gradient_booster"].get("model", {}).get("cats", {}).get("enc") or []
     if any(e.get("values") for e in recoded):
-        raise ModelError("XGBoost fitted on pandas category columns is not supported yet (the package would have to "
-                         "map each category to the code XGBoost stored with the model)",
-                         fix="pass the categories as integer codes (0..k-1) with feature_types=['c', ...] and "
-                             "enable_categorical=True instead of pandas category columns")
+        # the scikit-learn estimator alone is rewritten first (sources/pandas_categories.py)
+        raise ModelError("XGBoost fitted on pandas category columns is supported for an XGBClassifier/XGBRegressor "
+                         "saved alone (.joblib), not as a Booster file or behind other Pipeline steps (the package "
+                         "would have to map each category to the code XGBoost stored with the model)",
+                         fix="save the fitted estimator itself with joblib, or pass the categories as integer codes "
+                             "(0..k-1) with feature_types=['c', ...] and enable_categorical=True")
     booster_name = learner["gradient_booster"]["name"]
     if booster_name != "gbtree":
         raise ModelError(f"XGBoost booster {booster_name!r} is not supported (only gbtree)",

@@ -46,11 +46,10 @@ CASES: dict[str, tuple[str, ...]] = {
     "cb_squared_diabetes_categories": ("tflite", "tfjs", "coreml"),
     "hgb_native_categories_wine": ("tflite", "tfjs", "coreml"),
     "hgb_native_categories_squared_diabetes": ("tflite", "tfjs", "coreml"),
-    # the boosters' own categorical splits on integer codes (tabular_zoo.coded_frame); Core ML: XGBoost's
-    # float32 cast before a membership test has no BranchOnValueEqual form (refused below)
-    **{name: ("tflite", "tfjs", "coreml") if name.startswith("lgb") else ("tflite", "tfjs")
-       for name in tabular_zoo.NATIVE_CODED},
-    # LightGBM and XGBoost on pandas category columns of text: ordinal codes in front of the trees
+    # the boosters' own categorical splits on integer codes (tabular_zoo.coded_frame)
+    **{name: ("tflite", "tfjs", "coreml") for name in tabular_zoo.NATIVE_CODED},
+    # LightGBM and XGBoost on pandas category columns of text: ordinal codes in front of the trees; Core ML:
+    # XGBoost's unknown category goes as missing, an OrdinalEncoder unknown_value NaN (refused below)
     **{name: ("tflite", "tfjs", "coreml") if name.startswith("lgb") else ("tflite", "tfjs")
        for name in tabular_zoo.PANDAS_CATEGORIES},
 }
@@ -329,11 +328,12 @@ def _moved_category(path: Path, fmt: str, tmp: Path, case: tabular_zoo.TabularCa
     return copy
 
 
+@pytest.mark.parametrize("name", ["lgb_native_categories_binary_diabetes_booster_txt", "xgb_native_categories_binary_diabetes"])
 @pytest.mark.parametrize("runner", list(RUNNERS))
-def test_an_artifact_with_a_category_moved_is_caught(runner, built, tmp_path):
-    """LightGBM categorical_feature splits: the untouched artifact agrees on held-out rows; a copy with one
-    category of one split sent to the other side (checksums fixed) must not."""
-    case, path = built("lgb_native_categories_binary_diabetes_booster_txt")
+def test_an_artifact_with_a_category_moved_is_caught(runner, name, built, tmp_path):
+    """LightGBM categorical_feature / XGBoost enable_categorical splits: the untouched artifact agrees on
+    held-out rows; a copy with one category of one split sent to the other side (checksums fixed) must not."""
+    case, path = built(name)
     holdout = case.holdout[case.features]
     agreement, error = _errors(case, _run(path, *RUNNERS[runner], holdout), holdout)
     assert agreement == 1.0 and error <= 1e-5
@@ -352,12 +352,14 @@ def test_onnx_with_a_category_moved_is_caught(built, tmp_path):
     assert np.abs(tabular_zoo.onnx_outputs(broken, holdout)["probabilities"] - want).max() > 1e-5
 
 
-def test_core_ml_refuses_xgboost_categories_by_name_with_the_reason(tmp_path):
-    """XGBoost rounds a code to float32 before its membership test; BranchOnValueEqual compares doubles."""
+def test_core_ml_refuses_xgboost_pandas_categories_by_name_with_the_reason(tmp_path):
+    """XGBoost sends an unseen category the missing way: an OrdinalEncoder whose unknown_value is NaN, which
+    Core ML's encoders cannot give."""
     from edgepack.toolchain.build import BuildOptions, build
 
-    case = tabular_zoo.get("xgb_native_categories_binary_diabetes")
+    case = tabular_zoo.get("xgb_pandas_categories_binary_diabetes")
     model_path, sample_path = tabular_zoo.save(case, tmp_path)
-    with pytest.raises(ModelError, match="XGBClassifier: a set-membership .categorical. split on a float32-cast"):
+    with pytest.raises(ModelError) as err:
         build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "pkg", label_column=tabular_zoo.LABEL,
                            quiet=True, targets=["coreml"]))
+    assert "OrdinalEncoder" in str(err.value), str(err.value)

@@ -94,9 +94,14 @@ def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None, name
                          fix="use a loss with an identity, logistic or softmax link, or the ONNX, TFLite or TF.js targets")
     for tree in ens.trees:
         cat_features = {int(tree.feature[n]) for n in tree.categories or {}}
-        if cat_features and (ens.float32_inputs or any(deferred and deferred[j] for j in cat_features)):
-            raise ModelError(f"{name}: a set-membership (categorical) split on a float32-cast or scaled column has no "
-                             "Core ML form", fix="pass the category codes to the estimator unscaled, or use the ONNX target")
+        # A float32-casting library (XGBoost) tests float32(x): for an integer code below 2**24 that is x
+        # itself, as BranchOnValueEqual's double test sees it (a fractional code is truncated by the library
+        # and is in no set here, in every format alike: codes are integers).
+        too_large = ens.float32_inputs and any(np.abs(m).max() >= 2 ** 24 for m in (tree.categories or {}).values())
+        if cat_features and (too_large or any(deferred and deferred[j] for j in cat_features)):
+            raise ModelError(f"{name}: a set-membership (categorical) split on a scaled column, or on float32-cast "
+                             "codes beyond 2**24, has no Core ML form",
+                             fix="pass the category codes (0..k-1) to the estimator unscaled, or use the ONNX target")
     binary_fractions = classify and ens.link == "identity" and ens.n_out == 2
     trees = []
     for tree in ens.trees:

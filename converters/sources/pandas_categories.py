@@ -63,7 +63,7 @@ def codes_pipeline(model: Any, where: str) -> tuple[Any, dict[str, list[Any]]] |
     booster.pandas_categorical = None  # the copy reads codes, as the Pipeline gives them
     on_codes = copy.copy(model)
     on_codes._Booster = booster
-    return _pipeline(names, columns, -1.0, on_codes), columns
+    return _pipeline(names, columns, -1, on_codes), columns
 
 
 def _xgboost(model: Any, where: str) -> tuple[Any, dict[str, list[Any]]] | None:
@@ -94,7 +94,7 @@ def _xgboost(model: Any, where: str) -> tuple[Any, dict[str, list[Any]]] | None:
     return _pipeline(names, columns, np.nan, on_codes), columns
 
 
-def _pipeline(names: list[str], columns: dict[str, list[Any]], unknown: float, estimator: Any) -> Any:
+def _pipeline(names: list[str], columns: dict[str, list[Any]], unknown: float | int, estimator: Any) -> Any:
     """Ordinal codes of the category columns (the model's own categories; unknown and missing -> `unknown`),
     the other columns passed through in place, then the estimator."""
     import pandas as pd

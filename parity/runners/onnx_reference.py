@@ -9,6 +9,8 @@ from ...runtime.records import tensors_for
 from ...runtime.schema import IOSchema
 from .base import InputBatch, Runner, Unavailable
 
+BRANCH_MEMBER = 6  # ai.onnx.ml TreeEnsemble's nodes_modes value for a set-membership split
+
 
 class OnnxReferenceRunner(Runner):
     name = "onnx-reference"
@@ -18,10 +20,17 @@ class OnnxReferenceRunner(Runner):
 
     def prepare(self) -> None:
         import onnx
+        import onnx.numpy_helper
         from onnx.reference import ReferenceEvaluator
 
-
         model = onnx.load_from_string(self.package.artifact_bytes(self.artifact))
+        for node in model.graph.node:
+            modes = next((a for a in node.attribute if a.name == "nodes_modes"), None)
+            if node.op_type == "TreeEnsemble" and modes is not None and BRANCH_MEMBER in onnx.numpy_helper.to_array(modes.t):
+                # its loop `while (member := next(values)) and not isnan(member)` ends a set at a member 0.0
+                # and reads the rest as the next node's: category 0 (the first code) is everywhere
+                raise Unavailable(f"onnx.reference {onnx.__version__} misreads TreeEnsemble set-membership (BRANCH_MEMBER) "
+                                  "nodes: a member 0 ends the set")
         try:
             self._evaluator = ReferenceEvaluator(model)
         except (NotImplementedError, RuntimeError, TypeError, KeyError) as exc:

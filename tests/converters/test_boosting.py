@@ -150,3 +150,17 @@ def test_an_unseen_category_goes_the_missing_way_for_xgboost(built_tabular):
     want = case.expected(rows.assign(sex=pd.Categorical([None] * len(rows), categories=rows["sex"].cat.categories)))
     assert np.abs(got - want).max() <= 1e-5
     assert np.abs(got - case.expected(rows)).max() > 1e-5  # the rows' own sex decides: the test can fail
+
+
+def test_onnx_reference_is_unavailable_for_set_membership_trees(built_tabular):
+    """onnx.reference's TreeEnsemble ends a membership set at a member 0.0 (codes start at 0): on these
+    artifacts it would disagree with every other runtime, so the pair is unavailable, with the reason."""
+    from edgepack.parity.runners import runner_class
+    from edgepack.parity.runners.base import Unavailable
+    from edgepack.runtime.package import Package
+
+    _case, _model, path = built_tabular("lgb_native_categories_squared_diabetes")
+    package = Package.open(path)
+    with pytest.raises(Unavailable, match="misreads TreeEnsemble set-membership"):
+        with runner_class("onnx-reference")(package, package.artifact(format="onnx")):
+            pass

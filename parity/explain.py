@@ -188,6 +188,7 @@ class _Ensemble:
     next_false: list[int]
     missing_true: list[int]
     roots: list[int]
+    members: dict[int, set[float]] | None = None  # BRANCH_MEMBER node -> the values sent to its true branch
 
     @classmethod
     def parse(cls, node: Any) -> _Ensemble:
@@ -239,8 +240,13 @@ def _parse_v5(a: dict[str, Any]) -> _Ensemble:
                                  np.zeros(leaves, dtype=splits.dtype)])
     modes = [MODES_V5[int(m)] for m in np.asarray(a["nodes_modes"]).reshape(-1)] + ["LEAF"] * leaves
     missing = list(a.get("nodes_missing_value_tracks_true", [0] * n)) + [0] * leaves
+    # membership_values: each BRANCH_MEMBER node's set in node order, NaN after each
+    values = np.asarray(a.get("membership_values", []), dtype=np.float64).reshape(-1)
+    sets = np.split(values, np.flatnonzero(np.isnan(values)) + 1)
+    members = {i: set(sets[k][~np.isnan(sets[k])].tolist())
+               for k, i in enumerate(i for i in range(n) if modes[i] == "BRANCH_MEMBER")}
     return _Ensemble(list(range(n + leaves)), tree_ids, thresholds, modes, list(a["nodes_featureids"]) + [0] * leaves,
-                     next_true, next_false, missing, roots)
+                     next_true, next_false, missing, roots, members)
 
 
 COMPARE = {"BRANCH_LEQ": np.less_equal, "BRANCH_LT": np.less, "BRANCH_GTE": np.greater_equal,
@@ -265,6 +271,9 @@ def _path_splits(trees: _Ensemble, x: np.ndarray, float64: bool = False) -> list
                 go_true = bool(trees.missing_true[i])
                 splits.append({**where, "value": None, "ulps": float("inf"),
                                "missing_goes": "true branch" if go_true else "false branch"})
+            elif mode == "BRANCH_MEMBER":  # a set, not a cut: no distance to speak of
+                go_true = float(value) in (trees.members or {}).get(i, set())
+                splits.append({**where, "value": float(value), "ulps": float("inf")})
             else:
                 go_true = bool(COMPARE[mode](value, threshold))
                 ulp = float(np.spacing(unit(max(abs(float(value)), abs(float(threshold)), 1e-30))))

@@ -73,3 +73,25 @@ def test_opset5_tree_ensemble_is_walked_with_its_double_splits():
     splits = _path_splits(trees, np.array([np.nextafter(0.3, 1.0), 5.0]))
     assert [(s["node"], s["feature_index"]) for s in splits] == [(0, 0), (1, 1)]
     assert splits[0]["threshold"] == 0.3 and splits[1]["value"] > splits[1]["threshold"]
+
+
+def test_set_membership_nodes_are_walked_by_their_sets():
+    """opset 5 TreeEnsemble with two BRANCH_MEMBER nodes (sets {0, 2} and {1}, NaN-separated, in node order,
+    a member 0 included): the walk takes the set's branch (hand-worked: x = 2 -> node 0 true -> leaf 0;
+    x = 1 -> node 0 false -> node 1 true -> leaf 1)."""
+    from onnx import numpy_helper
+
+    node = helper.make_node(
+        "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml", n_targets=1, aggregate_function=1, post_transform=0,
+        tree_roots=[0], nodes_featureids=[0, 0], nodes_modes=numpy_helper.from_array(np.array([6, 6], dtype=np.uint8)),
+        nodes_splits=numpy_helper.from_array(np.array([np.nan, np.nan])), nodes_missing_value_tracks_true=[0, 0],
+        nodes_truenodeids=[0, 1], nodes_trueleafs=[1, 1], nodes_falsenodeids=[1, 2], nodes_falseleafs=[0, 1],
+        membership_values=numpy_helper.from_array(np.array([0.0, 2.0, np.nan, 1.0, np.nan])),
+        leaf_targetids=[0, 0, 0], leaf_weights=numpy_helper.from_array(np.array([1.0, 2.0, 3.0])))
+    trees = _Ensemble.parse(node)
+    (split,) = _path_splits(trees, np.array([2.0]))
+    assert split["mode"] == "BRANCH_MEMBER" and split["ulps"] == float("inf")
+    first, second = _path_splits(trees, np.array([1.0]))
+    assert (first["node"], second["node"]) == (0, 1)
+    assert len(_path_splits(trees, np.array([0.0]))) == 1  # 0 is in node 0's set
+    assert len(_path_splits(trees, np.array([5.0]))) == 2  # in no set: on to node 1, then its false leaf

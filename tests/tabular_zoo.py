@@ -348,6 +348,74 @@ def _hgb_builders() -> dict[str, Callable[[], TabularCase]]:
     }
 
 
+def _step_builders() -> dict[str, Callable[[], TabularCase]]:
+    """Issue 18's transformers that edgepack converts itself: FunctionTransformer with numpy ufuncs, TargetEncoder
+    (`sex` as strings; unseen categories held out; one case with missing ones and a three-class target) and
+    SplineTransformer (held-out rows include values beyond the training range)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler, TargetEncoder
+
+    numeric = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    c, r = "classification", "regression"
+
+    def function(func: Any) -> Any:
+        return Pipeline([("impute", SimpleImputer()), ("function", FunctionTransformer(func)), ("scale", StandardScaler()),
+                         ("model", LogisticRegression(max_iter=1000))])
+
+    def target_encoded(estimator: Any) -> Any:
+        prepare = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
+                                     ("cat", TargetEncoder(), ["sex"])])
+        return Pipeline([("prepare", prepare), ("model", estimator)])
+
+    def three_classes(name: str) -> TabularCase:
+        """diabetes' target in three bands (< 100, < 180, above), `sex` with missing and unseen categories."""
+        train, holdout = real_frame("diabetes", categorical="missing")
+        train[LABEL], holdout[LABEL] = np.digitize(train[LABEL], [100, 180]), np.digitize(holdout[LABEL], [100, 180])
+        model = target_encoded(LogisticRegression(max_iter=1000))
+        model.fit(train.drop(columns=[LABEL]), train[LABEL])
+        return TabularCase(name, model, train, holdout, c)
+
+    def abs_exp() -> Any:
+        def part(func: Any) -> Any:
+            return Pipeline([("impute", SimpleImputer()), ("function", FunctionTransformer(func))])
+
+        prepare = ColumnTransformer([("abs", part(np.abs), ["age", "bmi", "bp"]),
+                                     ("exp", part(np.exp), ["s1", "s2", "s3", "s4", "s5", "s6"])])
+        return Pipeline([("prepare", prepare), ("model", Ridge())])
+
+    def spline(extrapolation: str, **kwargs: Any) -> Any:
+        return Pipeline([("impute", SimpleImputer()),
+                         ("spline", SplineTransformer(n_knots=5, degree=3, extrapolation=extrapolation, **kwargs)),
+                         ("model", Ridge(alpha=1e-3))])
+
+    def spline_clf() -> Any:  # breast cancer's first 6 columns; a missing value gives zeros, as scikit-learn does
+        prepare = ColumnTransformer([("spline", SplineTransformer(n_knots=4, degree=2, handle_missing="zeros",
+                                                                  include_bias=False),
+                                      ["mean_radius", "mean_texture", "mean_perimeter", "mean_area", "mean_smoothness",
+                                       "mean_compactness"])])
+        return Pipeline([("prepare", prepare), ("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
+
+    return {
+        "logreg_log1p_breast_cancer": lambda: _fit("logreg_log1p_breast_cancer", function(np.log1p), "breast_cancer", c),
+        "logreg_sqrt_breast_cancer": lambda: _fit("logreg_sqrt_breast_cancer", function(np.sqrt), "breast_cancer", c),
+        "ridge_abs_exp_diabetes": lambda: _fit("ridge_abs_exp_diabetes", abs_exp(), "diabetes", r),
+        "ridge_target_encoder_diabetes": lambda: _fit("ridge_target_encoder_diabetes", target_encoded(Ridge()), "diabetes", r,
+                                                      categorical=True),
+        "logreg_target_encoder_three_classes_diabetes": lambda: three_classes("logreg_target_encoder_three_classes_diabetes"),
+        "ridge_spline_linear_diabetes": lambda: _fit("ridge_spline_linear_diabetes", spline("linear"), "diabetes", r),
+        "ridge_spline_continue_diabetes": lambda: _fit("ridge_spline_continue_diabetes", spline("continue", knots="quantile"),
+                                                       "diabetes", r),
+        "logreg_spline_breast_cancer": lambda: _fit("logreg_spline_breast_cancer", spline_clf(), "breast_cancer", c),
+    }
+
+
+STEPS = ["logreg_log1p_breast_cancer", "logreg_sqrt_breast_cancer", "ridge_abs_exp_diabetes", "ridge_target_encoder_diabetes",
+         "logreg_target_encoder_three_classes_diabetes", "ridge_spline_linear_diabetes", "ridge_spline_continue_diabetes",
+         "logreg_spline_breast_cancer"]
+
 HGB_NATIVE = ["hgb_native_categories_binary_diabetes", "hgb_native_categories_poisson_diabetes"]
 
 CATEGORIES = ["ridge_sex_most_frequent_diabetes", "ridge_sex_constant_diabetes", "ridge_sex_onehot_nan_diabetes",
@@ -384,7 +452,8 @@ _CACHE: dict[str, TabularCase] = {}
 
 def get(name: str) -> TabularCase:
     if name not in _CACHE:
-        builders = {**_builders(), **_sklearn_builders(), **_category_builders(), **_hgb_builders(), **_encoder_builders()}
+        builders = {**_builders(), **_sklearn_builders(), **_category_builders(), **_hgb_builders(), **_encoder_builders(),
+                    **_step_builders()}
         _CACHE[name] = builders[name]()
     return _CACHE[name]
 

@@ -56,6 +56,8 @@ def apply64(step: Any, x: np.ndarray) -> np.ndarray:
             return np.log1p(x)
         if step.kind == "sqrt":
             return np.sqrt(x)
+        if step.kind in ("log", "exp", "abs"):
+            return getattr(np, step.kind)(x)
     raise ValueError(f"unknown step kind {step.kind!r}")
 
 
@@ -169,4 +171,6 @@ def tensor(tf: Any, v: Any, kind: str, steps: list[Any]) -> Any:
         return log1p(tf, v)
     if kind == "sqrt":
         return tf.math.sqrt(v)
+    if kind in ("log", "exp", "abs"):
+        return getattr(tf.math, kind)(v)
     raise ValueError(f"unknown step kind {kind!r}")

@@ -365,9 +365,9 @@ def _step_builders() -> dict[str, Callable[[], TabularCase]]:
         return Pipeline([("impute", SimpleImputer()), ("function", FunctionTransformer(func)), ("scale", StandardScaler()),
                          ("model", LogisticRegression(max_iter=1000))])
 
-    def target_encoded(estimator: Any) -> Any:
+    def target_encoded(estimator: Any, target_type: str = "auto") -> Any:
         prepare = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
-                                     ("cat", TargetEncoder(), ["sex"])])
+                                     ("cat", TargetEncoder(target_type=target_type), ["sex"])])
         return Pipeline([("prepare", prepare), ("model", estimator)])
 
     def three_classes(name: str) -> TabularCase:
@@ -398,17 +398,24 @@ def _step_builders() -> dict[str, Callable[[], TabularCase]]:
                                        "mean_compactness"])])
         return Pipeline([("prepare", prepare), ("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
 
+    def beyond_range(case: TabularCase) -> TabularCase:
+        """Two held-out rows moved beyond the training range (every numeric column), below and above."""
+        numbers = [c for c in case.features if c != "sex"]
+        case.holdout.loc[0, numbers] = case.train[numbers].max() * 1.5
+        case.holdout.loc[1, numbers] = case.train[numbers].min() * 1.5
+        return case
+
     return {
         "logreg_log1p_breast_cancer": lambda: _fit("logreg_log1p_breast_cancer", function(np.log1p), "breast_cancer", c),
         "logreg_sqrt_breast_cancer": lambda: _fit("logreg_sqrt_breast_cancer", function(np.sqrt), "breast_cancer", c),
         "ridge_abs_exp_diabetes": lambda: _fit("ridge_abs_exp_diabetes", abs_exp(), "diabetes", r),
-        "ridge_target_encoder_diabetes": lambda: _fit("ridge_target_encoder_diabetes", target_encoded(Ridge()), "diabetes", r,
+        "ridge_target_encoder_diabetes": lambda: _fit("ridge_target_encoder_diabetes", target_encoded(Ridge(), "continuous"), "diabetes", r,
                                                       categorical=True),
         "logreg_target_encoder_three_classes_diabetes": lambda: three_classes("logreg_target_encoder_three_classes_diabetes"),
-        "ridge_spline_linear_diabetes": lambda: _fit("ridge_spline_linear_diabetes", spline("linear"), "diabetes", r),
-        "ridge_spline_continue_diabetes": lambda: _fit("ridge_spline_continue_diabetes", spline("continue", knots="quantile"),
-                                                       "diabetes", r),
-        "logreg_spline_breast_cancer": lambda: _fit("logreg_spline_breast_cancer", spline_clf(), "breast_cancer", c),
+        "ridge_spline_linear_diabetes": lambda: beyond_range(_fit("ridge_spline_linear_diabetes", spline("linear"), "diabetes", r)),
+        "ridge_spline_continue_diabetes": lambda: beyond_range(_fit("ridge_spline_continue_diabetes", spline("continue", knots="quantile"),
+                                                                    "diabetes", r)),
+        "logreg_spline_breast_cancer": lambda: beyond_range(_fit("logreg_spline_breast_cancer", spline_clf(), "breast_cancer", c)),
     }
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from ...runtime.errors import ModelError
 from ..sources.sklearn import FUNCTION_TRANSFORMER_UFUNCS, function_transformer_refusal, spline_refusal
 
+CONVERTED_STEPS = ("FunctionTransformer", "TargetEncoder", "SplineTransformer")  # registered by register()
 UNARY = {"log": "Log", "sqrt": "Sqrt", "exp": "Exp", "absolute": "Abs"}  # numpy ufunc -> ONNX op (log1p: two ops)
 _registered = False
 

@@ -156,7 +156,7 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
         raise _refuse(f"{name}: {REFUSED_STEPS[name]}", "build without --targets coreml for this model")
     raise _refuse(f"{name} on numeric columns",
                   "supported numeric steps: SimpleImputer, StandardScaler, MinMaxScaler, RobustScaler, PCA, TruncatedSVD, "
-                  "KBinsDiscretizer, PolynomialFeatures")
+                  "KBinsDiscretizer, PolynomialFeatures, FunctionTransformer (numpy ufuncs)")
 
 
 # Preprocessing steps Core ML's classic model types cannot compute as scikit-learn does -> the reason
@@ -165,8 +165,6 @@ REFUSED_STEPS = {
     "PowerTransformer": "Core ML's classic model types have no power or log; as NeuralNetwork unary layers the "
     "power is float32 (measured on breast cancer's held-out rows, before logistic regression: 1.3e-5 off with "
     "Yeo-Johnson, 2.0e-5 with Box-Cox)",
-    "FunctionTransformer": "Core ML's classic model types have no such function; the identity and np.log1p, np.sqrt, "
-    "np.log, np.exp, np.abs (NeuralNetwork unary layers, float32) are taken",
     "SplineTransformer": "no Core ML model type evaluates a piecewise polynomial in double (TreeEnsemble gives "
     "piecewise constants, GLMRegressor one linear map; NeuralNetwork layers would compute the powers in float32)",
 }

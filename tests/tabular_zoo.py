@@ -484,6 +484,36 @@ def save(case: TabularCase, directory: Path) -> tuple[Path, Path]:
     return model_path, sample_path
 
 
+def build_case(case: TabularCase, directory: Path, **options: Any) -> tuple[Path, Any]:
+    """Save the case and build its package in `directory` (BuildOptions `options`, e.g. targets): (model path, result)."""
+    from edgepack.toolchain.build import BuildOptions, build
+
+    model_path, sample_path = save(case, directory)
+    result = build(BuildOptions(model=model_path, sample=sample_path, out=directory / "package", label_column=LABEL,
+                                quiet=True, **options))
+    return model_path, result
+
+
+def parity_args(case: TabularCase, model_path: Path, directory: Path, runtime: str) -> list[str]:
+    """`edgepack parity` arguments checking one runtime against the original model on the held-out rows."""
+    holdout = directory / "holdout.csv"
+    case.holdout.to_csv(holdout, index=False)
+    return ["--quiet", "--runtimes", runtime, "--reference", str(model_path), "--data", str(holdout), "--label-column", LABEL]
+
+
+def replace_artifact(package: Path, artifact_id: str, data: bytes) -> None:
+    """Write an artifact's file and give the manifest its new checksum and size (a tampered package that
+    still verifies, so only parity can catch it)."""
+    import hashlib
+    import json
+
+    manifest = json.loads((package / "manifest.json").read_text())
+    entry = next(a for a in manifest["artifacts"] if a["id"] == artifact_id)
+    (package / entry["file"]).write_bytes(data)
+    entry.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (package / "manifest.json").write_text(json.dumps(manifest))
+
+
 def onnx_outputs(package: Path, frame: Any) -> dict[str, np.ndarray]:
     """model.onnx of a package run in onnxruntime on a frame, fed as the manifest declares its inputs."""
     import json

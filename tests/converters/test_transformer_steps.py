@@ -7,8 +7,6 @@ the reason; a changed TargetEncoder encoding is caught by `edgepack parity`; a P
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import warnings
 from pathlib import Path
@@ -22,7 +20,6 @@ from edgepack.parity.runners.base import InputBatch
 from edgepack.runtime.errors import ModelError
 from edgepack.runtime.package import Package
 from edgepack.runtime.schema import IOSchema
-from edgepack.toolchain.build import BuildOptions, build
 
 FORMATS = ("onnx", "tflite", "tfjs", "coreml", "c", "js")
 # the runtimes each format is checked in here (ONNX: onnxruntime and the ONNX reference evaluator)
@@ -51,13 +48,11 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     def get(name: str) -> tuple[tabular_zoo.TabularCase, Path, Path]:
         if name not in cache:
             case = tabular_zoo.get(name)
-            model_path, sample_path = tabular_zoo.save(case, root / name)
             targets = [f for f in FORMATS if (name, f) not in REFUSED]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = build(BuildOptions(model=model_path, sample=sample_path, out=root / name / "package",
-                                            label_column=tabular_zoo.LABEL, quiet=True, targets=targets,
-                                            target_options={f: FLOAT32_ONLY[f] for f in targets if f in FLOAT32_ONLY}))
+                model_path, result = tabular_zoo.build_case(case, root / name, targets=targets, target_options={
+                    f: FLOAT32_ONLY[f] for f in targets if f in FLOAT32_ONLY})
             assert result.manifest["parity"] and all(c["passed"] for c in result.manifest["parity"]), result.manifest["parity"]
             cache[name] = (case, model_path, result.path)
         return cache[name]
@@ -107,12 +102,8 @@ def test_the_held_out_rows_exercise_what_the_steps_handle():
 
 @pytest.mark.parametrize("name,fmt", list(REFUSED), ids=[f"{case}-{fmt}" for case, fmt in REFUSED])
 def test_refused_by_name_with_the_reason(name, fmt, tmp_path):
-    case = tabular_zoo.get(name)
-    model_path, sample_path = tabular_zoo.save(case, tmp_path)
     with pytest.raises(ModelError) as caught:
-        build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "package",
-                           label_column=tabular_zoo.LABEL, quiet=True, targets=[fmt],
-                           target_options={fmt: FLOAT32_ONLY[fmt]}))
+        tabular_zoo.build_case(tabular_zoo.get(name), tmp_path, targets=[fmt], target_options={fmt: FLOAT32_ONLY[fmt]})
     message = str(caught.value)
     assert all(word in message for word in REFUSED[(name, fmt)]), message
 
@@ -125,22 +116,14 @@ def test_parity_catches_a_changed_target_encoding(built, tmp_path):
     from onnx import numpy_helper
 
     case, model_path, package = built("ridge_target_encoder_diabetes")
-    holdout = tmp_path / "holdout.csv"
-    case.holdout.to_csv(holdout, index=False)
-    args = ["--quiet", "--runtimes", "onnxruntime", "--reference", str(model_path), "--data", str(holdout),
-            "--label-column", tabular_zoo.LABEL]
+    args = tabular_zoo.parity_args(case, model_path, tmp_path, "onnxruntime")
     assert main(["parity", str(package), *args, "--json", str(tmp_path / "ok.json")]) == 0
     broken = shutil.copytree(package, tmp_path / "broken")
     graph = onnx.load(str(broken / "model.onnx"))
     tables = [t for t in graph.graph.initializer if "encodings" in t.name]
     assert len(tables) == 1
     tables[0].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tables[0]) * 1.01, tables[0].name))
-    onnx.save(graph, str(broken / "model.onnx"))
-    data = (broken / "model.onnx").read_bytes()
-    manifest = json.loads((broken / "manifest.json").read_text())
-    entry = next(a for a in manifest["artifacts"] if a["id"] == "onnx")
-    entry.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-    (broken / "manifest.json").write_text(json.dumps(manifest))
+    tabular_zoo.replace_artifact(broken, "onnx", graph.SerializeToString())
     assert main(["parity", str(broken), *args, "--json", str(tmp_path / "bad.json")]) == 1
 
 

@@ -454,6 +454,14 @@ FAMILY_CASES: dict[str, str] = {
     "catboost model .cbm": "cb_softmax_wine_cbm",
 }
 
+# Transformer edgepack converts itself (converters/targets/onnx_sklearn_steps.py) -> the STEPS cases that exercise it:
+# test_transformer_steps checks that each is covered and that the case holds it.
+TRANSFORMER_CASES: dict[str, list[str]] = {
+    "FunctionTransformer": ["logreg_log1p_breast_cancer", "logreg_sqrt_breast_cancer", "ridge_abs_exp_diabetes"],
+    "TargetEncoder": ["ridge_target_encoder_diabetes", "logreg_target_encoder_three_classes_diabetes"],
+    "SplineTransformer": ["ridge_spline_linear_diabetes", "ridge_spline_continue_diabetes", "logreg_spline_breast_cancer"],
+}
+
 _CACHE: dict[str, TabularCase] = {}
 
 

@@ -151,3 +151,14 @@ def test_settings_no_artifact_can_honour_are_refused_by_the_source(setting, word
     with pytest.raises(ModelError) as caught:
         SklearnSource(model, Path("model.joblib"))
     assert all(w in str(caught.value) for w in words), str(caught.value)
+
+
+def test_every_converted_step_has_cases_that_hold_it():
+    from edgepack.converters.sources.sklearn import walk
+    from edgepack.converters.targets.onnx_sklearn_steps import CONVERTED_STEPS
+
+    assert set(tabular_zoo.TRANSFORMER_CASES) == set(CONVERTED_STEPS)
+    for step, names in tabular_zoo.TRANSFORMER_CASES.items():
+        assert set(names) <= set(tabular_zoo.STEPS)
+        for name in names:
+            assert step in {type(p).__name__ for p in walk(tabular_zoo.get(name).model)}, (step, name)

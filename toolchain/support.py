@@ -26,9 +26,11 @@ from ..converters.sources import lightgbm as lgb_source
 from ..converters.sources import sklearn as sk_source
 from ..converters.sources import xgboost as xgb_source
 from ..converters.targets import MISSING_CATEGORIES, MISSING_CATEGORIES_FROM, coreml, tfjs, tflite
+from ..converters.targets.coreml.sklearn_2_pipeline import REFUSED_STEPS
 from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS, REFUSED, VARIANT_BUILDERS
 from ..converters.targets.onnx import CONVERTERS
 from ..converters.targets.onnx_sklearn import FLOAT64_FINALS
+from ..converters.targets.onnx_sklearn_steps import CONVERTED_STEPS
 
 FORMATS = ("onnx", "tflite", "tfjs", "coreml", "c", "js")
 CODEGEN_FORMATS = ("c", "js")
@@ -222,7 +224,13 @@ def render() -> str:
         "### Preprocessing (in a Pipeline or ColumnTransformer)",
         "",
         f"Transformers the scikit-learn source accepts (ONNX through skl2onnx, in float64): {transformers}.",
+        f"edgepack writes the ONNX of {', '.join(f'`{n}`' for n in CONVERTED_STEPS)} itself (skl2onnx has no "
+        "converter for them; `converters/targets/onnx_sklearn_steps.py`, standard operators, float64).",
+        "FunctionTransformer takes func=None or "
+        + ", ".join(f"np.{'abs' if n == 'absolute' else n}" for n in sk_source.FUNCTION_TRANSFORMER_UFUNCS)
+        + " (no kw_args); anything else is refused by the source, in every format.",
         "The TensorFlow and Core ML lowerings refuse a preprocessing step they have no rule for, by name.",
+        "Core ML refuses these steps by name: " + "; ".join(f"{n} ({why})" for n, why in REFUSED_STEPS.items()) + ".",
         "",
         "### Quantized variants",
         "",

@@ -20,7 +20,7 @@ import numpy as np
 from ...runtime.errors import ModelError
 from ..sources.sklearn import TREE_FAMILIES, walk
 from ..sources.trees import read
-from . import onnx_boosting
+from . import onnx_boosting, onnx_sklearn_steps
 from .onnx_trees import tree_graph
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
@@ -266,6 +266,7 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
     from onnx import TensorProto, compose, helper
     from skl2onnx import convert_sklearn
 
+    onnx_sklearn_steps.register()  # FunctionTransformer, TargetEncoder, SplineTransformer
     types, binding = _initial_types(source, schema)
     pre, final = _split(source.model)
     ensemble = source.ensemble  # XGBoost/LightGBM/CatBoost: edgepack's own double TreeEnsemble tail

@@ -133,6 +133,7 @@ def generate_c(program: Program, schema: IOSchema, binding: list[dict[str, Any]]
         params.append(f"const char *const *{p.name(v)}" if v.dtype == "str" else f"const {p.ctype(v.dtype)} *{p.name(v)}")
     c.append(f"static void ep_run({', '.join(params)}, double *out) {{")
     c += p.decls
+    c += [f"    (void){p.name(v)};" for v in program.inputs]  # a column the model ignores (remainder='drop') is unused
     c += body
     c.append(f"    for (int i = 0; i < {n_out}; i++) out[i] = (double){p.name(out)}[i];")
     c += ["}", ""]

@@ -69,6 +69,9 @@ SUPPORTED: dict[str, str] = {
     "KBinsDiscretizer": "transformer",
     "QuantileTransformer": "transformer",
     "PowerTransformer": "transformer",
+    # issue 18, text: a Pipeline's first step on one text column (ONNX; the settings TEXT_SETTINGS allows)
+    "TfidfVectorizer": "transformer",
+    "CountVectorizer": "transformer",
 }
 # The boosting libraries' scikit-learn estimators, alone or last in a Pipeline: class -> (role, tree reader).
 BOOSTERS: dict[str, tuple[str, Callable[[Any], BoostedEnsemble]]] = {
@@ -102,6 +105,44 @@ REFUSED_SETTINGS: dict[tuple[str, str, Any], str] = {
     ("KNeighborsRegressor", "weights", "distance"): "skl2onnx's graph divides by a zero distance when a row equals a "
     "training row, where scikit-learn returns that row's target (diabetes: off by 145)",
 }
+# Text vectorizers: the settings an artifact reproduces exactly (parameter -> the values it takes); anything else
+# is refused by name. Tokens are scikit-learn's default pattern (the ONNX Tokenizer's RE2 class equals Python's
+# \w on every code point Python's Unicode tables assign) after str.lower, which the runtime applies
+# (docs/package-format.md, "Text features"). sublinear_tf is refused: skl2onnx's graph is 3e-3 off in
+# probability on scikit-learn's dataset descriptions.
+TEXT_VECTORIZERS = {"TfidfVectorizer", "CountVectorizer"}
+TEXT_FINALS = {"LogisticRegression", "LinearSVC"}  # the estimators after a text vectorizer that are tested
+TEXT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+TEXT_SETTINGS: dict[str, tuple[Any, ...]] = {
+    "input": ("content",), "analyzer": ("word",), "token_pattern": (TEXT_TOKEN_PATTERN,), "lowercase": (True,),
+    "tokenizer": (None,), "preprocessor": (None,), "strip_accents": (None,), "ngram_range": ((1, 1), (1, 2)),
+    "decode_error": ("strict",), "norm": ("l2", None), "sublinear_tf": (False,),
+}
+
+
+def check_text_settings(vectorizer: Any, where: str) -> None:
+    """Refuse a text vectorizer whose settings no artifact reproduces, naming the setting."""
+    name = type(vectorizer).__name__
+    for param, allowed in TEXT_SETTINGS.items():
+        if not hasattr(vectorizer, param):  # CountVectorizer has no norm or sublinear_tf
+            continue
+        value = getattr(vectorizer, param)
+        if isinstance(value, list):
+            value = tuple(value)
+        if value not in allowed:
+            raise ModelError(f"{name}({param}={value!r}) is not supported: edgepack reproduces scikit-learn's "
+                             f"tokens exactly only with {param} in {', '.join(map(repr, allowed))}", where=where,
+                             fix=f"train with {param}={allowed[0]!r}")
+    if vectorizer.stop_words is not None and tuple(vectorizer.ngram_range) != (1, 1):
+        raise ModelError(f"{name}(stop_words=..., ngram_range={tuple(vectorizer.ngram_range)}) is not supported: "
+                         "scikit-learn drops stop words before pairing words, which the ONNX graph does not",
+                         where=where, fix="train with ngram_range=(1, 1) or stop_words=None")
+
+
+def text_vectorizers(estimator: Any) -> list[Any]:
+    return [p for p in walk(estimator) if type(p).__name__ in TEXT_VECTORIZERS]
+
+
 # Classifiers whose predict is not the argmax of predict_proba: with probability=True, SVC.predict uses the
 # decision function and predict_proba Platt scaling fitted by cross-validation, and they disagree near the
 # boundary (iris, poly kernel: 6 % of rows). The package's label is the argmax of its probabilities
@@ -160,6 +201,17 @@ def check_supported(estimator: Any, where: str) -> None:
             if type(part).__name__ == name and getattr(part, param, None) == value:
                 raise ModelError(f"{name}({param}={value!r}) is not supported: {reason}", where=where,
                                  fix=f"train with the default {param}")
+    texts = text_vectorizers(estimator)
+    for vectorizer in texts:
+        check_text_settings(vectorizer, where)
+    if texts and (type(estimator).__name__ != "Pipeline" or type(estimator.steps[0][1]).__name__ not in TEXT_VECTORIZERS
+                  or len(texts) > 1):
+        raise ModelError("a text vectorizer is supported as the first step of a Pipeline only (one text column)",
+                         where=where, fix="fit Pipeline([(\"text\", TfidfVectorizer()), (\"model\", LogisticRegression())]) "
+                                          "on the text column")
+    if texts and type(final_estimator(estimator)).__name__ not in TEXT_FINALS:
+        raise ModelError(f"{type(final_estimator(estimator)).__name__} after a text vectorizer is not supported",
+                         where=where, fix=f"end the text Pipeline in one of: {', '.join(sorted(TEXT_FINALS))}")
     final = final_estimator(estimator)
     if SUPPORTED[type(final).__name__] not in ("classifier", "regressor"):
         raise ModelError(f"the model ends in {type(final).__name__}, which does not predict", where=where,
@@ -222,7 +274,17 @@ class SklearnSource:
             "family": type(self.final).__name__,
         }
 
+    @property
+    def text(self) -> bool:
+        """The model reads one text column (a text vectorizer first in its Pipeline)."""
+        return bool(text_vectorizers(self.model))
+
     def feature_names(self, sample_columns: list[str]) -> list[str]:
+        if self.text:  # fitted on a list of documents: the sample's one feature column is the text
+            if len(sample_columns) != 1:
+                raise DataError(f"a text model takes one column of text but the sample has {len(sample_columns)} "
+                                "feature columns", fix="pass a sample with the text column (and --label-column)")
+            return list(sample_columns)
         names = getattr(self.model, "feature_names_in_", None)
         if names is None and type(self.model).__name__.startswith("CatBoost"):
             # CatBoost keeps its own names (numbers as text when fitted on an array)
@@ -240,6 +302,8 @@ class SklearnSource:
         return list(sample_columns)
 
     def as_model_input(self, frame: Any) -> Any:
+        if self.text:  # the documents, as scikit-learn's vectorizers take them
+            return [v if isinstance(v, str) else np.nan for v in frame.iloc[:, 0]]
         return frame if self.fitted_on_frame else frame.to_numpy(dtype=np.float64)
 
     @property

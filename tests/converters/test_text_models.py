@@ -1,0 +1,256 @@
+"""Text models (issue 18): a Pipeline TfidfVectorizer/CountVectorizer -> LogisticRegression/LinearSVC on one
+column of text, built to ONNX and scored by the device runtime. The corpus is real text available offline
+(scikit-learn's bundled data set descriptions, labelled by data set) plus a few documents in other scripts;
+held-out documents add what training never showed: unseen words, empty and blank strings, accents, Greek
+final sigma, a dotted capital I, numbers, CJK. Expected values are scikit-learn's own predict_proba /
+decision_function on the raw strings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from edgepack.runtime.errors import ModelError
+from edgepack.runtime.scorer import Scorer
+from edgepack.toolchain.build import BuildOptions, build
+from edgepack.toolchain.cli import main
+
+# Documents in other scripts and with what lowercasing treats specially, labelled as one more class.
+OTHER_SCRIPTS = [
+    "Café crème à l'école: naïve résumé, ÉTÉ 2024", "Straße und Größe; STRASSE ß", "ΟΔΟΣ και ΛΟΓΟΣ στην Αθήνα",
+    "İstanbul İzmir DİYARBAKIR ılık", "日本語のテキスト 中文 한국어 텍스트", "Ωmega ΑΒΓ αβγ ǅemal",
+    "numbers ½ ² ①② Ⅻ ١٢٣ 3.14 1,000", "don't won't it's O'Reilly _under_score__",
+]
+HELD_OUT_EXTRA = [
+    "", "   ", "a b c", "zzqx unseen wordsx", "CAFÉ ÉCOLE Crème", "ΛΟΓΟΣ ΟΔΟΣ", "İSTANBUL ılık", "e\u0301cole",
+    "DATA SET Data set data set", "3.14 1,000 ½", "tab\tseparated\nnew-line words", "日本語 中文",
+]
+
+
+def corpus() -> tuple[list[str], list[str], list[str], list[str]]:
+    """(train documents, train labels, held-out documents, held-out labels)."""
+    from sklearn import datasets
+
+    docs, labels = [], []
+    for load in (datasets.load_iris, datasets.load_wine, datasets.load_breast_cancer, datasets.load_diabetes,
+                 datasets.load_digits, datasets.load_linnerud):
+        paragraphs = [p.strip() for p in load().DESCR.split("\n\n") if p.strip()]
+        docs += paragraphs
+        labels += [load.__name__.removeprefix("load_")] * len(paragraphs)
+    docs += OTHER_SCRIPTS
+    labels += ["other"] * len(OTHER_SCRIPTS)
+    held = set(range(3, len(docs), 4))
+    train = [i for i in range(len(docs)) if i not in held]
+    return ([docs[i] for i in train], [labels[i] for i in train],
+            [docs[i] for i in sorted(held)] + HELD_OUT_EXTRA, [labels[i] for i in sorted(held)] + ["other"] * len(HELD_OUT_EXTRA))
+
+
+def make(vectorizer: str, estimator: str, binary: bool) -> Any:
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import LinearSVC
+
+    vectorizers = {
+        "tfidf": lambda: TfidfVectorizer(),
+        "tfidf_bigram": lambda: TfidfVectorizer(ngram_range=(1, 2)),
+        "tfidf_stopwords_min_df_tf_only": lambda: TfidfVectorizer(stop_words=["the", "of", "and", "is"], min_df=2,
+                                                                  use_idf=False, norm=None),
+        "count": lambda: CountVectorizer(),
+        "count_bigram_binary_max_features": lambda: CountVectorizer(ngram_range=(1, 2), binary=True, max_features=300),
+    }
+    estimators = {"logreg": lambda: LogisticRegression(max_iter=3000), "linearsvc": lambda: LinearSVC()}
+    train, y, _, _ = corpus()
+    if binary:
+        y = ["breast_cancer" if v == "breast_cancer" else "rest" for v in y]
+    return Pipeline([("text", vectorizers[vectorizer]()), ("model", estimators[estimator]())]).fit(train, y)
+
+
+CASES = {
+    "tfidf_logreg_multiclass": ("tfidf", "logreg", False),
+    "tfidf_bigram_linearsvc_multiclass": ("tfidf_bigram", "linearsvc", False),
+    "count_logreg_binary": ("count", "logreg", True),
+    "tfidf_stopwords_min_df_tf_only_linearsvc_binary": ("tfidf_stopwords_min_df_tf_only", "linearsvc", True),
+    "count_bigram_binary_max_features_logreg_multiclass": ("count_bigram_binary_max_features", "logreg", False),
+}
+
+
+def expected(model: Any, docs: list[str]) -> np.ndarray:
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(docs)
+    scores = model.decision_function(docs)
+    return np.stack([-scores, scores], axis=1) if scores.ndim == 1 else scores
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    import joblib
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("text")
+    cache: dict[str, tuple[Any, Path, Path]] = {}
+
+    def get(name: str) -> tuple[Any, Path, Path]:
+        if name not in cache:
+            model = make(*CASES[name])
+            train, y, _, _ = corpus()
+            if CASES[name][2]:
+                y = ["breast_cancer" if v == "breast_cancer" else "rest" for v in y]
+            out = root / name
+            out.mkdir()
+            joblib.dump(model, out / "model.joblib")
+            pd.DataFrame({"text": train, "label": y}).to_csv(out / "sample.csv", index=False)
+            result = build(BuildOptions(model=out / "model.joblib", sample=out / "sample.csv", out=out / "package",
+                                        label_column="label", quiet=True))
+            cache[name] = (model, out / "model.joblib", result.path)
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_device_runtime_agrees_with_sklearn_on_held_out_text(name, built):
+    model, _path, package = built(name)
+    manifest = json.loads((package / "manifest.json").read_text())
+    assert manifest["inputs"]["features"] == [{"name": "text", "type": "text", "nullable": False, "missing_rate": 0.0}]
+    assert manifest["artifacts"][0]["inputs"] == [{"name": "text", "features": ["text"], "dtype": "string",
+                                                   "lowercase": True}]
+    assert manifest["parity"] and all(c["passed"] for c in manifest["parity"])
+    _, _, held, _ = corpus()
+    want = expected(model, held)
+    scorer = Scorer.load(str(package))
+    got = scorer.predict_proba([{"text": d} for d in held])
+    assert np.abs(got - want).max() <= 1e-5
+    assert list(scorer.predict([{"text": d} for d in held])) == list(model.predict(held))
+    arr = scorer.predict_array(np.array(held, dtype=object).reshape(-1, 1))["probabilities"]
+    assert np.abs(arr - want).max() <= 1e-5
+    one = scorer.predict_array(np.array(["ΛΟΓΟΣ İSTANBUL Café"], dtype=object))["probabilities"]
+    assert np.abs(one - expected(model, ["ΛΟΓΟΣ İSTANBUL Café"])).max() <= 1e-5
+
+
+def test_a_record_without_text_is_refused_by_field(built):
+    from edgepack.runtime.errors import RecordError
+
+    _model, _path, package = built("tfidf_logreg_multiclass")
+    scorer = Scorer.load(str(package))
+    with pytest.raises(RecordError, match="expected text"):
+        scorer.predict([{"text": 3}])
+    with pytest.raises(RecordError, match="missing value"):
+        scorer.predict([{"text": None}])
+
+
+def _rewrite(package: Path, into: Path, change: Any) -> Path:
+    import onnx
+
+    broken = shutil.copytree(package, into)
+    model = onnx.load(str(broken / "model.onnx"))
+    change(model)
+    data = model.SerializeToString()
+    (broken / "model.onnx").write_bytes(data)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["artifacts"][0].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    return broken
+
+
+def test_parity_catches_one_changed_vocabulary_entry(built, tmp_path):
+    """One word of the ONNX TfIdfVectorizer's vocabulary ("features", frequent in the held-out documents)
+    renamed: parity against the model fails where the untouched package passes."""
+    import pandas as pd
+    from onnx import helper
+
+    _model, model_path, package = built("tfidf_logreg_multiclass")
+    _, _, held, labels = corpus()
+    holdout = tmp_path / "holdout.csv"
+    pd.DataFrame({"text": [d for d in held if d.strip()], "label": [y for d, y in zip(held, labels) if d.strip()]}
+                 ).to_csv(holdout, index=False)
+    args = ["--quiet", "--runtimes", "onnxruntime", "--reference", str(model_path), "--data", str(holdout),
+            "--label-column", "label"]
+    assert main(["parity", str(package), *args, "--json", str(tmp_path / "ok.json")]) == 0
+
+    def rename_a_word(model: Any) -> None:
+        node = next(n for n in model.graph.node if n.op_type == "TfIdfVectorizer")
+        attr = next(a for a in node.attribute if a.name == "pool_strings")
+        words = [b"featurez" if w == b"features" else w for w in attr.strings]
+        assert words != list(attr.strings)
+        attr.CopyFrom(helper.make_attribute("pool_strings", words))
+
+    broken = _rewrite(package, tmp_path / "broken", rename_a_word)
+    assert main(["parity", str(broken), *args, "--json", str(tmp_path / "bad.json")]) == 1
+
+
+def test_the_runtime_lowercases_text_the_artifact_takes(built, tmp_path):
+    """Without the binding's `lowercase`, capitalised words miss the vocabulary: the scores move."""
+    _model, _path, package = built("count_logreg_binary")
+    broken = tmp_path / "nolower"
+    shutil.copytree(package, broken)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    del manifest["artifacts"][0]["inputs"][0]["lowercase"]
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    records = [{"text": "THE BREAST CANCER WISCONSIN DATA SET"}]
+    assert np.abs(Scorer.load(str(broken)).predict_proba(records) - Scorer.load(str(package)).predict_proba(records)).max() > 1e-3
+
+
+REFUSED = {
+    "sublinear_tf": ("TfidfVectorizer", {"sublinear_tf": True}, r"TfidfVectorizer\(sublinear_tf=True\) is not supported"),
+    "char_analyzer": ("CountVectorizer", {"analyzer": "char"}, r"CountVectorizer\(analyzer='char'\) is not supported"),
+    "token_pattern": ("TfidfVectorizer", {"token_pattern": r"\b\w+\b"}, r"TfidfVectorizer\(token_pattern=.*\) is not supported"),
+    "no_lowercase": ("CountVectorizer", {"lowercase": False}, r"CountVectorizer\(lowercase=False\) is not supported"),
+    "trigrams": ("TfidfVectorizer", {"ngram_range": (1, 3)}, r"TfidfVectorizer\(ngram_range=\(1, 3\)\) is not supported"),
+    "stop_words_with_bigrams": ("TfidfVectorizer", {"stop_words": ["the"], "ngram_range": (1, 2)},
+                                r"stop_words=\.\.\., ngram_range=\(1, 2\)\) is not supported: scikit-learn drops stop words"),
+    "strip_accents": ("TfidfVectorizer", {"strip_accents": "unicode"}, r"TfidfVectorizer\(strip_accents='unicode'\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_settings_that_no_artifact_reproduces_are_refused_by_name(case, tmp_path):
+    import joblib
+    from sklearn import feature_extraction
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    cls, params, message = REFUSED[case]
+    train, y, _, _ = corpus()
+    model = Pipeline([("text", getattr(feature_extraction.text, cls)(**params)), ("m", LogisticRegression(max_iter=3000))]).fit(train, y)
+    joblib.dump(model, tmp_path / "m.joblib")
+    _sample(tmp_path / "s.csv")
+    with pytest.raises(ModelError, match=message):
+        build(BuildOptions(model=tmp_path / "m.joblib", sample=tmp_path / "s.csv", out=tmp_path / "pkg",
+                           label_column="label", quiet=True))
+
+
+def test_another_estimator_after_text_is_refused_by_name(tmp_path):
+    import joblib
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import Pipeline
+
+    train, y, _, _ = corpus()
+    joblib.dump(Pipeline([("text", TfidfVectorizer()), ("m", MultinomialNB())]).fit(train, y), tmp_path / "m.joblib")
+    _sample(tmp_path / "s.csv")
+    with pytest.raises(ModelError, match="MultinomialNB after a text vectorizer is not supported"):
+        build(BuildOptions(model=tmp_path / "m.joblib", sample=tmp_path / "s.csv", out=tmp_path / "pkg",
+                           label_column="label", quiet=True))
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "tfjs", "coreml", "c", "js"])
+def test_formats_without_text_input_refuse_with_the_reason(fmt, built, tmp_path):
+    _model, model_path, _package = built("tfidf_logreg_multiclass")
+    _sample(tmp_path / "s.csv")
+    with pytest.raises(ModelError, match=rf"the {fmt} target cannot take text input \(text feature text\): the format "
+                                         "has no string tensor with a tokenizer"):
+        build(BuildOptions(model=model_path, sample=tmp_path / "s.csv", out=tmp_path / "pkg", label_column="label",
+                           targets=[fmt], quiet=True))
+
+
+def _sample(path: Path) -> None:
+    import pandas as pd
+
+    train, y, _, _ = corpus()
+    pd.DataFrame({"text": train, "label": y}).to_csv(path, index=False)

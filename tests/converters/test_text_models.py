@@ -58,7 +58,7 @@ def make(vectorizer: str, estimator: str, binary: bool) -> Any:
 
     vectorizers = {
         "tfidf": lambda: TfidfVectorizer(),
-        "tfidf_bigram": lambda: TfidfVectorizer(ngram_range=(1, 2)),
+        "tfidf_bigram_unsmoothed": lambda: TfidfVectorizer(ngram_range=(1, 2), smooth_idf=False),
         "tfidf_stopwords_min_df_tf_only": lambda: TfidfVectorizer(stop_words=["the", "of", "and", "is"], min_df=2,
                                                                   use_idf=False, norm=None),
         "count": lambda: CountVectorizer(),
@@ -73,7 +73,7 @@ def make(vectorizer: str, estimator: str, binary: bool) -> Any:
 
 CASES = {
     "tfidf_logreg_multiclass": ("tfidf", "logreg", False),
-    "tfidf_bigram_linearsvc_multiclass": ("tfidf_bigram", "linearsvc", False),
+    "tfidf_bigram_unsmoothed_linearsvc_multiclass": ("tfidf_bigram_unsmoothed", "linearsvc", False),
     "count_logreg_binary": ("count", "logreg", True),
     "tfidf_stopwords_min_df_tf_only_linearsvc_binary": ("tfidf_stopwords_min_df_tf_only", "linearsvc", True),
     "count_bigram_binary_max_features_logreg_multiclass": ("count_bigram_binary_max_features", "logreg", False),

@@ -25,7 +25,15 @@ from ..converters.sources import catboost as cb_source
 from ..converters.sources import lightgbm as lgb_source
 from ..converters.sources import sklearn as sk_source
 from ..converters.sources import xgboost as xgb_source
-from ..converters.targets import MISSING_CATEGORIES, MISSING_CATEGORIES_FROM, TEXT_INPUT, coreml, tfjs, tflite
+from ..converters.targets import (
+    MISSING_CATEGORIES,
+    MISSING_CATEGORIES_FROM,
+    TEXT_INPUT,
+    TEXT_REFUSED,
+    coreml,
+    tfjs,
+    tflite,
+)
 from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS, REFUSED, VARIANT_BUILDERS
 from ..converters.targets.onnx import CONVERTERS
 from ..converters.targets.onnx_sklearn import FLOAT64_FINALS
@@ -153,7 +161,8 @@ def _text_lines() -> list[str]:
     return [
         f"{' or '.join(f'`{n}`' for n in sorted(sk_source.TEXT_VECTORIZERS))} first in a Pipeline that ends in "
         f"{' or '.join(f'`{n}`' for n in sorted(sk_source.TEXT_FINALS))}, fitted on one column of text (a `text` feature).",
-        f"Formats: {', '.join(sorted(TEXT_INPUT))}; the others refuse text by name (no string tensor with a tokenizer).",
+        f"Formats: {', '.join(sorted(TEXT_INPUT))}; the others refuse a text feature by name: "
+        + "; ".join(f"{fmt}: {reason}" for fmt, reason in TEXT_REFUSED.items()) + ".",
         f"Settings taken (any other is refused, naming it): {settings}; `stop_words` with `ngram_range` `(1, 1)` only;",
         "`min_df`, `max_df`, `max_features`, `binary`, `use_idf` and `smooth_idf` as they are.",
     ]

@@ -36,16 +36,22 @@ MISSING_CATEGORIES = {"onnx", "c", "js"}  # c and js compile the ONNX graph: "" 
 MISSING_CATEGORIES_FROM = {"coreml": {"scikit-learn"}}
 
 
-# Formats whose artifacts take text (a string tensor that a text vectorizer splits into words, issue 18). The
-# others have no string tensors (TFLite, TF.js) or no tokenizer (Core ML's models, the generated C).
-TEXT_INPUT = {"onnx"}
+# Formats whose artifacts take text (a string that a text vectorizer splits into words, issue 18), and why
+# the others do not.
+TEXT_INPUT = {"onnx", "js"}  # js compiles the ONNX graph's tokenizer to a JavaScript Unicode regex
+TEXT_REFUSED = {
+    "tflite": "TFLite's builtin operators have no string tensors",
+    "tfjs": "TF.js has no string tensors in its models",
+    "coreml": "Core ML's model types have no tokenizer to split text into words",
+    "c": "the generated C has no Unicode tokenizer",
+}
 
 
 def refuse_text(name: str, schema: Any) -> None:
     text = [f.name for f in schema.features if f.type == "text"] if schema is not None else []
     if text and name not in TEXT_INPUT:
-        raise ModelError(f"the {name} target cannot take text input (text feature {', '.join(text)}): the format has "
-                         "no string tensor with a tokenizer to split it into words as scikit-learn does",
+        raise ModelError(f"the {name} target cannot take text input (text feature {', '.join(text)}): "
+                         f"{TEXT_REFUSED.get(name, 'the format has no tokenizer')}",
                          fix=f"build {', '.join(sorted(TEXT_INPUT))} for this model")
 
 
@@ -72,7 +78,7 @@ def get_target(name: str) -> Emit:
     except KeyError:
         raise UsageError(f"unknown target format {name!r}{did_you_mean(name, TARGETS)}",
                          fix=f"choose from: {', '.join(TARGETS)}") from None
-    if name in MISSING_CATEGORIES and name in TEXT_INPUT:
+    if name in MISSING_CATEGORIES and name in TEXT_INPUT:  # nothing to refuse here
         return emit
 
     def checked(source: Any, schema: Any, options: dict[str, Any]) -> Any:

@@ -1,5 +1,5 @@
 """Text models (issue 18): a Pipeline TfidfVectorizer/CountVectorizer -> LogisticRegression/LinearSVC on one
-column of text, built to ONNX and scored by the device runtime. The corpus is real text available offline
+column of text, built to ONNX (scored by the device runtime) and to the generated JavaScript module (run in Node). The corpus is real text available offline
 (scikit-learn's bundled data set descriptions, labelled by data set) plus a few documents in other scripts;
 held-out documents add what training never showed: unseen words, empty and blank strings, accents, Greek
 final sigma, a dotted capital I, numbers, CJK. Expected values are scikit-learn's own predict_proba /
@@ -106,7 +106,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
             joblib.dump(model, out / "model.joblib")
             pd.DataFrame({"text": train, "label": y}).to_csv(out / "sample.csv", index=False)
             result = build(BuildOptions(model=out / "model.joblib", sample=out / "sample.csv", out=out / "package",
-                                        label_column="label", quiet=True))
+                                        label_column="label", targets=["onnx", "js"], quiet=True))
             cache[name] = (model, out / "model.joblib", result.path)
         return cache[name]
 
@@ -120,7 +120,8 @@ def test_the_device_runtime_agrees_with_sklearn_on_held_out_text(name, built):
     assert manifest["inputs"]["features"] == [{"name": "text", "type": "text", "nullable": False, "missing_rate": 0.0}]
     assert manifest["artifacts"][0]["inputs"] == [{"name": "text", "features": ["text"], "dtype": "string",
                                                    "lowercase": True}]
-    assert manifest["parity"] and all(c["passed"] for c in manifest["parity"])
+    assert {c["runtime"] for c in manifest["parity"]} == {"onnxruntime", "js-node"}
+    assert all(c["passed"] for c in manifest["parity"])
     _, _, held, _ = corpus()
     want = expected(model, held)
     scorer = Scorer.load(str(package))
@@ -144,6 +145,18 @@ def test_a_record_without_text_is_refused_by_field(built):
         scorer.predict([{"text": None}])
 
 
+def _parity_args(runtime: str, model_path: Path, tmp_path: Path) -> list[str]:
+    """`edgepack parity` arguments on the held-out documents (the non-blank ones: a CSV reads "" as missing)."""
+    import pandas as pd
+
+    _, _, held, labels = corpus()
+    holdout = tmp_path / "holdout.csv"
+    pd.DataFrame({"text": [d for d in held if d.strip()], "label": [y for d, y in zip(held, labels) if d.strip()]}
+                 ).to_csv(holdout, index=False)
+    return ["--quiet", "--runtimes", runtime, "--reference", str(model_path), "--data", str(holdout),
+            "--label-column", "label"]
+
+
 def _rewrite(package: Path, into: Path, change: Any) -> Path:
     import onnx
 
@@ -161,16 +174,10 @@ def _rewrite(package: Path, into: Path, change: Any) -> Path:
 def test_parity_catches_one_changed_vocabulary_entry(built, tmp_path):
     """One word of the ONNX TfIdfVectorizer's vocabulary ("features", frequent in the held-out documents)
     renamed: parity against the model fails where the untouched package passes."""
-    import pandas as pd
     from onnx import helper
 
     _model, model_path, package = built("tfidf_logreg_multiclass")
-    _, _, held, labels = corpus()
-    holdout = tmp_path / "holdout.csv"
-    pd.DataFrame({"text": [d for d in held if d.strip()], "label": [y for d, y in zip(held, labels) if d.strip()]}
-                 ).to_csv(holdout, index=False)
-    args = ["--quiet", "--runtimes", "onnxruntime", "--reference", str(model_path), "--data", str(holdout),
-            "--label-column", "label"]
+    args = _parity_args("onnxruntime", model_path, tmp_path)
     assert main(["parity", str(package), *args, "--json", str(tmp_path / "ok.json")]) == 0
 
     def rename_a_word(model: Any) -> None:
@@ -239,12 +246,63 @@ def test_another_estimator_after_text_is_refused_by_name(tmp_path):
                            label_column="label", quiet=True))
 
 
-@pytest.mark.parametrize("fmt", ["tflite", "tfjs", "coreml", "c", "js"])
-def test_formats_without_text_input_refuse_with_the_reason(fmt, built, tmp_path):
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_javascript_module_agrees_with_sklearn_on_held_out_text(name, built):
+    model, _path, package = built(name)
+    _, _, held, _ = corpus()
+    out = _node(package / "model.mjs", [{"text": d} for d in held])
+    classes = [str(c) for c in model.classes_]
+    got = np.array([[o["probabilities"][c] for c in classes] for o in out])
+    assert np.abs(got - expected(model, held)).max() <= 1e-5
+    assert [o["label"] for o in out] == [str(v) for v in model.predict(held)]
+
+
+def test_the_javascript_module_refuses_a_record_without_text(built):
+    _model, _path, package = built("count_logreg_binary")
+    out = _node(package / "model.mjs", [{"text": 3}, {"text": None}, {}])
+    assert [o.get("field") for o in out] == ["text"] * 3
+    assert out[0]["error"] == "text: expected text (a string)"
+
+
+def test_parity_catches_one_changed_word_in_the_javascript_module(built, tmp_path):
+    _model, model_path, package = built("tfidf_logreg_multiclass")
+    # The js artifact's precision, float64, has no default profile and is judged by the 8-bit one (0.02): the
+    # float32 profile's limit is asked for here, where the changed word moves probabilities by about 0.017.
+    args = [*_parity_args("js-node", model_path, tmp_path), "--tolerance", "js:max_probability_error=1e-5"]
+    assert main(["parity", str(package), *args, "--json", str(tmp_path / "ok.json")]) == 0
+    broken = shutil.copytree(package, tmp_path / "broken")
+    code = (broken / "model.mjs").read_text()
+    assert code.count('["features", ') == 1
+    data = code.replace('["features", ', '["featurez", ').encode()
+    (broken / "model.mjs").write_bytes(data)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    entry = next(a for a in manifest["artifacts"] if a["id"] == "js")
+    entry.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    for part in entry.get("files", []):
+        if part.get("file") == "model.mjs":
+            part.update(sha256=entry["sha256"], size=entry["size"])
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["parity", str(broken), *args, "--json", str(tmp_path / "bad.json")]) == 1
+
+
+def _node(module: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    import subprocess
+
+    driver = ("import { readFileSync } from 'node:fs'; const m = await import(process.argv[1]); "
+              "process.stdout.write(JSON.stringify(m.predict(JSON.parse(readFileSync(0, 'utf8')))));")
+    done = subprocess.run(["node", "--input-type=module", "-e", driver, module.as_uri()], input=json.dumps(records),
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("fmt,reason", [("tflite", "TFLite's builtin operators have no string tensors"),
+                                        ("tfjs", "TF.js has no string tensors"),
+                                        ("coreml", "Core ML's model types have no tokenizer"),
+                                        ("c", "the generated C has no Unicode tokenizer")])
+def test_formats_without_text_input_refuse_with_the_reason(fmt, reason, built, tmp_path):
     _model, model_path, _package = built("tfidf_logreg_multiclass")
     _sample(tmp_path / "s.csv")
-    with pytest.raises(ModelError, match=rf"the {fmt} target cannot take text input \(text feature text\): the format "
-                                         "has no string tensor with a tokenizer"):
+    with pytest.raises(ModelError, match=rf"the {fmt} target cannot take text input \(text feature text\): {reason}"):
         build(BuildOptions(model=model_path, sample=tmp_path / "s.csv", out=tmp_path / "pkg", label_column="label",
                            targets=[fmt], quiet=True))
 

@@ -160,7 +160,8 @@ def _text_lines() -> list[str]:
                          for param, allowed in sk_source.TEXT_SETTINGS.items())
     return [
         f"{' or '.join(f'`{n}`' for n in sorted(sk_source.TEXT_VECTORIZERS))} first in a Pipeline that ends in "
-        f"{' or '.join(f'`{n}`' for n in sorted(sk_source.TEXT_FINALS))}, fitted on one column of text (a `text` feature).",
+        f"{' or '.join(f'`{n}`' for n in sorted(sk_source.TEXT_FINALS))}, fitted on one column of text (a `text` feature),",
+        "or in a ColumnTransformer on one named column beside other columns (one text vectorizer per model).",
         f"Formats: {', '.join(sorted(TEXT_INPUT))}; the others refuse a text feature by name: "
         + "; ".join(f"{fmt}: {reason}" for fmt, reason in TEXT_REFUSED.items()) + ".",
         f"Settings taken (any other is refused, naming it): {settings}; `stop_words` with `ngram_range` `(1, 1)` only;",

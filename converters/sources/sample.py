@@ -81,7 +81,7 @@ def infer_schema(source: Any, frame: Any) -> IOSchema:
                 min=_num(values.min()), max=_num(values.max()), missing_rate=missing_rate,
                 mean=_num(values.mean()), std=_num(values.std(ddof=0)),
             ))
-        elif getattr(source, "text", False):  # the documents of a text model: any string, no categories
+        elif getattr(source, "is_text", None) and source.is_text(name):  # documents: any string, no categories
             features.append(Feature(name=str(name), type="text", nullable=_accepts(source, frame, name, np.nan),
                                     missing_rate=missing_rate))
         else:

@@ -143,6 +143,24 @@ def text_vectorizers(estimator: Any) -> list[Any]:
     return [p for p in walk(estimator) if type(p).__name__ in TEXT_VECTORIZERS]
 
 
+def _documents_first(estimator: Any) -> bool:
+    """A Pipeline fitted on a list of documents: its first step is the vectorizer."""
+    return type(estimator).__name__ == "Pipeline" and type(estimator.steps[0][1]).__name__ in TEXT_VECTORIZERS
+
+
+def text_columns(estimator: Any) -> list[str]:
+    """The columns a ColumnTransformer inside `estimator` hands to a text vectorizer (a Pipeline ending in one
+    counts), each named alone as scikit-learn requires (a scalar column)."""
+    found = []
+    for part in walk(estimator):
+        if type(part).__name__ != "ColumnTransformer":
+            continue
+        for _, trans, cols in getattr(part, "transformers_", part.transformers):
+            if trans not in ("drop", "passthrough") and text_vectorizers(trans) and isinstance(cols, str):
+                found.append(cols)
+    return found
+
+
 # Classifiers whose predict is not the argmax of predict_proba: with probability=True, SVC.predict uses the
 # decision function and predict_proba Platt scaling fitted by cross-validation, and they disagree near the
 # boundary (iris, poly kernel: 6 % of rows). The package's label is the argmax of its probabilities
@@ -204,11 +222,11 @@ def check_supported(estimator: Any, where: str) -> None:
     texts = text_vectorizers(estimator)
     for vectorizer in texts:
         check_text_settings(vectorizer, where)
-    if texts and (type(estimator).__name__ != "Pipeline" or type(estimator.steps[0][1]).__name__ not in TEXT_VECTORIZERS
-                  or len(texts) > 1):
-        raise ModelError("a text vectorizer is supported as the first step of a Pipeline only (one text column)",
-                         where=where, fix="fit Pipeline([(\"text\", TfidfVectorizer()), (\"model\", LogisticRegression())]) "
-                                          "on the text column")
+    if texts and (len(texts) > 1 or not (_documents_first(estimator) or text_columns(estimator))):
+        raise ModelError("a text vectorizer is supported on one text column only: first in a Pipeline, or in a "
+                         "ColumnTransformer on one named column", where=where,
+                         fix="fit Pipeline([(\"text\", TfidfVectorizer()), (\"model\", LogisticRegression())]) on the "
+                             "text column, or ColumnTransformer([(\"text\", TfidfVectorizer(), \"column\"), ...])")
     if texts and type(final_estimator(estimator)).__name__ not in TEXT_FINALS:
         raise ModelError(f"{type(final_estimator(estimator)).__name__} after a text vectorizer is not supported",
                          where=where, fix=f"end the text Pipeline in one of: {', '.join(sorted(TEXT_FINALS))}")
@@ -276,8 +294,12 @@ class SklearnSource:
 
     @property
     def text(self) -> bool:
-        """The model reads one text column (a text vectorizer first in its Pipeline)."""
-        return bool(text_vectorizers(self.model))
+        """The model reads one column of documents (a text vectorizer first in its Pipeline)."""
+        return _documents_first(self.model)
+
+    def is_text(self, name: str) -> bool:
+        """Is feature `name` text (documents a vectorizer splits into words) rather than a category?"""
+        return self.text or name in text_columns(self.model)
 
     def feature_names(self, sample_columns: list[str]) -> list[str]:
         if self.text:  # fitted on a list of documents: the sample's one feature column is the text

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
+from ...runtime.schema import STRING_TYPES
 from ..sources.sklearn import TEXT_VECTORIZERS, TREE_FAMILIES, walk
 from ..sources.trees import read
 from . import onnx_boosting
@@ -38,9 +39,11 @@ def _initial_types(source: Any, schema: Any, numbers: str = "float64") -> tuple[
     if source.fitted_on_frame and (any(not f.numeric for f in schema.features) or _has_column_transformer(source)):
         types, binding = [], []
         for feat in schema.features:
-            kind = "string" if feat.type == "category" else numbers
+            kind = "string" if feat.type in STRING_TYPES else numbers
             types.append((feat.name, StringTensorType([None, 1]) if kind == "string" else NumberType([None, 1])))
-            binding.append({"name": feat.name, "features": [feat.name], "dtype": kind})
+            # text reaches the graph lowercased by the runtime (_text_graph)
+            binding.append({"name": feat.name, "features": [feat.name], "dtype": kind,
+                            **({"lowercase": True} if feat.type == "text" else {})})
         return types, binding
     n = len(schema.features)
     return [("input", NumberType([None, n]))], [{"name": "input", "features": schema.names, "dtype": numbers}]
@@ -125,11 +128,15 @@ def _text_options(model: Any) -> dict[int, dict[str, Any]]:
     return {id(p): {"tokenexp": TOKEN_EXP} for p in walk(model) if type(p).__name__ in TEXT_VECTORIZERS}
 
 
-def _text_graph(graph: Any) -> None:
-    """Drop skl2onnx's StringNormalizer: it lowercases by a C++ locale (not Python's str.lower: "İ", a final
-    "Σ"; and a session fails to load where the locale is missing), and it removes a stop word as a whole
-    document, where scikit-learn drops it as a token, which a unigram vocabulary already leaves out. The
-    input is lowercased by the runtime instead (its binding says `lowercase`)."""
+def _text_graph(graph: Any, model: Any) -> None:
+    """The text part of skl2onnx's graph made scikit-learn's. Its StringNormalizer is dropped: it lowercases by
+    a C++ locale (not Python's str.lower: "İ", a final "Σ"; and a session fails to load where the locale is
+    missing), and it removes a stop word as a whole document, where scikit-learn drops it as a token, which a
+    unigram vocabulary already leaves out. The input is lowercased by the runtime instead (its binding says
+    `lowercase`). The n-gram pool is rewritten from the vocabulary (_vocabulary_pool)."""
+    if not any(type(p).__name__ in TEXT_VECTORIZERS for p in walk(model)):
+        return
+    _vocabulary_pool(graph, model)
     for node in [n for n in graph.node if n.op_type == "StringNormalizer"]:
         for other in graph.node:
             other.input[:] = [node.input[0] if i == node.output[0] else i for i in other.input]
@@ -325,9 +332,7 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
             try:
                 head = convert_sklearn(_for_missing_categories(pre), initial_types=types, target_opset=OPSET,
                                        options=_text_options(pre))
-                _text_graph(head.graph)
-                if source.text:
-                    _vocabulary_pool(head.graph, pre)
+                _text_graph(head.graph, pre)
                 _missing_category_as_empty(head.graph, pre)
                 _imputers_to_standard_ops(head.graph, pre)
                 _constants_to_double(head.graph)
@@ -335,7 +340,8 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
                 # "Conflicted constraint 'T'"): the preprocessing then runs in float32, declared so in the
                 # artifact's inputs, and parity judges the result.
                 types, binding = _initial_types(source, schema, "float32")
-                head = convert_sklearn(pre, initial_types=types, target_opset=OPSET)
+                head = convert_sklearn(pre, initial_types=types, target_opset=OPSET, options=_text_options(pre))
+                _text_graph(head.graph, pre)
             # CatBoost's n_features_in_ reads 0 in a Pipeline; its trees know how many columns they take
             n_features = ensemble.n_features if ensemble is not None else int(final.n_features_in_)
         else:

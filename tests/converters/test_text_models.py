@@ -1,5 +1,5 @@
 """Text models (issue 18): a Pipeline TfidfVectorizer/CountVectorizer -> LogisticRegression/LinearSVC on one
-column of text, built to ONNX (scored by the device runtime) and to the generated JavaScript module (run in Node). The corpus is real text available offline
+column of text (alone, or in a ColumnTransformer beside other columns), built to ONNX (scored by the device runtime) and to the generated JavaScript module (run in Node). The corpus is real text available offline
 (scikit-learn's bundled data set descriptions, labelled by data set) plus a few documents in other scripts;
 held-out documents add what training never showed: unseen words, empty and blank strings, accents, Greek
 final sigma, a dotted capital I, numbers, CJK. Expected values are scikit-learn's own predict_proba /
@@ -201,6 +201,54 @@ def test_the_runtime_lowercases_text_the_artifact_takes(built, tmp_path):
     (broken / "manifest.json").write_text(json.dumps(manifest))
     records = [{"text": "THE BREAST CANCER WISCONSIN DATA SET"}]
     assert np.abs(Scorer.load(str(broken)).predict_proba(records) - Scorer.load(str(package)).predict_proba(records)).max() > 1e-3
+
+
+def columns(docs: list[str], names: list[str]) -> Any:
+    """A frame of the documents with a number and a category derived from each (their length, first character)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": docs, "length": [float(len(d)) for d in docs], "first": [d[:1] or "_" for d in docs]})
+    return frame[names]
+
+
+# A ColumnTransformer with the text column and others: (columns, formats). js has no one-hot encoder of strings.
+COLUMN_CASES = {
+    "text_and_number_js": (["text", "length"], ["onnx", "js"]),
+    "text_number_and_category": (["text", "length", "first"], ["onnx"]),
+}
+
+
+@pytest.mark.parametrize("name", list(COLUMN_CASES))
+def test_a_text_column_among_others_agrees_with_sklearn(name, tmp_path):
+    import joblib
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    names, formats = COLUMN_CASES[name]
+    parts = {"text": ("text", TfidfVectorizer(ngram_range=(1, 2)), "text"), "length": ("n", StandardScaler(), ["length"]),
+             "first": ("c", OneHotEncoder(handle_unknown="ignore"), ["first"])}
+    train, y, held, _ = corpus()
+    model = Pipeline([("columns", ColumnTransformer([parts[n] for n in names])),
+                      ("model", LogisticRegression(max_iter=3000))]).fit(columns(train, names), y)
+    joblib.dump(model, tmp_path / "m.joblib")
+    columns(train, names).assign(label=y).to_csv(tmp_path / "s.csv", index=False)
+    package = build(BuildOptions(model=tmp_path / "m.joblib", sample=tmp_path / "s.csv", out=tmp_path / "pkg",
+                                 label_column="label", targets=formats, quiet=True)).path
+    manifest = json.loads((package / "manifest.json").read_text())
+    assert [f["type"] for f in manifest["inputs"]["features"]] == ["text", "float", "category"][:len(names)]
+    assert manifest["artifacts"][0]["inputs"][0] == {"name": "text", "features": ["text"], "dtype": "string",
+                                                     "lowercase": True}
+    assert len(manifest["parity"]) == len(formats) and all(c["passed"] for c in manifest["parity"])
+    frame = columns(held, names)
+    want = model.predict_proba(frame)
+    assert np.abs(Scorer.load(str(package)).predict_proba(frame.to_dict("records")) - want).max() <= 1e-5
+    if "js" in formats:
+        out = _node(package / "model.mjs", frame.to_dict("records"))
+        got = np.array([[o["probabilities"][str(c)] for c in model.classes_] for o in out])
+        assert np.abs(got - want).max() <= 1e-5
 
 
 REFUSED = {

@@ -333,6 +333,24 @@ def test_parity_catches_one_changed_word_in_the_javascript_module(built, tmp_pat
     assert main(["parity", str(broken), *args, "--json", str(tmp_path / "bad.json")]) == 1
 
 
+@pytest.mark.parametrize("backend", ["js", "ort-wasm"])
+def test_edgepack_web_lowercases_text_as_sklearn_does(backend, built):
+    """web/bin/score.mjs (edgepack-web) on capitalised, Greek, Turkish and empty documents: its records.js
+    lowercases with toLowerCase, then the generated module or onnxruntime-web's Tokenizer splits the words."""
+    import subprocess
+
+    model, _path, package = built("count_logreg_binary")
+    docs = ["THE BREAST CANCER WISCONSIN DATA SET", "ΛΟΓΟΣ ΟΔΟΣ", "İSTANBUL ılık", "", "Café ÉCOLE crème"]
+    web = Path(__file__).resolve().parents[2] / "web"
+    done = subprocess.run(["node", str(web / "bin" / "score.mjs"), str(package), "--backend", backend],
+                          input="".join(json.dumps({"text": d}) + "\n" for d in docs), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    got = np.array([[r["probabilities"][str(c)] for c in model.classes_] for r in rows])
+    assert np.abs(got - model.predict_proba(docs)).max() <= 1e-5
+
+
 def _node(module: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     import subprocess
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Artifact, check_options, chosen_variants
-from ..tfjs import run_converter, unfuse_activations
+from ..tfjs import run_converter, unfuse_activations, unfuse_tensor_bias
 from .tf_graph import input_dtype, save_model, tf_function
 
 OPTIONS: dict[str, Any] = {"variants": "float32,float16,uint8"}
@@ -36,6 +36,7 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
             run_converter(saved, out, dtype)
             model_json = json.loads((out / "model.json").read_text())
             unfuse_activations(model_json)
+            unfuse_tensor_bias(model_json)
             files = {f"tfjs/{art_id}/model.json": json.dumps(model_json).encode()}
             for shard in sorted(p for p in out.iterdir() if p.name != "model.json"):
                 files[f"tfjs/{art_id}/{shard.name}"] = shard.read_bytes()

@@ -82,6 +82,18 @@ def _change_one_weight(data: bytes, kernel: np.ndarray) -> bytes:
     raise AssertionError("the recurrent kernel's float32 values are not in the artifact's files")
 
 
+def test_each_format_stores_a_recurrent_kernel_once(recurrent):
+    """Unrolled, every time step reads the kernels; the artifacts keep one copy (TF.js: shared_weights)."""
+    kind, model, result = recurrent
+    if kind != "lstm":
+        pytest.skip("one model is enough")
+    kernel = _recurrent_kernel(model)
+    for entry in result.manifest["artifacts"]:
+        files = [result.path / r["file"] for r in entry.get("files") or [entry]]
+        copies = sum(p.read_bytes().count(k.tobytes()) for p in files for k in (kernel, np.ascontiguousarray(kernel.T)))
+        assert copies == 1, (entry["id"], copies)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_one_changed_recurrent_weight_is_caught(recurrent, fmt, tmp_path):
     kind, model, result = recurrent

@@ -1,5 +1,5 @@
 """Keras sequence classifiers with recurrent layers (Embedding -> LSTM / GRU / Bidirectional GRU + LSTM ->
-softmax) built to ONNX, TFLite, TF.js and Core ML: every float32 artifact run in its runtime against the
+softmax; the GRU one skips padding with mask_zero) built to ONNX, TFLite, TF.js and Core ML: every float32 artifact run in its runtime against the
 Keras model on the sample and on held-out sequences, with a dynamic batch; an artifact with one
 recurrent weight changed is caught; a recurrence over sequences of variable length is refused by name
 where a format needs it unrolled (TFLite keeps it, with a batch of 1)."""
@@ -133,3 +133,16 @@ def test_sequences_of_variable_length_are_refused(tmp_path):
     assert info.value.exit_code == EXIT_MODEL
     assert "input 'tokens' has shape [None, None]" in info.value.what
     assert not (tmp_path / "refused").exists()
+
+
+def test_unrolling_refuses_a_recurrent_layer_of_variable_length_by_name():
+    """The guard behind the source's own refusal: no format gets a recurrence it would have to loop."""
+    import keras
+    from edgepack.converters.targets.tensor.tf_graph import unrolled
+
+    tokens = keras.Input((None,), dtype="int32")
+    x = keras.layers.Bidirectional(keras.layers.GRU(4), name="bigru")(keras.layers.Embedding(10, 4)(tokens))
+    with pytest.raises(ModelError) as info:
+        unrolled(keras.Model(tokens, keras.layers.Dense(2, activation="softmax")(x)))
+    assert info.value.exit_code == EXIT_MODEL
+    assert "recurrent layer 'bigru' (Bidirectional) reads sequences of variable length" in info.value.what

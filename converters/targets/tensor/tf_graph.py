@@ -94,7 +94,8 @@ def unrolled(model: Any) -> Any:
     if not layers:
         return model
     for layer in layers:
-        if tuple(layer.input.shape)[1] is None:
+        fed = layer.input[0] if isinstance(layer.input, (list, tuple)) else layer.input  # [sequence, mask] when masked
+        if tuple(fed.shape)[1] is None:
             raise ModelError(f"recurrent layer {layer.name!r} ({type(layer).__name__}) reads sequences of variable length",
                              fix="give the model's Input a fixed sequence length, e.g. keras.Input((12,)): the "
                                  "formats need the recurrence unrolled over a known number of steps")

@@ -99,10 +99,16 @@ def unrolled(model: Any) -> Any:
             raise ModelError(f"recurrent layer {layer.name!r} ({type(layer).__name__}) reads sequences of variable length",
                              fix="give the model's Input a fixed sequence length, e.g. keras.Input((12,)): the "
                                  "formats need the recurrence unrolled over a known number of steps")
-    config = model.get_config()
-    _set_unroll(config)
-    clone = type(model).from_config(config)
-    clone.set_weights(model.get_weights())
+    try:
+        config = model.get_config()
+        _set_unroll(config)
+        clone = type(model).from_config(config)
+        clone.set_weights(model.get_weights())
+    except Exception as exc:  # a subclassed model without a usable config, custom layers...
+        raise ModelError(f"cannot unroll the recurrent layer {layers[0].name!r}: the model could not be rebuilt from "
+                         f"its config ({type(exc).__name__}: {exc})",
+                         fix="save a functional or Sequential model (keras.Model(inputs, outputs)); or build the "
+                             "recurrent layers with unroll=True yourself") from exc
     return clone
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import RecordError
 from .records import check_record, is_text
-from .schema import Feature, IOSchema
+from .schema import STRING_TYPES, Feature, IOSchema
 
 _NONE = type(None)
 
@@ -67,7 +67,7 @@ class _Rule:
     def __init__(self, feat: Feature) -> None:
         self.feat = feat
         self.name = feat.name
-        self.category = feat.type == "category"
+        self.category = feat.type in STRING_TYPES  # strings: a category or text
         if self.category:
             ok: set[type] = {str}
         elif feat.type == "bool":

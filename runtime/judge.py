@@ -153,6 +153,9 @@ def _value(value: float | None) -> float:
 PROFILES: dict[str, ToleranceProfile] = {
     # Same model, same numbers up to float32 rounding: every label, and probabilities within 1e-5.
     "float32": ToleranceProfile(1.0, 1e-5, 1e-5),
+    # Generated C and JS computing in double (precision "float64"): held to the float32 promise, not judged
+    # as 8-bit by the fallback (a JS artifact 0.017 off passed that way).
+    "float64": ToleranceProfile(1.0, 1e-5, 1e-5),
     # Half precision keeps ~3 decimal digits: labels may flip only for near-ties.
     "float16": ToleranceProfile(0.995, 0.01, 0.01),
     # 8-bit weights/activations: a few near-tie labels and ~2 % probability error are the price.
@@ -162,7 +165,7 @@ PROFILES: dict[str, ToleranceProfile] = {
 }
 FALLBACK_PRECISION = "int8"  # an unknown precision is judged as 8-bit
 # AUC drifts far less than single probabilities: a ranking changes only where two rows swap order.
-DEFAULT_AUC_CHANGE: dict[str, float] = {"float32": 1e-4, "float16": 0.002, "uint16": 0.002}
+DEFAULT_AUC_CHANGE: dict[str, float] = {"float32": 1e-4, "float64": 1e-4, "float16": 0.002, "uint16": 0.002}
 DEFAULT_AUC_CHANGE_QUANTIZED = 0.005
 AUC_CHANGE_FALLBACK = DEFAULT_AUC_CHANGE["float32"]  # a profile that sets no AUC limit: the strictest
 

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from .errors import PackageError, quoted
+from .schema import STRING_TYPES
 
 FORMAT_NAME = "edgepack"
 FORMAT_VERSION = 1
@@ -140,10 +141,14 @@ def _check_meaning(m: dict[str, Any], where: str) -> None:
             unknown = [n for n in tensor["features"] if n not in known]
             if unknown:
                 raise fail(f"artifacts[{i}].inputs[{j}].features", f"{quoted(unknown[0])} is not an input feature")
-            numbers = [n for n in tensor["features"] if types[n] != "category"]
+            numbers = [n for n in tensor["features"] if types[n] not in STRING_TYPES]
             if tensor["dtype"] == "string" and numbers:
                 raise fail(f"artifacts[{i}].inputs[{j}]", f"a string tensor cannot carry the {types[numbers[0]]} "
                            f"feature {quoted(numbers[0])}")
+            text = [n for n in tensor["features"] if types[n] == "text"]
+            if tensor["dtype"] != "string" and text:  # a category can go as its index; text has none
+                raise fail(f"artifacts[{i}].inputs[{j}]", f"a {tensor['dtype']} tensor cannot carry the text "
+                           f"feature {quoted(text[0])}")
         if needed not in art["outputs"]:
             raise fail(f"artifacts[{i}].outputs", f"a {m['model']['task']} artifact must name its {quoted(needed)} output")
 

@@ -43,8 +43,9 @@ class RowFeeds:
 
         if not hasattr(session, "run_with_ort_values") or not hasattr(binding.OrtValue, "ortvalue_from_numpy"):
             return False
-        return all(name in categories and type(in_x) is slice and in_x.stop - in_x.start == 1
-                   for name, in_x, _, _, kind in plan if kind == "string")
+        return all(kind != "text" for *_, kind in plan) and all(
+            name in categories and type(in_x) is slice and in_x.stop - in_x.start == 1
+            for name, in_x, _, _, kind in plan if kind == "string")
 
     def run(self, values: list[Any], outputs: list[str]) -> np.ndarray | None:
         """The first of `outputs` for one record (`values` in schema order), or None when a value is not

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import RecordError
-from .schema import Feature, IOSchema
+from .schema import STRING_TYPES, Feature, IOSchema
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,12 @@ def _check_value(feat: Feature, value: Any) -> Any:
         if feat.nullable:
             return None
         raise RecordError("missing value (null or NaN) where the model needs one", field=feat.name)
+    if feat.type == "text":  # any string: its words are the model's business (an unseen word counts for nothing)
+        if not isinstance(value, str):
+            raise RecordError(f"expected text (a string), got {type(value).__name__} {value!r}", field=feat.name)
+        if not is_text(value):
+            raise RecordError(f"not valid Unicode text (a lone surrogate) in {value!r}", field=feat.name)
+        return value
     if feat.type == "category":
         if not isinstance(value, str):
             raise RecordError(f"expected a category (string), got {type(value).__name__} {value!r}", field=feat.name)
@@ -107,7 +113,7 @@ def columns_from_rows(schema: IOSchema, rows: list[list[Any]]) -> dict[str, np.n
     """Checked rows (schema order) to one column per feature: float64 (NaN for missing) or str objects."""
     columns: dict[str, np.ndarray] = {}
     for j, feat in enumerate(schema.features):
-        if feat.type == "category":
+        if feat.type in STRING_TYPES:
             columns[feat.name] = np.array([row[j] for row in rows], dtype=object)
         else:
             columns[feat.name] = np.array([np.nan if row[j] is None else row[j] for row in rows], dtype=np.float64)
@@ -148,6 +154,8 @@ def tensors_for(binding: list[dict[str, Any]], columns: dict[str, np.ndarray],
         if dtype == "string":
             arr = np.stack([columns[n] for n in names], axis=1) if len(names) > 1 else columns[names[0]].reshape(-1, 1)
             arr = missing_as_empty(arr)
+            if tensor.get("lowercase"):
+                arr = lowercased(arr)
         else:
             np_dtype = np.dtype(np.float64 if dtype == FLOAT64_PARTS else dtype)
             parts = [_numeric_column(n, columns[n], schema) for n in names]
@@ -194,6 +202,14 @@ def missing_as_empty(arr: np.ndarray) -> np.ndarray:
     arr = arr.copy()
     arr[missing] = ""
     return arr
+
+
+def lowercased(arr: np.ndarray) -> np.ndarray:
+    """Text as Python's str.lower gives it, which is how scikit-learn's vectorizers lowercase (full Unicode
+    case mapping: "İ" -> "i̇", a final "Σ" -> "ς"). An artifact input marked `lowercase` takes text this way:
+    ONNX's StringNormalizer lowercases by the device's C++ locale, which differs on those letters and fails to
+    load where the locale is not installed. web/src/records.js lowercases with toLowerCase, the same mapping."""
+    return np.fromiter((v.lower() for v in arr.ravel()), dtype=object, count=arr.size).reshape(arr.shape)
 
 
 def category_index(categories: tuple[str, ...] | list[str], values: np.ndarray) -> np.ndarray:

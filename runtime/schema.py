@@ -9,6 +9,9 @@ from typing import Any
 from .errors import PackageError
 
 NUMERIC_TYPES = ("float", "int", "bool")
+# Features whose values are strings: a category (one of a known list) or text (any string, which a text
+# vectorizer in the model splits into words; manifest format 1, issue 18).
+STRING_TYPES = ("category", "text")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from .judge import Metrics, ToleranceProfile, Verdict, judge, profile_of
 from .ortvalues import RowFeeds
 from .package import ArtifactInfo, Package
 from .records import Rejection, encode_records, tensors_for
-from .schema import IOSchema
+from .schema import STRING_TYPES, IOSchema
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,7 +62,7 @@ class Scorer:
         self._classes = list(self.schema.classes)
         self._class_keys = [str(c) for c in self._classes]
         self._plan, self._number_positions = _array_plan(self._binding, self.schema)
-        self._has_strings = any(kind == "string" for *_, kind in self._plan)
+        self._has_strings = any(kind in ("string", "text") for *_, kind in self._plan)
         self._validators: dict[tuple[frozenset[str], bool], BatchValidator] = {}
         # The binding under InferenceSession.run skips its per-call input checks (2-3 us of a 15 us call);
         # predict_array's plan already guarantees the inputs.
@@ -166,7 +166,7 @@ class Scorer:
                     return self._predict_array_general(X)
         else:
             for name, in_x, _, dtype, kind in self._plan:
-                if kind == "string":
+                if kind in ("string", "text"):
                     return self._predict_array_general(X)
                 feeds[name] = X[:, in_x].astype(dtype, copy=False)  # "coded" takes indices as they are
         key, names = self._array_output
@@ -193,7 +193,7 @@ class Scorer:
         columns: dict[str, np.ndarray] = {}
         for j, feat in enumerate(self.schema.features):
             col = X[:, j]
-            if feat.type != "category":
+            if feat.type not in STRING_TYPES:
                 columns[feat.name] = col.astype(np.float64)
             elif X.dtype == object:
                 columns[feat.name] = col
@@ -436,13 +436,14 @@ def _array_plan(binding: list[dict[str, Any]], schema: IOSchema) -> tuple[list[t
     """How predict_array cuts a schema-ordered array into the artifact's tensors, computed once.
 
     Per tensor: (name, columns in X, columns in the block of numeric features, dtype, kind) with kind
-    "number", "string" (categories as strings) or "coded" (a numeric tensor holding category indices).
+    "number", "string" (categories as strings), "text" (strings the runtime lowercases first: the general path)
+    or "coded" (a numeric tensor holding category indices).
     Column selectors are slices when consecutive (views, no copies). Also returns the positions of the
     features that feed "number" tensors: the block an object array is converted to in one call.
     """
     position = {name: j for j, name in enumerate(schema.names)}
     def is_number(t: dict[str, Any]) -> bool:
-        return t["dtype"] != "string" and all(schema.feature(n).type != "category" for n in t["features"])
+        return t["dtype"] != "string" and all(schema.feature(n).type not in STRING_TYPES for n in t["features"])
 
     numbers = [position[n] for t in binding if is_number(t) for n in t["features"]]
     in_block = {j: k for k, j in enumerate(numbers)}
@@ -450,7 +451,7 @@ def _array_plan(binding: list[dict[str, Any]], schema: IOSchema) -> tuple[list[t
     for tensor in binding:
         idx = [position[n] for n in tensor["features"]]
         if tensor["dtype"] == "string":
-            plan.append((tensor["name"], _selector(idx), None, object, "string"))
+            plan.append((tensor["name"], _selector(idx), None, object, "text" if tensor.get("lowercase") else "string"))
             continue
         if not is_number(tensor):
             plan.append((tensor["name"], _selector(idx), None, np.dtype(tensor["dtype"]), "coded"))

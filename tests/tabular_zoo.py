@@ -451,6 +451,81 @@ PANDAS_CATEGORIES = ["lgb_pandas_categories_squared_diabetes", "lgb_pandas_categ
                      "xgb_pandas_categories_squared_diabetes", "xgb_pandas_categories_binary_diabetes"]
 
 
+def _step_builders() -> dict[str, Callable[[], TabularCase]]:
+    """Issue 18's transformers that edgepack converts itself: FunctionTransformer with numpy ufuncs, TargetEncoder
+    (`sex` as strings; unseen categories held out; one case with missing ones and a three-class target) and
+    SplineTransformer (held-out rows include values beyond the training range)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler, TargetEncoder
+
+    numeric = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    c, r = "classification", "regression"
+
+    def function(func: Any) -> Any:
+        return Pipeline([("impute", SimpleImputer()), ("function", FunctionTransformer(func)), ("scale", StandardScaler()),
+                         ("model", LogisticRegression(max_iter=1000))])
+
+    def target_encoded(estimator: Any, target_type: str = "auto") -> Any:
+        prepare = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
+                                     ("cat", TargetEncoder(target_type=target_type), ["sex"])])
+        return Pipeline([("prepare", prepare), ("model", estimator)])
+
+    def three_classes(name: str) -> TabularCase:
+        """diabetes' target in three bands (< 100, < 180, above), `sex` with missing and unseen categories."""
+        train, holdout = real_frame("diabetes", categorical="missing")
+        train[LABEL], holdout[LABEL] = np.digitize(train[LABEL], [100, 180]), np.digitize(holdout[LABEL], [100, 180])
+        model = target_encoded(LogisticRegression(max_iter=1000))
+        model.fit(train.drop(columns=[LABEL]), train[LABEL])
+        return TabularCase(name, model, train, holdout, c)
+
+    def abs_exp() -> Any:
+        def part(func: Any) -> Any:
+            return Pipeline([("impute", SimpleImputer()), ("function", FunctionTransformer(func))])
+
+        prepare = ColumnTransformer([("abs", part(np.abs), ["age", "bmi", "bp"]),
+                                     ("exp", part(np.exp), ["s1", "s2", "s3", "s4", "s5", "s6"])])
+        return Pipeline([("prepare", prepare), ("model", Ridge())])
+
+    def spline(extrapolation: str, **kwargs: Any) -> Any:
+        return Pipeline([("impute", SimpleImputer()),
+                         ("spline", SplineTransformer(n_knots=5, degree=3, extrapolation=extrapolation, **kwargs)),
+                         ("model", Ridge(alpha=1e-3))])
+
+    def spline_clf() -> Any:  # breast cancer's first 6 columns; a missing value gives zeros, as scikit-learn does
+        prepare = ColumnTransformer([("spline", SplineTransformer(n_knots=4, degree=2, handle_missing="zeros",
+                                                                  include_bias=False),
+                                      ["mean_radius", "mean_texture", "mean_perimeter", "mean_area", "mean_smoothness",
+                                       "mean_compactness"])])
+        return Pipeline([("prepare", prepare), ("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
+
+    def beyond_range(case: TabularCase) -> TabularCase:
+        """Two held-out rows moved beyond the training range (every numeric column), below and above."""
+        numbers = [c for c in case.features if c != "sex"]
+        case.holdout.loc[0, numbers] = case.train[numbers].max() * 1.5
+        case.holdout.loc[1, numbers] = case.train[numbers].min() * 1.5
+        return case
+
+    return {
+        "logreg_log1p_breast_cancer": lambda: _fit("logreg_log1p_breast_cancer", function(np.log1p), "breast_cancer", c),
+        "logreg_sqrt_breast_cancer": lambda: _fit("logreg_sqrt_breast_cancer", function(np.sqrt), "breast_cancer", c),
+        "ridge_abs_exp_diabetes": lambda: _fit("ridge_abs_exp_diabetes", abs_exp(), "diabetes", r),
+        "ridge_target_encoder_diabetes": lambda: _fit("ridge_target_encoder_diabetes", target_encoded(Ridge(), "continuous"), "diabetes", r,
+                                                      categorical=True),
+        "logreg_target_encoder_three_classes_diabetes": lambda: three_classes("logreg_target_encoder_three_classes_diabetes"),
+        "ridge_spline_linear_diabetes": lambda: beyond_range(_fit("ridge_spline_linear_diabetes", spline("linear"), "diabetes", r)),
+        "ridge_spline_continue_diabetes": lambda: beyond_range(_fit("ridge_spline_continue_diabetes", spline("continue", knots="quantile"),
+                                                                    "diabetes", r)),
+        "logreg_spline_breast_cancer": lambda: beyond_range(_fit("logreg_spline_breast_cancer", spline_clf(), "breast_cancer", c)),
+    }
+
+
+STEPS = ["logreg_log1p_breast_cancer", "logreg_sqrt_breast_cancer", "ridge_abs_exp_diabetes", "ridge_target_encoder_diabetes",
+         "logreg_target_encoder_three_classes_diabetes", "ridge_spline_linear_diabetes", "ridge_spline_continue_diabetes",
+         "logreg_spline_breast_cancer"]
+
 HGB_NATIVE = ["hgb_native_categories_binary_diabetes", "hgb_native_categories_poisson_diabetes"]
 
 CATEGORIES = ["ridge_sex_most_frequent_diabetes", "ridge_sex_constant_diabetes", "ridge_sex_onehot_nan_diabetes",
@@ -482,13 +557,21 @@ FAMILY_CASES: dict[str, str] = {
     "catboost model .cbm": "cb_softmax_wine_cbm",
 }
 
+# Transformer edgepack converts itself (converters/targets/onnx_sklearn_steps.py) -> the STEPS cases that exercise it:
+# test_transformer_steps checks that each is covered and that the case holds it.
+TRANSFORMER_CASES: dict[str, list[str]] = {
+    "FunctionTransformer": ["logreg_log1p_breast_cancer", "logreg_sqrt_breast_cancer", "ridge_abs_exp_diabetes"],
+    "TargetEncoder": ["ridge_target_encoder_diabetes", "logreg_target_encoder_three_classes_diabetes"],
+    "SplineTransformer": ["ridge_spline_linear_diabetes", "ridge_spline_continue_diabetes", "logreg_spline_breast_cancer"],
+}
+
 _CACHE: dict[str, TabularCase] = {}
 
 
 def get(name: str) -> TabularCase:
     if name not in _CACHE:
         builders = {**_builders(), **_sklearn_builders(), **_category_builders(), **_hgb_builders(), **_encoder_builders(),
-                    **_coded_builders()}
+                    **_coded_builders(), **_step_builders()}
         _CACHE[name] = builders[name]()
     return _CACHE[name]
 
@@ -510,6 +593,36 @@ def save(case: TabularCase, directory: Path) -> tuple[Path, Path]:
     sample_path = directory / f"{case.name}_sample.csv"
     case.train.to_csv(sample_path, index=False)
     return model_path, sample_path
+
+
+def build_case(case: TabularCase, directory: Path, **options: Any) -> tuple[Path, Any]:
+    """Save the case and build its package in `directory` (BuildOptions `options`, e.g. targets): (model path, result)."""
+    from edgepack.toolchain.build import BuildOptions, build
+
+    model_path, sample_path = save(case, directory)
+    result = build(BuildOptions(model=model_path, sample=sample_path, out=directory / "package", label_column=LABEL,
+                                quiet=True, **options))
+    return model_path, result
+
+
+def parity_args(case: TabularCase, model_path: Path, directory: Path, runtime: str) -> list[str]:
+    """`edgepack parity` arguments checking one runtime against the original model on the held-out rows."""
+    holdout = directory / "holdout.csv"
+    case.holdout.to_csv(holdout, index=False)
+    return ["--quiet", "--runtimes", runtime, "--reference", str(model_path), "--data", str(holdout), "--label-column", LABEL]
+
+
+def replace_artifact(package: Path, artifact_id: str, data: bytes) -> None:
+    """Write an artifact's file and give the manifest its new checksum and size (a tampered package that
+    still verifies, so only parity can catch it)."""
+    import hashlib
+    import json
+
+    manifest = json.loads((package / "manifest.json").read_text())
+    entry = next(a for a in manifest["artifacts"] if a["id"] == artifact_id)
+    (package / entry["file"]).write_bytes(data)
+    entry.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (package / "manifest.json").write_text(json.dumps(manifest))
 
 
 def onnx_outputs(package: Path, frame: Any) -> dict[str, np.ndarray]:

@@ -25,10 +25,20 @@ from ..converters.sources import catboost as cb_source
 from ..converters.sources import lightgbm as lgb_source
 from ..converters.sources import sklearn as sk_source
 from ..converters.sources import xgboost as xgb_source
-from ..converters.targets import MISSING_CATEGORIES, MISSING_CATEGORIES_FROM, coreml, tfjs, tflite
+from ..converters.targets import (
+    MISSING_CATEGORIES,
+    MISSING_CATEGORIES_FROM,
+    TEXT_INPUT,
+    TEXT_REFUSED,
+    coreml,
+    tfjs,
+    tflite,
+)
+from ..converters.targets.coreml.sklearn_2_pipeline import REFUSED_STEPS
 from ..converters.targets.coreml.sklearn_3_final_model import FINAL_MODELS, REFUSED, VARIANT_BUILDERS
 from ..converters.targets.onnx import CONVERTERS
 from ..converters.targets.onnx_sklearn import FLOAT64_FINALS
+from ..converters.targets.onnx_sklearn_steps import CONVERTED_STEPS
 
 FORMATS = ("onnx", "tflite", "tfjs", "coreml", "c", "js")
 CODEGEN_FORMATS = ("c", "js")
@@ -144,6 +154,23 @@ def _objectives() -> list[str]:
     return lines
 
 
+def _text_lines() -> list[str]:
+    def shown(value: object) -> str:  # a pattern as written in Python source, not its repr's doubled backslashes
+        return f"r'{value}'" if isinstance(value, str) and "\\" in value else repr(value)
+
+    settings = ", ".join(f"`{param}` {' or '.join(f'`{shown(v)}`' for v in allowed)}"
+                         for param, allowed in sk_source.TEXT_SETTINGS.items())
+    return [
+        f"{' or '.join(f'`{n}`' for n in sorted(sk_source.TEXT_VECTORIZERS))} first in a Pipeline that ends in "
+        f"{' or '.join(f'`{n}`' for n in sorted(sk_source.TEXT_FINALS))}, fitted on one column of text (a `text` feature),",
+        "or in a ColumnTransformer on one named column beside other columns (one text vectorizer per model).",
+        f"Formats: {', '.join(sorted(TEXT_INPUT))}; the others refuse a text feature by name: "
+        + "; ".join(f"{fmt}: {reason}" for fmt, reason in TEXT_REFUSED.items()) + ".",
+        f"Settings taken (any other is refused, naming it): {settings}; `stop_words` with `ngram_range` `(1, 1)` only;",
+        "`min_df`, `max_df`, `max_features`, `binary`, `use_idf` and `smooth_idf` as they are.",
+    ]
+
+
 def render() -> str:
     """docs/support.md as this code base supports it."""
     table = ["| family | role | " + " | ".join(FORMATS) + " |", "|---|---|" + "---|" * len(FORMATS)]
@@ -221,6 +248,10 @@ def render() -> str:
         "skl2onnx's own refusals (e.g. OneHotEncoder infrequent categories) reach the user as",
         "\"skl2onnx could not convert <estimators> to ONNX: <reason>\".",
         "",
+        "### Text (one column of text)",
+        "",
+        *_text_lines(),
+        "",
         "### Objectives of the boosting libraries (objective, link)",
         "",
         *_objectives(),
@@ -228,7 +259,13 @@ def render() -> str:
         "### Preprocessing (in a Pipeline or ColumnTransformer)",
         "",
         f"Transformers the scikit-learn source accepts (ONNX through skl2onnx, in float64): {transformers}.",
+        f"edgepack writes the ONNX of {', '.join(f'`{n}`' for n in CONVERTED_STEPS)} itself (skl2onnx has no "
+        "converter for them; `converters/targets/onnx_sklearn_steps.py`, standard operators, float64).",
+        "FunctionTransformer takes func=None or "
+        + ", ".join(f"np.{'abs' if n == 'absolute' else n}" for n in sk_source.FUNCTION_TRANSFORMER_UFUNCS)
+        + " (no kw_args); anything else is refused by the source, in every format.",
         "The TensorFlow and Core ML lowerings refuse a preprocessing step they have no rule for, by name.",
+        "Core ML refuses these steps by name: " + "; ".join(f"{n} ({why})" for n, why in REFUSED_STEPS.items()) + ".",
         "",
         "### Quantized variants",
         "",

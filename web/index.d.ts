@@ -7,7 +7,8 @@ export type InputRecord = Record<string, FieldValue>;
 
 export interface Feature {
   name: string;
-  type: 'float' | 'int' | 'bool' | 'category';
+  /** text: any string, split into words by a text vectorizer in the model */
+  type: 'float' | 'int' | 'bool' | 'category' | 'text';
   nullable: boolean;
   categories?: string[];
   unknown?: 'error' | 'ignore';
@@ -27,6 +28,8 @@ export interface TensorBinding {
   name: string;
   features: string[];
   dtype: 'float32' | 'float64' | 'int64' | 'int32' | 'string' | 'float64-parts';
+  /** a string input that takes its text lowercased (Python's str.lower; toLowerCase) */
+  lowercase?: boolean;
 }
 
 export interface ArtifactEntry {

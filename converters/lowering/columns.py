@@ -32,7 +32,7 @@ class Step:
     "isnan" (1.0 where missing: SimpleImputer's indicator), "clip" (into [a, b]), "yeo_johnson" and
     "box_cox" (lambda a), "quantile" (QuantileTransformer, uniform: quantiles `table`, references
     `table2`), "bins" (KBinsDiscretizer's code: how many inner edges `table` are <= x), "eq" (1.0 where x == a),
-    "log1p" and "sqrt" (FunctionTransformer with np.log1p / np.sqrt).
+    "log1p", "sqrt", "log", "exp", "abs" (FunctionTransformer with those numpy ufuncs).
     """
 
     kind: str
@@ -55,7 +55,7 @@ class Step:
         """Non-decreasing in x (a tree's threshold can be folded through it)."""
         if self.kind in ("sub_div", "mul_add"):
             return (self.b if self.kind == "sub_div" else self.a) > 0
-        return self.kind != "eq"
+        return self.kind not in ("eq", "abs")
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def _power(step: Any, inputs: list[Column]) -> list[Column]:
     return transform_columns(step._scaler, out, None) if step.standardize else out
 
 
-FUNCTIONS = {"log1p": "log1p", "sqrt": "sqrt"}  # numpy ufunc name -> step kind
+FUNCTIONS = {"log1p": "log1p", "sqrt": "sqrt", "log": "log", "exp": "exp", "absolute": "abs"}  # numpy ufunc -> step kind
 TEXT = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer", "TfidfTransformer")
 
 
@@ -251,7 +251,7 @@ def _function(step: Any, inputs: list[Column]) -> list[Column]:
     if kind is None or not isinstance(step.func, np.ufunc) or step.kw_args:
         raise ModelError(f"FunctionTransformer({getattr(step.func, '__name__', step.func)}) is not supported in "
                          "TFLite/TF.js (a Python function cannot be read as operators)",
-                         fix=f"use one of the numpy ufuncs {', '.join('np.' + n for n in FUNCTIONS)}, or the ONNX target")
+                         fix=f"use one of the numpy ufuncs {', '.join('np.' + n for n in FUNCTIONS)}")
     if any(c.encode == "category" for c in inputs):
         raise ModelError(f"FunctionTransformer(np.{kind}) on a category column is not supported")
     return [_with(c, Step(kind, 0.0)) for c in inputs]

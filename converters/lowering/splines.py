@@ -36,7 +36,8 @@ def _bases(tf: Any, v: Any, knots: np.ndarray, k: int) -> list[Any]:
     for j in range(1, k + 1):
         saved = tf.zeros_like(v)
         for r in range(j):
-            temp = basis[r] / (right[r + 1] + left[j - r])
+            denom = right[r + 1] + left[j - r]  # 0 across a repeated knot (quantile knots of a binary column)
+            temp = tf.where(tf.equal(denom, 0.0), tf.zeros_like(v), basis[r] / tf.where(tf.equal(denom, 0.0), tf.ones_like(v), denom))
             basis[r] = saved + right[r + 1] * temp
             saved = left[j - r] * temp
         basis.append(saved)

@@ -42,8 +42,12 @@ def load_keras_model(path: Path) -> Any:
 
 
 def is_flat(model: Any) -> bool:
-    """One input [N, F] and one output: the tabular Keras path (KerasSource); else a tensor model."""
-    return len(model.inputs) == 1 and len(model.outputs) == 1 and len(tuple(model.inputs[0].shape)) == 2
+    """One float input [N, F] and one output: the tabular Keras path (KerasSource); else a tensor model.
+    Token ids [N, T] read by an Embedding are a sequence, not T features: the tensor path keeps them integers."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1 or len(tuple(model.inputs[0].shape)) != 2:
+        return False
+    dtype = str(getattr(model.inputs[0], "dtype", "float32"))
+    return "int" not in dtype and not any(type(layer).__name__ == "Embedding" for layer in model.layers)
 
 
 class KerasSource:

@@ -16,7 +16,7 @@ import numpy as np
 from ...runtime.batch import BatchValidator
 from ...runtime.errors import DataError
 from ...runtime.records import reason_text
-from ...runtime.schema import Feature, IOSchema
+from ...runtime.schema import STRING_TYPES, Feature, IOSchema
 from .sklearn import walk
 
 PROBE_CATEGORY = "__edgepack_unseen__"
@@ -81,6 +81,9 @@ def infer_schema(source: Any, frame: Any) -> IOSchema:
                 min=_num(values.min()), max=_num(values.max()), missing_rate=missing_rate,
                 mean=_num(values.mean()), std=_num(values.std(ddof=0)),
             ))
+        elif getattr(source, "is_text", None) and source.is_text(name):  # documents: any string, no categories
+            features.append(Feature(name=str(name), type="text", nullable=_accepts(source, frame, name, np.nan),
+                                    missing_rate=missing_rate))
         else:
             # A missing category (None/NaN) is the model's business: scikit-learn's SimpleImputer fills it and
             # OneHotEncoder gives it its own column or ignores it; the column is nullable when the sample has
@@ -159,7 +162,7 @@ def frame_columns(frame: Any, schema: IOSchema) -> dict[str, np.ndarray]:
     columns = {}
     for feat in schema.features:
         col = frame[feat.name]
-        if feat.type == "category":  # str, or None where missing (as the runtime's records hold them)
+        if feat.type in STRING_TYPES:  # str, or None where missing (as the runtime's records hold them)
             columns[feat.name] = np.array([None if _missing(v) else str(v) for v in col], dtype=object)
         else:
             columns[feat.name] = col.astype(float).to_numpy(dtype=np.float64)
@@ -182,7 +185,7 @@ def record_from_row(schema: IOSchema, row: Sequence[Any]) -> dict[str, Any]:
             value = value.item()
         if _missing(value):
             record[feat.name] = None
-        elif feat.type == "category":
+        elif feat.type in STRING_TYPES:
             record[feat.name] = str(value)
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             record[feat.name] = value

@@ -69,6 +69,13 @@ SUPPORTED: dict[str, str] = {
     "KBinsDiscretizer": "transformer",
     "QuantileTransformer": "transformer",
     "PowerTransformer": "transformer",
+    # issue 18: transformers edgepack converts itself (ONNX: onnx_sklearn_steps.py; TF: lowering/columns.py)
+    "FunctionTransformer": "transformer",  # numpy ufuncs of FUNCTION_TRANSFORMER_UFUNCS only (checked below)
+    "TargetEncoder": "transformer",
+    "SplineTransformer": "transformer",
+    # issue 18, text: a Pipeline's first step on one text column (ONNX; the settings TEXT_SETTINGS allows)
+    "TfidfVectorizer": "transformer",
+    "CountVectorizer": "transformer",
 }
 # The boosting libraries' scikit-learn estimators, alone or last in a Pipeline: class -> (role, tree reader).
 BOOSTERS: dict[str, tuple[str, Callable[[Any], BoostedEnsemble]]] = {
@@ -102,6 +109,101 @@ REFUSED_SETTINGS: dict[tuple[str, str, Any], str] = {
     ("KNeighborsRegressor", "weights", "distance"): "skl2onnx's graph divides by a zero distance when a row equals a "
     "training row, where scikit-learn returns that row's target (diabetes: off by 145)",
 }
+# FunctionTransformer(func=...): the numpy ufuncs every format can compute (np.abs is named "absolute").
+FUNCTION_TRANSFORMER_UFUNCS = ("log1p", "sqrt", "log", "exp", "absolute")
+
+
+def function_transformer_refusal(step: Any) -> str | None:
+    """Why a FunctionTransformer cannot be packaged, or None: its func must be None (identity) or one of the
+    numpy ufuncs above applied elementwise, with no kw_args (a ufunc's extra arguments change its meaning)."""
+    func = getattr(step, "func", None)
+    if func is None:
+        return None
+    name = getattr(func, "__name__", repr(func))
+    if not isinstance(func, np.ufunc) or name not in FUNCTION_TRANSFORMER_UFUNCS:
+        return (f"FunctionTransformer({name}) is not supported: a Python function cannot be read as operators; "
+                f"edgepack takes np.{', np.'.join(n if n != 'absolute' else 'abs' for n in FUNCTION_TRANSFORMER_UFUNCS)}")
+    if step.kw_args:
+        return f"FunctionTransformer(np.{name}, kw_args={step.kw_args!r}) is not supported: the artifact computes np.{name}(x) alone"
+    return None
+
+
+def spline_refusal(step: Any) -> str | None:
+    """Why a SplineTransformer cannot be packaged, or None."""
+    if step.extrapolation not in ("constant", "linear", "continue") or step.sparse_output:
+        return (f"SplineTransformer(extrapolation={step.extrapolation!r}, sparse_output={step.sparse_output}) is not "
+                "supported: edgepack takes extrapolation 'constant', 'linear' or 'continue' with dense output")
+    if step.extrapolation == "linear" and step.degree <= 1 and len(step.bsplines_) > 1:
+        # scikit-learn 1.9's transform raises its `degree` inside the loop over features, so every feature after
+        # the first is cut at the wrong knot (measured: 3.5 off on diabetes); no artifact should copy that
+        return (f"SplineTransformer(degree={step.degree}, extrapolation='linear') on several features is not supported: "
+                "scikit-learn extrapolates every feature after the first from the wrong knot")
+    return None
+
+
+# Transformers whose settings decide whether they can be packaged: class -> why not (None: fine).
+STEP_REFUSALS: dict[str, Callable[[Any], str | None]] = {
+    "FunctionTransformer": function_transformer_refusal,
+    "SplineTransformer": spline_refusal,
+}
+
+
+# Text vectorizers: the settings an artifact reproduces exactly (parameter -> the values it takes); anything else
+# is refused by name. Tokens are scikit-learn's default pattern (the ONNX Tokenizer's RE2 class equals Python's
+# \w on every code point Python's Unicode tables assign) after str.lower, which the runtime applies
+# (docs/package-format.md, "Text features"). sublinear_tf is refused: skl2onnx's graph is 3e-3 off in
+# probability on scikit-learn's dataset descriptions.
+TEXT_VECTORIZERS = {"TfidfVectorizer", "CountVectorizer"}
+TEXT_FINALS = {"LogisticRegression", "LinearSVC"}  # the estimators after a text vectorizer that are tested
+TEXT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+TEXT_SETTINGS: dict[str, tuple[Any, ...]] = {
+    "input": ("content",), "analyzer": ("word",), "token_pattern": (TEXT_TOKEN_PATTERN,), "lowercase": (True,),
+    "tokenizer": (None,), "preprocessor": (None,), "strip_accents": (None,), "ngram_range": ((1, 1), (1, 2)),
+    "decode_error": ("strict",), "norm": ("l2", None), "sublinear_tf": (False,),
+}
+
+
+def check_text_settings(vectorizer: Any, where: str) -> None:
+    """Refuse a text vectorizer whose settings no artifact reproduces, naming the setting."""
+    name = type(vectorizer).__name__
+    for param, allowed in TEXT_SETTINGS.items():
+        if not hasattr(vectorizer, param):  # CountVectorizer has no norm or sublinear_tf
+            continue
+        value = getattr(vectorizer, param)
+        if isinstance(value, list):
+            value = tuple(value)
+        if value not in allowed:
+            raise ModelError(f"{name}({param}={value!r}) is not supported: edgepack reproduces scikit-learn's "
+                             f"tokens exactly only with {param} in {', '.join(map(repr, allowed))}", where=where,
+                             fix=f"train with {param}={allowed[0]!r}")
+    if vectorizer.stop_words is not None and tuple(vectorizer.ngram_range) != (1, 1):
+        raise ModelError(f"{name}(stop_words=..., ngram_range={tuple(vectorizer.ngram_range)}) is not supported: "
+                         "scikit-learn drops stop words before pairing words, which the ONNX graph does not",
+                         where=where, fix="train with ngram_range=(1, 1) or stop_words=None")
+
+
+def text_vectorizers(estimator: Any) -> list[Any]:
+    return [p for p in walk(estimator) if type(p).__name__ in TEXT_VECTORIZERS]
+
+
+def _documents_first(estimator: Any) -> bool:
+    """A Pipeline fitted on a list of documents: its first step is the vectorizer."""
+    return type(estimator).__name__ == "Pipeline" and type(estimator.steps[0][1]).__name__ in TEXT_VECTORIZERS
+
+
+def text_columns(estimator: Any) -> list[str]:
+    """The columns a ColumnTransformer inside `estimator` hands to a text vectorizer (a Pipeline ending in one
+    counts), each named alone as scikit-learn requires (a scalar column)."""
+    found = []
+    for part in walk(estimator):
+        if type(part).__name__ != "ColumnTransformer":
+            continue
+        for _, trans, cols in getattr(part, "transformers_", part.transformers):
+            if trans not in ("drop", "passthrough") and text_vectorizers(trans) and isinstance(cols, str):
+                found.append(cols)
+    return found
+
+
 # Classifiers whose predict is not the argmax of predict_proba: with probability=True, SVC.predict uses the
 # decision function and predict_proba Platt scaling fitted by cross-validation, and they disagree near the
 # boundary (iris, poly kernel: 6 % of rows). The package's label is the argmax of its probabilities
@@ -160,6 +262,23 @@ def check_supported(estimator: Any, where: str) -> None:
             if type(part).__name__ == name and getattr(part, param, None) == value:
                 raise ModelError(f"{name}({param}={value!r}) is not supported: {reason}", where=where,
                                  fix=f"train with the default {param}")
+    for part in walk(estimator):
+        check = STEP_REFUSALS.get(type(part).__name__)
+        refusal = check(part) if check else None
+        if refusal:
+            raise ModelError(refusal, where=where, fix="change that setting, or compute the feature before the model "
+                             "and pass it as a column")
+    texts = text_vectorizers(estimator)
+    for vectorizer in texts:
+        check_text_settings(vectorizer, where)
+    if texts and (len(texts) > 1 or not (_documents_first(estimator) or text_columns(estimator))):
+        raise ModelError("a text vectorizer is supported on one text column only: first in a Pipeline, or in a "
+                         "ColumnTransformer on one named column", where=where,
+                         fix="fit Pipeline([(\"text\", TfidfVectorizer()), (\"model\", LogisticRegression())]) on the "
+                             "text column, or ColumnTransformer([(\"text\", TfidfVectorizer(), \"column\"), ...])")
+    if texts and type(final_estimator(estimator)).__name__ not in TEXT_FINALS:
+        raise ModelError(f"{type(final_estimator(estimator)).__name__} after a text vectorizer is not supported",
+                         where=where, fix=f"end the text Pipeline in one of: {', '.join(sorted(TEXT_FINALS))}")
     final = final_estimator(estimator)
     if SUPPORTED[type(final).__name__] not in ("classifier", "regressor"):
         raise ModelError(f"the model ends in {type(final).__name__}, which does not predict", where=where,
@@ -229,7 +348,21 @@ class SklearnSource:
             "family": type(self.final).__name__,
         }
 
+    @property
+    def text(self) -> bool:
+        """The model reads one column of documents (a text vectorizer first in its Pipeline)."""
+        return _documents_first(self.model)
+
+    def is_text(self, name: str) -> bool:
+        """Is feature `name` text (documents a vectorizer splits into words) rather than a category?"""
+        return self.text or name in text_columns(self.model)
+
     def feature_names(self, sample_columns: list[str]) -> list[str]:
+        if self.text:  # fitted on a list of documents: the sample's one feature column is the text
+            if len(sample_columns) != 1:
+                raise DataError(f"a text model takes one column of text but the sample has {len(sample_columns)} "
+                                "feature columns", fix="pass a sample with the text column (and --label-column)")
+            return list(sample_columns)
         names = getattr(self.model, "feature_names_in_", None)
         if names is None and type(self.model).__name__.startswith("CatBoost"):
             # CatBoost keeps its own names (numbers as text when fitted on an array)
@@ -247,6 +380,8 @@ class SklearnSource:
         return list(sample_columns)
 
     def as_model_input(self, frame: Any) -> Any:
+        if self.text:  # the documents, as scikit-learn's vectorizers take them
+            return [v if isinstance(v, str) else np.nan for v in frame.iloc[:, 0]]
         return frame if self.fitted_on_frame else frame.to_numpy(dtype=np.float64)
 
     @property

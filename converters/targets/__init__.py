@@ -36,6 +36,25 @@ MISSING_CATEGORIES = {"onnx", "c", "js"}  # c and js compile the ONNX graph: "" 
 MISSING_CATEGORIES_FROM = {"coreml": {"scikit-learn"}}
 
 
+# Formats whose artifacts take text (a string that a text vectorizer splits into words, issue 18), and why
+# the others do not.
+TEXT_INPUT = {"onnx", "js"}  # js compiles the ONNX graph's tokenizer to a JavaScript Unicode regex
+TEXT_REFUSED = {
+    "tflite": "TFLite's builtin operators have no string tensors",
+    "tfjs": "TF.js has no string tensors in its models",
+    "coreml": "Core ML's model types have no tokenizer to split text into words",
+    "c": "the generated C has no Unicode tokenizer",
+}
+
+
+def refuse_text(name: str, schema: Any) -> None:
+    text = [f.name for f in schema.features if f.type == "text"] if schema is not None else []
+    if text and name not in TEXT_INPUT:
+        raise ModelError(f"the {name} target cannot take text input (text feature {', '.join(text)}): "
+                         f"{TEXT_REFUSED.get(name, 'the format has no tokenizer')}",
+                         fix=f"build {', '.join(sorted(TEXT_INPUT))} for this model")
+
+
 def refuse_missing_categories(name: str, source: Any, schema: Any) -> None:
     """Raise ModelError when format `name` cannot take a missing category that the model treats otherwise
     than an unknown one (probed on the build's sample)."""
@@ -59,10 +78,11 @@ def get_target(name: str) -> Emit:
     except KeyError:
         raise UsageError(f"unknown target format {name!r}{did_you_mean(name, TARGETS)}",
                          fix=f"choose from: {', '.join(TARGETS)}") from None
-    if name in MISSING_CATEGORIES:
+    if name in MISSING_CATEGORIES and name in TEXT_INPUT:  # nothing to refuse here
         return emit
 
     def checked(source: Any, schema: Any, options: dict[str, Any]) -> Any:
+        refuse_text(name, schema)
         refuse_missing_categories(name, source, schema)
         return emit(source, schema, options)
 

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
-from ..sources.sklearn import TREE_FAMILIES, walk
+from ...runtime.schema import STRING_TYPES
+from ..sources.sklearn import TEXT_VECTORIZERS, TREE_FAMILIES, walk
 from ..sources.trees import read
-from . import onnx_boosting
+from . import onnx_boosting, onnx_sklearn_steps
 from .onnx_trees import tree_graph
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
@@ -31,12 +32,18 @@ def _initial_types(source: Any, schema: Any, numbers: str = "float64") -> tuple[
 
     NumberType = DoubleTensorType if numbers == "float64" else FloatTensorType
 
+    if getattr(source, "text", False):  # one text column; the runtime lowercases it (_text_graph)
+        name = schema.features[0].name
+        return [(name, StringTensorType([None, 1]))], [{"name": name, "features": [name], "dtype": "string",
+                                                         "lowercase": True}]
     if source.fitted_on_frame and (any(not f.numeric for f in schema.features) or _has_column_transformer(source)):
         types, binding = [], []
         for feat in schema.features:
-            kind = "string" if feat.type == "category" else numbers
+            kind = "string" if feat.type in STRING_TYPES else numbers
             types.append((feat.name, StringTensorType([None, 1]) if kind == "string" else NumberType([None, 1])))
-            binding.append({"name": feat.name, "features": [feat.name], "dtype": kind})
+            # text reaches the graph lowercased by the runtime (_text_graph)
+            binding.append({"name": feat.name, "features": [feat.name], "dtype": kind,
+                            **({"lowercase": True} if feat.type == "text" else {})})
         return types, binding
     n = len(schema.features)
     return [("input", NumberType([None, n]))], [{"name": "input", "features": schema.names, "dtype": numbers}]
@@ -109,6 +116,56 @@ def _imputers_to_standard_ops(graph: Any, model: Any = None) -> None:
         ]
     del graph.node[:]
     graph.node.extend(nodes)
+
+
+# Python's \w as RE2 (onnxruntime's Tokenizer) spells it: letters, numbers and "_". Equal to Python's on every
+# code point Python's Unicode tables assign (checked on all of them; RE2's newer tables add letters Python
+# leaves unassigned). Runs of two or more are what (?u)\b\w\w+\b finds; skl2onnx's default is ASCII-only.
+TOKEN_EXP = r"[\p{L}\p{N}_][\p{L}\p{N}_]+"
+
+
+def _text_options(model: Any) -> dict[int, dict[str, Any]]:
+    return {id(p): {"tokenexp": TOKEN_EXP} for p in walk(model) if type(p).__name__ in TEXT_VECTORIZERS}
+
+
+def _text_graph(graph: Any, model: Any) -> None:
+    """The text part of skl2onnx's graph made scikit-learn's. Its StringNormalizer is dropped: it lowercases by
+    a C++ locale (not Python's str.lower: "İ", a final "Σ"; and a session fails to load where the locale is
+    missing), and it removes a stop word as a whole document, where scikit-learn drops it as a token, which a
+    unigram vocabulary already leaves out. The input is lowercased by the runtime instead (its binding says
+    `lowercase`). The n-gram pool is rewritten from the vocabulary (_vocabulary_pool)."""
+    if not any(type(p).__name__ in TEXT_VECTORIZERS for p in walk(model)):
+        return
+    _vocabulary_pool(graph, model)
+    for node in [n for n in graph.node if n.op_type == "StringNormalizer"]:
+        for other in graph.node:
+            other.input[:] = [node.input[0] if i == node.output[0] else i for i in other.input]
+        graph.node.remove(node)
+
+
+def _vocabulary_pool(graph: Any, model: Any) -> None:
+    """The TfIdfVectorizer's n-gram pool written from the vocabulary. skl2onnx guesses whether "w1 w2" is a pair
+    of words or one token (a custom token pattern may match a space), and takes a pair for one token when
+    max_features or min_df/max_df cut one of its words, which is then never counted (measured: "mean sd" on
+    scikit-learn's data set descriptions, 13 of 98 documents off). With the default pattern a token never
+    holds a space, so every entry with one is a pair."""
+    from onnx import helper
+
+    vectorizer = next(p for p in walk(model) if type(p).__name__ in TEXT_VECTORIZERS)
+    vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
+    words = sorted((k, v) for k, v in vocabulary.items() if " " not in k)
+    pairs = sorted((k.split(" "), v) for k, v in vocabulary.items() if " " in k)
+    new_attrs: dict[str, Any] = {
+        "ngram_counts": [0, len(words)] if pairs else [0],
+        "pool_strings": [w for w, _ in words] + [w for pair, _ in pairs for w in pair],
+        "ngram_indexes": [v for _, v in words] + [v for _, v in pairs],
+    }
+    for node in [n for n in graph.node if n.op_type == "TfIdfVectorizer"]:
+        if any(a.name == "weights" for a in node.attribute):  # one per pool entry; mode TF does not read them
+            new_attrs["weights"] = [1.0] * len(new_attrs["ngram_indexes"])
+        for i, attr in enumerate(node.attribute):
+            if attr.name in new_attrs:
+                node.attribute[i].CopyFrom(helper.make_attribute(attr.name, new_attrs[attr.name]))
 
 
 def _constants_to_double(graph: Any) -> None:
@@ -266,6 +323,7 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
     from onnx import TensorProto, compose, helper
     from skl2onnx import convert_sklearn
 
+    onnx_sklearn_steps.register()  # FunctionTransformer, TargetEncoder, SplineTransformer
     types, binding = _initial_types(source, schema)
     pre, final = _split(source.model)
     ensemble = source.ensemble  # XGBoost/LightGBM/CatBoost: edgepack's own double TreeEnsemble tail
@@ -273,7 +331,9 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
     try:
         if pre is not None:
             try:
-                head = convert_sklearn(_for_missing_categories(pre), initial_types=types, target_opset=OPSET)
+                head = convert_sklearn(_for_missing_categories(pre), initial_types=types, target_opset=OPSET,
+                                       options=_text_options(pre))
+                _text_graph(head.graph, pre)
                 _missing_category_as_empty(head.graph, pre)
                 _imputers_to_standard_ops(head.graph, pre)
                 _constants_to_double(head.graph)
@@ -281,7 +341,8 @@ def convert(source: Any, schema: Any) -> tuple[bytes, dict[str, Any]]:
                 # "Conflicted constraint 'T'"): the preprocessing then runs in float32, declared so in the
                 # artifact's inputs, and parity judges the result.
                 types, binding = _initial_types(source, schema, "float32")
-                head = convert_sklearn(pre, initial_types=types, target_opset=OPSET)
+                head = convert_sklearn(pre, initial_types=types, target_opset=OPSET, options=_text_options(pre))
+                _text_graph(head.graph, pre)
             # CatBoost's n_features_in_ reads 0 in a Pipeline; its trees know how many columns they take
             n_features = ensemble.n_features if ensemble is not None else int(final.n_features_in_)
         else:

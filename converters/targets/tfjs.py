@@ -82,6 +82,34 @@ def unfuse_activations(model_json: dict[str, Any]) -> int:
     return count
 
 
+def unfuse_tensor_bias(model_json: dict[str, Any]) -> int:
+    """Split `_FusedMatMul` nodes whose fused "bias" is a computed tensor, not a constant vector, into
+    MatMul + AddV2 (+ the fused activation). The converter fuses `x @ W + h @ U` (an unrolled GRU/LSTM
+    step) that way, and the wasm backend refuses it ("_FusedMatMul only supports rank-1 bias").
+    Returns how many were split."""
+    nodes = model_json["modelTopology"]["node"]
+    consts = {n["name"]: n for n in nodes if n["op"] == "Const"}
+    added, count = [], 0
+    for node in nodes:
+        ops = [base64.b64decode(s).decode() for s in node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])]
+        if node["op"] != "_FusedMatMul" or not ops or ops[0] != "BiasAdd" or len(node["input"]) < 3:
+            continue
+        bias = consts.get(node["input"][2].split(":")[0])
+        if bias is not None and len(bias["attr"]["value"]["tensor"].get("tensorShape", {}).get("dim", [])) == 1:
+            continue
+        name, a, b, bias_input = node["name"], *node["input"][:3]
+        product = f"{name}/edgepack_matmul"
+        summed = f"{name}/edgepack_add" if len(ops) > 1 else name
+        node.update(name=product, op="MatMul", input=[a, b],
+                    attr={k: v for k, v in node["attr"].items() if k in ("transpose_a", "transpose_b", "T")})
+        added.append({"name": summed, "op": "AddV2", "input": [product, bias_input], "attr": {"T": {"type": "DT_FLOAT"}}})
+        if len(ops) > 1:
+            added.append({"name": name, "op": ops[1], "input": [summed], "attr": {"T": {"type": "DT_FLOAT"}}})
+        count += 1
+    nodes.extend(added)
+    return count
+
+
 def graph_outputs(model_json: dict[str, Any], names: list[str]) -> dict[str, str]:
     """Package output name -> graph output node name, from the model's signature."""
     signature = model_json.get("signature", {}).get("outputs", {})

@@ -160,7 +160,35 @@ def _gather_along_axis(x: np.ndarray, indices: Any, axis: Any = 0, validate_indi
     return np.take_along_axis(x, np.asarray(indices).astype(np.int64), axis=int(axis))
 
 
+def _split(x: np.ndarray, axis: Any, num_splits: Any = None, split_sizes: Any = None) -> tuple[np.ndarray, ...]:
+    """MIL `split`: `split_sizes` along `axis`, or `num_splits` parts of ceil(size / num_splits) (the last
+    one smaller when it does not divide). Several outputs: an unrolled GRU/LSTM unstacks its time steps."""
+    a = int(axis) % x.ndim
+    size = x.shape[a]
+    if split_sizes is not None:
+        sizes = [int(s) for s in np.asarray(split_sizes).reshape(-1)]
+    elif num_splits is not None:
+        n = int(num_splits)
+        step = -(-size // n)
+        sizes = [min(step, size - i * step) for i in range(n)]
+    else:
+        raise SpecError("split needs num_splits or split_sizes")
+    if sum(sizes) != size or min(sizes) <= 0:
+        raise SpecError(f"split sizes {sizes} do not cover axis {a} of size {size}")
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=a))
+
+
+def _fill(shape: Any, value: Any = 0.0) -> np.ndarray:
+    value = np.asarray(value)
+    return np.full([int(s) for s in np.asarray(shape).reshape(-1)], value, dtype=value.dtype)
+
+
 TENSOR_OPS: dict[str, Callable[..., Any]] = {
+    # an unrolled GRU/LSTM: time steps split apart, zero initial states filled to the batch's size
+    "split": _split,
+    "fill": _fill,
+    "stack": lambda values, axis: np.stack(values, axis=int(axis)),  # return_sequences: steps stacked back
+    "reverse": lambda x, axes=None: np.flip(x, axis=None if axes is None else tuple(int(a) for a in np.asarray(axes).reshape(-1))),
     # comparisons, selection and gathers (Embedding lowers to a bounds check, select and gather)
     "less": lambda x, y: np.less(x, y),
     "less_equal": lambda x, y: np.less_equal(x, y),

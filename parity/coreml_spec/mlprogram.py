@@ -121,7 +121,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "squeeze": lambda x, axes=None: np.squeeze(x, axis=None if axes is None else tuple(int(a) for a in np.asarray(axes).reshape(-1))),
     "expand_dims": lambda x, axes: np.expand_dims(x, tuple(int(a) for a in np.asarray(axes).reshape(-1))),
     "transpose": lambda x, perm: np.transpose(x, [int(p) for p in np.asarray(perm).reshape(-1)]),
-    "concat": lambda values, axis, interleave=False: np.concatenate(values, axis=int(axis)),
+    # Scalars concatenate as 1-element vectors (the converter packs a batch size read by `shape` so)
+    "concat": lambda values, axis, interleave=False: np.concatenate([np.atleast_1d(v) for v in values], axis=int(axis)),
     "batch_norm": _batch_norm,
     "constexpr_affine_dequantize": _affine_dequantize,
     "constexpr_lut_to_dense": _lut_to_dense,
@@ -172,6 +173,11 @@ class Program:
                 if fn is None:
                     raise SpecError(f"ML Program operation {op.type!r} is outside the supported subset")
                 out = fn(**self._arguments(op, env))
+            if isinstance(out, tuple):  # an operation with several outputs (split)
+                if len(out) != len(op.outputs):
+                    raise SpecError(f"operation {op.type} gave {len(out)} outputs where the program names {len(op.outputs)}")
+                env.update((o.name, v) for o, v in zip(op.outputs, out))
+                continue
             if len(op.outputs) != 1:
                 raise SpecError(f"operation {op.type} with {len(op.outputs)} outputs is outside the supported subset")
             env[op.outputs[0].name] = out

@@ -4,7 +4,7 @@ Layers run in order on float32 blobs [N, C] (Core ML computes neural networks in
 innerProduct   y = W x + b with W stored [outputChannels, inputChannels] row-major
 activation     ReLU, tanh, sigmoid, linear (alpha x + beta), leakyReLU
 softmax        over the channel axis
-unary          y = f(scale x + shift) for POWER (x^alpha), SQRT, EXP, ABS (float32)
+unary          y = f(scale x + shift) for POWER (x^alpha), SQRT, EXP, ABS, LOG (float32)
 clip           min(maxVal, max(minVal, x))
 multiply       one input: alpha x; several: their elementwise product
 add            one input: x + alpha; several: their elementwise sum
@@ -96,7 +96,8 @@ def _unary(layer: Any, x: np.ndarray) -> np.ndarray:
     kind = u.Operation.Name(u.type)
     v = (np.float32(u.scale) * x + np.float32(u.shift)).astype(np.float32)  # scale as written (coremltools writes 1)
     ops: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        "POWER": lambda a: np.power(a, np.float32(u.alpha)), "SQRT": np.sqrt, "EXP": np.exp, "ABS": np.abs}
+        "POWER": lambda a: np.power(a, np.float32(u.alpha)), "SQRT": np.sqrt, "EXP": np.exp, "ABS": np.abs,
+        "LOG": np.log}
     if kind not in ops:
         raise SpecError(f"unary {kind} is outside the supported subset")
     return ops[kind](v).astype(np.float32)

@@ -1,7 +1,7 @@
-"""Preprocessing rules of the TensorFlow lowering that the scikit-learn source does not accept yet
-(FunctionTransformer with numpy ufuncs, TargetEncoder, SplineTransformer: not in sources/sklearn.py
-SUPPORTED, so no package is built from them), checked directly: the columns they give, run as the float32
-graph, against the fitted transformer's own transform on real data (breast cancer, diabetes)."""
+"""Preprocessing rules of the TensorFlow lowering for issue 18's transformers (FunctionTransformer with numpy
+ufuncs, TargetEncoder, SplineTransformer), checked directly: the columns they give, run as the float32 graph,
+against the fitted transformer's own transform on real data (breast cancer, diabetes). Packages built from
+them: tests/converters/test_transformer_steps.py."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _graph_output(step, frame, categories: dict[str, list[str]] | None = None) -
     return transformed_tensor(tf, tf.constant(x), transform_columns(step, raw, schema)).numpy().astype(np.float64)
 
 
-@pytest.mark.parametrize("func", ["log1p", "sqrt"])
+@pytest.mark.parametrize("func", ["log1p", "sqrt", "log", "absolute"])
 def test_function_transformer_ufuncs(func):
     from sklearn.preprocessing import FunctionTransformer
 

@@ -98,3 +98,38 @@ def keras_sequence(folder: Path, rows: int = 64, seed: int = 0) -> tuple[Path, P
     np.savez(folder / "sample.npz", tokens=rng.integers(0, 50, (rows, 12)).astype(np.int32),
              extra=rng.normal(2, 2, (rows, 3)).astype(np.float32))
     return folder / "sequence.keras", folder / "sample.npz"
+
+
+def keras_recurrent(folder: Path, kind: str, rows: int = 48, seed: int = 0, length: int | None = 12) -> tuple[Path, Path]:
+    """A token sequence classifier: int32 tokens [N, 12] (vocab 50) -> Embedding(8) -> `kind`: "lstm"
+    (LSTM(8)), "gru" (GRU(8), Keras' default reset_after form, with the Embedding's mask_zero: padding
+    skipped) or "stacked" (Bidirectional GRU(8) returning sequences, then LSTM(8)) -> Dense softmax over 4
+    classes. `length=None`: sequences of any length. Returns (model.keras, sample.npz)."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    tokens = keras.Input((length,), dtype="int32", name="tokens")
+    # Embeddings of unit scale (Keras' default is +-0.05): the recurrence then carries signal, outputs
+    # differ per sequence, and a changed recurrent weight shows in them.
+    x = layers.Embedding(50, 8, embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=seed),
+                         mask_zero=kind == "gru")(tokens)
+    if kind == "lstm":
+        x = layers.LSTM(8)(x)
+    elif kind == "gru":
+        x = layers.GRU(8)(x)
+    else:
+        x = layers.LSTM(8)(layers.Bidirectional(layers.GRU(8, return_sequences=True))(x))
+    out = layers.Dense(4, activation="softmax")(x)
+    folder.mkdir(parents=True, exist_ok=True)
+    keras.Model(tokens, out).save(folder / f"{kind}.keras")
+    np.savez(folder / "sample.npz", tokens=sequences(rows, seed))
+    return folder / f"{kind}.keras", folder / "sample.npz"
+
+
+def sequences(rows: int, seed: int) -> np.ndarray:
+    """Token id sequences [rows, 12] from a vocabulary of 50, of 4 to 12 tokens (1..49) padded with 0."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, 50, (rows, 12))
+    ids[np.arange(12) >= rng.integers(4, 13, (rows, 1))] = 0
+    return ids.astype(np.int32)

@@ -61,6 +61,8 @@ def summary(package: Package) -> str:
             cats = f["categories"]
             shown = ", ".join(cats[:4]) + (f", ... ({len(cats)})" if len(cats) > 4 else "")
             rng = f"{shown}; unknown: {f['unknown']}"
+        elif f["type"] == "text":
+            rng = "any text (words outside the vocabulary count for nothing)"
         else:
             rng = f"{f.get('min', '-')} .. {f.get('max', '-')}"
         rows.append([f["name"], f["type"], "yes" if f["nullable"] else "no", round(100 * f["missing_rate"], 1), rng])

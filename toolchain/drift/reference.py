@@ -22,7 +22,7 @@ def profile_columns(frame: Any, features: list[dict[str, Any]]) -> dict[str, np.
     columns: dict[str, np.ndarray] = {}
     for feat in features:
         col = frame[feat["name"]]
-        if feat["type"] == "category":
+        if feat["type"] in ("category", "text"):
             missing = col.isna().to_numpy()
             values = col.astype(str).to_numpy(dtype=object)
             values[missing] = None

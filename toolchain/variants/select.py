@@ -209,7 +209,7 @@ def split_sample(n: int, share: float = HOLDOUT_SHARE) -> tuple[np.ndarray, np.n
 
 def interpolated_rows(frame: Any, schema: Any, rows: np.ndarray, n: int = INTERPOLATED_ROWS) -> Any:
     """n rows between random pairs (a, b) of `rows`: numbers at a + t (b - a), t uniform in [0, 0.5]
-    (rounded for int features); categories, booleans and missing values are a's. Returns a DataFrame
+    (rounded for int features); categories, texts, booleans and missing values are a's. Returns a DataFrame
     with the sample's columns and dtypes, ready for the source model's predict."""
     rng = np.random.default_rng(7)
     if len(rows) < 2:
@@ -218,7 +218,7 @@ def interpolated_rows(frame: Any, schema: Any, rows: np.ndarray, n: int = INTERP
     t = rng.uniform(0.0, 0.5, n)
     out = frame.iloc[a].reset_index(drop=True).copy()
     for feat in schema.features:
-        if feat.type in ("category", "bool"):
+        if feat.type in ("category", "bool", "text"):
             continue
         va = frame[feat.name].to_numpy(dtype=np.float64, na_value=np.nan)[a]
         vb = frame[feat.name].to_numpy(dtype=np.float64, na_value=np.nan)[b]

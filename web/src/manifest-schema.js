@@ -125,8 +125,10 @@ export const MANIFEST_SCHEMA = {
                   "float",
                   "int",
                   "bool",
-                  "category"
-                ]
+                  "category",
+                  "text"
+                ],
+                "description": "text: any string, split into words by a text vectorizer in the model"
               },
               "nullable": {
                 "type": "boolean"
@@ -593,6 +595,10 @@ export const MANIFEST_SCHEMA = {
                 "input": {
                   "type": "string",
                   "description": "version 2: the package input this artifact tensor takes"
+                },
+                "lowercase": {
+                  "type": "boolean",
+                  "description": "a string input that takes its text as Python's str.lower gives it"
                 },
                 "layout": {
                   "enum": [

@@ -170,9 +170,13 @@ function checkTabularMeaning(manifest, where) {
     art.inputs.forEach((tensor, j) => {
       const unknown = tensor.features.find((n) => !types.has(n));
       if (unknown !== undefined) throw fail(`artifacts[${i}].inputs[${j}].features`, `${quoted(unknown)} is not an input feature`);
-      const number = tensor.features.find((n) => types.get(n) !== 'category');
+      const number = tensor.features.find((n) => types.get(n) !== 'category' && types.get(n) !== 'text');
       if (tensor.dtype === 'string' && number !== undefined) {
         throw fail(`artifacts[${i}].inputs[${j}]`, `a string tensor cannot carry the ${types.get(number)} feature ${quoted(number)}`);
+      }
+      const text = tensor.features.find((n) => types.get(n) === 'text');
+      if (tensor.dtype !== 'string' && text !== undefined) { // a category can go as its index; text has none
+        throw fail(`artifacts[${i}].inputs[${j}]`, `a ${tensor.dtype} tensor cannot carry the text feature ${quoted(text)}`);
       }
     });
     if (!Object.hasOwn(art.outputs, needed)) throw fail(`artifacts[${i}].outputs`, `a ${manifest.model.task} artifact must name its '${needed}' output`);

@@ -14,6 +14,16 @@ export function checkValue(feature, value) {
     if (feature.nullable) return null;
     throw new RecordError('missing value (null or NaN) where the model needs one', { field: feature.name });
   }
+  if (feature.type === 'text') {
+    // any string: its words are the model's business (an unseen word counts for nothing)
+    if (typeof value !== 'string') {
+      throw new RecordError(`expected text (a string), got ${pyTypeName(value)} ${pyRepr(value)}`, { field: feature.name });
+    }
+    if (!value.isWellFormed()) {
+      throw new RecordError(`not valid Unicode text (a lone surrogate) in ${pyRepr(value)}`, { field: feature.name });
+    }
+    return value;
+  }
   if (feature.type === 'category') {
     if (typeof value !== 'string') {
       throw new RecordError(`expected a category (string), got ${pyTypeName(value)} ${pyRepr(value)}`, { field: feature.name });
@@ -135,7 +145,7 @@ export function float64Parts(x) {
 
 /**
  * Arrange checked rows into the artifact's input tensors, as its manifest entry declares (contract 2):
- * a `string` tensor takes categories as strings; a numeric tensor takes numbers (NaN for missing) and
+ * a `string` tensor takes categories and text as strings (text lowercased where the entry says `lowercase`); a numeric tensor takes numbers (NaN for missing) and
  * categories as their index in the manifest's `categories`, -1 when unknown. Shape [N, features], or
  * [N, features, 3] float32 for dtype `float64-parts` (each value as float64Parts).
  * @returns {Record<string, {dtype: string, data: ArrayLike<any>, dims: number[]}>}
@@ -156,6 +166,9 @@ export function tensorsFor(binding, rows, schema) {
     if (tensor.dtype === 'string') {
       data = new Array(n * f);
       for (let i = 0; i < n; i++) for (let k = 0; k < f; k++) data[i * f + k] = rows[i][cols[k]] ?? '';
+      // text as Python's str.lower gives it (runtime/records.py lowercased): toLowerCase is the same full
+      // Unicode mapping ("İ" -> "i̇", a final "Σ" -> "ς")
+      if (tensor.lowercase) for (let i = 0; i < data.length; i++) data[i] = data[i].toLowerCase();
     } else if (tensor.dtype === FLOAT64_PARTS) {
       data = new Float32Array(n * f * 3);
       for (let k = 0; k < f; k++) {

@@ -83,6 +83,20 @@ describe('tensors (contract 2)', () => {
     assert.deepEqual(Array.from(feeds.x.data), [1.5, NaN]);
   });
 
+  test('text: any string, lowercased as Python\'s str.lower where the binding says lowercase', () => {
+    const textSchema = { features: [{ name: 't', type: 'text', nullable: false }] };
+    assert.deepEqual(checkRecord(textSchema, { t: '' }), ['']);
+    assert.throws(() => checkRecord(textSchema, { t: 3 }), { field: 't', reason: 'expected text (a string), got int 3' });
+    assert.throws(() => checkRecord(textSchema, { t: null }),
+      { field: 't', reason: 'missing value (null or NaN) where the model needs one' });
+    const rowsT = [['ΟΔΟΣ İstanbul Café'], ['']];
+    const feeds = tensorsFor([{ name: 't', features: ['t'], dtype: 'string', lowercase: true }], rowsT, textSchema);
+    // hand-worked from Python: 'ΟΔΟΣ İstanbul Café'.lower()
+    assert.deepEqual(feeds.t, { dtype: 'string', data: ['οδος i\u0307stanbul café', ''], dims: [2, 1] });
+    const raw = tensorsFor([{ name: 't', features: ['t'], dtype: 'string' }], rowsT, textSchema);
+    assert.deepEqual(raw.t.data, ['ΟΔΟΣ İstanbul Café', '']);
+  });
+
   test('the order of features inside a tensor is the binding\'s, not the schema\'s', () => {
     const feeds = tensorsFor([{ name: 't', features: ['n', 'x'], dtype: 'float64' }], rows, schema);
     assert.deepEqual(Array.from(feeds.t.data), [3, 1.5, 4, NaN]);

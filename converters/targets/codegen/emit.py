@@ -133,6 +133,7 @@ def generate_c(program: Program, schema: IOSchema, binding: list[dict[str, Any]]
         params.append(f"const char *const *{p.name(v)}" if v.dtype == "str" else f"const {p.ctype(v.dtype)} *{p.name(v)}")
     c.append(f"static void ep_run({', '.join(params)}, double *out) {{")
     c += p.decls
+    c += [f"    (void){p.name(v)};" for v in program.inputs]  # a column the model ignores (remainder='drop') is unused
     c += body
     c.append(f"    for (int i = 0; i < {n_out}; i++) out[i] = (double){p.name(out)}[i];")
     c += ["}", ""]
@@ -268,7 +269,11 @@ function checked(f, value) {
   const missing = value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value));
   if (missing) {
     if (!f.nullable) throw new RecordError(f.name, 'missing value (null or NaN) where the model needs one');
-    return f.type === 'category' ? null : NaN;
+    return f.type === 'category' || f.type === 'text' ? null : NaN;
+  }
+  if (f.type === 'text') {
+    if (typeof value !== 'string') throw new RecordError(f.name, 'expected text (a string)');
+    return value;
   }
   if (f.type === 'category') {
     if (typeof value !== 'string') throw new RecordError(f.name, 'expected a category (string)');
@@ -291,7 +296,8 @@ function tensors(values) {
     const spec = BINDING.find((t) => t.name === name);
     return spec.features.map((feature) => {
       const [f, v] = byName[feature];
-      if (KINDS[name] === 'str') return v === null ? '' : v;
+      // text as Python's str.lower gives it where the binding says so (toLowerCase: the same mapping)
+      if (KINDS[name] === 'str') return v === null ? '' : spec.lowercase ? v.toLowerCase() : v;
       if (f.type !== 'category') return v;
       if (v === null) return NaN;
       return f.categories ? f.categories.indexOf(v) : -1;
@@ -324,12 +330,12 @@ export function predict(records) {
   });
 }
 
-/** Score x in schema order, a category as its index in the manifest's list (-1 unknown, NaN missing). */
+/** Score x in schema order, a category as its index in the manifest's list (-1 unknown, NaN missing), text as a string. */
 export function predictArray(x) {
   const record = {};
   FEATURES.forEach((f, i) => {
     const v = x[i];
-    if (f.type !== 'category') record[f.name] = v;
+    if (f.type !== 'category') record[f.name] = v;  // numbers; text as its string
     else if (Number.isNaN(v) || v === null) record[f.name] = null;
     else record[f.name] = f.categories && v >= 0 && v < f.categories.length && Number.isInteger(v) ? f.categories[v] : UNKNOWN;
   });
@@ -344,5 +350,5 @@ export class RecordError extends Error { field: string; reason: string; }
 export const model: ModelInfo;
 export function predictOne(record: Record<string, unknown>): Prediction;
 export function predict(records: Iterable<Record<string, unknown>>): (Prediction | { error: string; field: string })[];
-export function predictArray(x: ArrayLike<number>): Prediction;
+export function predictArray(x: ArrayLike<number | string>): Prediction;
 '''

@@ -15,7 +15,7 @@ class Value:
     """A tensor as the generated code sees it: per-record `size` values of `dtype`, or a constant."""
 
     name: str
-    dtype: str  # f32 | f64 | i64 | str | bool
+    dtype: str  # f32 | f64 | i64 | str | bool | tok (a record's list of text tokens: JavaScript only)
     shape: tuple[int, ...]  # per record (batch dimension dropped); constants: their full shape
     const: np.ndarray | None = None
 

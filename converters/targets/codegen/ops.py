@@ -4,6 +4,7 @@ reference implementation (onnx.reference), in the tensor types the graph declare
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -355,6 +356,57 @@ def _linear_regressor(p: Printer, node: Node) -> None:
         raise_unsupported(node, f"post_transform {a['post_transform']}")
 
 
+# Token patterns whose JavaScript spelling (u flag: Unicode classes) finds what onnxruntime's RE2 finds: the
+# ONNX target's pattern for scikit-learn's (?u)\b\w\w+\b (onnx_sklearn.TOKEN_EXP). JavaScript's \w without
+# Unicode property escapes is ASCII-only, hence the classes.
+JS_TOKEN_PATTERNS = {r"[\p{L}\p{N}_][\p{L}\p{N}_]+"}
+NGRAM_JOIN = "\u0001"  # between the words of an n-gram key: no token holds it (the patterns match no control)
+
+
+def _tokenizer(p: Printer, node: Node) -> None:
+    """com.microsoft Tokenizer as skl2onnx writes it (a regular expression, no marks): the record's tokens."""
+    pattern, a = node.attrs.get("tokenexp"), node.attrs
+    if p.lang != "js":
+        raise_unsupported(node, "text (the generated C has no Unicode tokenizer)")
+    if pattern not in JS_TOKEN_PATTERNS or a.get("mark", 0) or a.get("mincharnum", 1) != 1:
+        raise_unsupported(node, f"tokenexp {pattern!r}, mark {a.get('mark', 0)}, mincharnum {a.get('mincharnum', 1)}")
+    out = p.array(node.outputs[0])
+    p.line(f"{out}[0] = String({p.operand(node.inputs[0], '0')}).match(/{pattern}/gu) ?? [];")
+
+
+def _tfidf_vectorizer(p: Printer, node: Node) -> None:
+    """TfIdfVectorizer in mode TF (what skl2onnx writes: idf and norm follow as Mul and Normalizer): the
+    count of each pool n-gram among the record's consecutive tokens, at its output index."""
+    a = node.attrs
+    if a.get("mode", "TF") != "TF" or a.get("max_skip_count", 0) != 0:
+        raise_unsupported(node, f"mode {a.get('mode')!r}, max_skip_count {a.get('max_skip_count', 0)}")
+    counts, pool, index = list(a["ngram_counts"]), list(a["pool_strings"]), list(a["ngram_indexes"])
+    lo, hi = int(a["min_gram_length"]), int(a["max_gram_length"])
+    bounds = [*counts, len(pool)]
+    keys: list[tuple[str, int]] = []
+    entry = 0  # the pool's n-grams in order, each with its output index
+    for n in range(1, len(counts) + 1):
+        for start in range(bounds[n - 1], bounds[n], n):
+            if lo <= n <= hi:
+                keys.append((NGRAM_JOIN.join(pool[start:start + n]), int(index[entry])))
+            entry += 1
+    table = f"K_{p.name(node.outputs[0])}_ngrams"
+    p.tables.append(f"const {table} = new Map({json.dumps(keys)});")
+    out = p.array(node.outputs[0])
+    p.loop("i", node.outputs[0].size)
+    p.line(f"{out}[i] = 0;")
+    p.close()
+    p.line(f"const toks = {p.operand(node.inputs[0], '0')};")
+    p.open("for (let i = 0; i < toks.length; i++)")
+    p.line("let key = toks[i];")
+    p.open(f"for (let n = 1; n <= {hi} && i + n <= toks.length; n++)")
+    p.line(f"if (n > 1) key += {json.dumps(NGRAM_JOIN)} + toks[i + n - 1];")
+    p.line(f"const k = n >= {lo} ? {table}.get(key) : undefined;")
+    p.line(f"if (k !== undefined) {out}[k] += 1;")
+    p.close()
+    p.close()
+
+
 EMITTERS: dict[str, Callable[[Printer, Node], None]] = {
     **{op: _elementwise for op in ("Identity", "Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Sqrt", "Log")},
     "Cast": _cast, "IsNaN": _isnan, "Add": _binary, "Sub": _binary, "Mul": _binary, "Div": _binary,
@@ -364,7 +416,7 @@ EMITTERS: dict[str, Callable[[Printer, Node], None]] = {
     "Unsqueeze": _reshape, "MatMul": _matmul_op, "Gemm": _gemm, "Softmax": _softmax, "ArgMax": _argmax,
     "OneHotEncoder": _one_hot, "LabelEncoder": _label_encoder, "Normalizer": _normalizer, "Scaler": _scaler,
     "Imputer": _imputer, "ArrayFeatureExtractor": _feature_extractor, "LinearClassifier": _linear_classifier,
-    "LinearRegressor": _linear_regressor,
+    "LinearRegressor": _linear_regressor, "Tokenizer": _tokenizer, "TfIdfVectorizer": _tfidf_vectorizer,
 }
 
 

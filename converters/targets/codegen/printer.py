@@ -185,7 +185,7 @@ class JsPrinter(Printer):
     def array(self, value: Value) -> str:
         name = self.name(value)
         kind = {"f64": "new Float64Array", "f32": "new Float32Array", "i64": "new Float64Array", "bool": "new Uint8Array",
-                "str": "new Array"}[value.dtype]
+                "str": "new Array", "tok": "new Array"}[value.dtype]
         # Module level, made once: scoring allocates nothing (one record at a time, JavaScript is single-threaded).
         self.decls.append(f"const {name} = {kind}({max(value.size, 1)});")
         return name

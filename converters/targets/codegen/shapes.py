@@ -23,6 +23,8 @@ SUPPORTED = {
     ("ai.onnx.ml", "TreeEnsembleClassifier"), ("ai.onnx.ml", "TreeEnsembleRegressor"), ("ai.onnx.ml", "Scaler"),
     ("ai.onnx.ml", "TreeEnsemble"),
     ("ai.onnx.ml", "Imputer"),
+    # text (JavaScript only; ops.py): the tokens of a string, then their n-gram counts
+    ("com.microsoft", "Tokenizer"), ("", "TfIdfVectorizer"),
 }
 ELEMENTWISE = {"Identity", "Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Sqrt", "Log"}
 BINARY = {"Add", "Sub", "Mul", "Div"}
@@ -112,6 +114,10 @@ def infer(op: str, domain: str, ins: list[Any], attrs: dict[str, Any], names: li
         return [out(0, "f32", (int(attrs.get("targets", 1)),))]
     if op == "TreeEnsemble":
         return [out(0, x.dtype, (int(attrs.get("n_targets", 1)),))]
+    if op == "Tokenizer":  # one list of tokens per record
+        return [out(0, "tok", (1,))]
+    if op == "TfIdfVectorizer":
+        return [out(0, "f32", (int(max(attrs["ngram_indexes"])) + 1,))]
     if op == "TreeEnsembleRegressor":
         return [out(0, "f32", (int(attrs.get("n_targets", 1)),))]
     raise ModelError(f"no shape rule for {op}")  # pragma: no cover - SUPPORTED and the rules agree

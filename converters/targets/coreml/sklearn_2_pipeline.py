@@ -146,11 +146,17 @@ def numeric_step(pipe: SpecPipeline, step: Any, src: Vector) -> Vector:
         return linear_map(pipe, src, weights, offset)
     if name == "FunctionTransformer" and step.func is None:
         return src  # the identity: how a fitted ColumnTransformer holds a "passthrough" part
+    if name == "FunctionTransformer" and step.func.__name__ in float32_steps.UNARY:
+        if pipe.defer_scalers:
+            raise _refuse(f"FunctionTransformer(np.{step.func.__name__}) in front of a tree model: a float32 value "
+                          "would move decisions on a threshold", "build without --targets coreml")
+        return _float32_step(pipe, src, "function", src.dim,
+                             lambda m, a, b: float32_steps.unary(step.func.__name__, m, a, b))
     if name in REFUSED_STEPS:
         raise _refuse(f"{name}: {REFUSED_STEPS[name]}", "build without --targets coreml for this model")
     raise _refuse(f"{name} on numeric columns",
                   "supported numeric steps: SimpleImputer, StandardScaler, MinMaxScaler, RobustScaler, PCA, TruncatedSVD, "
-                  "KBinsDiscretizer, PolynomialFeatures")
+                  "KBinsDiscretizer, PolynomialFeatures, FunctionTransformer (numpy ufuncs)")
 
 
 # Preprocessing steps Core ML's classic model types cannot compute as scikit-learn does -> the reason
@@ -159,8 +165,8 @@ REFUSED_STEPS = {
     "PowerTransformer": "Core ML's classic model types have no power or log; as NeuralNetwork unary layers the "
     "power is float32 (measured on breast cancer's held-out rows, before logistic regression: 1.3e-5 off with "
     "Yeo-Johnson, 2.0e-5 with Box-Cox)",
-    "FunctionTransformer": "Core ML's classic model types have no log1p or sqrt (NeuralNetwork unary layers compute "
-    "in float32); only the identity (func=None) is taken",
+    "SplineTransformer": "no Core ML model type evaluates a piecewise polynomial in double (TreeEnsemble gives "
+    "piecewise constants, GLMRegressor one linear map; NeuralNetwork layers would compute the powers in float32)",
 }
 
 
@@ -281,7 +287,33 @@ def _category_part(pipe: SpecPipeline, encoder: Any, column: str, j: int) -> tup
             m.categoricalMapping.int64Value = int(unknown)
         pipe.models.append(m)
         return out, "int64", 1
-    raise _refuse(f"{name} on category columns", "encode categories with OneHotEncoder or OrdinalEncoder")
+    if name == "TargetEncoder":
+        return _target_encoded(pipe, encoder, column, j, cats)
+    raise _refuse(f"{name} on category columns", "encode categories with OneHotEncoder, OrdinalEncoder or TargetEncoder")
+
+
+def _target_encoded(pipe: SpecPipeline, encoder: Any, column: str, j: int, cats: list[str]) -> tuple[str, str, int]:
+    """TargetEncoder on one column, exactly: CategoricalMapping string -> index (an unknown category, and a
+    missing one not learnt, -> the last index), OneHotEncoder over the indices, then a GLMRegressor whose
+    weights are the fitted encodings with the target mean last (one row per class for a multiclass target):
+    each output is 1 x the fitted double plus exact zeros."""
+    per_class = len(encoder.classes_) if getattr(encoder, "target_type_", "") == "multiclass" else 1
+    means = np.atleast_1d(np.asarray(encoder.target_mean_, dtype=np.float64))
+    index = pipe.fresh("target_index")
+    m = model([feature(column, "string")], [feature(index, "int64")])
+    for i, c in enumerate(cats):
+        m.categoricalMapping.stringToInt64Map.map[c] = i
+    m.categoricalMapping.int64Value = len(cats)
+    pipe.models.append(m)
+    hot = pipe.fresh("target_onehot")
+    m = model([feature(index, "int64")], [feature(hot, "array", len(cats) + 1)])
+    m.oneHotEncoder.int64Categories.vector.extend(range(len(cats) + 1))
+    m.oneHotEncoder.outputSparse = False
+    pipe.models.append(m)
+    weights = np.stack([np.append(np.asarray(encoder.encodings_[j * per_class + k], dtype=np.float64), means[k])
+                        for k in range(per_class)])
+    out = linear_map(pipe, Vector(hot, len(cats) + 1), weights, np.zeros(per_class))
+    return out.name, "array", out.dim
 
 
 def _onehot_grouping(encoder: Any, j: int, cats: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -359,6 +391,8 @@ def _category_inputs(pipe: SpecPipeline, steps: list[Any], columns: list[str], s
             continue  # "" is one of its categories
         if type(encoder).__name__ == "OrdinalEncoder" and _missing_code(encoder) is not None:
             continue  # "" maps to its encoded_missing_value
+        if type(encoder).__name__ == "TargetEncoder":
+            continue  # "" is its learnt missing category, else unknown (the target mean) as in scikit-learn
         if (schema.feature(column).nullable and frame is not None
                 and missing_differs_from_unknown(pipe.source, frame, column)):
             raise ModelError(f"the Core ML target cannot take a missing category in {column!r} through "

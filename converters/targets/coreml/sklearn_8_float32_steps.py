@@ -5,6 +5,7 @@ in the pipeline, which computes in float32: its output is the float32 rounding o
     PolynomialFeatures      one inner product per factor of the highest degree (0/1 weights pick x_i, or
                             the bias gives 1: exact in float32), then one multiply layer over the factors
     MinMaxScaler(clip=True) the two exact Scalers as before, then a clip layer (feature_range)
+    FunctionTransformer     one unary layer: f(scale x + shift), log1p as LOG with shift 1
 
 The measured errors on held-out rows are in docs/ios.md; what misses 1e-5 is caught by the build's own check.
 Never in front of a tree model: a float32 value moves a decision on a threshold (sklearn_2 refuses it there).
@@ -73,3 +74,17 @@ def clip(low: float, high: float, m: Any, source: str, out: str) -> None:
     m.specificationVersion = max(m.specificationVersion, CLIP_SPEC_VERSION)
     # layers of specification 4 need the exact array mapping (the legacy rank-5 mapping is invalid with them)
     m.neuralNetwork.arrayInputShapeMapping = proto().NeuralNetwork_pb2.EXACT_ARRAY_MAPPING
+
+
+# numpy ufunc of a FunctionTransformer -> (unary layer operation, shift): f(x + shift)
+UNARY = {"log1p": ("LOG", 1.0), "log": ("LOG", 0.0), "sqrt": ("SQRT", 0.0), "exp": ("EXP", 0.0), "absolute": ("ABS", 0.0)}
+
+
+def unary(func: str, m: Any, source: str, out: str) -> None:
+    layer = m.neuralNetwork.layers.add()
+    layer.name = func
+    layer.input.append(source)
+    layer.output.append(out)
+    operation, shift = UNARY[func]
+    layer.unary.type = layer.unary.Operation.Value(operation)
+    layer.unary.scale, layer.unary.shift = 1.0, shift

@@ -61,10 +61,66 @@ def channels_last(layout: str | None) -> str | None:
 
 def tf_function(source: Any, batch: int | None = None) -> TFFunction:
     """The source's model as one TensorFlow function (`batch`: a fixed batch size, for converters that need
-    static shapes; Keras only). Raises ModelError when it cannot be made."""
+    static shapes; Keras only; recurrent layers unrolled, see `unrolled`). Raises ModelError when it cannot
+    be made."""
     fn = _onnx_function(source) if source.framework == "onnx" else _keras_function(source, batch)
     fn.dtypes = {s.name: s.dtype for s in source.inputs}
     return fn
+
+
+RECURRENT = ("LSTM", "GRU", "SimpleRNN")
+
+
+def recurrent_layers(model: Any) -> list[Any]:
+    """The model's recurrent layers (a Bidirectional wrapper counts as one)."""
+    found = []
+    for layer in model.layers:
+        inner = getattr(layer, "forward_layer", layer)  # Bidirectional: the wrapped GRU/LSTM
+        if type(inner).__name__ in RECURRENT:
+            found.append(layer)
+    return found
+
+
+def unrolled(model: Any) -> Any:
+    """The model with every recurrent layer unrolled over its (static) sequence length, same weights.
+
+    Why: a Keras GRU/LSTM traces to a while loop over a TensorList, which no converter here takes whole
+    (tf2onnx writes an ONNX file onnxruntime refuses, tensorflowjs and coremltools refuse the graph, TFLite
+    only with a fixed batch of 1: docs/DEPENDENCIES.md). Unrolled, each time step is plain MatMul, add,
+    sigmoid and tanh ops that every format runs, with a dynamic batch. The cost is a graph T times
+    longer, so the sequence length must be fixed (the Keras source already refuses inputs of variable
+    length; a layer fed one is refused here by name all the same)."""
+    layers = recurrent_layers(model)
+    if not layers:
+        return model
+    for layer in layers:
+        fed = layer.input[0] if isinstance(layer.input, (list, tuple)) else layer.input  # [sequence, mask] when masked
+        if tuple(fed.shape)[1] is None:
+            raise ModelError(f"recurrent layer {layer.name!r} ({type(layer).__name__}) reads sequences of variable length",
+                             fix="give the model's Input a fixed sequence length, e.g. keras.Input((12,)): the "
+                                 "formats need the recurrence unrolled over a known number of steps")
+    try:
+        config = model.get_config()
+        _set_unroll(config)
+        clone = type(model).from_config(config)
+        clone.set_weights(model.get_weights())
+    except Exception as exc:  # a subclassed model without a usable config, custom layers...
+        raise ModelError(f"cannot unroll the recurrent layer {layers[0].name!r}: the model could not be rebuilt from "
+                         f"its config ({type(exc).__name__}: {exc})",
+                         fix="save a functional or Sequential model (keras.Model(inputs, outputs)); or build the "
+                             "recurrent layers with unroll=True yourself") from exc
+    return clone
+
+
+def _set_unroll(config: Any) -> None:
+    if isinstance(config, dict):
+        if "unroll" in config:
+            config["unroll"] = True
+        for value in config.values():
+            _set_unroll(value)
+    elif isinstance(config, list):
+        for value in config:
+            _set_unroll(value)
 
 
 def _keras_function(source: Any, batch: int | None = None) -> TFFunction:
@@ -73,7 +129,7 @@ def _keras_function(source: Any, batch: int | None = None) -> TFFunction:
 
     specs = [tf.TensorSpec([batch, *s.shape[1:]], tf.as_dtype(s.dtype), name=s.name) for s in source.inputs]
     names = [o.name for o in source.outputs]
-    model = source.model
+    model = unrolled(source.model)
 
     @tf.function(input_signature=specs)
     def serve(*args: Any) -> dict[str, Any]:

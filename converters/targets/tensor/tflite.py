@@ -107,8 +107,8 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
     try:
         built = _convert_all(fn, opts, source)
     except ModelError as err:
-        # Recurrent layers (GRU, LSTM) keep a TensorList whose element shape must be static: TFLite's
-        # builtins take them (as fused sequence ops) only with a fixed batch. One row per call then.
+        # A loop over a TensorList needs a static element shape: TFLite's builtins take it only with a
+        # fixed batch. One row per call then. (Keras GRU/LSTM no longer come here: tf_graph.unrolled.)
         if "TensorList" not in err.what or source.framework != "keras":
             raise
         batch = 1

@@ -180,3 +180,45 @@ def test_building_leaves_the_recursion_limit_alone(onnx_package, digits_package)
     import sys
 
     assert sys.getrecursionlimit() < 100_000
+
+
+def _two_outputs(path):
+    """x [N, 4] -> probs = softmax(x W) and embedding = relu(x W): two outputs an ONNX export often has."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32), "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["logits"]), helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+             helper.make_node("Relu", ["logits"], ["embedding"])]
+    graph = helper.make_graph(nodes, "two_outputs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [None, 3]),
+                               helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [None, 3])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return numpy_helper.to_array(w)
+
+
+def test_onnx_graph_with_two_outputs_keeps_them_apart_in_tflite_and_tfjs(tmp_path):
+    """onnx2tf calls several outputs output_0, output_1 and the TF.js converter Identity, Identity_1: each
+    package output must still be the ONNX output of its name (softmax rows sum to 1, relu is >= 0)."""
+    from edgepack.toolchain.build import BuildOptions, build
+
+    w = _two_outputs(tmp_path / "model.onnx")
+    x = np.random.default_rng(1).normal(size=(64, 4)).astype(np.float32)
+    np.savez(tmp_path / "sample.npz", x=x)
+    targets = ["tflite", "tfjs"]
+    result = build(BuildOptions(model=tmp_path / "model.onnx", sample=tmp_path / "sample.npz", out=tmp_path / "package",
+                                quiet=True, targets=targets, target_options={f: {"variants": "float32"} for f in targets}))
+    assert {c["artifact"] for c in result.checks} >= {"tflite", "tfjs"}
+    for check in result.checks:
+        assert check["status"] == "pass", check
+    from ai_edge_litert.interpreter import Interpreter
+
+    entry = next(a for a in result.manifest["artifacts"] if a["id"] == "tflite")
+    runner = Interpreter(model_path=str(result.path / entry["file"])).get_signature_runner()
+    got = runner(**{entry["inputs"][0]["name"]: x})
+    logits = x.astype(np.float64) @ w
+    soft = np.exp(logits - logits.max(axis=1, keepdims=True))
+    assert np.abs(got[entry["outputs"]["probs"]] - soft / soft.sum(axis=1, keepdims=True)).max() < 1e-5
+    assert np.abs(got[entry["outputs"]["embedding"]] - np.maximum(logits, 0)).max() < 1e-5

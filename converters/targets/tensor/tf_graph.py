@@ -171,7 +171,7 @@ def _onnx2tf_function(source: Any) -> TFFunction:
     wanted = [s.name for s in source.inputs]
     mapping = {w: _match(w, sig_inputs) for w in wanted}
     outputs = list(function.structured_outputs.keys())
-    out_map = {o.name: _match(o.name, outputs) for o in source.outputs}
+    out_map = _output_names([o.name for o in source.outputs], outputs)
 
     def call(*args: Any) -> dict[str, Any]:
         got = function(**{mapping[w]: a for w, a in zip(wanted, args)})
@@ -191,6 +191,15 @@ def _nhwc_shape(spec: Any) -> list[int | None]:
     if spec.layout == "NCW":
         return [None, shape[2], shape[1]]
     return shape
+
+
+def _output_names(names: list[str], candidates: list[str]) -> dict[str, str]:
+    """Our output name -> onnx2tf's. onnx2tf keeps one output's name but calls several `output_0`,
+    `output_1`, ... in the ONNX graph's output order (measured with onnx2tf 1.29)."""
+    positional = [f"output_{i}" for i in range(len(names))]
+    if len(names) > 1 and sorted(candidates) == sorted(positional) and not set(names) & set(candidates):
+        return dict(zip(names, positional))
+    return {name: _match(name, candidates) for name in names}
 
 
 def _match(name: str, candidates: list[str]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ....runtime.errors import ModelError
 from ..base import Artifact, check_options, chosen_variants
 from ..tfjs import run_converter, unfuse_activations, unfuse_tensor_bias
 from .tf_graph import input_dtype, save_model, tf_function
@@ -50,11 +51,29 @@ def emit(source: Any, options: dict[str, Any] | None = None) -> list[Artifact]:
                                    "version": version("tensorflowjs")},
                      "inputs": [{"name": signature["inputs"][n]["name"].split(":")[0], "input": n, "dtype": input_dtype(fn, n),
                                  **({"layout": fn.layouts[n]} if fn.layouts.get(n) else {})} for n in fn.inputs],
-                     "outputs": {o: signature["outputs"][o]["name"].split(":")[0] for o in fn.outputs}}
+                     "outputs": output_names(signature.get("outputs", {}), fn.outputs)}
             if quantization:
                 entry["quantization"] = quantization
             artifacts.append(Artifact(id=art_id, format="tfjs", files=files, entry=entry))
     return artifacts
+
+
+def output_names(signature_outputs: dict[str, Any], outputs: list[str]) -> dict[str, str]:
+    """Our output name -> the graph model's tensor name. The converter keys one output by its name, but
+    several by their tensors, `Identity:0`, `Identity_1:0`, ..., in the SavedModel signature's flattened
+    (sorted-name) order (save_model writes them so)."""
+    if all(o in signature_outputs for o in outputs):
+        return {o: signature_outputs[o]["name"].split(":")[0] for o in outputs}
+
+    def position(key: str) -> int:
+        stem = key.split(":")[0]
+        return 0 if stem == "Identity" else int(stem.rsplit("_", 1)[1])
+
+    keys = sorted(signature_outputs, key=position)
+    if len(keys) != len(outputs) or not all(k.split(":")[0].startswith("Identity") for k in keys):
+        raise ModelError(f"the TF.js converter named the outputs {sorted(signature_outputs)}; cannot tell which is which",
+                         fix="build without the tfjs target")
+    return {o: signature_outputs[k]["name"].split(":")[0] for o, k in zip(sorted(outputs), keys)}
 
 
 _BYTES = {"float32": 4, "int32": 4, "float16": 2, "uint16": 2, "uint8": 1, "int8": 1, "bool": 1}

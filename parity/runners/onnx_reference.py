@@ -3,6 +3,8 @@ operator, written independently of onnxruntime, so a bug in one runtime's kernel
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ...runtime.records import tensors_for
@@ -10,6 +12,15 @@ from ...runtime.schema import IOSchema
 from .base import InputBatch, Runner, Unavailable
 
 BRANCH_MEMBER = 6  # ai.onnx.ml TreeEnsemble's nodes_modes value for a set-membership split
+
+
+def _svm_couples_classes(node: Any) -> bool:
+    """An SVMClassifier that turns pairwise Platt probabilities into class probabilities (prob_a given)
+    over three or more classes."""
+    attrs = {a.name: a for a in node.attribute}
+    classes = max(len(attrs["classlabels_ints"].ints) if "classlabels_ints" in attrs else 0,
+                  len(attrs["classlabels_strings"].strings) if "classlabels_strings" in attrs else 0)
+    return "prob_a" in attrs and len(attrs["prob_a"].floats) > 0 and classes >= 3
 
 
 class OnnxReferenceRunner(Runner):
@@ -31,6 +42,11 @@ class OnnxReferenceRunner(Runner):
                 # and reads the rest as the next node's: category 0 (the first code) is everywhere
                 raise Unavailable(f"onnx.reference {onnx.__version__} misreads TreeEnsemble set-membership (BRANCH_MEMBER) "
                                   "nodes: a member 0 ends the set")
+            if node.op_type == "SVMClassifier" and _svm_couples_classes(node):
+                # its multiclass_probability writes Q[t, t+1:] = -R[t+1:, t] @ R[t, t+1:] (one dot product for
+                # the whole row) where libsvm multiplies element by element: 3+ class probabilities are wrong
+                raise Unavailable(f"onnx.reference {onnx.__version__} couples SVMClassifier's pairwise probabilities "
+                                  "wrongly for three or more classes")
         try:
             self._evaluator = ReferenceEvaluator(model)
         except (NotImplementedError, RuntimeError, TypeError, KeyError) as exc:

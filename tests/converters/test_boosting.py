@@ -164,3 +164,28 @@ def test_onnx_reference_is_unavailable_for_set_membership_trees(built_tabular):
     with pytest.raises(Unavailable, match="misreads TreeEnsemble set-membership"):
         with runner_class("onnx-reference")(package, package.artifact(format="onnx")):
             pass
+
+
+def test_onnx_reference_is_unavailable_for_three_class_svm_probabilities(built_tabular):
+    """onnx.reference's SVMClassifier couples pairwise probabilities with a dot product where libsvm
+    multiplies element by element (worked below on a 3-class R): the pair is unavailable, with the reason,
+    instead of failing a correct artifact."""
+    import numpy as np
+    from edgepack.parity.runners import runner_class
+    from edgepack.parity.runners.base import Unavailable
+    from edgepack.runtime.package import Package
+    from onnx.reference.ops.aionnxml.op_svm_classifier import multiclass_probability
+
+    r = np.array([[0.0, 0.9, 0.6], [0.1, 0.0, 0.3], [0.4, 0.7, 0.0]])
+    # libsvm's Q for this r, by hand: Q[t][t] = sum_{j != t} r[j][t]^2, Q[t][j] = -r[j][t] r[t][j]
+    q = np.array([[0.1**2 + 0.4**2, -0.1 * 0.9, -0.4 * 0.6],
+                  [-0.1 * 0.9, 0.9**2 + 0.7**2, -0.7 * 0.3],
+                  [-0.4 * 0.6, -0.7 * 0.3, 0.6**2 + 0.3**2]])
+    p = np.linalg.solve(np.block([[q, np.ones((3, 1))], [np.ones((1, 3)), np.zeros((1, 1))]]), [0, 0, 0, 1])[:3]
+    assert np.abs(multiclass_probability(3, r) - p).max() > 1e-2  # 0.044 off: beyond its stopping tolerance
+
+    _case, _model, path = built_tabular("svc_poly_iris")
+    package = Package.open(path)
+    with pytest.raises(Unavailable, match="couples SVMClassifier's pairwise probabilities"):
+        with runner_class("onnx-reference")(package, package.artifact(format="onnx")):
+            pass

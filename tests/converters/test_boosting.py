@@ -112,16 +112,6 @@ def test_pandas_category_columns_are_refused_by_name(library, tmp_path):
         assert "CTR features" in message and "hash of category combinations" in message
 
 
-def test_core_ml_refuses_a_poisson_booster_with_the_format_and_the_reason(tmp_path):
-    """TFLite/TF.js/Core ML take boosters (tests/converters/test_boosting_formats.py); Core ML's TreeEnsemble has
-    no exp transform, so a Poisson booster is refused there by name."""
-    case = tabular_zoo.get("lgb_poisson_diabetes_booster_txt")
-    model_path, sample_path = tabular_zoo.save(case, tmp_path)
-    with pytest.raises(ModelError, match="the Core ML target has no 'exp' link for lightgbm.Booster"):
-        build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "pkg", label_column=tabular_zoo.LABEL,
-                           quiet=True, targets=["coreml"]))
-
-
 def test_cli_builds_a_booster_file_to_onnx_and_tflite(tmp_path):
     """`edgepack build` on a LightGBM text model: the ONNX package is built (exit 0) and its manifest names
     the library; with TFLite as well, both artifacts are built and checked."""

@@ -33,9 +33,9 @@ CASES: dict[str, tuple[str, ...]] = {
     "xgb_binary_breast_cancer": ("tflite", "tfjs", "coreml"),
     "xgb_softmax_wine_pipeline": ("tflite", "tfjs", "coreml"),
     "xgb_softmax_iris_booster_json": ("tflite", "tfjs", "coreml"),
-    "xgb_poisson_diabetes": ("tflite", "tfjs"),  # Core ML: no exp link (refused below)
+    "xgb_poisson_diabetes": ("tflite", "tfjs", "coreml"),  # Core ML: trees, then a float32 exp stage
     "xgb_squared_diabetes_categories": ("tflite", "tfjs", "coreml"),
-    "xgb_tweedie_diabetes_booster_ubj": ("tflite", "tfjs"),  # Core ML: no exp link
+    "xgb_tweedie_diabetes_booster_ubj": ("tflite", "tfjs", "coreml"),
     "lgb_binary_breast_cancer_pipeline": ("tflite", "tfjs", "coreml"),
     "lgb_softmax_wine": ("tflite", "tfjs", "coreml"),
     "lgb_squared_diabetes_categories": ("tflite", "tfjs", "coreml"),
@@ -218,15 +218,26 @@ def test_an_artifact_with_scaled_leaves_is_caught(runner, built, tmp_path):
     assert agreement < 1.0 or error > 1e-5, (agreement, error)
 
 
-def test_core_ml_refuses_an_exp_link_by_name_with_the_reason(tmp_path):
-    from edgepack.toolchain.build import BuildOptions, build
+def test_core_ml_poisson_trees_end_in_an_exp_stage_that_is_checked(built, tmp_path):
+    """TreeEnsemble has no exp transform: the trees give the raw score and a NeuralNetwork EXP layer the
+    value (float32). Held to 1e-5 of the target's scale on held-out rows against XGBoost; an exp stage
+    computing exp(1.001 x) must fail the same comparison."""
+    from edgepack.converters.coreml_protobuf import module
 
-    case = tabular_zoo.get("xgb_poisson_diabetes")
-    model_path, sample_path = tabular_zoo.save(case, tmp_path)
-    with pytest.raises(ModelError) as err:
-        build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "pkg", label_column=tabular_zoo.LABEL,
-                           quiet=True, targets=["coreml"]))
-    assert "the Core ML target has no 'exp' link for XGBRegressor" in str(err.value)
+    case, path = built("xgb_poisson_diabetes")
+    holdout = case.holdout[case.features]
+    _, error = _errors(case, _run(path, *RUNNERS["coreml-spec"], holdout), holdout)
+    assert error <= 1e-5, error
+    copy = shutil.copytree(path, tmp_path / "broken")
+    spec = module("Model_pb2").Model()
+    spec.ParseFromString((copy / "model.mlmodel").read_bytes())
+    stages = spec.pipeline.models[-1].pipeline.models
+    assert [m.WhichOneof("Type") for m in stages] == ["treeEnsembleRegressor", "neuralNetworkRegressor"]
+    stages[1].neuralNetworkRegressor.layers[0].unary.scale = 1.001
+    (copy / "model.mlmodel").write_bytes(spec.SerializeToString())
+    _reseal(copy, {"model.mlmodel"})
+    _, error = _errors(case, _run(copy, *RUNNERS["coreml-spec"], holdout), holdout)
+    assert error > 1e-5, error
 
 
 def test_core_ml_unrolls_category_sets_into_equality_chains(built):

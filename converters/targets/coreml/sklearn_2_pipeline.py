@@ -490,7 +490,7 @@ def finish(pipe: SpecPipeline, last: Any, outputs: list[Any], source: Any, schem
         container = top.pipelineClassifier.pipeline
         top.description.predictedFeatureName = "label"
         top.description.predictedProbabilitiesName = "probabilities"
-    elif last.WhichOneof("Type") == "neuralNetworkRegressor":
+    elif last.WhichOneof("Type") in ("neuralNetworkRegressor", "pipeline"):
         container = top.pipeline  # a neural network's value is an array, which a pipeline regressor may not give
     else:
         container = top.pipelineRegressor.pipeline

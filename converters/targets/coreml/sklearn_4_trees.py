@@ -15,7 +15,7 @@ BranchOnValueEqual nodes (`equality_chains`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,9 @@ def for_coreml(ens: Ensemble, classify: bool, deferred: list | None = None, name
     """Thresholds exact for Core ML's double comparison (scikit-learn's float32 cast folded in where it
     casts, then any deferred scaler arithmetic), and binary class fractions as one dimension. `name` (the
     estimator) goes into the refusals."""
+    if ens.link == "exp" and not classify:
+        # the ensemble sums the raw score; ensemble_model appends the exp as a float32 stage
+        ens = replace(ens, link="identity")
     if ens.link not in TRANSFORMS:
         raise ModelError(f"the Core ML target has no {ens.link!r} link for {name}: TreeEnsemble's post-evaluation "
                          "transforms are none, logistic and softmax",
@@ -214,8 +217,31 @@ def ensemble_model(read_ens: Ensemble, x: Any, source: Any, name: str) -> tuple[
         set_class_labels(msg, list(source.classes))
     else:
         outputs = [feature("value", "double")]
-        m = model([feature(x.name, "array", x.dim)], outputs)
+        exp = read_ens.link == "exp"
+        m = model([feature(x.name, "array", x.dim)], [feature(RAW, "array", 1)] if exp else outputs)
         msg = m.treeEnsembleRegressor
     fill_parameters(msg.treeEnsemble, ens)
     msg.postEvaluationTransform = getattr(proto().TreeEnsemble_pb2, ens.transform)
+    if not classify and read_ens.link == "exp":
+        return exp_stage(m, x)
     return m, outputs
+
+
+RAW = "__raw_score"
+
+
+def exp_stage(trees: Any, x: Any) -> tuple[Any, list[Any]]:
+    """TreeEnsemble has no exp transform (none, logistic, softmax): the trees give the raw score in double,
+    then a NeuralNetwork unary EXP layer gives the value, in float32 (relative error ~6e-8, measured in
+    tests/converters/test_boosting_formats.py). A plain pipeline, as for any neural network's array value."""
+    out = [feature("value", "array", 1)]
+    net = model([feature(RAW, "array", 1)], out)
+    layer = net.neuralNetworkRegressor.layers.add()
+    layer.name = "exp"
+    layer.input.append(RAW)
+    layer.output.append("value")
+    layer.unary.type = layer.unary.Operation.Value("EXP")
+    layer.unary.scale = 1.0
+    top = model([feature(x.name, "array", x.dim)], out, max(trees.specificationVersion, net.specificationVersion))
+    top.pipeline.models.extend([trees, net])
+    return top, out

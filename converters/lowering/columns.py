@@ -79,6 +79,13 @@ class Column:
     fill: str | None = None
     missing: float | None = None
 
+    @property
+    def unknown(self) -> float:
+        """The encoded value of an unknown category (index -1)."""
+        if self.encode == "onehot":
+            return float(self.index == -1)
+        return self.codes[0] if self.encode == "ordinal" else np.nan
+
     def base64(self, x: np.ndarray) -> np.ndarray:
         """The encoded value (before steps) for input values x, in float64 (NaN: a missing category)."""
         if self.encode not in ("onehot", "ordinal"):
@@ -172,8 +179,7 @@ def _when_missing(col: Column, missing: np.ndarray | None, k: int) -> Column:
     unknown category's (so models that treat the two alike keep their graph)."""
     if missing is None:
         return col
-    unknown = col.codes[0] if col.encode == "ordinal" else 0.0
-    value = float(missing[k])
+    unknown, value = col.unknown, float(missing[k])
     same = value == unknown or (np.isnan(value) and np.isnan(unknown))
     return col if same else replace(col, missing=value)
 
@@ -423,8 +429,11 @@ def base_tensor(tf: Any, x: Any, cols: list[Column]) -> Any:
         order += numbers
     if onehots:
         picked = tf.gather(x, [cols[j].feature for j in onehots], axis=1)
-        hot = tf.cast(tf.equal(picked, np.array([cols[j].index for j in onehots], np.float32)), tf.float32)
-        parts.append(_missing_as(tf, picked, hot, [cols[j] for j in onehots], 0.0))
+        known = picked  # a missing category (NaN) is an unknown one (-1) unless the column says otherwise
+        if any(cols[j].index == -1 for j in onehots):  # Spark's slot for the unknown category
+            known = tf.where(is_nan(tf, picked), -tf.ones_like(picked), picked)
+        hot = tf.cast(tf.equal(known, np.array([cols[j].index for j in onehots], np.float32)), tf.float32)
+        parts.append(_missing_as(tf, picked, hot, [cols[j] for j in onehots]))
         order += onehots
     if ordinals:
         table, offsets = [], []
@@ -436,7 +445,7 @@ def base_tensor(tf: Any, x: Any, cols: list[Column]) -> Any:
         known = tf.where(is_nan(tf, picked), -tf.ones_like(picked), picked)
         flat = tf.cast(known, tf.int32) + np.array(offsets, np.int32)
         coded = tf.gather(np.array(table, np.float32), flat)
-        parts.append(_missing_as(tf, picked, coded, [cols[j] for j in ordinals], None))
+        parts.append(_missing_as(tf, picked, coded, [cols[j] for j in ordinals]))
         order += ordinals
     base = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
     if order != list(range(len(cols))):
@@ -444,12 +453,11 @@ def base_tensor(tf: Any, x: Any, cols: list[Column]) -> Any:
     return base
 
 
-def _missing_as(tf: Any, picked: Any, encoded: Any, cols: list[Column], unknown: float | None) -> Any:
+def _missing_as(tf: Any, picked: Any, encoded: Any, cols: list[Column]) -> Any:
     """`encoded`, with each column's `missing` value where its input category is missing (NaN)."""
     if all(c.missing is None for c in cols):
         return encoded
-    values = np.array([c.missing if c.missing is not None else (unknown if unknown is not None else c.codes[0])
-                       for c in cols], np.float32)
+    values = np.array([c.missing if c.missing is not None else c.unknown for c in cols], np.float32)
     return tf.where(is_nan(tf, picked), tf.zeros_like(encoded) + values, encoded)
 
 

@@ -213,9 +213,11 @@ def lowercased(arr: np.ndarray) -> np.ndarray:
 
 
 def category_index(categories: tuple[str, ...] | list[str], values: np.ndarray) -> np.ndarray:
-    """Index of each value in `categories` as float64, -1 for a category the list does not hold."""
+    """Index of each value in `categories` as float64, -1 for a category the list does not hold, NaN for a
+    missing one (None or NaN: contract 2; a model may treat missing and unknown differently)."""
     lookup = {c: float(i) for i, c in enumerate(categories)}
-    return np.fromiter((lookup.get(v, -1.0) for v in values), dtype=np.float64, count=len(values))
+    return np.fromiter((math.nan if v is None or v != v else lookup.get(v, -1.0) for v in values),
+                       dtype=np.float64, count=len(values))
 
 
 def _matrix_of(parts: list[np.ndarray]) -> np.ndarray | None:

@@ -2,7 +2,7 @@
 
 One row per framework. Each lowering returns a `TFGraph`: a `tf.function` taking one float32 tensor
 `features` [N, F] (every feature in schema order; categories as their index in the manifest's
-`categories`, -1 unknown; NaN for a missing number), or [N, F, 3] for trees that decide in float64 (each
+`categories`, -1 unknown; NaN for a missing number or category), or [N, F, 3] for trees that decide in float64 (each
 value as three float32 parts, dtype `float64-parts`: runtime/records.py float64_parts), and returning the package's outputs by name:
 {"probabilities": [N, C]} or {"value": [N]}. Only operations that TFLite builtins and the TF.js cpu and
 wasm backends run are used.

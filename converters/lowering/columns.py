@@ -6,7 +6,8 @@ functions that the tree lowering folds into split thresholds (trees compare in t
 so no float32 rounding of scaled values can flip a split).
 
 Input (contract 2): one float32 tensor [N, F]; numbers as themselves (NaN missing), categories as their
-index in the manifest's `categories`, -1 unknown. Trees that decide in float64 take [N, F, 3] instead:
+index in the manifest's `categories`, -1 unknown, NaN missing (an encoded column says what a missing
+category becomes: `Column.missing`, read from the fitted imputer and encoder themselves). Trees that decide in float64 take [N, F, 3] instead:
 each of those values in three float32 parts (`base_parts`).
 """
 
@@ -65,6 +66,8 @@ class Column:
     encode: "number" (the feature itself), "category" (a raw category index, not yet encoded),
     "onehot" (1.0 when the index equals `index`), "ordinal" (codes[index + 1]; codes[0] for unknown),
     "block" (output `index` of `block`, a dense operator over other columns; `feature` is -1).
+    fill: on a "category" column, the category a SimpleImputer puts in place of a missing one.
+    missing: on "onehot"/"ordinal", the encoded value of a missing category; None when it is the unknown one's.
     """
 
     feature: int
@@ -73,14 +76,27 @@ class Column:
     codes: tuple[float, ...] = ()
     steps: tuple[Step, ...] = field(default_factory=tuple)
     block: Block | None = None
+    fill: str | None = None
+    missing: float | None = None
+
+    @property
+    def unknown(self) -> float:
+        """The encoded value of an unknown category (index -1)."""
+        if self.encode == "onehot":
+            return float(self.index == -1)
+        return self.codes[0] if self.encode == "ordinal" else np.nan
 
     def base64(self, x: np.ndarray) -> np.ndarray:
-        """The encoded value (before steps) for input values x, in float64."""
+        """The encoded value (before steps) for input values x, in float64 (NaN: a missing category)."""
+        if self.encode not in ("onehot", "ordinal"):
+            return x.astype(np.float64)
+        nan = np.isnan(x)
+        known = np.where(nan, -1.0, x)
         if self.encode == "onehot":
-            return (x == self.index).astype(np.float64)
-        if self.encode == "ordinal":
-            return np.asarray(self.codes, dtype=np.float64)[x.astype(np.int64) + 1]
-        return x.astype(np.float64)
+            out = (known == self.index).astype(np.float64)
+        else:
+            out = np.asarray(self.codes, dtype=np.float64)[known.astype(np.int64) + 1]
+        return out if self.missing is None else np.where(nan, self.missing, out)
 
     def chain64(self, base: np.ndarray) -> np.ndarray:
         for step in self.steps:
@@ -126,26 +142,65 @@ def _encoder_columns(enc: Any, inputs: list[Column], schema: Any, onehot: bool) 
         cats = [str(c) for c in enc.categories_[j]]
         positions = [manifest.index(c) if c in manifest else -2 for c in cats]
         if onehot:
-            out.extend(Column(col.feature, "onehot", index=p) for p in positions)
+            start = sum(len(c) for c in enc.categories_[:j])
+            missing = _missing_row(enc, j, col, start, start + len(cats))
+            out.extend(_when_missing(Column(col.feature, "onehot", index=p), missing, k) for k, p in enumerate(positions))
         else:
             unknown = float(enc.unknown_value) if getattr(enc, "handle_unknown", "error") == "use_encoded_value" else np.nan
             codes = [unknown] * (len(manifest) + 1)
             for code, p in enumerate(positions):
                 if p >= 0:
                     codes[p + 1] = float(code)
-            out.append(Column(col.feature, "ordinal", codes=tuple(codes)))
+            out.append(_when_missing(Column(col.feature, "ordinal", codes=tuple(codes)), _missing_row(enc, j, col, j, j + 1), 0))
     return out
+
+
+def _probe_rows(enc: Any, j: int, values: list[Any]) -> Any:
+    """A frame of one row per value of input column j (the other columns at their first category)."""
+    import pandas as pd
+
+    names = list(getattr(enc, "feature_names_in_", range(len(enc.categories_))))
+    first = [cats[0] for cats in enc.categories_]
+    return pd.DataFrame([[*first[:j], v, *first[j + 1:]] for v in values], columns=names, dtype=object)
+
+
+def _missing_row(enc: Any, j: int, col: Column, start: int, stop: int) -> np.ndarray | None:
+    """The encoder's outputs start..stop for a missing category in input column j: what it makes of the
+    imputer's fill, or of NaN (a category it may have learnt). None when it refuses it (then records with a
+    missing category go as an unknown one, which it refuses or ignores too)."""
+    try:
+        return _encoded(enc, _probe_rows(enc, j, [np.nan if col.fill is None else col.fill]))[0, start:stop]
+    except ValueError:
+        return None
+
+
+def _when_missing(col: Column, missing: np.ndarray | None, k: int) -> Column:
+    """`col` with output k of `missing` as its value for a missing category, when that differs from the
+    unknown category's (so models that treat the two alike keep their graph)."""
+    if missing is None:
+        return col
+    unknown, value = col.unknown, float(missing[k])
+    same = value == unknown or (np.isnan(value) and np.isnan(unknown))
+    return col if same else replace(col, missing=value)
 
 
 def _imputer(step: Any, inputs: list[Column]) -> list[Column]:
     if not (isinstance(step.missing_values, float) and np.isnan(step.missing_values)):
         raise ModelError("SimpleImputer with missing_values other than NaN is not supported in TFLite/TF.js")
-    out = [c if c.encode == "category" else _with(c, Step("impute", float(v))) for c, v in zip(inputs, step.statistics_)]
+    out = [_filled(c, v) if c.encode == "category" else _with(c, Step("impute", float(v)))
+           for c, v in zip(inputs, step.statistics_)]
     if step.add_indicator:  # scikit-learn appends one 0/1 column per feature that had missing values at fit
         if any(inputs[j].encode == "category" for j in step.indicator_.features_):
             raise ModelError("SimpleImputer(add_indicator=True) on a category column is not supported in TFLite/TF.js")
         out += [_with(inputs[j], Step("isnan", 0.0)) for j in step.indicator_.features_]
     return out
+
+
+def _filled(col: Column, value: Any) -> Column:
+    """A category column after SimpleImputer (most_frequent or constant): a missing category becomes `value`."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return col  # no value learnt: scikit-learn leaves it missing
+    return replace(col, fill=str(value))
 
 
 def _encoded(enc: Any, rows: Any) -> np.ndarray:
@@ -156,10 +211,6 @@ def _encoded(enc: Any, rows: Any) -> np.ndarray:
 def _probed_onehot(enc: Any, inputs: list[Column], schema: Any) -> list[Column]:
     """OneHotEncoder with drop= or infrequent categories: each output column as a gather table over the
     manifest's categories (and unknown), read by running the encoder itself on every category."""
-    import pandas as pd
-
-    names = list(getattr(enc, "feature_names_in_", range(len(inputs))))
-    first = [cats[0] for cats in enc.categories_]
     widths = list(enc._n_features_outs)
     out: list[Column] = []
     for j, col in enumerate(inputs):
@@ -169,14 +220,15 @@ def _probed_onehot(enc: Any, inputs: list[Column], schema: Any) -> list[Column]:
         manifest = list(schema.features[col.feature].categories or ())
         by_text = {str(c): c for c in enc.categories_[j]}
         probes = ["\x00edgepack-unknown"] + [by_text.get(c, "\x00edgepack-unknown") for c in manifest]
-        rows = pd.DataFrame([[*first[:j], v, *first[j + 1:]] for v in probes], columns=names, dtype=object)
+        rows = _probe_rows(enc, j, probes)
         try:
             table = _encoded(enc, rows)
         except ValueError:  # handle_unknown="error": records with unknown categories are refused before scoring
             known = _encoded(enc, rows.iloc[1:])
             table = np.vstack([np.zeros((1, known.shape[1])), known])
         start = sum(widths[:j])
-        out.extend(Column(col.feature, "ordinal", codes=tuple(float(v) for v in table[:, k]))
+        missing = _missing_row(enc, j, col, start, start + widths[j])
+        out.extend(_when_missing(Column(col.feature, "ordinal", codes=tuple(float(v) for v in table[:, k])), missing, k - start)
                    for k in range(start, start + widths[j]))
     return out
 
@@ -272,7 +324,8 @@ def _target_encoder(enc: Any, inputs: list[Column], schema: Any) -> list[Column]
         for k in range(per_class):
             values = enc.encodings_[j * per_class + k]
             codes = [float(means[k])] + [float(values[cats.index(c)]) if c in cats else float(means[k]) for c in manifest]
-            out.append(Column(col.feature, "ordinal", codes=tuple(codes)))
+            missing = _missing_row(enc, j, col, j * per_class, (j + 1) * per_class)
+            out.append(_when_missing(Column(col.feature, "ordinal", codes=tuple(codes)), missing, k))
     return out
 
 
@@ -376,7 +429,11 @@ def base_tensor(tf: Any, x: Any, cols: list[Column]) -> Any:
         order += numbers
     if onehots:
         picked = tf.gather(x, [cols[j].feature for j in onehots], axis=1)
-        parts.append(tf.cast(tf.equal(picked, np.array([cols[j].index for j in onehots], np.float32)), tf.float32))
+        known = picked  # a missing category (NaN) is an unknown one (-1) unless the column says otherwise
+        if any(cols[j].index == -1 for j in onehots):  # Spark's slot for the unknown category
+            known = tf.where(is_nan(tf, picked), -tf.ones_like(picked), picked)
+        hot = tf.cast(tf.equal(known, np.array([cols[j].index for j in onehots], np.float32)), tf.float32)
+        parts.append(_missing_as(tf, picked, hot, [cols[j] for j in onehots]))
         order += onehots
     if ordinals:
         table, offsets = [], []
@@ -384,13 +441,24 @@ def base_tensor(tf: Any, x: Any, cols: list[Column]) -> Any:
             offsets.append(len(table) + 1)  # +1: index -1 (unknown) reads codes[0]
             table.extend(cols[j].codes)
         picked = tf.gather(x, [cols[j].feature for j in ordinals], axis=1)
-        flat = tf.cast(picked, tf.int32) + np.array(offsets, np.int32)
-        parts.append(tf.gather(np.array(table, np.float32), flat))
+        # a missing category (NaN) reads the unknown code (NaN has no integer), then its own where it differs
+        known = tf.where(is_nan(tf, picked), -tf.ones_like(picked), picked)
+        flat = tf.cast(known, tf.int32) + np.array(offsets, np.int32)
+        coded = tf.gather(np.array(table, np.float32), flat)
+        parts.append(_missing_as(tf, picked, coded, [cols[j] for j in ordinals]))
         order += ordinals
     base = tf.concat(parts, axis=1) if len(parts) > 1 else parts[0]
     if order != list(range(len(cols))):
         base = tf.gather(base, np.argsort(order).astype(np.int32), axis=1)
     return base
+
+
+def _missing_as(tf: Any, picked: Any, encoded: Any, cols: list[Column]) -> Any:
+    """`encoded`, with each column's `missing` value where its input category is missing (NaN)."""
+    if all(c.missing is None for c in cols):
+        return encoded
+    values = np.array([c.missing if c.missing is not None else c.unknown for c in cols], np.float32)
+    return tf.where(is_nan(tf, picked), tf.zeros_like(encoded) + values, encoded)
 
 
 def base_parts(tf: Any, x: Any, cols: list[Column]) -> list[Any]:
@@ -399,7 +467,10 @@ def base_parts(tf: Any, x: Any, cols: list[Column]) -> list[Any]:
     whole by hi); the mid and lo parts are the input's own, 0 for category codes."""
     parts = [x[:, :, k] for k in range(3)]
     features = np.array([c.feature for c in cols], np.int32)
-    return [base_tensor(tf, parts[0], cols), *(tf.gather(p, features, axis=1) for p in parts[1:])]
+    rest = [tf.gather(p, features, axis=1) for p in parts[1:]]
+    if any(c.encode != "number" for c in cols):  # a missing category's parts are NaN, its code is not: 0 as any code's
+        rest = [tf.where(is_nan(tf, p), tf.zeros_like(p), p) for p in rest]
+    return [base_tensor(tf, parts[0], cols), *rest]
 
 
 def transformed_tensor(tf: Any, x: Any, cols: list[Column]) -> Any:

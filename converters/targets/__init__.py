@@ -32,8 +32,10 @@ TARGETS: dict[str, Emit] = {
 # two differently, by name (a OneHotEncoder ignoring both is fine).
 MISSING_CATEGORIES = {"onnx", "c", "js"}  # c and js compile the ONNX graph: "" stands for missing, as there
 # Formats that take a missing category from some source frameworks only: Core ML from scikit-learn (a String
-# input, "" for missing: a string Imputer or a "" one-hot category; its converter refuses the rest by name).
-MISSING_CATEGORIES_FROM = {"coreml": {"scikit-learn"}}
+# input, "" for missing: a string Imputer or a "" one-hot category; its converter refuses the rest by name);
+# TFLite and TF.js from scikit-learn (NaN for missing in the numeric tensor, contract 2: the lowering reads
+# what the fitted imputer and encoders make of it, lowering/columns.py `Column.missing`).
+MISSING_CATEGORIES_FROM = {"coreml": {"scikit-learn"}, "tflite": {"scikit-learn"}, "tfjs": {"scikit-learn"}}
 
 
 # Formats whose artifacts take text (a string that a text vectorizer splits into words, issue 18), and why

@@ -3,7 +3,8 @@
 encoded (missing as its own category, drop='first') as scikit-learn does. The package declares the column
 nullable; the ONNX artifact, the device scorer (Python API, `edgepack-score` JSON lines, predict_array with
 category indices) agree with scikit-learn on the held-out rows. Before issue 18 the build refused:
-"categorical column 'sex' has missing values"."""
+"categorical column 'sex' has missing values". TFLite and TF.js take them too (NaN in the tensor; held-out
+rows in tests/converters/test_sklearn_tf_matrix.py, a broken artifact here)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 import tabular_zoo
 from edgepack.runtime import Scorer
 from edgepack.toolchain.build import BuildOptions, build
+from tfjs_node import tfjs_modules
 
 
 @pytest.mark.parametrize("name", tabular_zoo.CATEGORIES)
@@ -96,15 +98,33 @@ def test_hist_gradient_boosting_on_text_category_columns_is_refused_by_name(tmp_
                            label_column=tabular_zoo.LABEL, quiet=True))
 
 
-@pytest.mark.parametrize("fmt", ["tflite", "tfjs"])
-def test_formats_without_missing_categories_refuse_by_feature_name(fmt, tmp_path):
-    """Those lowerings encode a missing category as an unknown one; an imputer does not (measured: off by 5.8
-    in TFLite), so the build refuses, naming the format and the feature. (Core ML takes it: a string Imputer
-    replacing "", tests/converters/test_coreml_families.py.)"""
-    from edgepack.runtime.errors import ModelError
+@pytest.mark.parametrize(("fmt", "runtime"), [("tflite", "tflite"), ("tfjs", "tfjs-node-wasm")])
+def test_tf_parity_catches_an_artifact_with_the_imputed_category_swapped(fmt, runtime, tmp_path):
+    """TFLite and TF.js take a missing category as NaN (contract 2) and fill it as the fitted SimpleImputer
+    does (tests/converters/test_sklearn_tf_matrix.py checks them on held-out rows). The broken artifact: the
+    same model with the imputer's most frequent category swapped ("female" <-> "male"), built on its own;
+    `edgepack parity` against the original model fails it where the right package passes."""
+    import copy
 
+    import joblib
+    from edgepack.toolchain.cli import main
+
+    if fmt == "tfjs" and tfjs_modules() is None:
+        pytest.skip("TF.js for Node is not installed (make installs it under web/node_modules)")
     case = tabular_zoo.get("ridge_sex_most_frequent_diabetes")
-    model_path, sample_path = tabular_zoo.save(case, tmp_path)
-    with pytest.raises(ModelError, match=rf"the {fmt} target cannot take a missing category yet .*: sex\)"):
-        build(BuildOptions(model=model_path, sample=sample_path, out=tmp_path / "pkg", label_column=tabular_zoo.LABEL,
-                           targets=[fmt], quiet=True))
+    model_path, sample_path = tabular_zoo.save(case, tmp_path / "ok")
+    swapped = copy.deepcopy(case.model)
+    imputer = swapped.named_steps["prepare"].named_transformers_["cat"].named_steps["impute"]
+    assert list(imputer.statistics_) in (["female"], ["male"])
+    imputer.statistics_ = np.array(["male" if imputer.statistics_[0] == "female" else "female"], dtype=object)
+    joblib.dump(swapped, tmp_path / "swapped.joblib")
+    holdout = tmp_path / "holdout.csv"
+    case.holdout.to_csv(holdout, index=False)
+    args = ["--quiet", "--runtimes", runtime, "--reference", str(model_path), "--data", str(holdout),
+            "--label-column", tabular_zoo.LABEL]
+    for path, out, want in ((model_path, "ok", 0), (tmp_path / "swapped.joblib", "broken", 1)):
+        build(BuildOptions(model=path, sample=sample_path, out=tmp_path / out / "pkg", label_column=tabular_zoo.LABEL,
+                           targets=[fmt], target_options={fmt: {"variants": "float32"}}, quiet=True))
+        assert main(["parity", str(tmp_path / out / "pkg"), *args, "--json", str(tmp_path / f"{out}.json")]) == want
+    worst = json.loads((tmp_path / "broken.json").read_text())["results"][0]["worst_rows"][0]
+    assert worst["input"]["sex"] is None  # failed on a row whose category is missing

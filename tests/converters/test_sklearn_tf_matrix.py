@@ -21,7 +21,9 @@ from tflite_run import run_tflite
 # Hinge SGD on breast cancer: the training sample's scores reach 408, where the float32 output's own rounding
 # is 1.5e-5, so no float32 artifact can pass the build's check (test_scores_beyond_float32_fail_the_check).
 OUTPUT_BEYOND_FLOAT32 = "sgd_hinge_breast_cancer"
-CASES = [n for n in tabular_zoo.SKLEARN if n != OUTPUT_BEYOND_FLOAT32] + tabular_zoo.ENCODERS
+# + missing categories (NaN in the tensor): imputed, one-hot with NaN learnt or dropped, HistGradientBoosting's route
+CASES = [n for n in tabular_zoo.SKLEARN if n != OUTPUT_BEYOND_FLOAT32] + tabular_zoo.ENCODERS + tabular_zoo.CATEGORIES \
+    + tabular_zoo.HGB_NATIVE
 FLOAT32_ONLY = {"tflite": {"variants": "float32"}, "tfjs": {"variants": "float32"}}
 
 

@@ -31,9 +31,6 @@ REFUSED = {
     ("ridge_spline_linear_diabetes", "coreml"): SPLINE_IN_COREML,
     ("ridge_spline_continue_diabetes", "coreml"): SPLINE_IN_COREML,
     ("logreg_spline_breast_cancer", "coreml"): SPLINE_IN_COREML,
-    # a learnt missing category is encoded apart from an unknown one, which TFLite/TF.js's index input cannot tell
-    ("logreg_target_encoder_three_classes_diabetes", "tflite"): ["tflite", "missing category", "sex"],
-    ("logreg_target_encoder_three_classes_diabetes", "tfjs"): ["tfjs", "missing category", "sex"],
 }
 CELLS = [(case, fmt) for case in tabular_zoo.STEPS for fmt in FORMATS if (case, fmt) not in REFUSED]
 FLOAT32_ONLY = {"tflite": {"variants": "float32"}, "tfjs": {"variants": "float32"}, "coreml": {"variants": "none"}}

@@ -106,9 +106,10 @@ export function validateRecords(schema, records, { allowedExtra = new Set(), sta
   return { rows, kept, rejections };
 }
 
-/** Index of a category in the manifest's list, -1 when the list does not hold it (contract 2). */
+/** Index of a category in the manifest's list, -1 when the list does not hold it, NaN when missing (contract 2:
+ * a model may treat a missing category otherwise than an unknown one). */
 export function categoryIndex(categories, value) {
-  return value === null ? -1 : (categories ?? []).indexOf(value);
+  return value === null ? NaN : (categories ?? []).indexOf(value);
 }
 
 const TYPED = {
@@ -118,7 +119,7 @@ const TYPED = {
   int64: (n) => new BigInt64Array(n),
 };
 
-/** A checked value in a numeric tensor: a category as its index (-1 unknown or missing), NaN for missing. */
+/** A checked value in a numeric tensor: a category as its index (-1 unknown), NaN for missing. */
 function numberOf(feature, v) {
   if (feature.type === 'category') return categoryIndex(feature.categories, v);
   return v === null ? NaN : v;

@@ -73,6 +73,12 @@ describe('tensors (contract 2)', () => {
     assert.deepEqual(Array.from(feeds.all.data), [1.5, 1, 3, NaN, -1, 4]);
   });
 
+  test('a missing category goes as NaN, an unknown one as -1 (runtime/records.py category_index does the same)', () => {
+    const nullable = { features: [{ name: 'c', type: 'category', categories: ['a', 'b'], unknown: 'ignore', nullable: true }] };
+    const feeds = tensorsFor([{ name: 'c', features: ['c'], dtype: 'float32' }], [['b'], [null], ['zz']], nullable);
+    assert.deepEqual(Array.from(feeds.c.data), [1, NaN, -1]);
+  });
+
   test('string tensors take categories as strings; float64 tensors keep float64', () => {
     const feeds = tensorsFor([
       { name: 'c', features: ['c'], dtype: 'string' },

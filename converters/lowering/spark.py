@@ -17,7 +17,7 @@ import numpy as np
 from ...runtime.errors import ModelError
 from ...runtime.records import FLOAT64_PARTS
 from ..sources.spark import columns_in, columns_out
-from ..sources.spark_trees import read
+from ..sources.spark_trees import TREE_MODELS, read
 from . import TFGraph, input_spec
 from .columns import Column, Step, transformed_tensor
 from .trees import ensemble_tensor, needs_parts
@@ -130,9 +130,7 @@ def _trees(tf: Any, x: Any, cols: list[Column], stage: Any, source: Any, options
 PREDICTORS: dict[str, Callable[..., Any]] = {
     "LogisticRegressionModel": _linear,
     "LinearRegressionModel": _linear,
-    **{name: _trees for name in ("DecisionTreeClassificationModel", "RandomForestClassificationModel",
-                                 "GBTClassificationModel", "DecisionTreeRegressionModel", "RandomForestRegressionModel",
-                                 "GBTRegressionModel")},
+    **{name: _trees for name in TREE_MODELS},
 }
 
 

@@ -18,6 +18,10 @@ import numpy as np
 from ...runtime.errors import ModelError
 from .trees import Ensemble, Tree
 
+# The Spark tree predictors this reader takes (every target's table of Spark predictors lists these)
+TREE_MODELS = ("DecisionTreeClassificationModel", "RandomForestClassificationModel", "GBTClassificationModel",
+               "DecisionTreeRegressionModel", "RandomForestRegressionModel", "GBTRegressionModel")
+
 
 def tree_nodes(directory: Path | None, stage: Any) -> dict[int, list[dict[str, Any]]]:
     """Each tree's nodes as saved by Spark (data/ parquet in the stage's directory), keyed by tree id."""

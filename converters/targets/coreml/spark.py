@@ -19,7 +19,7 @@ import numpy as np
 
 from ....runtime.errors import ModelError
 from ...sources.spark import columns_in, columns_out
-from ...sources.spark_trees import read
+from ...sources.spark_trees import TREE_MODELS, read
 from ..base import Artifact
 from .proto import feature, model
 from .sklearn_1_artifacts import entry_for
@@ -140,9 +140,7 @@ def _trees(stage: Any, x: Vector, source: Any) -> tuple[Any, list[Any]]:
 PREDICTORS: dict[str, Callable[[Any, Vector, Any], tuple[Any, list[Any]]]] = {
     "LogisticRegressionModel": _logistic,
     "LinearRegressionModel": _linear,
-    **{name: _trees for name in ("DecisionTreeClassificationModel", "RandomForestClassificationModel",
-                                 "GBTClassificationModel", "DecisionTreeRegressionModel", "RandomForestRegressionModel",
-                                 "GBTRegressionModel")},
+    **{name: _trees for name in TREE_MODELS},
 }
 
 

@@ -41,6 +41,13 @@ class TFGraph:
     keep: Any = None  # an object holding the function's variables (a Keras model), for SavedModel export
     dtype: str = "float32"  # the input's dtype in the manifest: float32 [N, F], or float64-parts [N, F, 3]
 
+    @property
+    def unquantizable(self) -> str | None:
+        """Why no quantized variant of this graph is built, or None. Float64 parts carry each tree threshold
+        to the last double step; a float16 or 8-bit copy of them moves splits (a LightGBM float16 variant
+        passed the build's rows and then missed held-out ones by 0.026)."""
+        return "exact tree thresholds (float64 parts) are not quantized" if self.dtype == FLOAT64_PARTS else None
+
     def concrete(self) -> Any:
         return self.function.get_concrete_function()
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from ...runtime.errors import ModelError
-from ...runtime.records import FLOAT64_PARTS
 from ..lowering import INPUT_NAME, lower
 from ..quantize.tfjs import int8_weights
 from .base import Artifact, check_options, chosen_variants
@@ -130,10 +129,8 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
         # float32 first: the default, and what int8-weights rewrites
         for variant in sorted(chosen_variants("tfjs", opts["variants"], VARIANTS), key=lambda v: v != "float32"):
             art_id, precision, dtype, quantization = VARIANTS[variant]
-            if variant != "float32" and graph.dtype == FLOAT64_PARTS:
-                # The parts carry each threshold to the last double step; a float16 or 8-bit copy of them moves
-                # splits (a LightGBM float16 variant passed the build's rows and then missed held-out ones by 0.026).
-                print(f"{art_id}: not built: exact tree thresholds (float64 parts) are not quantized", file=sys.stderr)
+            if variant != "float32" and graph.unquantizable:
+                print(f"{art_id}: not built: {graph.unquantizable}", file=sys.stderr)
                 continue
             out = Path(tmp) / (VARIANTS["float32"][0] if variant == "int8-weights" else art_id)
             if variant != "int8-weights":  # int8-weights rewrites the float32 conversion (quantize/tfjs.py)

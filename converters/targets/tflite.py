@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ...runtime.errors import ModelError
-from ...runtime.records import FLOAT64_PARTS, tensors_for
+from ...runtime.records import tensors_for
 from ..lowering import lower
 from ..quantize.tflite import int8_weights
 from ..sources.sample import frame_columns
@@ -111,10 +111,8 @@ def emit(source: Any, schema: Any, options: dict[str, Any] | None = None) -> lis
     # float32 first: the default, and what int8-weights rewrites
     for variant in sorted(chosen_variants("tflite", opts["variants"], VARIANTS), key=lambda v: v != "float32"):
         art_id, file, precision, quantization = VARIANTS[variant]
-        if variant != "float32" and graph.dtype == FLOAT64_PARTS:
-            # The parts carry each threshold to the last double step; a float16 or 8-bit copy of them moves
-            # splits (a LightGBM float16 variant passed the build's rows and then missed held-out ones by 0.026).
-            print(f"{art_id}: not built: exact tree thresholds (float64 parts) are not quantized", file=sys.stderr)
+        if variant != "float32" and graph.unquantizable:
+            print(f"{art_id}: not built: {graph.unquantizable}", file=sys.stderr)
             continue
         try:
             data = weights_only(float32) if variant == "int8-weights" else convert(graph, variant, source, schema)

@@ -163,7 +163,8 @@ PROFILES: dict[str, ToleranceProfile] = {
     "uint8": ToleranceProfile(0.995, 0.02, 0.02),
     "uint16": ToleranceProfile(0.999, 0.005, 0.005),
 }
-FALLBACK_PRECISION = "int8"  # an unknown precision is judged as 8-bit
+# A precision no profile knows is held to the strictest: a package cannot loosen its own judgement by naming one.
+FALLBACK_PRECISION = "float32"
 # AUC drifts far less than single probabilities: a ranking changes only where two rows swap order.
 DEFAULT_AUC_CHANGE: dict[str, float] = {"float32": 1e-4, "float64": 1e-4, "float16": 0.002, "uint16": 0.002}
 DEFAULT_AUC_CHANGE_QUANTIZED = 0.005

@@ -123,3 +123,14 @@ def test_the_judge_by_hand():
     assert ToleranceProfile.from_dict({"min_label_agreement": 1.0, "max_probability_error": 1e-5,
                                        "max_value_error": 1e-5}).to_dict() == {
         "min_label_agreement": 1.0, "max_probability_error": 1e-5, "max_value_error": 1e-5}
+
+
+def test_a_precision_no_profile_knows_is_held_to_the_strictest():
+    """A manifest's artifact precision picks its default profile; a made-up name must not pick a looser one
+    (hand-worked: float32 is 100 % labels and 1e-5)."""
+    from edgepack.runtime.judge import recorded_profile, recorded_tensor_profile
+
+    made_up = recorded_profile("float8-lenient")
+    assert made_up["min_label_agreement"] == 1.0 and made_up["max_probability_error"] == 1e-5
+    assert recorded_profile("float64") == recorded_profile("float32")
+    assert recorded_tensor_profile("float8-lenient")["max_abs_error"] == 1e-4

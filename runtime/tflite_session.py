@@ -42,7 +42,8 @@ class TFLiteSession:
         try:
             self._runner = interpreter.get_signature_runner(entry.get("signature", "serving_default"))
         except (ValueError, RuntimeError) as exc:
-            raise PackageError(f"ai-edge-litert cannot load {entry['file']!r}: {exc}") from exc
+            raise PackageError(f"ai-edge-litert cannot load {quoted(entry['file'])}: {exc}",
+                               fix="rebuild the package with edgepack build") from exc
         self._step = int(entry.get("batch") or 256)  # a fixed-batch artifact takes exactly `batch` rows a call
         self._entry = entry
 
